@@ -337,6 +337,273 @@ TEST(Dequant, TensorAndToF32) {
   EXPECT_THROW(to_f32(DType::Q8_0, data, 4, 48), Error);  // 48: not whole blocks
 }
 
+// ---- (b) quantize -> dequantize error bounds on random data ----------------------------------
+
+// 256-element blocks, each with its own scale 10^(min_exp + b % n_exp) and distribution.
+std::vector<float> random_data(uint32_t seed, size_t n, int min_exp = -4, int n_exp = 7) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::uniform_real_distribution<float> uni(-1.f, 3.f);
+  std::vector<float> x(n);
+  for (size_t b = 0; b < n / 256; ++b) {
+    // A different scale and distribution per 256 elements: weights-like, wide, skewed.
+    const float scale = std::pow(10.f, static_cast<float>(min_exp + static_cast<int>(b) % n_exp));
+    for (size_t i = 0; i < 256; ++i) {
+      x[256 * b + i] = scale * (b % 3 == 2 ? uni(rng) : normal(rng));
+    }
+  }
+  return x;
+}
+
+std::vector<float> round_trip(DType t, const std::vector<float>& x, Bytes* q = nullptr) {
+  Bytes buf(*row_bytes(t, x.size()));
+  EXPECT_EQ(quantize_row(t, x.data(), buf.data(), static_cast<int64_t>(x.size())), buf.size());
+  std::vector<float> y(x.size());
+  dequantize_row(t, buf.data(), y.data(), static_cast<int64_t>(x.size()));
+  if (q) *q = std::move(buf);
+  return y;
+}
+
+// Worst rounding error of v to half: half an ulp, 2^-11 relative for normal halves, 2^-25
+// absolute in the subnormal range (tiny blocks get subnormal scales).
+float half_err(float v) { return std::max(std::fabs(v) / 2048, 1.0f / 33554432); }
+
+// Legacy 32-element formats: per-block worst case, derived from the quantizer.
+TEST(QuantRoundTrip, LegacyFormatsWithinTheoreticalBound) {
+  const auto x = random_data(11, 64 * 256);
+  for (DType t : {DType::Q8_0, DType::Q8_1, DType::Q4_0, DType::Q5_0, DType::Q4_1, DType::Q5_1}) {
+    const auto y = round_trip(t, x);
+    float worst = 0;  // error / bound
+    for (size_t b = 0; b < x.size() / 32; ++b) {
+      float amax = 0, mn = x[32 * b], mx = x[32 * b];
+      for (size_t i = 32 * b; i < 32 * b + 32; ++i) {
+        amax = std::max(amax, std::fabs(x[i]));
+        mn = std::min(mn, x[i]);
+        mx = std::max(mx, x[i]);
+      }
+      float bound = 0;
+      switch (t) {
+        // step d = amax/127: rounding error d/2, plus |q| <= 127 times the half rounding of d.
+        case DType::Q8_0:
+        case DType::Q8_1: bound = amax / 127 * 0.5f + 127 * half_err(amax / 127); break;
+        // d = -max/8 maps the extreme to -8; the opposite extreme is clamped to 7: one full step.
+        case DType::Q4_0: bound = amax / 8 + 8 * half_err(amax / 8); break;
+        case DType::Q5_0: bound = amax / 16 + 16 * half_err(amax / 16); break;
+        // d = range/15 (31), offset min: half a step, plus half rounding of d and of min.
+        case DType::Q4_1: bound = (mx - mn) / 30 + 15 * half_err((mx - mn) / 15) + half_err(mn); break;
+        case DType::Q5_1: bound = (mx - mn) / 62 + 31 * half_err((mx - mn) / 31) + half_err(mn); break;
+        default: break;
+      }
+      bound = bound * 1.0001f + 1e-30f;
+      for (size_t i = 32 * b; i < 32 * b + 32; ++i) {
+        worst = std::max(worst, std::fabs(x[i] - y[i]) / bound);
+      }
+    }
+    EXPECT_LE(worst, 1.0f) << dtype_name(t);
+    EXPECT_GT(worst, 0.3f) << dtype_name(t) << ": bound far too loose to mean anything";
+  }
+}
+
+// Q8_K keeps a float scale: error at most half a step of max/127.
+TEST(QuantRoundTrip, Q8KWithinHalfStep) {
+  const auto x = random_data(12, 32 * 256);
+  const auto y = round_trip(DType::Q8_K, x);
+  for (size_t b = 0; b < x.size() / 256; ++b) {
+    float amax = 0;
+    for (size_t i = 256 * b; i < 256 * b + 256; ++i) amax = std::max(amax, std::fabs(x[i]));
+    for (size_t i = 256 * b; i < 256 * b + 256; ++i) {
+      ASSERT_LE(std::fabs(x[i] - y[i]), amax / 127 * 0.5f * 1.0001f) << i;
+    }
+  }
+}
+
+// K-quants: each element decodes as step * q - offset with per-sub-block step/offset. After the
+// scales are fixed, ggml re-picks every quant as the nearest level, so no other level of the
+// element's sub-block may be closer to x; and the overall error must be small.
+struct KLevels {
+  float step, offset;
+  int qmin, qmax;
+};
+
+KLevels k_levels(DType t, const uint8_t* b, int e) {
+  switch (t) {
+    case DType::Q2_K: {
+      const uint8_t sc = b[e / 16];
+      return {fp16_to_fp32(rd16(b + 80)) * f(sc & 15), fp16_to_fp32(rd16(b + 82)) * f(sc >> 4), 0, 3};
+    }
+    case DType::Q3_K: {
+      const uint8_t* s = b + 96;
+      const int j = e / 16;
+      const int lo = j < 8 ? (s[j] & 15) : (s[j - 8] >> 4);
+      const int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+      return {fp16_to_fp32(rd16(b + 108)) * f(lo + 16 * hi - 32), 0.f, -4, 3};
+    }
+    case DType::Q4_K:
+    case DType::Q5_K: {
+      int sc, m;
+      k4_scale_min(b + 4, e / 32, &sc, &m);
+      return {fp16_to_fp32(rd16(b)) * f(sc), fp16_to_fp32(rd16(b + 2)) * f(m), 0,
+              t == DType::Q4_K ? 15 : 31};
+    }
+    case DType::Q6_K:
+      return {fp16_to_fp32(rd16(b + 208)) * f(static_cast<int8_t>(b[192 + e / 16])), 0.f, -32, 31};
+    default: return {0, 0, 0, 0};
+  }
+}
+
+TEST(QuantRoundTrip, KQuantsPickNearestLevelAndStayAccurate) {
+  // Scales 0.01..100 for the RMS check (smaller blocks get subnormal half scales, see below).
+  const auto x = random_data(13, 40 * 256, -2, 5);
+  // Relative RMS error bounds on this data: the error of a plain min/max uniform quantizer with
+  // the same bits per element (range / (2^bits - 1) / sqrt(12)) would be about 0.47 (2-bit),
+  // 0.2 (3), 0.1 (4), 0.05 (5), 0.025 (6) of the block's standard deviation; ggml's fitted
+  // scales do better than that on Gaussian data even with their 6/4-bit scale quantization.
+  const std::pair<DType, double> types[] = {{DType::Q2_K, 0.47}, {DType::Q3_K, 0.2},
+                                            {DType::Q4_K, 0.1},  {DType::Q5_K, 0.05},
+                                            {DType::Q6_K, 0.025}};
+  for (const auto& [t, rel_rms] : types) {
+    Bytes q;
+    const auto y = round_trip(t, x, &q);
+    const size_t ts = dtype_info(t).type_size;
+    int not_nearest = 0;
+    double worst_rel = 0;
+    for (size_t b = 0; b < x.size() / 256; ++b) {
+      double se = 0, sx = 0, sx2 = 0;
+      for (int e = 0; e < 256; ++e) {
+        const size_t i = 256 * b + static_cast<size_t>(e);
+        const KLevels lv = k_levels(t, q.data() + b * ts, e);
+        se += (static_cast<double>(x[i]) - y[i]) * (static_cast<double>(x[i]) - y[i]);
+        sx += x[i];
+        sx2 += static_cast<double>(x[i]) * x[i];
+        if (lv.step == 0) continue;  // sub-block scale rounded to 0: quants never re-picked
+        const float err = std::fabs(x[i] - y[i]);
+        for (int l = lv.qmin; l <= lv.qmax; ++l) {
+          const float other = std::fabs(x[i] - (lv.step * f(l) - lv.offset));
+          if (other < err - 1e-4f * std::fabs(lv.step)) ++not_nearest;
+        }
+      }
+      const double var = sx2 / 256 - (sx / 256) * (sx / 256);
+      worst_rel = std::max(worst_rel, std::sqrt(se / 256 / var));
+    }
+    EXPECT_EQ(not_nearest, 0) << dtype_name(t);
+    EXPECT_LT(worst_rel, rel_rms) << dtype_name(t);
+  }
+}
+
+TEST(QuantRoundTrip, ZerosStayZero) {
+  const std::vector<float> x(512, 0.0f);
+  for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q8_1,
+                  DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q8_K}) {
+    const auto y = round_trip(t, x);
+    for (float v : y) ASSERT_EQ(v, 0.0f) << dtype_name(t);
+  }
+}
+
+TEST(QuantRoundTrip, NonFiniteInputIsNotUndefined) {
+  // Garbage in, garbage out, but no crash or undefined behaviour (run under UBSan).
+  std::vector<float> x = random_data(14, 256);
+  x[3] = std::nanf("");
+  x[100] = INFINITY;
+  x[200] = -INFINITY;
+  for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q8_1,
+                  DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q8_K,
+                  DType::F16, DType::BF16}) {
+    round_trip(t, x);
+  }
+}
+
+// ---- ggml goldens: quantizer bytes and dequantized floats, bit for bit -------------------------
+
+std::filesystem::path golden_dir() {
+  return std::filesystem::path(__FILE__).parent_path() / "testdata" / "quant";
+}
+
+Bytes golden(const std::string& name) {
+  const auto p = golden_dir() / name;
+  if (!std::filesystem::exists(p)) throw std::runtime_error("missing golden " + p.string());
+  return testing::read_file(p.string());
+}
+
+std::vector<float> golden_f32(const std::string& name) {
+  const Bytes b = golden(name);
+  std::vector<float> v(b.size() / 4);
+  std::memcpy(v.data(), b.data(), v.size() * 4);
+  return v;
+}
+
+// Index of the first differing block, or -1.
+int64_t first_diff_block(const Bytes& a, const Bytes& b, size_t block_bytes) {
+  if (a.size() != b.size()) return -2;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) return static_cast<int64_t>(i / block_bytes);
+  }
+  return -1;
+}
+
+class GgmlGoldenQuant : public ::testing::TestWithParam<DType> {};
+class GgmlGoldenDequant : public ::testing::TestWithParam<DType> {};
+
+TEST_P(GgmlGoldenQuant, MatchesGgmlBytes) {
+  const DType t = GetParam();
+  const std::string name(dtype_name(t));
+  const std::vector<float> x = golden_f32("input.f32");
+  ASSERT_EQ(x.size(), 3072u);
+  const Bytes want = golden(name + ".bin");
+  Bytes got(want.size());
+  ASSERT_EQ(quantize_row(t, x.data(), got.data(), 3072), want.size());
+  EXPECT_EQ(first_diff_block(got, want, dtype_info(t).type_size), -1) << name;
+}
+
+TEST_P(GgmlGoldenDequant, MatchesGgmlFloats) {
+  const DType t = GetParam();
+  const std::string name(dtype_name(t));
+  const Bytes blocks = golden(name + ".bin");
+  const std::vector<float> want = golden_f32("deq_" + name + ".f32");
+  std::vector<float> got(want.size());
+  dequantize_row(t, blocks.data(), got.data(), static_cast<int64_t>(want.size()));
+  for (size_t i = 0; i < want.size(); ++i) {
+    ASSERT_EQ(bits(got[i]), bits(want[i])) << name << " element " << i;
+  }
+}
+
+std::string type_param_name(const ::testing::TestParamInfo<DType>& p) {
+  return std::string(dtype_name(p.param));
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, GgmlGoldenQuant,
+                         ::testing::Values(DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
+                                           DType::Q8_0, DType::Q8_1, DType::Q2_K, DType::Q3_K,
+                                           DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q8_K),
+                         type_param_name);
+
+// ggml has no Q8_1 dequantizer; the IQ4 inputs are random bytes (no reference quantizer here).
+INSTANTIATE_TEST_SUITE_P(Types, GgmlGoldenDequant,
+                         ::testing::Values(DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
+                                           DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K,
+                                           DType::Q5_K, DType::Q6_K, DType::Q8_K, DType::IQ4_NL,
+                                           DType::IQ4_XS),
+                         type_param_name);
+
+TEST(GgmlGolden, ActivationQuantizersMatchGgml) {
+  const std::vector<float> x = golden_f32("input.f32");
+  std::vector<BlockQ8_0> q8_0(3072 / 32);
+  quantize_row_q8_0(x.data(), q8_0.data(), 3072);
+  const Bytes want0 = golden("q8_0.bin");
+  EXPECT_EQ(0, std::memcmp(q8_0.data(), want0.data(), want0.size()));
+  std::vector<BlockQ8_K> q8_K(3072 / 256);
+  quantize_row_q8_K(x.data(), q8_K.data(), 3072);
+  const Bytes wantK = golden("q8_K.bin");
+  ASSERT_EQ(wantK.size(), q8_K.size() * sizeof(BlockQ8_K));
+  EXPECT_EQ(0, std::memcmp(q8_K.data(), wantK.data(), wantK.size()));
+  for (const auto& b : q8_K) {  // bsums are the sums of 16 quants
+    for (int j = 0; j < 16; ++j) {
+      int s = 0;
+      for (int i = 0; i < 16; ++i) s += b.qs[16 * j + i];
+      EXPECT_EQ(b.bsums[j], s);
+    }
+  }
+}
+
 // ---- errors -----------------------------------------------------------------------------------
 
 std::string error_of(const std::function<void()>& fn) {
