@@ -604,6 +604,92 @@ TEST(GgmlGolden, ActivationQuantizersMatchGgml) {
   }
 }
 
+// ---- ggml digests: 1024 blocks of procedurally generated input ------------------------------
+// The same generator (integer hashing and exact double arithmetic, no libm) ran next to ggml's
+// reference functions; the FNV-1a 64 digests of their outputs are recorded below (see
+// testdata/quant/README.md). 262144 elements per type reach far more code paths than the
+// stored goldens.
+
+struct SplitMix {
+  uint64_t s;
+  uint64_t next() {
+    uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  double uni() { return static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0); }
+  double bell() {  // Irwin-Hall(4) - 2; calls sequenced explicitly
+    const double a = uni(), b = uni(), c = uni(), d = uni();
+    return a + b + c + d - 2.0;
+  }
+};
+
+std::vector<float> digest_input() {
+  constexpr double kScales[8] = {1e-6, 1e-4, 1e-3, 0.02, 0.1, 1.0, 10.0, 1000.0};
+  SplitMix r{20261128};
+  std::vector<float> x(1024 * 256);
+  for (size_t b = 0; b < 1024; ++b) {
+    const int kind = static_cast<int>(r.next() % 6);
+    const double scale = kScales[r.next() % 8];
+    for (size_t i = 0; i < 256; ++i) {
+      double v;
+      switch (kind) {
+        case 0: v = r.bell(); break;
+        case 1: v = r.uni() * 2.0 - 1.0; break;
+        case 2: v = r.uni() * 3.0 - 1.0; break;
+        case 3: v = r.next() % 23 == 0 ? (r.uni() - 0.5) * 60.0 : r.bell(); break;
+        case 4: v = r.next() % 3 == 0 ? 0.0 : r.bell(); break;
+        default: v = static_cast<double>(static_cast<int64_t>(r.next() % 9) - 4) * 0.25; break;
+      }
+      x[256 * b + i] = static_cast<float>(v * scale);
+    }
+  }
+  return x;
+}
+
+uint64_t fnv1a(const void* p, size_t n) {
+  const auto* b = static_cast<const uint8_t*>(p);
+  uint64_t h = 14695981039346656037ULL;
+  for (size_t i = 0; i < n; ++i) {
+    h ^= b[i];
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+TEST(GgmlDigest, QuantizeAndDequantizeMatchGgml) {
+  const auto x = digest_input();
+  ASSERT_EQ(fnv1a(x.data(), x.size() * 4), 0x82eff4a507b58aa0ULL) << "input generator changed";
+  struct Want {
+    DType t;
+    uint64_t quant, dequant;  // dequant 0: ggml has no dequantizer
+  };
+  const Want wants[] = {
+      {DType::Q4_0, 0xa6be28f205b1e153ULL, 0x86c4ee2162eeadf6ULL},
+      {DType::Q4_1, 0x61c5063389fed277ULL, 0x4c18562660a2046eULL},
+      {DType::Q5_0, 0x2075feed5c94d2c9ULL, 0x4ecce2e7e61949e9ULL},
+      {DType::Q5_1, 0x267e9146d8731cbdULL, 0x4e242aa6e7f46216ULL},
+      {DType::Q8_0, 0xbb46fd6a83f64682ULL, 0x4d5da6f6541d9804ULL},
+      {DType::Q8_1, 0xc8012fd631dd8ccbULL, 0},
+      {DType::Q2_K, 0x4072ea1b50748affULL, 0xfdcb727072694b9eULL},
+      {DType::Q3_K, 0x439464a24624913cULL, 0xf3eefc9ffdc8ea02ULL},
+      {DType::Q4_K, 0x0863b84da08b35a2ULL, 0xd2a6581c2ce1e77aULL},
+      {DType::Q5_K, 0x71aa63003dfc9160ULL, 0x20df603b8a872bc0ULL},
+      {DType::Q6_K, 0x11fc5aede9f6e33aULL, 0x2800be5ab177dd47ULL},
+      {DType::Q8_K, 0xa2e4ac6d8a685853ULL, 0xba4caa364ca869fdULL},
+  };
+  std::vector<float> y(x.size());
+  for (const auto& w : wants) {
+    Bytes q(*row_bytes(w.t, x.size()));
+    quantize_row(w.t, x.data(), q.data(), static_cast<int64_t>(x.size()));
+    EXPECT_EQ(fnv1a(q.data(), q.size()), w.quant) << dtype_name(w.t);
+    if (w.dequant == 0) continue;
+    dequantize_row(w.t, q.data(), y.data(), static_cast<int64_t>(y.size()));
+    EXPECT_EQ(fnv1a(y.data(), y.size() * 4), w.dequant) << dtype_name(w.t);
+  }
+}
+
 // ---- errors -----------------------------------------------------------------------------------
 
 std::string error_of(const std::function<void()>& fn) {
