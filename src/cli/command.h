@@ -22,6 +22,17 @@ struct RegisterCommand {
   explicit RegisterCommand(CommandSetup setup) { CommandRegistry::all().push_back(std::move(setup)); }
 };
 
+// A parent command shared by several files (`omni bench llm`, `omni bench vision`, ...):
+// returns the existing sub-command `name` of `app`, or adds it.
+inline CLI::App* command_group(CLI::App& app, const std::string& name, const std::string& help) {
+  for (auto* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    if (sub->get_name() == name) return sub;
+  }
+  auto* group = app.add_subcommand(name, help);
+  group->require_subcommand(1);
+  return group;
+}
+
 // Exit codes shared by all commands.
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 1;  // the input or the run failed (message on stderr)

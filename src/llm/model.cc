@@ -9,7 +9,15 @@
 namespace omni::llm {
 
 Model::Model(gguf::File file)
-    : file_(std::move(file)), config_(read_config(file_)), weights_(bind_weights(file_, config_)) {}
+    : file_(std::move(file)),
+      config_(read_config(file_)),
+      weights_(bind_weights(file_, config_)),
+      vocab_(Vocab::from_gguf(file_)) {
+  if (vocab_.n_tokens() > config_.n_vocab) {
+    throw FormatError(file_.path() + ": the tokenizer has " + std::to_string(vocab_.n_tokens()) +
+                      " tokens but token_embd.weight only " + std::to_string(config_.n_vocab) + " rows");
+  }
+}
 
 std::shared_ptr<const Model> Model::load(const std::string& path) {
   return std::shared_ptr<const Model>(new Model(gguf::File::open(path)));

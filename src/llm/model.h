@@ -12,6 +12,7 @@
 #include "core/gguf.h"
 #include "llm/config.h"
 #include "llm/kv_cache.h"
+#include "llm/vocab.h"
 #include "llm/weights.h"
 
 namespace omni {
@@ -28,12 +29,14 @@ class Model {
   const gguf::File& file() const { return file_; }
   const LlmConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
+  const Vocab& vocab() const { return vocab_; }
 
  private:
   explicit Model(gguf::File file);
   gguf::File file_;
   LlmConfig config_;
   ModelWeights weights_;
+  Vocab vocab_;
 };
 
 struct ContextOptions {

@@ -1,0 +1,115 @@
+// omni bench llm -m MODEL [-p 128] [-n 64] [-t 2] [-r 3] [--json]
+// Prompt processing (one batch of p tokens from an empty context) and text generation (n single
+// tokens from an empty context), as llama-bench measures them, in tokens per second.
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <random>
+
+#include "cli/command.h"
+#include "core/cpu.h"
+#include "core/thread_pool.h"
+#include "llm/model.h"
+
+namespace omni::cli {
+namespace {
+
+struct BenchFlags {
+  std::string model;
+  int p = 128;
+  int n = 64;
+  int threads = 0;
+  int reps = 3;
+  bool json = false;
+};
+
+struct Stat {
+  double mean = 0, stddev = 0;
+};
+
+Stat stat(const std::vector<double>& v) {
+  Stat s;
+  if (v.empty()) return s;
+  s.mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+  double ss = 0;
+  for (double x : v) ss += (x - s.mean) * (x - s.mean);
+  s.stddev = v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0;
+  return s;
+}
+
+void run_bench(const BenchFlags& f) {
+  ThreadPool pool(f.threads);
+  const auto t_load = std::chrono::steady_clock::now();
+  auto model = llm::Model::load(f.model);
+  const double load_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_load).count();
+  const auto& c = model->config();
+  const uint32_t n_ctx = static_cast<uint32_t>(std::max(f.p, f.n) + 8);
+  llm::Context ctx(model, {.n_ctx = n_ctx, .n_batch = static_cast<uint32_t>(std::max(f.p, 1)), .pool = &pool});
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(c.n_vocab) - 1);
+  std::vector<int32_t> prompt(static_cast<size_t>(f.p));
+  for (auto& t : prompt) t = tok(rng);
+
+  auto now = [] { return std::chrono::steady_clock::now(); };
+  auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+  std::vector<double> pp, tg;
+  for (int r = 0; r <= f.reps; ++r) {  // r == 0 is a warm-up
+    if (f.p > 0) {
+      ctx.clear();
+      const auto t0 = now();
+      ctx.eval(prompt);
+      if (r) pp.push_back(f.p / secs(t0, now()));
+    }
+    if (f.n > 0) {
+      ctx.clear();
+      int32_t t = prompt.empty() ? 1 : prompt[0];
+      const auto t0 = now();
+      for (int i = 0; i < f.n; ++i) {
+        ctx.eval(std::span<const int32_t>(&t, 1));
+        t = tok(rng);
+      }
+      if (r) tg.push_back(f.n / secs(t0, now()));
+    }
+  }
+  const Stat spp = stat(pp), stg = stat(tg);
+  uint64_t weight_bytes = 0;
+  for (const auto& t : model->file().tensors()) weight_bytes += t.n_bytes;
+  if (f.json) {
+    nlohmann::json j;
+    j["model"] = f.model;
+    j["arch"] = c.arch;
+    j["threads"] = pool.size();
+    j["cpu"] = std::string(cpu_level_name(cpu_level()));
+    j["weight_bytes"] = weight_bytes;
+    j["load_ms"] = load_ms;
+    j["pp"] = {{"tokens", f.p}, {"tokens_per_s", spp.mean}, {"stddev", spp.stddev}};
+    j["tg"] = {{"tokens", f.n}, {"tokens_per_s", stg.mean}, {"stddev", stg.stddev}};
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("model %s (%s, %.1f MiB of weights), %d threads, kernels %s, load %.0f ms\n",
+                f.model.c_str(), c.arch.c_str(), static_cast<double>(weight_bytes) / (1 << 20),
+                pool.size(), std::string(cpu_level_name(cpu_level())).c_str(), load_ms);
+    if (f.p > 0) std::printf("pp%-5d %10.2f ± %.2f tokens/s\n", f.p, spp.mean, spp.stddev);
+    if (f.n > 0) std::printf("tg%-5d %10.2f ± %.2f tokens/s\n", f.n, stg.mean, stg.stddev);
+  }
+}
+
+const RegisterCommand reg([](CLI::App& app) {
+  auto f = std::make_shared<BenchFlags>();
+  auto* bench = command_group(app, "bench", "Benchmarks of the engines");
+  auto* cmd = bench->add_subcommand("llm", "Prompt processing and generation speed of a GGUF model");
+  cmd->add_option("-m,--model", f->model, "GGUF model file")->required();
+  cmd->add_option("-p,--n-prompt", f->p, "prompt tokens (default 128)");
+  cmd->add_option("-n,--n-gen", f->n, "generated tokens (default 64)");
+  cmd->add_option("-t,--threads", f->threads, "threads (default: all cores)");
+  cmd->add_option("-r,--repetitions", f->reps, "repetitions (default 3)");
+  cmd->add_flag("--json", f->json, "print one JSON object");
+  cmd->callback([f] { run_bench(*f); });
+});
+
+}  // namespace
+}  // namespace omni::cli

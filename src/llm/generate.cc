@@ -1,0 +1,105 @@
+#include "llm/generate.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/error.h"
+
+namespace omni::llm {
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Length of the longest suffix of `text` that is a proper prefix of some stop string: that
+// much must be held back, since the next token may complete the stop string.
+size_t held_back(std::string_view text, const std::vector<std::string>& stops) {
+  size_t hold = 0;
+  for (const auto& s : stops) {
+    for (size_t n = std::min(s.size() - 1, text.size()); n > hold; --n) {
+      if (text.substr(text.size() - n) == std::string_view(s).substr(0, n)) {
+        hold = n;
+        break;
+      }
+    }
+  }
+  return hold;
+}
+
+}  // namespace
+
+GenerateResult generate(Context& ctx, std::span<const int32_t> prompt, const GenerateOptions& opts,
+                        const OnText& on_text) {
+  if (prompt.empty()) throw Error("generate: the prompt is empty");
+  if (prompt.size() > ctx.n_ctx()) {
+    throw Error("the prompt has " + std::to_string(prompt.size()) +
+                " tokens, more than the context size " + std::to_string(ctx.n_ctx()));
+  }
+  std::vector<std::string> stops;
+  for (const auto& s : opts.stop) {
+    if (!s.empty()) stops.push_back(s);
+  }
+  const Vocab& vocab = ctx.model().vocab();
+  GenerateResult r;
+  const auto t0 = std::chrono::steady_clock::now();
+  const uint32_t kept = ctx.reuse_prefix(prompt);
+  r.timings.reused_tokens = static_cast<int>(kept);
+  r.timings.prompt_tokens = static_cast<int>(prompt.size() - kept);
+  auto logits = ctx.eval(prompt.subspan(kept));
+  r.timings.prompt_ms = ms_since(t0);
+
+  Sampler sampler(opts.sampling);
+  StreamingDetokenizer detok(vocab);
+  std::vector<float> scratch;
+  std::string pending;  // decoded text not yet handed out (may start a stop string)
+  const auto t1 = std::chrono::steady_clock::now();
+  r.finish_reason = "length";
+  bool stop_string_hit = false;
+  for (int i = 0; i < opts.max_tokens; ++i) {
+    scratch.assign(logits.begin(), logits.end());
+    const int32_t tok = sampler.sample(scratch, ctx.history());
+    r.tokens.push_back(tok);
+    if (!opts.ignore_eos && vocab.is_eog(tok)) {
+      r.finish_reason = "stop";
+      break;
+    }
+    pending += detok.push(tok);
+    bool stopped = false;
+    for (const auto& s : stops) {
+      const size_t at = pending.find(s);
+      if (at != std::string::npos) {
+        pending.resize(at);
+        stopped = true;
+      }
+    }
+    const size_t hold = stopped ? 0 : held_back(pending, stops);
+    if (pending.size() > hold) {
+      const std::string out = pending.substr(0, pending.size() - hold);
+      pending.erase(0, pending.size() - hold);
+      r.text += out;
+      if (on_text && !on_text(out)) {
+        r.finish_reason = "cancelled";
+        break;
+      }
+    }
+    if (stopped) {
+      r.finish_reason = "stop";
+      stop_string_hit = true;
+      break;
+    }
+    if (i + 1 == opts.max_tokens) break;
+    if (ctx.n_past() >= ctx.n_ctx()) break;  // context full: finish with "length"
+    logits = ctx.eval(std::span<const int32_t>(&tok, 1));
+  }
+  if (r.finish_reason != "cancelled" && !stop_string_hit) {
+    const std::string rest = pending + detok.flush();
+    r.text += rest;
+    if (on_text && !rest.empty()) on_text(rest);
+  }
+  r.timings.generated_tokens = static_cast<int>(r.tokens.size());
+  r.timings.generate_ms = ms_since(t1);
+  return r;
+}
+
+}  // namespace omni::llm

@@ -1,0 +1,52 @@
+// Text generation over a Context: prompt-prefix reuse, sampling, stop strings, EOG tokens,
+// max tokens, streaming valid UTF-8 text, cancellation, timings.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "llm/model.h"
+#include "llm/sampler.h"
+
+namespace omni::llm {
+
+struct GenerateOptions {
+  int max_tokens = 256;
+  SamplingParams sampling;
+  std::vector<std::string> stop;  // generation ends before the first occurrence of any
+  bool ignore_eos = false;        // keep going past end-of-generation tokens
+};
+
+struct Timings {
+  int prompt_tokens = 0;    // evaluated (not reused) prompt tokens
+  int reused_tokens = 0;    // prompt tokens whose KV cache was kept from the previous call
+  double prompt_ms = 0;
+  int generated_tokens = 0;
+  double generate_ms = 0;   // from the first sampled token to the end
+  double prompt_tokens_per_s() const { return prompt_ms > 0 ? prompt_tokens * 1000.0 / prompt_ms : 0; }
+  double generate_tokens_per_s() const {
+    return generate_ms > 0 ? generated_tokens * 1000.0 / generate_ms : 0;
+  }
+};
+
+struct GenerateResult {
+  std::vector<int32_t> tokens;  // generated ids (a stop string's tokens included)
+  std::string text;             // generated text, cut before a stop string
+  std::string finish_reason;    // "stop" (EOG token or stop string), "length", "cancelled"
+  Timings timings;
+};
+
+// Called with each new piece of valid UTF-8 text; return false to cancel generation.
+using OnText = std::function<bool(std::string_view text)>;
+
+// Continues `ctx` with `prompt` (the KV cache of a common prefix with the context's history is
+// reused) and generates. Throws omni::Error if the prompt is empty or does not fit the context;
+// when the context fills during generation it finishes with "length".
+GenerateResult generate(Context& ctx, std::span<const int32_t> prompt, const GenerateOptions& opts,
+                        const OnText& on_text = {});
+
+}  // namespace omni::llm
