@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/half.h"
+#include "core/kernels.h"
 #include "core/thread_pool.h"
 #include "llm/linear.h"
 #include "llm/model.h"
@@ -15,39 +16,36 @@ namespace {
 
 const float* f32(const gguf::TensorInfo* t) { return reinterpret_cast<const float*>(t->data); }
 
-void rmsnorm(const float* x, const float* w, float* out, uint32_t n, float eps) {
-  double ss = 0;
-  for (uint32_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
-  const float scale = 1.0f / std::sqrt(static_cast<float>(ss / n) + eps);
-  for (uint32_t i = 0; i < n; ++i) out[i] = x[i] * scale * w[i];
-}
-
-// Rotates the first `dims` values of one head in place, as ggml does (the angle of pair i is
-// pos * freq_scale * base^(-2i/dims), divided by freq_factors[i] when present).
-void rope(float* x, uint32_t dims, uint32_t pos, const LlmConfig& c, const float* factors) {
-  const float theta_scale = std::pow(c.rope_freq_base, -2.0f / static_cast<float>(dims));
-  float theta = static_cast<float>(pos) * c.rope_freq_scale;
-  const uint32_t half = dims / 2;
-  for (uint32_t i = 0; i < half; ++i) {
-    const float t = factors ? theta / factors[i] : theta;
-    const float cs = std::cos(t), sn = std::sin(t);
-    float* a;
-    float* b;
-    if (c.rope_mode == RopeMode::kAdjacent) {
-      a = x + 2 * i;
-      b = x + 2 * i + 1;
-    } else {
-      a = x + i;
-      b = x + i + half;
-    }
-    const float x0 = *a, x1 = *b;
-    *a = x0 * cs - x1 * sn;
-    *b = x0 * sn + x1 * cs;
+// cos/sin of every rotated pair at position `pos`, as ggml computes the angles (theta advanced
+// by repeated multiplication in float); `factors` (Llama 3 rope_freqs) divide the angles.
+void rope_angles(uint32_t pos, const LlmConfig& c, const float* factors, float* cs, float* sn) {
+  kernels::rope_cache(static_cast<float>(pos), c.rope_dims, c.rope_freq_base, c.rope_freq_scale, cs, sn);
+  if (!factors) return;
+  const float theta_scale = std::pow(c.rope_freq_base, -2.0f / static_cast<float>(c.rope_dims));
+  float theta = static_cast<float>(pos);
+  for (uint32_t i = 0; i < c.rope_dims / 2; ++i) {
+    const float t = c.rope_freq_scale * theta / factors[i];
+    cs[i] = std::cos(t);
+    sn[i] = std::sin(t);
     theta *= theta_scale;
   }
 }
 
-float silu(float x) { return x / (1.0f + std::exp(-x)); }
+// Projects the same input through several matrices, quantizing the activations once per weight
+// format (Q, K and V, or gate and up, usually share one).
+void project(std::initializer_list<std::pair<const gguf::TensorInfo*, float*>> outs, const float* x,
+             uint32_t n, uint32_t cols, ThreadPool& pool) {
+  thread_local kernels::Activations act[3];
+  bool ready[3] = {false, false, false};
+  for (const auto& [w, y] : outs) {
+    const auto fmt = static_cast<size_t>(kernels::act_format(w->type));
+    if (!ready[fmt]) {
+      act[fmt].quantize(w->type, x, n, cols);
+      ready[fmt] = true;
+    }
+    kernels::matmul(w->type, w->data, static_cast<int64_t>(w->rows()), act[fmt], y, &pool);
+  }
+}
 
 // With an F16 cache llama.cpp's attention multiplies in half precision (Q and the softmax
 // probabilities are rounded to f16 as well); we round the same values so results agree.
@@ -63,8 +61,16 @@ void Context::forward(const int32_t* tokens, uint32_t n, uint32_t out_first) {
   const uint32_t p0 = n_past();
   const bool f16_cache = cache_.type() == KvType::kF16;
   const float* rope_factors = w.rope_freqs ? f32(w.rope_freqs) : nullptr;
+  (void)F;
   const float kq_scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const uint32_t group = c.n_head / c.n_head_kv;
+
+  // RoPE angles of this batch's positions, shared by every layer.
+  const auto rope_mode = c.rope_mode == RopeMode::kAdjacent ? kernels::RopeMode::kNormal : kernels::RopeMode::kNeox;
+  for (uint32_t t = 0; t < n; ++t) {
+    rope_angles(p0 + t, c, rope_factors, &rope_cos_[size_t{t} * (c.rope_dims / 2)],
+                &rope_sin_[size_t{t} * (c.rope_dims / 2)]);
+  }
 
   // x[T][E] = token embeddings
   for (uint32_t t = 0; t < n; ++t) matrix_row(*w.tok_embd, static_cast<uint64_t>(tokens[t]), &x_[size_t{t} * E]);
@@ -74,63 +80,53 @@ void Context::forward(const int32_t* tokens, uint32_t n, uint32_t out_first) {
     const LayerWeights& L = w.layers[il];
 
     // xn = rmsnorm(x) * attn_norm; q/k/v = xn · W{q,k,v}ᵀ (+ bias)
-    for (uint32_t t = 0; t < n; ++t) rmsnorm(&x_[size_t{t} * E], f32(L.attn_norm), &xn_[size_t{t} * E], E, c.rms_eps);
-    linear(*L.wq, xn_.data(), n, q_.data(), pool);
-    linear(*L.wk, xn_.data(), n, k_.data(), pool);
-    linear(*L.wv, xn_.data(), n, v_.data(), pool);
+    for (uint32_t t = 0; t < n; ++t) {
+      kernels::rms_norm(&x_[size_t{t} * E], f32(L.attn_norm), c.rms_eps, E, &xn_[size_t{t} * E]);
+    }
+    project({{L.wq, q_.data()}, {L.wk, k_.data()}, {L.wv, v_.data()}}, xn_.data(), n, E, pool);
+    if (c.qkv_bias) {
+      kernels::add_rows(q_.data(), f32(L.bq), n, Q, q_.data());
+      kernels::add_rows(k_.data(), f32(L.bk), n, KV, k_.data());
+      kernels::add_rows(v_.data(), f32(L.bv), n, KV, v_.data());
+    }
     for (uint32_t t = 0; t < n; ++t) {
       float* q = &q_[size_t{t} * Q];
       float* k = &k_[size_t{t} * KV];
-      float* v = &v_[size_t{t} * KV];
-      if (c.qkv_bias) {
-        for (uint32_t i = 0; i < Q; ++i) q[i] += f32(L.bq)[i];
-        for (uint32_t i = 0; i < KV; ++i) k[i] += f32(L.bk)[i];
-        for (uint32_t i = 0; i < KV; ++i) v[i] += f32(L.bv)[i];
-      }
       // qwen3: RMSNorm over each head of q and k before RoPE
       if (c.qk_norm) {
-        for (uint32_t h = 0; h < c.n_head; ++h) rmsnorm(q + h * hd, f32(L.q_norm), q + h * hd, hd, c.rms_eps);
-        for (uint32_t h = 0; h < c.n_head_kv; ++h) rmsnorm(k + h * hd, f32(L.k_norm), k + h * hd, hd, c.rms_eps);
+        for (uint32_t h = 0; h < c.n_head; ++h) kernels::rms_norm(q + h * hd, f32(L.q_norm), c.rms_eps, hd, q + h * hd);
+        for (uint32_t h = 0; h < c.n_head_kv; ++h) kernels::rms_norm(k + h * hd, f32(L.k_norm), c.rms_eps, hd, k + h * hd);
       }
-      for (uint32_t h = 0; h < c.n_head; ++h) rope(q + h * hd, c.rope_dims, p0 + t, c, rope_factors);
-      for (uint32_t h = 0; h < c.n_head_kv; ++h) rope(k + h * hd, c.rope_dims, p0 + t, c, rope_factors);
+      const float* cs = &rope_cos_[size_t{t} * (c.rope_dims / 2)];
+      const float* sn = &rope_sin_[size_t{t} * (c.rope_dims / 2)];
+      kernels::rope(q, c.n_head, hd, c.rope_dims, rope_mode, cs, sn);
+      kernels::rope(k, c.n_head_kv, hd, c.rope_dims, rope_mode, cs, sn);
     }
     cache_.store(il, p0, n, k_.data(), v_.data());
 
     // attn[t][h] = softmax(q[t][h] · K[0..p0+t]ᵀ * scale) · V, causal, GQA head h -> kv h / group
     const uint32_t n_kv = p0 + n;
     pool.parallel_for(int64_t{n} * c.n_head, [&](int64_t begin, int64_t end) {
-      std::vector<float> qh(hd), score(n_kv), acc(hd);
+      std::vector<float> qh(hd), score(n_kv), acc(hd), vrow(hd);
       for (int64_t job = begin; job < end; ++job) {
         const uint32_t t = static_cast<uint32_t>(job / c.n_head), h = static_cast<uint32_t>(job % c.n_head);
         const uint32_t kvh = h / group, len = p0 + t + 1;
         const float* q = &q_[size_t{t} * Q + size_t{h} * hd];
         for (uint32_t i = 0; i < hd; ++i) qh[i] = f16_cache ? round_f16(q[i]) : q[i];
-        float mx = -INFINITY;
         for (uint32_t s = 0; s < len; ++s) {
-          float dot = 0;
-          if (f16_cache) {
-            const auto* kr = static_cast<const uint16_t*>(cache_.k_row(il, s)) + size_t{kvh} * hd;
-            for (uint32_t i = 0; i < hd; ++i) dot += qh[i] * fp16_to_fp32(kr[i]);
-          } else {
-            const auto* kr = static_cast<const float*>(cache_.k_row(il, s)) + size_t{kvh} * hd;
-            for (uint32_t i = 0; i < hd; ++i) dot += qh[i] * kr[i];
-          }
-          score[s] = dot * kq_scale;
-          mx = std::max(mx, score[s]);
+          score[s] = f16_cache
+                         ? kernels::dot_f16(static_cast<const uint16_t*>(cache_.k_row(il, s)) + size_t{kvh} * hd, qh.data(), hd)
+                         : kernels::dot_f32(static_cast<const float*>(cache_.k_row(il, s)) + size_t{kvh} * hd, qh.data(), hd);
         }
-        float sum = 0;
-        for (uint32_t s = 0; s < len; ++s) {
-          score[s] = std::exp(score[s] - mx);
-          sum += score[s];
-        }
+        kernels::softmax(score.data(), len, kq_scale, nullptr);
         std::fill(acc.begin(), acc.end(), 0.0f);
         for (uint32_t s = 0; s < len; ++s) {
-          const float p = f16_cache ? round_f16(score[s] / sum) : score[s] / sum;
           if (f16_cache) {
-            const auto* vr = static_cast<const uint16_t*>(cache_.v_row(il, s)) + size_t{kvh} * hd;
-            for (uint32_t i = 0; i < hd; ++i) acc[i] += p * fp16_to_fp32(vr[i]);
+            const float p = round_f16(score[s]);
+            kernels::fp16_to_fp32(static_cast<const uint16_t*>(cache_.v_row(il, s)) + size_t{kvh} * hd, hd, vrow.data());
+            for (uint32_t i = 0; i < hd; ++i) acc[i] += p * vrow[i];
           } else {
+            const float p = score[s];
             const auto* vr = static_cast<const float*>(cache_.v_row(il, s)) + size_t{kvh} * hd;
             for (uint32_t i = 0; i < hd; ++i) acc[i] += p * vr[i];
           }
@@ -141,20 +137,21 @@ void Context::forward(const int32_t* tokens, uint32_t n, uint32_t out_first) {
 
     // x += attn · Woᵀ
     linear(*L.wo, attn_.data(), n, xn_.data(), pool);
-    for (size_t i = 0; i < size_t{n} * E; ++i) x_[i] += xn_[i];
+    kernels::add(x_.data(), xn_.data(), int64_t{n} * E, x_.data());
 
     // x += (silu(xn · Wgateᵀ) * (xn · Wupᵀ)) · Wdownᵀ, xn = rmsnorm(x) * ffn_norm
-    for (uint32_t t = 0; t < n; ++t) rmsnorm(&x_[size_t{t} * E], f32(L.ffn_norm), &xn_[size_t{t} * E], E, c.rms_eps);
-    linear(*L.w_gate, xn_.data(), n, gate_.data(), pool);
-    linear(*L.w_up, xn_.data(), n, up_.data(), pool);
-    for (size_t i = 0; i < size_t{n} * F; ++i) gate_[i] = silu(gate_[i]) * up_[i];
+    for (uint32_t t = 0; t < n; ++t) {
+      kernels::rms_norm(&x_[size_t{t} * E], f32(L.ffn_norm), c.rms_eps, E, &xn_[size_t{t} * E]);
+    }
+    project({{L.w_gate, gate_.data()}, {L.w_up, up_.data()}}, xn_.data(), n, E, pool);
+    kernels::swiglu(gate_.data(), up_.data(), int64_t{n} * F, gate_.data());
     linear(*L.w_down, gate_.data(), n, xn_.data(), pool);
-    for (size_t i = 0; i < size_t{n} * E; ++i) x_[i] += xn_[i];
+    kernels::add(x_.data(), xn_.data(), int64_t{n} * E, x_.data());
   }
 
   // hidden = rmsnorm(x) * output_norm, for rows [out_first, n)
   for (uint32_t t = out_first; t < n; ++t) {
-    rmsnorm(&x_[size_t{t} * E], f32(w.output_norm), &hidden_[size_t{t - out_first} * E], E, c.rms_eps);
+    kernels::rms_norm(&x_[size_t{t} * E], f32(w.output_norm), c.rms_eps, E, &hidden_[size_t{t - out_first} * E]);
   }
   history_.insert(history_.end(), tokens, tokens + n);
 }

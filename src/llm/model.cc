@@ -49,6 +49,8 @@ Context::Context(std::shared_ptr<const Model> model, ContextOptions options)
   up_.resize(B * c.n_ff);
   hidden_.resize(B * c.n_embd);
   logits_.resize(c.n_vocab);
+  rope_cos_.resize(B * c.rope_dims / 2);
+  rope_sin_.resize(B * c.rope_dims / 2);
 }
 
 namespace {

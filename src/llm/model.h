@@ -91,7 +91,7 @@ class Context {
   std::atomic<bool> cancel_{false};
 
   // Scratch, sized for n_batch tokens.
-  std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_, hidden_, logits_, scores_;
+  std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_, hidden_, logits_, rope_cos_, rope_sin_;
 };
 
 }  // namespace omni::llm
