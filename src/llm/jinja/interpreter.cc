@@ -227,10 +227,18 @@ void Interpreter::exec_for(const Node& n, std::string& out) {
     items = std::move(all);
   }
   const int64_t len = static_cast<int64_t>(items.size());
+  // One loop object per loop, updated in place: building a fresh one per iteration dominated
+  // the cost of tight loops.
+  auto index = std::make_shared<int64_t>(0);
+  const Value cycle = Value::function("cycle", [index](Interpreter&, CallArgs& a) {
+    if (a.positional.empty()) throw EvalError("loop.cycle needs arguments");
+    return a.positional[static_cast<size_t>(*index) % a.positional.size()];
+  });
+  const Value loop = Value::dict();
+  ValueDict& d = loop.as_dict();
   for (int64_t i = 0; i < len; ++i) {
     step();
-    Value loop = Value::dict();
-    ValueDict& d = loop.as_dict();
+    *index = i;
     d.set("index", Value::integer(i + 1));
     d.set("index0", Value::integer(i));
     d.set("revindex", Value::integer(len - i));
@@ -241,13 +249,10 @@ void Interpreter::exec_for(const Node& n, std::string& out) {
     d.set("previtem", i > 0 ? items[static_cast<size_t>(i - 1)] : Value::undefined("previtem"));
     d.set("nextitem",
           i + 1 < len ? items[static_cast<size_t>(i + 1)] : Value::undefined("nextitem"));
-    d.set("cycle", Value::function("cycle", [i](Interpreter&, CallArgs& a) {
-            if (a.positional.empty()) throw EvalError("loop.cycle needs arguments");
-            return a.positional[static_cast<size_t>(i) % a.positional.size()];
-          }));
+    d.set("cycle", cycle);
     frames_.emplace_back();
     bind(frames_.back(), items[static_cast<size_t>(i)]);
-    frames_.back()["loop"] = std::move(loop);
+    frames_.back()["loop"] = loop;
     Flow f = exec(n.bodies[0], out);
     frames_.pop_back();
     if (f == Flow::kBreak) break;

@@ -158,14 +158,14 @@ class Lexer {
 
   // Tokens up to the closing }} or %} (only once brackets balance, as in Jinja2).
   size_t lex_expression(size_t p, bool is_block, size_t tag_start, bool& strip_next) {
-    int depth = 0;
+    std::string open;  // closers expected, innermost last
     const char closer = is_block ? '%' : '}';
     while (true) {
       while (p < src_.size() && is_space(src_[p])) ++p;
       if (p >= src_.size()) {
         throw_syntax_error(src_, tag_start, is_block ? "unterminated '{%' tag" : "unterminated '{{' tag");
       }
-      if (depth == 0) {
+      if (open.empty()) {
         if (src_.compare(p, 3, std::string{'-', closer, '}'}) == 0) {
           push(is_block ? TokKind::kBlockEnd : TokKind::kVarEnd, "", p);
           strip_next = true;
@@ -199,10 +199,15 @@ class Lexer {
           op = std::string(1, c);
         }
         if (op == "(" || op == "[" || op == "{") {
-          if (++depth > 1000) throw_syntax_error(src_, p, "brackets nested too deeply");
+          if (open.size() >= 1000) throw_syntax_error(src_, p, "brackets nested too deeply");
+          open += op == "(" ? ')' : op == "[" ? ']' : '}';
         } else if (op == ")" || op == "]" || op == "}") {
-          if (depth == 0) throw_syntax_error(src_, p, "unexpected '" + op + "'");
-          --depth;
+          if (open.empty()) throw_syntax_error(src_, p, "unexpected '" + op + "'");
+          if (open.back() != op[0]) {
+            throw_syntax_error(src_, p,
+                               "unexpected '" + op + "', expected '" + open.back() + "'");
+          }
+          open.pop_back();
         }
         push(TokKind::kOp, op, p);
         p += op.size();

@@ -131,19 +131,19 @@ class Parser {
           }
         }
         advance();
-        body.push_back(parse_statement());
+        body.push_back(parse_statement(t.offset));
       } else {
         fail(t.offset, "unexpected " + describe(t));
       }
     }
   }
 
-  NodePtr parse_statement() {
+  NodePtr parse_statement(size_t tag_offset) {
     const Token kw = cur();
     const std::string& k = kw.text;
     advance();
     auto n = std::make_unique<Node>();
-    n->offset = kw.offset;
+    n->offset = tag_offset;
     if (k == "if") {
       n->kind = Node::Kind::kIf;
       n->conds.push_back(parse_expression());
@@ -502,7 +502,7 @@ class Parser {
 
   ExprPtr parse_postfix(ExprPtr e) {
     while (true) {
-      const size_t at = cur().offset;
+      const size_t at = e->offset;
       if (accept_op(".")) {
         if (cur().kind == TokKind::kInt) {
           auto g = make(Expr::Kind::kGetItem, at);
