@@ -44,7 +44,7 @@ std::string render_chat(const std::string& tmpl, const std::vector<ChatMessage>&
     localtime_r(&secs, &tm);
     return tm;
   });
-  return t.render(std::move(globals));
+  return t.render(std::move(globals), opts.limits);
 }
 
 }  // namespace omni::llm

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "llm/jinja/limits.h"
+
 namespace omni::llm {
 
 struct ChatMessage {
@@ -36,6 +38,7 @@ struct ChatOptions {
   nlohmann::ordered_json variables = nlohmann::ordered_json::object();
   // What strftime_now() formats; the current local time when unset.
   std::optional<std::tm> now;
+  jinja::Limits limits;
 };
 
 // Throws jinja::TemplateSyntaxError (a FormatError) for a malformed template,

@@ -369,7 +369,7 @@ Value get_item(const Value& obj, const Value& key) {
 }
 
 Value builtin_filter(Interpreter& in, const std::string& name, const Value& v, CallArgs& args) {
-  if (name == "trim") return Value::string(strip(need_string(v, "trim"), arg(args, 0, "chars"), true, true));
+  if (name == "trim") return Value::string(strip(v.to_str(), arg(args, 0, "chars"), true, true));
   if (name == "length" || name == "count") {
     if (v.is_string()) return Value::integer(static_cast<int64_t>(utf8_length(v.as_string())));
     if (v.is_list()) return Value::integer(static_cast<int64_t>(v.as_list().size()));

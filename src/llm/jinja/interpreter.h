@@ -11,17 +11,11 @@
 #include <vector>
 
 #include "llm/jinja/ast.h"
+#include "llm/jinja/limits.h"
 #include "llm/jinja/value.h"
 
 namespace omni::llm::jinja {
 
-struct Limits {
-  size_t max_output = size_t{16} << 20;  // bytes of rendered text
-  size_t max_string = size_t{16} << 20;  // bytes of any string value built by an operator
-  size_t max_items = 1'000'000;          // elements of a list built by an operator
-  uint64_t max_steps = 5'000'000;        // expression evaluations + loop iterations
-  int max_call_depth = 64;               // nested macro calls
-};
 
 class Interpreter {
  public:

@@ -191,6 +191,9 @@ TEST(Jinja, IfAndFor) {
 TEST(Jinja, Scoping) {
   // A set inside a loop does not leak out; a namespace carries state out.
   EXPECT_EQ(render("{% set x = 1 %}{% for i in [1] %}{% set x = 2 %}{% endfor %}{{ x }}"), "1");
+  // Each iteration starts again from the outer value (Jinja2 re-reads it per iteration).
+  EXPECT_EQ(render("{% set c = 0 %}{% for i in [1, 2, 3] %}{% set c = c + 1 %}{{ c }}{% endfor %}{{ c }}"),
+            "1110");
   EXPECT_EQ(render("{% set ns = namespace(x=1, y='a') %}{% for i in [5, 6] %}{% set ns.x = ns.x + i %}"
                    "{% endfor %}{{ ns.x }}{{ ns.y }}"),
             "12a");
