@@ -30,7 +30,7 @@ class ValueDict {
   const Value* find(std::string_view key) const;
   Value* find(std::string_view key);
   void set(const std::string& key, Value v);
-  size_t size() const { return items_.size(); }
+  size_t size() const;
   const std::vector<std::pair<std::string, Value>>& items() const { return items_; }
 
   // A namespace() object: the one kind of dict whose attributes `{% set ns.x = v %}` may assign.
@@ -114,6 +114,8 @@ class Value {
   std::shared_ptr<ValueDict> dict_;
   std::shared_ptr<const Function> fn_;
 };
+
+inline size_t ValueDict::size() const { return items_.size(); }
 
 // Python ==, with 1 == 1.0 == True and deep comparison of lists and dicts.
 bool values_equal(const Value& a, const Value& b);
