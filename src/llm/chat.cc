@@ -1,0 +1,67 @@
+#include "llm/chat.h"
+
+#include "core/error.h"
+
+namespace omni::llm {
+namespace {
+ChatMessage message(std::string role, std::string content) {
+  ChatMessage m;
+  m.role = std::move(role);
+  m.content = std::move(content);
+  return m;
+}
+}  // namespace
+
+Chat::Chat(std::shared_ptr<const Model> model, ContextOptions ctx_options, std::string system_prompt)
+    : model_(std::move(model)),
+      ctx_(model_, ctx_options),
+      template_(model_->file().get_string("tokenizer.chat_template").value_or("")),
+      system_(std::move(system_prompt)) {
+  reset();
+}
+
+void Chat::reset() {
+  messages_.clear();
+  raw_.clear();
+  if (!system_.empty()) messages_.push_back(message("system", system_));
+}
+
+std::string Chat::render(bool add_generation_prompt) const {
+  if (!has_template()) return raw_;
+  const Vocab& v = model_->vocab();
+  ChatOptions o;
+  o.add_generation_prompt = add_generation_prompt;
+  if (v.bos() != kNoToken) o.bos_token = v.token_text(v.bos());
+  if (v.eos() != kNoToken) o.eos_token = v.token_text(v.eos());
+  return render_chat(template_, messages_, o);
+}
+
+std::vector<int32_t> Chat::tokenize(const std::string& text) const {
+  const Vocab& v = model_->vocab();
+  // Templates that write the BOS text themselves must not get a second BOS from the tokenizer.
+  bool add_special = true;
+  if (v.add_bos() && v.bos() != kNoToken && text.starts_with(v.token_text(v.bos()))) add_special = false;
+  return v.tokenize(text, add_special, /*parse_special=*/has_template());
+}
+
+GenerateResult Chat::send(const std::string& user_text, const GenerateOptions& opts, const OnText& on_text) {
+  if (user_text.empty() && (has_template() || raw_.empty())) throw Error("chat: empty message");
+  GenerateResult r;
+  if (has_template()) {
+    messages_.push_back(message("user", user_text));
+    try {
+      r = generate(ctx_, tokenize(render(true)), opts, on_text);
+    } catch (...) {
+      messages_.pop_back();
+      throw;
+    }
+    messages_.push_back(message("assistant", r.text));
+  } else {
+    raw_ += user_text;
+    r = generate(ctx_, tokenize(raw_), opts, on_text);
+    raw_ += r.text;
+  }
+  return r;
+}
+
+}  // namespace omni::llm
