@@ -148,6 +148,7 @@ std::vector<uint8_t> sndfile_encode_memory(const Audio& audio, SndFormat format)
     case SndFormat::kFlac16: info.format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16; break;
     case SndFormat::kOggVorbis: info.format = SF_FORMAT_OGG | SF_FORMAT_VORBIS; break;
     case SndFormat::kOggOpus: info.format = SF_FORMAT_OGG | SF_FORMAT_OPUS; break;
+    case SndFormat::kMp3: info.format = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III; break;
     case SndFormat::kAiff16: info.format = SF_FORMAT_AIFF | SF_FORMAT_PCM_16; break;
   }
   if (!sf_format_check(&info)) {

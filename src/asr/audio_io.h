@@ -29,7 +29,7 @@ Audio sndfile_decode_memory(std::span<const uint8_t> bytes, const std::string& n
                             uint64_t max_samples = kMaxDecodedSamples);
 
 // Container/codec names for sndfile_encode_memory.
-enum class SndFormat { kWavPcm16, kWavFloat, kFlac16, kOggVorbis, kOggOpus, kAiff16 };
+enum class SndFormat { kWavPcm16, kWavFloat, kFlac16, kOggVorbis, kOggOpus, kMp3, kAiff16 };
 // Encodes with libsndfile (FLAC/Ogg output for the speech side; also how tests make real files).
 std::vector<uint8_t> sndfile_encode_memory(const Audio& audio, SndFormat format);
 
