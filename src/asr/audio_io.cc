@@ -139,18 +139,24 @@ Audio load_audio_file(const std::string& path) {
 }
 
 std::vector<uint8_t> sndfile_encode_memory(const Audio& audio, SndFormat format) {
+  int f = 0;
+  switch (format) {
+    case SndFormat::kWavPcm16: f = SF_FORMAT_WAV | SF_FORMAT_PCM_16; break;
+    case SndFormat::kWavFloat: f = SF_FORMAT_WAV | SF_FORMAT_FLOAT; break;
+    case SndFormat::kFlac16: f = SF_FORMAT_FLAC | SF_FORMAT_PCM_16; break;
+    case SndFormat::kOggVorbis: f = SF_FORMAT_OGG | SF_FORMAT_VORBIS; break;
+    case SndFormat::kOggOpus: f = SF_FORMAT_OGG | SF_FORMAT_OPUS; break;
+    case SndFormat::kMp3: f = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III; break;
+    case SndFormat::kAiff16: f = SF_FORMAT_AIFF | SF_FORMAT_PCM_16; break;
+  }
+  return sndfile_encode_memory(audio, f);
+}
+
+std::vector<uint8_t> sndfile_encode_memory(const Audio& audio, int libsndfile_format) {
   SF_INFO info{};
   info.samplerate = audio.sample_rate;
   info.channels = audio.channels;
-  switch (format) {
-    case SndFormat::kWavPcm16: info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16; break;
-    case SndFormat::kWavFloat: info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT; break;
-    case SndFormat::kFlac16: info.format = SF_FORMAT_FLAC | SF_FORMAT_PCM_16; break;
-    case SndFormat::kOggVorbis: info.format = SF_FORMAT_OGG | SF_FORMAT_VORBIS; break;
-    case SndFormat::kOggOpus: info.format = SF_FORMAT_OGG | SF_FORMAT_OPUS; break;
-    case SndFormat::kMp3: info.format = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III; break;
-    case SndFormat::kAiff16: info.format = SF_FORMAT_AIFF | SF_FORMAT_PCM_16; break;
-  }
+  info.format = libsndfile_format;
   if (!sf_format_check(&info)) {
     throw Error("sndfile_encode_memory: libsndfile cannot write this format at " +
                 std::to_string(audio.sample_rate) + " Hz, " + std::to_string(audio.channels) +

@@ -32,6 +32,8 @@ Audio sndfile_decode_memory(std::span<const uint8_t> bytes, const std::string& n
 enum class SndFormat { kWavPcm16, kWavFloat, kFlac16, kOggVorbis, kOggOpus, kMp3, kAiff16 };
 // Encodes with libsndfile (FLAC/Ogg output for the speech side; also how tests make real files).
 std::vector<uint8_t> sndfile_encode_memory(const Audio& audio, SndFormat format);
+// Any libsndfile SF_FORMAT_* combination (major | subtype | endianness), e.g. for test files.
+std::vector<uint8_t> sndfile_encode_memory(const Audio& audio, int libsndfile_format);
 
 // Headerless signed 16-bit little-endian PCM until end of stream (e.g. `arecord -f S16_LE` or
 // `ffmpeg -f s16le -` piped into stdin). A trailing odd byte / partial frame is dropped.
