@@ -26,6 +26,8 @@ class WhisperFft {
   void transform(const float* in, float* re, float* im);
 
  private:
+  void leaf_dfts(const float* in, float* re, float* im);
+
   int n_ = 0;
   int odd_ = 1;     // M: size of the leaf DFTs (odd part of n)
   int leaves_ = 1;  // R = n / M, a power of two
