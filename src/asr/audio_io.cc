@@ -129,8 +129,18 @@ Audio sndfile_decode_file(const std::string& path, uint64_t max_samples) {
 }
 
 Audio load_audio_memory(std::span<const uint8_t> bytes, const std::string& name) {
-  if (looks_like_wav(bytes)) return read_wav(bytes, name);
-  return sndfile_decode_memory(bytes, name);
+  if (!looks_like_wav(bytes)) return sndfile_decode_memory(bytes, name);
+  try {
+    return read_wav(bytes, name);
+  } catch (const WavUnsupportedEncoding& e) {
+    // A sound container with a codec we do not decode ourselves (ADPCM, GSM 6.10, ...). Only
+    // this case reaches libsndfile: malformed WAVs stay rejected by our stricter parser.
+    try {
+      return sndfile_decode_memory(bytes, name);
+    } catch (const FormatError&) {
+      throw e;
+    }
+  }
 }
 
 Audio load_audio_file(const std::string& path) {

@@ -18,7 +18,8 @@ namespace omni::asr {
 // 2^28 samples = 1 GiB of floats (about 4.6 h of 16 kHz mono, 46 min of 48 kHz stereo).
 inline constexpr uint64_t kMaxDecodedSamples = uint64_t{1} << 28;
 
-// Any supported file: WAV by our parser, anything else by libsndfile.
+// Any supported file: WAV by our parser (WAVs with other codecs, e.g. ADPCM, by libsndfile),
+// anything else by libsndfile.
 Audio load_audio_file(const std::string& path);
 // Same for bytes in memory (an upload); `name` appears in error messages.
 Audio load_audio_memory(std::span<const uint8_t> bytes, const std::string& name = "<memory>");

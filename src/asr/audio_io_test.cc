@@ -83,6 +83,20 @@ TEST(AudioIo, LossyContainersDecode) {
   }
 }
 
+// WAV files with codecs our parser leaves to libsndfile.
+TEST(AudioIo, AdpcmAndGsmWavGoThroughLibsndfile) {
+  for (const int codec : {SF_FORMAT_IMA_ADPCM, SF_FORMAT_MS_ADPCM, SF_FORMAT_GSM610}) {
+    SCOPED_TRACE(codec);
+    const Audio src = tone(8000, 1.0);
+    const auto bytes = sndfile_encode_memory(src, SF_FORMAT_WAV | codec);
+    EXPECT_THROW(read_wav(bytes, "codec.wav"), WavUnsupportedEncoding);
+    const Audio out = load_audio_memory(bytes, "codec.wav");
+    EXPECT_EQ(out.sample_rate, 8000);
+    EXPECT_NEAR(static_cast<double>(out.frames()), 8000.0, 400.0);
+    EXPECT_GT(fit_tone(out.samples, 1000, 8000, 2000, 6000).snr_db, 15);
+  }
+}
+
 TEST(AudioIo, GarbageIsAFormatError) {
   EXPECT_THROW(load_audio_memory({}, "empty.bin"), FormatError);
   std::mt19937 rng(5);

@@ -56,6 +56,7 @@ class Bytes {
   bool tag_is(uint64_t off, const char* four) const {
     return off + 4 <= b_.size() && std::memcmp(at(off), four, 4) == 0;
   }
+  const std::string& name() const { return name_; }
   [[noreturn]] void fail(uint64_t off, const std::string& msg) const {
     throw FormatError(name_ + ": WAV offset " + hex_offset(off) + ": " + msg);
   }
@@ -101,7 +102,8 @@ Fmt parse_fmt(const Bytes& in, uint64_t body, uint64_t size) {
     // The GUID tail is stored as written by Windows (mixed-endian struct) in both byte orders
     // we accept; only the first two bytes follow the file's endianness.
     if (std::memcmp(in.at(guid + 2), kGuidTail, sizeof kGuidTail) != 0) {
-      in.fail(guid, "unknown WAVE_FORMAT_EXTENSIBLE sub-format GUID");
+      throw WavUnsupportedEncoding(in.name() + ": WAV offset " + hex_offset(guid) +
+                                   ": unknown WAVE_FORMAT_EXTENSIBLE sub-format GUID");
     }
     if (f.valid_bits == 0) f.valid_bits = f.bits;  // 0 means "all bits" in practice
   }
@@ -114,6 +116,13 @@ void validate_fmt(const Bytes& in, const Fmt& f, uint64_t fmt_off) {
   if (f.channels == 0) bad("channels is 0");
   if (f.rate == 0) bad("sample rate is 0");
   if (f.rate > kMaxSampleRate) bad("sample rate " + std::to_string(f.rate) + " Hz is implausible");
+  // Codec first: a compressed WAV (ADPCM, ...) has its own block geometry, and callers fall back
+  // to libsndfile on WavUnsupportedEncoding.
+  if (f.tag != kTagPcm && f.tag != kTagFloat && f.tag != kTagAlaw && f.tag != kTagMulaw) {
+    throw WavUnsupportedEncoding(in.name() + ": WAV offset " + hex_offset(fmt_off) +
+                                 ": unsupported format tag " + std::to_string(f.tag) +
+                                 " (supported: PCM, IEEE float, A-law, mu-law, EXTENSIBLE of these)");
+  }
   if (f.bits == 0) bad("bits per sample is 0");
   if (f.block_align == 0) bad("block align is 0");
   const uint32_t slot_bytes = (f.bits + 7u) / 8u;
@@ -141,8 +150,7 @@ void validate_fmt(const Bytes& in, const Fmt& f, uint64_t fmt_off) {
       if (f.bits != 8) bad("G.711 with " + std::to_string(f.bits) + " bits (need 8)");
       break;
     default:
-      bad("unsupported format tag " + std::to_string(f.tag) +
-          " (supported: PCM, IEEE float, A-law, mu-law, EXTENSIBLE of these)");
+      break;
   }
 }
 

@@ -15,8 +15,16 @@
 #include <vector>
 
 #include "asr/audio.h"
+#include "core/error.h"
 
 namespace omni::asr {
+
+// A well-formed WAV whose sample encoding our parser does not decode (ADPCM, GSM, MPEG in WAV,
+// ...). load_audio_file / load_audio_memory hand such files to libsndfile instead.
+class WavUnsupportedEncoding : public FormatError {
+ public:
+  using FormatError::FormatError;
+};
 
 // What the reader found, for callers that care (diagnostics, tests).
 struct WavInfo {

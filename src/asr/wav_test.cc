@@ -281,7 +281,7 @@ TEST(Wav, MalformedHeadersGiveClearErrors) {
       {with_fmt(fmt_body(1, 1, 16000, 2, 0)), "bits per sample is 0"},
       {with_fmt(fmt_body(1, 1, 16000, 5, 40)), "PCM with 40 bits"},
       {with_fmt(fmt_body(3, 1, 16000, 2, 16)), "IEEE float with 16 bits"},
-      {with_fmt(fmt_body(2, 1, 16000, 2, 16)), "unsupported format tag 2"},
+      {with_fmt(fmt_body(0x55, 1, 16000, 2, 16)), "unsupported format tag 85"},
       {with_fmt(fmt_extensible(1, 1, 16000, 16, 16, false)), "sub-format GUID"},
       {with_fmt(fmt_extensible(1, 1, 16000, 16, 24)), "valid bits 24 exceed"},
       {with_fmt(Bytes(10, 0)), "need at least 16"},
@@ -293,6 +293,36 @@ TEST(Wav, MalformedHeadersGiveClearErrors) {
     const std::string err = error_of(c.bytes);
     EXPECT_NE(err.find(c.expect), std::string::npos) << "expected '" << c.expect << "', got '" << err << "'";
     EXPECT_NE(err.find("t.wav"), std::string::npos) << err;
+  }
+}
+
+// Every prefix of real files (refdata, libsndfile's WAVEX / RF64 / RIFX) cut before the first
+// sample is rejected; cut inside the samples it decodes the whole frames present, flagged.
+TEST(Wav, TruncationAtEveryHeaderOffsetOfRealFiles) {
+  std::vector<std::pair<std::string, Bytes>> files;
+  files.emplace_back("jfk.wav", omni::testing::read_file(omni::testing::refdata("asr/audio/jfk.wav")));
+  Audio src;
+  src.sample_rate = 44100;
+  src.channels = 2;
+  src.samples.assign(200, 0.25f);
+  files.emplace_back("wavex24", sndfile_encode_memory(src, SF_FORMAT_WAVEX | SF_FORMAT_PCM_24));
+  files.emplace_back("rf64float", sndfile_encode_memory(src, SF_FORMAT_RF64 | SF_FORMAT_FLOAT));
+  files.emplace_back("rifx16", sndfile_encode_memory(src, SF_FORMAT_WAV | SF_FORMAT_PCM_16 | SF_ENDIAN_BIG));
+  for (const auto& [name, full] : files) {
+    WavInfo whole;
+    read_wav(full, name, &whole);
+    const uint64_t block = static_cast<uint64_t>(whole.channels) * whole.container_bits / 8;
+    for (size_t len = 0; len < whole.data_offset + 64; ++len) {
+      const Bytes cut(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(len));
+      if (len < whole.data_offset) {
+        EXPECT_THROW(read_wav(cut, name), FormatError) << name << " cut at " << len;
+      } else {
+        WavInfo info;
+        const Audio a = read_wav(cut, name, &info);
+        EXPECT_TRUE(info.truncated) << name << " " << len;
+        EXPECT_EQ(a.frames(), (len - whole.data_offset) / block) << name << " " << len;
+      }
+    }
   }
 }
 
