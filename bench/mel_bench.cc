@@ -6,6 +6,7 @@
 
 #include "asr/fft.h"
 #include "asr/mel.h"
+#include "core/thread_pool.h"
 
 namespace {
 
@@ -20,8 +21,9 @@ std::vector<float> noise_seconds(double secs) {
 void BM_LogMel30s(benchmark::State& state) {
   const auto x = noise_seconds(30);
   const auto filters = omni::asr::slaney_mel_filters(static_cast<int>(state.range(1)));
+  omni::ThreadPool pool(static_cast<int>(state.range(0)));
   omni::asr::LogMelOptions opt;
-  opt.n_threads = static_cast<int>(state.range(0));
+  opt.pool = &pool;
   for (auto _ : state) {
     auto mel = omni::asr::log_mel_spectrogram(x, filters, opt);
     benchmark::DoNotOptimize(mel.data.data());

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <thread>
 
 #include "asr/fft.h"
 #include "core/error.h"
+#include "core/thread_pool.h"
 
 namespace omni::asr {
 namespace {
@@ -103,19 +103,14 @@ void compute_frames(const Plan& plan, const std::vector<float>& padded, const fl
   }
 }
 
+// Runs body(begin, end) over [0, n) on the pool (or inline without one).
 template <class F>
-void parallel_for(int n_threads, int n, F&& body) {
-  n_threads = std::clamp(n_threads, 1, std::max(1, n));
-  if (n_threads == 1) {
-    body(0, n);
+void parallel_for(ThreadPool* pool, int n, int grain, F&& body) {
+  if (!pool || pool->size() == 1 || n <= grain) {
+    body(int64_t{0}, int64_t{n});
     return;
   }
-  std::vector<std::thread> workers;
-  workers.reserve(n_threads - 1);
-  const auto chunk = [&](int t) { return static_cast<int>(static_cast<int64_t>(n) * t / n_threads); };
-  for (int t = 1; t < n_threads; ++t) workers.emplace_back(body, chunk(t), chunk(t + 1));
-  body(0, chunk(1));
-  for (auto& w : workers) w.join();
+  pool->parallel_for(n, body, grain);
 }
 
 }  // namespace
@@ -194,8 +189,8 @@ LogMel log_mel_spectrogram(std::span<const float> samples, const MelFilterBank& 
 
   const std::vector<float> hann = hann_window();
   const Plan plan = make_plan(filters);
-  parallel_for(opt.n_threads, fft_frames, [&](int b, int e) {
-    compute_frames(plan, padded, hann.data(), b, e, mel);
+  parallel_for(opt.pool, fft_frames, 32, [&](int64_t b, int64_t e) {
+    compute_frames(plan, padded, hann.data(), static_cast<int>(b), static_cast<int>(e), mel);
   });
   // All-zero frames: log10(1e-10), stored as float like whisper.cpp does.
   const float silent = static_cast<float>(std::log10(1e-10));
@@ -209,7 +204,7 @@ LogMel log_mel_spectrogram(std::span<const float> samples, const MelFilterBank& 
   for (const float v : mel.data) mmax = std::max<double>(mmax, v);
   mmax -= 8.0;
   const float floor_v = static_cast<float>(mmax);
-  parallel_for(opt.n_threads, mel.n_mel, [&](int b, int e) {
+  parallel_for(opt.pool, mel.n_mel, 8, [&](int64_t b, int64_t e) {
     float* d = mel.data.data();
     for (size_t i = static_cast<size_t>(b) * mel.n_len; i < static_cast<size_t>(e) * mel.n_len; ++i) {
       float v = d[i];

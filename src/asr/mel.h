@@ -9,6 +9,12 @@
 #include <span>
 #include <vector>
 
+#include "core/ggml_file.h"
+
+namespace omni {
+class ThreadPool;
+}
+
 namespace omni::asr {
 
 inline constexpr int kMelFrameSize = 400;  // samples per frame (25 ms at 16 kHz)
@@ -17,12 +23,8 @@ inline constexpr int kMelBins = kMelFrameSize / 2 + 1;  // 201 power-spectrum bi
 inline constexpr int kWhisperPadSamples = 16000 * 30;   // the zeros whisper.cpp appends
 
 // Mel filter bank [n_mel][n_fft] (n_fft = 201 power-spectrum bins), as stored in whisper ggml
-// model files (80 bins; 128 for large-v3).
-struct MelFilterBank {
-  int n_mel = 0;
-  int n_fft = 0;
-  std::vector<float> data;
-};
+// model files (80 bins; 128 for large-v3): ggml::File::mel_filters() is used as is.
+using MelFilterBank = ggml::MelFilters;
 
 // librosa.filters.mel(sr, n_fft, n_mels) with its defaults (Slaney mel scale, fmin 0, fmax
 // sr/2, "slaney" area normalisation) -- the filters OpenAI Whisper ships, computed in double
@@ -40,7 +42,9 @@ struct LogMel {
 };
 
 struct LogMelOptions {
-  int n_threads = 1;
+  // Frames are spread over the pool's threads; nullptr: the calling thread only. The result is
+  // the same for any thread count.
+  ThreadPool* pool = nullptr;
   // Zeros appended after the audio before framing; n_len = (n_samples + pad_samples) / 160.
   int64_t pad_samples = kWhisperPadSamples;
   // false: stop after log10 (no max-8 clamp, no (v+4)/4) -- for tests and other consumers.

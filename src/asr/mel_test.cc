@@ -10,30 +10,14 @@
 
 #include "asr/wav.h"
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "testing/refdata.h"
 
 namespace omni::asr {
 namespace {
 
-// Until the whisper ggml reader lands: the filter bank sits right after the magic and the 11
-// int32 hparams: n_mel, n_fft, then n_mel * n_fft float32 (README of refdata/asr).
-MelFilterBank filters_from_model(const std::string& path) {
-  const auto bytes = omni::testing::read_file(path);
-  int32_t head[2];
-  EXPECT_GE(bytes.size(), 56u);
-  std::memcpy(head, bytes.data() + 48, sizeof head);
-  MelFilterBank fb;
-  fb.n_mel = head[0];
-  fb.n_fft = head[1];
-  const size_t count = static_cast<size_t>(fb.n_mel) * fb.n_fft;
-  EXPECT_LE(56 + count * 4, bytes.size());
-  fb.data.resize(count);
-  std::memcpy(fb.data.data(), bytes.data() + 56, count * 4);
-  return fb;
-}
-
 MelFilterBank model_filters() {
-  return filters_from_model(omni::testing::refdata("asr/models/ggml-micro-random-f16.bin"));
+  return ggml::File::open(omni::testing::refdata("asr/models/ggml-micro-random-f16.bin")).mel_filters();
 }
 
 struct Diff {
@@ -58,8 +42,9 @@ TEST(LogMel, JfkMatchesWhisperCpp) {
   const auto golden = omni::testing::read_f32(omni::testing::refdata("asr/golden/jfk_logmel.f32"));
   ASSERT_EQ(golden.size(), 80u * 4100u);
   for (const int threads : {1, 2, 3}) {
+    ThreadPool pool(threads);
     LogMelOptions opt;
-    opt.n_threads = threads;
+    opt.pool = &pool;
     const LogMel mel = log_mel_spectrogram(audio.samples, model_filters(), opt);
     ASSERT_EQ(mel.n_mel, 80);
     ASSERT_EQ(mel.n_len, 4100);
@@ -149,7 +134,8 @@ TEST(LogMel, Bank128AgainstFloat64Reference) {
   const MelFilterBank fb = slaney_mel_filters(128);
   LogMelOptions opt;
   opt.normalize = false;
-  opt.n_threads = 2;
+  ThreadPool pool(2);
+  opt.pool = &pool;
   const LogMel mel = log_mel_spectrogram(x, fb, opt);
   ASSERT_EQ(mel.n_mel, 128);
   ASSERT_EQ(mel.n_len, (32000 + 480000) / 160);
@@ -179,7 +165,8 @@ TEST(LogMel, Rows80Of128EqualThe80BinRun) {
   LogMelOptions opt;
   opt.normalize = false;
   const LogMel a = log_mel_spectrogram(audio.samples, f80, opt);
-  opt.n_threads = 2;
+  ThreadPool pool(2);
+  opt.pool = &pool;
   const LogMel b = log_mel_spectrogram(audio.samples, f128, opt);
   ASSERT_EQ(a.n_len, b.n_len);
   for (int j = 0; j < 80; ++j) {
