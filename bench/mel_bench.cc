@@ -28,11 +28,17 @@ void BM_LogMel30s(benchmark::State& state) {
     auto mel = omni::asr::log_mel_spectrogram(x, filters, opt);
     benchmark::DoNotOptimize(mel.data.data());
   }
-  state.counters["audio_x_realtime"] =
-      benchmark::Counter(30.0 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["audio_x_realtime"] = benchmark::Counter(
+      30.0 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_LogMel30s)->ArgNames({"threads", "n_mel"})->Args({1, 80})->Args({2, 80})->Args({1, 128})
-    ->Args({2, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_LogMel30s)
+    ->ArgNames({"threads", "n_mel"})
+    ->Args({1, 80})
+    ->Args({2, 80})
+    ->Args({1, 128})
+    ->Args({2, 128})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void BM_WhisperFft400(benchmark::State& state) {
   omni::asr::WhisperFft fft(400);

@@ -20,11 +20,14 @@ void BM_ResampleTo16k(benchmark::State& state) {
     auto out = omni::asr::resample(in, 16000, quality);
     benchmark::DoNotOptimize(out.samples.data());
   }
-  state.counters["audio_x_realtime"] =
-      benchmark::Counter(30.0 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["audio_x_realtime"] = benchmark::Counter(
+      30.0 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 // method: 0 own polyphase sinc, 1 libsamplerate best, 2 medium, 3 fastest
-BENCHMARK(BM_ResampleTo16k)->ArgNames({"rate", "method"})
-    ->ArgsProduct({{48000, 44100, 8000}, {0, 1, 2, 3}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ResampleTo16k)
+    ->ArgNames({"rate", "method"})
+    ->ArgsProduct({{48000, 44100, 8000}, {0, 1, 2, 3}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace

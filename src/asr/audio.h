@@ -11,7 +11,9 @@ struct Audio {
   int sample_rate = 0;         // frames per second
   int channels = 1;
 
-  size_t frames() const { return channels > 0 ? samples.size() / static_cast<size_t>(channels) : 0; }
+  size_t frames() const {
+    return channels > 0 ? samples.size() / static_cast<size_t>(channels) : 0;
+  }
   double seconds() const {
     return sample_rate > 0 ? static_cast<double>(frames()) / sample_rate : 0.0;
   }

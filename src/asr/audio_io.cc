@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <memory>
 
@@ -114,8 +114,9 @@ Audio sndfile_decode_memory(std::span<const uint8_t> bytes, const std::string& n
   SF_VIRTUAL_IO vio = make_vio();
   SF_INFO info{};
   SndPtr f(sf_open_virtual(&vio, SFM_READ, &info, &mem));
-  if (!f) throw FormatError(name + ": not a supported audio file (libsndfile: " +
-                            sf_strerror(nullptr) + ")");
+  if (!f)
+    throw FormatError(name + ": not a supported audio file (libsndfile: " + sf_strerror(nullptr) +
+                      ")");
   return read_all(f.get(), info, name, max_samples);
 }
 
@@ -151,13 +152,27 @@ Audio load_audio_file(const std::string& path) {
 std::vector<uint8_t> sndfile_encode_memory(const Audio& audio, SndFormat format) {
   int f = 0;
   switch (format) {
-    case SndFormat::kWavPcm16: f = SF_FORMAT_WAV | SF_FORMAT_PCM_16; break;
-    case SndFormat::kWavFloat: f = SF_FORMAT_WAV | SF_FORMAT_FLOAT; break;
-    case SndFormat::kFlac16: f = SF_FORMAT_FLAC | SF_FORMAT_PCM_16; break;
-    case SndFormat::kOggVorbis: f = SF_FORMAT_OGG | SF_FORMAT_VORBIS; break;
-    case SndFormat::kOggOpus: f = SF_FORMAT_OGG | SF_FORMAT_OPUS; break;
-    case SndFormat::kMp3: f = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III; break;
-    case SndFormat::kAiff16: f = SF_FORMAT_AIFF | SF_FORMAT_PCM_16; break;
+    case SndFormat::kWavPcm16:
+      f = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+      break;
+    case SndFormat::kWavFloat:
+      f = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
+      break;
+    case SndFormat::kFlac16:
+      f = SF_FORMAT_FLAC | SF_FORMAT_PCM_16;
+      break;
+    case SndFormat::kOggVorbis:
+      f = SF_FORMAT_OGG | SF_FORMAT_VORBIS;
+      break;
+    case SndFormat::kOggOpus:
+      f = SF_FORMAT_OGG | SF_FORMAT_OPUS;
+      break;
+    case SndFormat::kMp3:
+      f = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III;
+      break;
+    case SndFormat::kAiff16:
+      f = SF_FORMAT_AIFF | SF_FORMAT_PCM_16;
+      break;
   }
   return sndfile_encode_memory(audio, f);
 }

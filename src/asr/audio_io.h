@@ -41,8 +41,7 @@ std::vector<uint8_t> sndfile_encode_memory(const Audio& audio, int libsndfile_fo
 Audio read_raw_s16le(std::FILE* in, int sample_rate, int channels = 1,
                      const std::string& name = "<stdin>",
                      uint64_t max_samples = kMaxDecodedSamples);
-Audio read_raw_s16le_fd(int fd, int sample_rate, int channels = 1,
-                        const std::string& name = "<fd>",
+Audio read_raw_s16le_fd(int fd, int sample_rate, int channels = 1, const std::string& name = "<fd>",
                         uint64_t max_samples = kMaxDecodedSamples);
 // The same conversion over bytes in memory.
 Audio decode_raw_s16le(std::span<const uint8_t> bytes, int sample_rate, int channels = 1);

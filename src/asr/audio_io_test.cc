@@ -63,10 +63,10 @@ TEST(AudioIo, LossyContainersDecode) {
     int rate;
     double min_snr_db;
   };
-  for (const Case c : {Case{SndFormat::kOggVorbis, "vorbis", 44100, 25},
-                       Case{SndFormat::kOggOpus, "opus", 48000, 20},
-                       Case{SndFormat::kMp3, "mp3", 44100, 25},
-                       Case{SndFormat::kAiff16, "aiff", 22050, 80}}) {
+  for (const Case c :
+       {Case{SndFormat::kOggVorbis, "vorbis", 44100, 25},
+        Case{SndFormat::kOggOpus, "opus", 48000, 20}, Case{SndFormat::kMp3, "mp3", 44100, 25},
+        Case{SndFormat::kAiff16, "aiff", 22050, 80}}) {
     SCOPED_TRACE(c.name);
     const Audio src = tone(c.rate, 1.0, 2);
     const auto bytes = sndfile_encode_memory(src, c.format);
@@ -153,7 +153,8 @@ std::vector<uint8_t> s16le(const std::vector<int16_t>& v) {
 TEST(AudioIo, RawS16leFromStreamAndFd) {
   auto bytes = s16le({0, 1, -1, 32767, -32768, 1000});
   bytes.push_back(0x7F);  // trailing odd byte: dropped
-  const std::vector<float> want = {0.0f, 1 / 32768.0f, -1 / 32768.0f, 32767 / 32768.0f, -1.0f, 1000 / 32768.0f};
+  const std::vector<float> want = {0.0f,  1 / 32768.0f,   -1 / 32768.0f, 32767 / 32768.0f,
+                                   -1.0f, 1000 / 32768.0f};
 
   std::FILE* f = fmemopen(bytes.data(), bytes.size(), "rb");
   ASSERT_NE(f, nullptr);
@@ -177,7 +178,8 @@ TEST(AudioIo, RawS16leFromStreamAndFd) {
   const auto wav = omni::testing::read_file(omni::testing::refdata("asr/audio/jfk.wav"));
   WavInfo info;
   read_wav(wav, "jfk.wav", &info);
-  const std::vector<uint8_t> pcm(wav.begin() + static_cast<std::ptrdiff_t>(info.data_offset), wav.end());
+  const std::vector<uint8_t> pcm(wav.begin() + static_cast<std::ptrdiff_t>(info.data_offset),
+                                 wav.end());
   EXPECT_EQ(decode_raw_s16le(pcm, 16000).samples, ref.samples);
 
   EXPECT_THROW(read_raw_s16le(nullptr, 16000), Error);

@@ -29,13 +29,13 @@ class WhisperFft {
   void leaf_dfts(const float* in, float* re, float* im);
 
   int n_ = 0;
-  int odd_ = 1;     // M: size of the leaf DFTs (odd part of n)
-  int leaves_ = 1;  // R = n / M, a power of two
-  std::vector<float> cos_, sin_;          // whisper's table, n entries
+  int odd_ = 1;                             // M: size of the leaf DFTs (odd part of n)
+  int leaves_ = 1;                          // R = n / M, a power of two
+  std::vector<float> cos_, sin_;            // whisper's table, n entries
   std::vector<float> leaf_cos_, leaf_sin_;  // [k][j] = table[(k * j * R) % n], M x M
   std::vector<float> buf_re_[2], buf_im_[2];
   std::vector<float> acc_re_, acc_im_;
-  std::vector<float> tw_re_, tw_im_;      // per-stage twiddles (cos, -sin), contiguous over k
+  std::vector<float> tw_re_, tw_im_;  // per-stage twiddles (cos, -sin), contiguous over k
 };
 
 }  // namespace omni::asr

@@ -90,7 +90,8 @@ TEST(WhisperFft, MatchesDoublePrecisionDft) {
     fft.transform(x.data(), re.data(), im.data());
     for (int k = 0; k < fft.bins(); ++k) {
       std::complex<double> acc = 0;
-      for (int j = 0; j < n; ++j) acc += static_cast<double>(x[j]) * std::polar(1.0, -2 * M_PI * k * j / n);
+      for (int j = 0; j < n; ++j)
+        acc += static_cast<double>(x[j]) * std::polar(1.0, -2 * M_PI * k * j / n);
       const double tol = 2e-6 * n;  // |x| <= 1: error grows at most ~linearly with n
       EXPECT_NEAR(re[k], acc.real(), tol) << "n=" << n << " k=" << k;
       EXPECT_NEAR(im[k], acc.imag(), tol) << "n=" << n << " k=" << k;

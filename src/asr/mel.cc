@@ -116,7 +116,8 @@ void parallel_for(ThreadPool* pool, int n, int grain, F&& body) {
 }  // namespace
 
 MelFilterBank slaney_mel_filters(int n_mel, int n_fft, int sample_rate) {
-  if (n_mel <= 0 || n_mel > 1024) throw Error("slaney_mel_filters: bad n_mel " + std::to_string(n_mel));
+  if (n_mel <= 0 || n_mel > 1024)
+    throw Error("slaney_mel_filters: bad n_mel " + std::to_string(n_mel));
   if (n_fft < 2 || sample_rate <= 0) throw Error("slaney_mel_filters: bad n_fft or sample rate");
   const int bins = n_fft / 2 + 1;
   // numpy.fft.rfftfreq(n_fft, 1/sr): k * (1 / (n * d)).
@@ -174,9 +175,9 @@ LogMel log_mel_spectrogram(std::span<const float> samples, const MelFilterBank& 
   // (n + 200) / 160 + 1 (the later frames see only zeros).
   const int fft_frames = static_cast<int>(std::min<int64_t>((n + kReflect) / kMelHop + 1, n_len));
   // Only the samples those frames read are materialised (not the 30 s of zeros).
-  std::vector<float> padded(static_cast<size_t>(std::max<int64_t>(
-                                0, int64_t{fft_frames} * kMelHop + kMelFrameSize)),
-                            0.0f);
+  std::vector<float> padded(
+      static_cast<size_t>(std::max<int64_t>(0, int64_t{fft_frames} * kMelHop + kMelFrameSize)),
+      0.0f);
   const auto sample = [&](int64_t i) {
     const float v = i < n ? samples[static_cast<size_t>(i)] : 0.0f;
     return std::isfinite(v) ? v : 0.0f;
@@ -206,7 +207,8 @@ LogMel log_mel_spectrogram(std::span<const float> samples, const MelFilterBank& 
   const float floor_v = static_cast<float>(mmax);
   parallel_for(opt.pool, mel.n_mel, 8, [&](int64_t b, int64_t e) {
     float* d = mel.data.data();
-    for (size_t i = static_cast<size_t>(b) * mel.n_len; i < static_cast<size_t>(e) * mel.n_len; ++i) {
+    for (size_t i = static_cast<size_t>(b) * mel.n_len; i < static_cast<size_t>(e) * mel.n_len;
+         ++i) {
       float v = d[i];
       if (v < mmax) v = floor_v;
       d[i] = static_cast<float>((v + 4.0) / 4.0);

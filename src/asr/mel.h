@@ -17,8 +17,8 @@ class ThreadPool;
 
 namespace omni::asr {
 
-inline constexpr int kMelFrameSize = 400;  // samples per frame (25 ms at 16 kHz)
-inline constexpr int kMelHop = 160;        // 10 ms
+inline constexpr int kMelFrameSize = 400;               // samples per frame (25 ms at 16 kHz)
+inline constexpr int kMelHop = 160;                     // 10 ms
 inline constexpr int kMelBins = kMelFrameSize / 2 + 1;  // 201 power-spectrum bins
 inline constexpr int kWhisperPadSamples = 16000 * 30;   // the zeros whisper.cpp appends
 

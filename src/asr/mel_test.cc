@@ -17,7 +17,8 @@ namespace omni::asr {
 namespace {
 
 MelFilterBank model_filters() {
-  return ggml::File::open(omni::testing::refdata("asr/models/ggml-micro-random-f16.bin")).mel_filters();
+  return ggml::File::open(omni::testing::refdata("asr/models/ggml-micro-random-f16.bin"))
+      .mel_filters();
 }
 
 struct Diff {
@@ -56,8 +57,9 @@ TEST(LogMel, JfkMatchesWhisperCpp) {
     EXPECT_EQ(d.differing, 0u) << threads << " threads";
 #endif
     RecordProperty("max_abs_diff", std::to_string(d.max_abs));
-    std::printf("jfk log-mel vs whisper.cpp, %d threads: max abs diff %.3g, %zu of %zu values differ\n",
-                threads, d.max_abs, d.differing, golden.size());
+    std::printf(
+        "jfk log-mel vs whisper.cpp, %d threads: max abs diff %.3g, %zu of %zu values differ\n",
+        threads, d.max_abs, d.differing, golden.size());
   }
 }
 
@@ -77,8 +79,9 @@ TEST(MelFilters, SlaneyBankMatchesModelFile) {
     differing += ours.data[i] != model.data[i];
     EXPECT_EQ(ours.data[i] == 0.0f, model.data[i] == 0.0f) << i;  // same triangle supports
   }
-  std::printf("slaney 80-bin bank vs model file: max abs diff %.3g (max value %.3g), %zu of %zu differ\n",
-              max_abs, max_val, differing, ours.data.size());
+  std::printf(
+      "slaney 80-bin bank vs model file: max abs diff %.3g (max value %.3g), %zu of %zu differ\n",
+      max_abs, max_val, differing, ours.data.size());
   EXPECT_LE(max_abs, 1e-6 * max_val);
 }
 
@@ -104,7 +107,8 @@ TEST(MelFilters, Slaney128Shape) {
 }
 
 // Independent reference for any bank: float64 DFT of the same frames, float64 filter sums.
-std::vector<double> reference_log10(const std::vector<float>& x, const MelFilterBank& fb, int frame) {
+std::vector<double> reference_log10(const std::vector<float>& x, const MelFilterBank& fb,
+                                    int frame) {
   const int n = static_cast<int>(x.size());
   std::vector<double> power(201);
   for (int k = 0; k <= 200; ++k) {
@@ -147,11 +151,13 @@ TEST(LogMel, Bank128AgainstFloat64Reference) {
   for (const int frame : {0, 1, 57, 100, 150, 199, 200}) {
     const auto ref = reference_log10(x, fb, frame);
     for (int j = 0; j < 128; ++j) {
-      const double e = std::fabs(std::max<double>(mel.at(j, frame), floor) - std::max(ref[j], floor));
+      const double e =
+          std::fabs(std::max<double>(mel.at(j, frame), floor) - std::max(ref[j], floor));
       max_abs = std::max(max_abs, e);
     }
   }
-  std::printf("128-bin log10 (floored at max-8) vs float64 reference: max abs diff %.3g\n", max_abs);
+  std::printf("128-bin log10 (floored at max-8) vs float64 reference: max abs diff %.3g\n",
+              max_abs);
   EXPECT_LE(max_abs, 1e-4);
 }
 

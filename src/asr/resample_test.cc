@@ -37,7 +37,8 @@ TEST(Resample, ToneAt1kHzSurvivesEveryRate) {
       const auto fit = fit_tone(out.samples, 1000, 16000, 800, 15200);
       EXPECT_NEAR(fit.amplitude, 0.5, 0.005) << rate;
       // Residual after removing the 1 kHz sinusoid: distortion and any alias or image.
-      EXPECT_GT(fit.snr_db, q == ResampleMethod::kSrcFastest ? 60 : 90) << rate << " q" << static_cast<int>(q);
+      EXPECT_GT(fit.snr_db, q == ResampleMethod::kSrcFastest ? 60 : 90)
+          << rate << " q" << static_cast<int>(q);
     }
   }
 }
@@ -48,12 +49,15 @@ TEST(Resample, NoAliasingFromAboveNyquist) {
     int rate;
     double freq;  // would alias to |16000 - freq|
   };
-  for (const Case c : {Case{48000, 11000}, Case{44100, 12000}, Case{96000, 20000}, Case{22050, 9000}}) {
+  for (const Case c :
+       {Case{48000, 11000}, Case{44100, 12000}, Case{96000, 20000}, Case{22050, 9000}}) {
     for (const auto q : kMethods) {
       const Audio out = resample(mono(sine(c.freq, c.rate, c.rate), c.rate), 16000, q);
-      const double level_db = 20 * std::log10(rms(out.samples, 800, 15200) / (0.5 / std::sqrt(2.0)));
+      const double level_db =
+          20 * std::log10(rms(out.samples, 800, 15200) / (0.5 / std::sqrt(2.0)));
       const double limit = q == ResampleMethod::kSrcFastest ? -80 : -100;
-      EXPECT_LT(level_db, limit) << c.rate << " Hz source, " << c.freq << " Hz tone, q" << static_cast<int>(q);
+      EXPECT_LT(level_db, limit) << c.rate << " Hz source, " << c.freq << " Hz tone, q"
+                                 << static_cast<int>(q);
     }
   }
 }
@@ -79,24 +83,25 @@ TEST(Resample, SweepSnrFigures) {
     }
     return x;
   };
-  const char* names[] = {"own sinc", "libsamplerate best", "libsamplerate medium", "libsamplerate fastest"};
+  const char* names[] = {"own sinc", "libsamplerate best", "libsamplerate medium",
+                         "libsamplerate fastest"};
   // Up to 7 kHz (88% of the output Nyquist) and up to 4 kHz (the speech band). libsamplerate's
   // fastest converter rolls off early, so it only meets the 4 kHz figure well.
   const double min_snr[2][4] = {{90, 120, 75, 15}, {90, 120, 75, 60}};
   for (int band = 0; band < 2; ++band) {
-  const double f1 = band == 0 ? 7000 : 4000;
-  const auto in = sweep_at(in_rate, f1), want = sweep_at(out_rate, f1);
-  for (int qi = 0; qi < 4; ++qi) {
-    const Audio out = resample(mono(in, in_rate), out_rate, kMethods[qi]);
-    double sig = 0, err = 0;
-    for (size_t i = 800; i < want.size() - 800; ++i) {
-      sig += double{want[i]} * want[i];
-      err += (double{out.samples[i]} - want[i]) * (double{out.samples[i]} - want[i]);
+    const double f1 = band == 0 ? 7000 : 4000;
+    const auto in = sweep_at(in_rate, f1), want = sweep_at(out_rate, f1);
+    for (int qi = 0; qi < 4; ++qi) {
+      const Audio out = resample(mono(in, in_rate), out_rate, kMethods[qi]);
+      double sig = 0, err = 0;
+      for (size_t i = 800; i < want.size() - 800; ++i) {
+        sig += double{want[i]} * want[i];
+        err += (double{out.samples[i]} - want[i]) * (double{out.samples[i]} - want[i]);
+      }
+      const double snr = 10 * std::log10(sig / err);
+      std::printf("sweep 50 Hz..%.0f Hz, 48 kHz -> 16 kHz, %s: SNR %.1f dB\n", f1, names[qi], snr);
+      EXPECT_GT(snr, min_snr[band][qi]) << names[qi];
     }
-    const double snr = 10 * std::log10(sig / err);
-    std::printf("sweep 50 Hz..%.0f Hz, 48 kHz -> 16 kHz, %s: SNR %.1f dB\n", f1, names[qi], snr);
-    EXPECT_GT(snr, min_snr[band][qi]) << names[qi];
-  }
   }
 }
 
@@ -109,7 +114,8 @@ TEST(Resample, MultichannelAndPassThrough) {
   const Audio out = resample(st, 16000);
   EXPECT_EQ(out.channels, 2);
   std::vector<float> left, right;
-  for (size_t i = 0; i < out.frames(); ++i) left.push_back(out.samples[2 * i]), right.push_back(out.samples[2 * i + 1]);
+  for (size_t i = 0; i < out.frames(); ++i)
+    left.push_back(out.samples[2 * i]), right.push_back(out.samples[2 * i + 1]);
   EXPECT_NEAR(fit_tone(left, 500, 16000, 100, 1500).amplitude, 0.5, 0.005);
   EXPECT_NEAR(fit_tone(right, 1500, 16000, 100, 1500).amplitude, 0.25, 0.005);
 

@@ -63,7 +63,8 @@ SincResampler::SincResampler(int in_rate, int out_rate, double stopband_db, doub
   const double transition = (1 - passband) * nyq;
   // Kaiser's estimates for the window length and shape.
   const double a = stopband_db;
-  const double beta = a > 50 ? 0.1102 * (a - 8.7) : 0.5842 * std::pow(a - 21, 0.4) + 0.07886 * (a - 21);
+  const double beta =
+      a > 50 ? 0.1102 * (a - 8.7) : 0.5842 * std::pow(a - 21, 0.4) + 0.07886 * (a - 21);
   const double length = (a - 7.95) / (2.285 * 2 * M_PI * transition) + 1;
   half_ = static_cast<int>(std::ceil(length / 2));
   taps_ = (2 * half_ + 7) / 8 * 8;
@@ -103,8 +104,8 @@ std::vector<float> SincResampler::process(std::span<const float> in) const {
     const int64_t base = pos / l_;
     const int phase = static_cast<int>(pos % l_);
     // x[base + d] for d = -half_+1.. lives at padded index base + d + lead = base + t.
-    out[static_cast<size_t>(i)] = dot(&x[static_cast<size_t>(base)],
-                                      &coef_[static_cast<size_t>(phase) * taps_], taps_);
+    out[static_cast<size_t>(i)] =
+        dot(&x[static_cast<size_t>(base)], &coef_[static_cast<size_t>(phase) * taps_], taps_);
   }
   return out;
 }

@@ -30,9 +30,9 @@ class SincResampler {
   std::vector<float> process(std::span<const float> in) const;
 
  private:
-  int l_ = 1, m_ = 1;    // out/in = L/M, reduced
-  int half_ = 0;         // taps reach input samples base - half_ + 1 .. base + half_
-  int taps_ = 0;         // 2 * half_, rounded up to a multiple of 8 (zero taps)
+  int l_ = 1, m_ = 1;        // out/in = L/M, reduced
+  int half_ = 0;             // taps reach input samples base - half_ + 1 .. base + half_
+  int taps_ = 0;             // 2 * half_, rounded up to a multiple of 8 (zero taps)
   std::vector<float> coef_;  // [phase][tap]
 };
 

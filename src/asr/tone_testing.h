@@ -9,7 +9,8 @@ namespace omni::asr::testing {
 
 inline std::vector<float> sine(double freq, double rate, size_t n, double amp = 0.5) {
   std::vector<float> x(n);
-  for (size_t i = 0; i < n; ++i) x[i] = static_cast<float>(amp * std::sin(2 * M_PI * freq * i / rate));
+  for (size_t i = 0; i < n; ++i)
+    x[i] = static_cast<float>(amp * std::sin(2 * M_PI * freq * i / rate));
   return x;
 }
 
@@ -30,7 +31,8 @@ inline ToneFit fit_tone(const std::vector<float>& x, double freq, double rate, s
   const double a = (xc * ss - xs * cs) / det, b = (xs * cc - xc * cs) / det;
   double sig = 0, res = 0;
   for (size_t i = begin; i < end; ++i) {
-    const double m = a * std::cos(2 * M_PI * freq * i / rate) + b * std::sin(2 * M_PI * freq * i / rate);
+    const double m =
+        a * std::cos(2 * M_PI * freq * i / rate) + b * std::sin(2 * M_PI * freq * i / rate);
     sig += m * m;
     res += (x[i] - m) * (x[i] - m);
   }

@@ -36,7 +36,8 @@ class Bytes {
   size_t size() const { return b_.size(); }
   const uint8_t* at(uint64_t off) const { return b_.data() + off; }
   void need(uint64_t off, uint64_t n, const char* what) const {
-    if (off > b_.size() || n > b_.size() - off) fail(off, std::string(what) + " runs past end of file");
+    if (off > b_.size() || n > b_.size() - off)
+      fail(off, std::string(what) + " runs past end of file");
   }
   uint16_t u16(uint64_t off, const char* what) const {
     need(off, 2, what);
@@ -88,11 +89,12 @@ Fmt parse_fmt(const Bytes& in, uint64_t body, uint64_t size) {
   f.valid_bits = f.bits;
   if (f.tag == kTagExtensible) {
     if (size < 40) {
-      in.fail(body, "WAVE_FORMAT_EXTENSIBLE fmt chunk is " + std::to_string(size) +
-                        " bytes, need 40");
+      in.fail(body,
+              "WAVE_FORMAT_EXTENSIBLE fmt chunk is " + std::to_string(size) + " bytes, need 40");
     }
     const uint16_t cb = in.u16(body + 16, "fmt cbSize");
-    if (cb < 22) in.fail(body + 16, "WAVE_FORMAT_EXTENSIBLE cbSize " + std::to_string(cb) + " < 22");
+    if (cb < 22)
+      in.fail(body + 16, "WAVE_FORMAT_EXTENSIBLE cbSize " + std::to_string(cb) + " < 22");
     f.extensible = true;
     f.valid_bits = in.u16(body + 18, "fmt valid bits");
     // body + 20: channel mask (speaker positions): irrelevant when downmixing by averaging.
@@ -119,9 +121,10 @@ void validate_fmt(const Bytes& in, const Fmt& f, uint64_t fmt_off) {
   // Codec first: a compressed WAV (ADPCM, ...) has its own block geometry, and callers fall back
   // to libsndfile on WavUnsupportedEncoding.
   if (f.tag != kTagPcm && f.tag != kTagFloat && f.tag != kTagAlaw && f.tag != kTagMulaw) {
-    throw WavUnsupportedEncoding(in.name() + ": WAV offset " + hex_offset(fmt_off) +
-                                 ": unsupported format tag " + std::to_string(f.tag) +
-                                 " (supported: PCM, IEEE float, A-law, mu-law, EXTENSIBLE of these)");
+    throw WavUnsupportedEncoding(
+        in.name() + ": WAV offset " + hex_offset(fmt_off) + ": unsupported format tag " +
+        std::to_string(f.tag) +
+        " (supported: PCM, IEEE float, A-law, mu-law, EXTENSIBLE of these)");
   }
   if (f.bits == 0) bad("bits per sample is 0");
   if (f.block_align == 0) bad("block align is 0");
@@ -241,8 +244,8 @@ void decode_samples(const Bytes& in, const Fmt& f, uint64_t data_off, uint64_t n
 
 bool looks_like_wav(std::span<const uint8_t> b) {
   if (b.size() < 12) return false;
-  const bool riff = std::memcmp(b.data(), "RIFF", 4) == 0 || std::memcmp(b.data(), "RIFX", 4) == 0 ||
-                    std::memcmp(b.data(), "RF64", 4) == 0;
+  const bool riff = std::memcmp(b.data(), "RIFF", 4) == 0 ||
+                    std::memcmp(b.data(), "RIFX", 4) == 0 || std::memcmp(b.data(), "RF64", 4) == 0;
   return riff && std::memcmp(b.data() + 8, "WAVE", 4) == 0;
 }
 
@@ -277,7 +280,8 @@ Audio read_wav(std::span<const uint8_t> bytes, const std::string& name, WavInfo*
     const uint32_t size32 = in.u32(pos + 4, "chunk size");
     const uint64_t avail = in.size() - body;
     if (in.tag_is(pos, "ds64")) {
-      if (info.container != WavInfo::Container::kRf64) in.fail(pos, "ds64 chunk outside an RF64 file");
+      if (info.container != WavInfo::Container::kRf64)
+        in.fail(pos, "ds64 chunk outside an RF64 file");
       if (size32 < 24 || avail < 24) in.fail(pos, "ds64 chunk too short (need 24 bytes)");
       ds64_data_size = in.u64(body + 8, "ds64 data size");
       have_ds64 = true;
@@ -315,10 +319,9 @@ Audio read_wav(std::span<const uint8_t> bytes, const std::string& name, WavInfo*
       }
     }
     // Chunks are word aligned: an odd size is followed by one pad byte.
-    const uint64_t chunk_len = in.tag_is(pos, "data") && info.container ==
-                                   WavInfo::Container::kRf64 && size32 == kStreamingSize
-                                   ? data_size
-                                   : uint64_t{size32};
+    const bool rf64_data = info.container == WavInfo::Container::kRf64 && in.tag_is(pos, "data") &&
+                           size32 == kStreamingSize;
+    const uint64_t chunk_len = rf64_data ? data_size : uint64_t{size32};
     const uint64_t next = body + chunk_len + (chunk_len & 1);
     if (next > in.size()) break;  // a trailing chunk cut short (LIST, id3, ...): ignore it
     pos = next;
@@ -389,7 +392,8 @@ std::vector<uint8_t> encode_wav(const Audio& audio, WavEncoding enc) {
   const uint64_t frames = audio.frames();
   const uint64_t data_bytes = frames * audio.channels * width;
   if (data_bytes > 0xFFFFFFFFull - 64) {
-    throw Error("encode_wav: " + std::to_string(data_bytes) + " bytes of samples exceed RIFF's 4 GiB");
+    throw Error("encode_wav: " + std::to_string(data_bytes) +
+                " bytes of samples exceed RIFF's 4 GiB");
   }
   const uint32_t block_align = static_cast<uint32_t>(audio.channels) * width;
   std::vector<uint8_t> o;

@@ -30,18 +30,18 @@ class WavUnsupportedEncoding : public FormatError {
 struct WavInfo {
   enum class Container { kRiff, kRifx, kRf64 };
   Container container = Container::kRiff;
-  uint16_t format_tag = 0;      // after resolving EXTENSIBLE: 1 PCM, 3 float, 6 A-law, 7 mu-law
+  uint16_t format_tag = 0;  // after resolving EXTENSIBLE: 1 PCM, 3 float, 6 A-law, 7 mu-law
   bool extensible = false;
   int channels = 0;
   int sample_rate = 0;
-  int container_bits = 0;       // bits per sample slot (block_align * 8 / channels)
-  int valid_bits = 0;           // significant bits (== container_bits unless EXTENSIBLE says less)
-  uint64_t data_offset = 0;     // byte offset of the first sample
-  uint64_t data_declared = 0;   // data chunk size field (0xFFFFFFFF: "until end of file")
-  uint64_t data_used = 0;       // bytes decoded (whole frames only)
-  bool streaming = false;       // size field was 0xFFFFFFFF: data runs to the end of the file
-  bool truncated = false;       // the data chunk claims more bytes than the file holds
-  uint64_t non_finite = 0;      // NaN/Inf float samples, replaced by 0
+  int container_bits = 0;      // bits per sample slot (block_align * 8 / channels)
+  int valid_bits = 0;          // significant bits (== container_bits unless EXTENSIBLE says less)
+  uint64_t data_offset = 0;    // byte offset of the first sample
+  uint64_t data_declared = 0;  // data chunk size field (0xFFFFFFFF: "until end of file")
+  uint64_t data_used = 0;      // bytes decoded (whole frames only)
+  bool streaming = false;      // size field was 0xFFFFFFFF: data runs to the end of the file
+  bool truncated = false;      // the data chunk claims more bytes than the file holds
+  uint64_t non_finite = 0;     // NaN/Inf float samples, replaced by 0
 };
 
 // Parses a whole WAV file held in memory. `name` is used in error messages.

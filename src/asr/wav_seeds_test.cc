@@ -48,10 +48,9 @@ Bytes pcm8_list() {
 }
 
 Bytes float_extensible() {
-  return riff({chunk("fmt ", fmt_extensible(3, 3, 48000, 32, 32)),
-               chunk("fact", Bytes{4, 0, 0, 0}),
-               chunk("data", floats32({0.5f, -0.5f, 0.25f, 1.5f, -1.0f, 0.0f, 0.125f, -0.125f, 0.75f,
-                                       0.1f, 0.2f, 0.3f}))});
+  return riff({chunk("fmt ", fmt_extensible(3, 3, 48000, 32, 32)), chunk("fact", Bytes{4, 0, 0, 0}),
+               chunk("data", floats32({0.5f, -0.5f, 0.25f, 1.5f, -1.0f, 0.0f, 0.125f, -0.125f,
+                                       0.75f, 0.1f, 0.2f, 0.3f}))});
 }
 
 Bytes rf64_pcm24() {
@@ -102,7 +101,8 @@ Bytes float64_streaming() {
 }
 
 Bytes pcm32_data_first() {
-  return riff({chunk("data", ramp(40, 3)), chunk("junk", Bytes{9}), chunk("fmt ", fmt_body(1, 2, 16000, 8, 32))});
+  return riff({chunk("data", ramp(40, 3)), chunk("junk", Bytes{9}),
+               chunk("fmt ", fmt_body(1, 2, 16000, 8, 32))});
 }
 
 TEST(WavFuzzSeeds, CommittedSeedsMatchTheBuilders) {
@@ -123,7 +123,8 @@ TEST(WavFuzzSeeds, CommittedSeedsMatchTheBuilders) {
     const auto path = (seeds_dir() / name).string();
     if (regen) {
       std::ofstream(path, std::ios::binary)
-          .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+          .write(reinterpret_cast<const char*>(bytes.data()),
+                 static_cast<std::streamsize>(bytes.size()));
     }
     ASSERT_TRUE(std::filesystem::exists(path)) << path;
     EXPECT_TRUE(omni::testing::read_file(path) == bytes);

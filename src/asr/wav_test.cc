@@ -68,8 +68,9 @@ TEST(Wav, MatchesLibsndfileForEveryLayout) {
     uint16_t tag;
     int bits;
   };
-  const Sub subs[] = {{SF_FORMAT_PCM_U8, 1, 8},  {SF_FORMAT_PCM_16, 1, 16}, {SF_FORMAT_PCM_24, 1, 24},
-                      {SF_FORMAT_PCM_32, 1, 32}, {SF_FORMAT_FLOAT, 3, 32},  {SF_FORMAT_DOUBLE, 3, 64},
+  const Sub subs[] = {{SF_FORMAT_PCM_U8, 1, 8},  {SF_FORMAT_PCM_16, 1, 16},
+                      {SF_FORMAT_PCM_24, 1, 24}, {SF_FORMAT_PCM_32, 1, 32},
+                      {SF_FORMAT_FLOAT, 3, 32},  {SF_FORMAT_DOUBLE, 3, 64},
                       {SF_FORMAT_ULAW, 7, 8},    {SF_FORMAT_ALAW, 6, 8}};
   struct Major {
     int sf;
@@ -126,8 +127,8 @@ TEST(Wav, SkipsListUnknownAndOddChunks) {
   EXPECT_EQ(a.sample_rate, 22050);
   EXPECT_EQ(a.channels, 2);
   ASSERT_EQ(a.frames(), 3u);
-  EXPECT_EQ(a.samples, (std::vector<float>{100 / 32768.0f, -100 / 32768.0f, 32767 / 32768.0f,
-                                           -1.0f, 0.0f, 1 / 32768.0f}));
+  EXPECT_EQ(a.samples, (std::vector<float>{100 / 32768.0f, -100 / 32768.0f, 32767 / 32768.0f, -1.0f,
+                                           0.0f, 1 / 32768.0f}));
   EXPECT_FALSE(info.truncated);
   EXPECT_FALSE(info.streaming);
 }
@@ -140,8 +141,8 @@ TEST(Wav, DataBeforeFmtAndWrongRiffSize) {
 }
 
 TEST(Wav, StreamingSizeReadsToEndOfFile) {
-  Bytes b = riff({chunk("fmt ", fmt_body(1, 1, 8000, 2, 16)),
-                  chunk("data", s16({5, 6, 7, 8}), 0xFFFFFFFF)});
+  Bytes b = riff(
+      {chunk("fmt ", fmt_body(1, 1, 8000, 2, 16)), chunk("data", s16({5, 6, 7, 8}), 0xFFFFFFFF)});
   b.push_back(0x34);  // a partial trailing frame is dropped
   WavInfo info;
   const Audio a = read_wav(b, "t.wav", &info);
@@ -152,7 +153,8 @@ TEST(Wav, StreamingSizeReadsToEndOfFile) {
 
 TEST(Wav, OversizedDataChunkIsTruncatedAndFlagged) {
   // The data chunk claims 4 GiB - 2; the file holds 3 frames.
-  const Bytes b = riff({chunk("fmt ", fmt_body(1, 1, 16000, 2, 16)), chunk("data", s16({1, 2, 3}), 0xFFFFFFFE)});
+  const Bytes b = riff(
+      {chunk("fmt ", fmt_body(1, 1, 16000, 2, 16)), chunk("data", s16({1, 2, 3}), 0xFFFFFFFE)});
   WavInfo info;
   const Audio a = read_wav(b, "t.wav", &info);
   EXPECT_TRUE(info.truncated);
@@ -170,8 +172,9 @@ TEST(Wav, ExtensibleWithFewerValidBits) {
     data.push_back(static_cast<uint8_t>(v >> 16));
   }
   WavInfo info;
-  const Audio a = read_wav(riff({chunk("fmt ", fmt_extensible(1, 1, 48000, 24, 20)), chunk("data", data)}),
-                           "t.wav", &info);
+  const Audio a =
+      read_wav(riff({chunk("fmt ", fmt_extensible(1, 1, 48000, 24, 20)), chunk("data", data)}),
+               "t.wav", &info);
   EXPECT_TRUE(info.extensible);
   EXPECT_EQ(info.valid_bits, 20);
   EXPECT_EQ(a.samples, (std::vector<float>{0x7FFFF0 / 8388608.0f, -1.0f, 16 / 8388608.0f}));
@@ -179,13 +182,15 @@ TEST(Wav, ExtensibleWithFewerValidBits) {
 
 TEST(Wav, NonFiniteFloatsBecomeZero) {
   Bytes data;
-  for (const float f : {0.5f, std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity(), -0.25f}) {
+  for (const float f : {0.5f, std::numeric_limits<float>::quiet_NaN(),
+                        -std::numeric_limits<float>::infinity(), -0.25f}) {
     uint32_t bits;
     std::memcpy(&bits, &f, 4);
     put32(data, bits);
   }
   WavInfo info;
-  const Audio a = read_wav(riff({chunk("fmt ", fmt_body(3, 1, 16000, 4, 32)), chunk("data", data)}), "t.wav", &info);
+  const Audio a = read_wav(riff({chunk("fmt ", fmt_body(3, 1, 16000, 4, 32)), chunk("data", data)}),
+                           "t.wav", &info);
   EXPECT_EQ(a.samples, (std::vector<float>{0.5f, 0.0f, 0.0f, -0.25f}));
   EXPECT_EQ(info.non_finite, 2u);
 }
@@ -220,12 +225,14 @@ TEST(Wav, MalformedHeadersGiveClearErrors) {
       {with_fmt(fmt_extensible(1, 1, 16000, 16, 24)), "valid bits 24 exceed"},
       {with_fmt(Bytes(10, 0)), "need at least 16"},
       {riff({chunk("fmt ", fmt_body(1, 1, 16000, 2, 16), 0xFFFFFFF0u), data}), "fmt chunk claims"},
-      {riff({chunk("fmt ", fmt_body(1, 1, 16000, 2, 16)), chunk("data", s16({1}), 0xFFFFFFFF)}, "RF64"),
+      {riff({chunk("fmt ", fmt_body(1, 1, 16000, 2, 16)), chunk("data", s16({1}), 0xFFFFFFFF)},
+            "RF64"),
        "without a ds64"},
   };
   for (const auto& c : cases) {
     const std::string err = error_of(c.bytes);
-    EXPECT_NE(err.find(c.expect), std::string::npos) << "expected '" << c.expect << "', got '" << err << "'";
+    EXPECT_NE(err.find(c.expect), std::string::npos)
+        << "expected '" << c.expect << "', got '" << err << "'";
     EXPECT_NE(err.find("t.wav"), std::string::npos) << err;
   }
 }
@@ -234,14 +241,16 @@ TEST(Wav, MalformedHeadersGiveClearErrors) {
 // sample is rejected; cut inside the samples it decodes the whole frames present, flagged.
 TEST(Wav, TruncationAtEveryHeaderOffsetOfRealFiles) {
   std::vector<std::pair<std::string, Bytes>> files;
-  files.emplace_back("jfk.wav", omni::testing::read_file(omni::testing::refdata("asr/audio/jfk.wav")));
+  files.emplace_back("jfk.wav",
+                     omni::testing::read_file(omni::testing::refdata("asr/audio/jfk.wav")));
   Audio src;
   src.sample_rate = 44100;
   src.channels = 2;
   src.samples.assign(200, 0.25f);
   files.emplace_back("wavex24", sndfile_encode_memory(src, SF_FORMAT_WAVEX | SF_FORMAT_PCM_24));
   files.emplace_back("rf64float", sndfile_encode_memory(src, SF_FORMAT_RF64 | SF_FORMAT_FLOAT));
-  files.emplace_back("rifx16", sndfile_encode_memory(src, SF_FORMAT_WAV | SF_FORMAT_PCM_16 | SF_ENDIAN_BIG));
+  files.emplace_back("rifx16",
+                     sndfile_encode_memory(src, SF_FORMAT_WAV | SF_FORMAT_PCM_16 | SF_ENDIAN_BIG));
   for (const auto& [name, full] : files) {
     WavInfo whole;
     read_wav(full, name, &whole);
@@ -279,7 +288,8 @@ TEST(Wav, TruncationAtEveryOffset) {
 
 TEST(Wav, RandomCorruptionNeverCrashes) {
   std::vector<Bytes> seeds = {sample_file()};
-  seeds.push_back(riff({chunk("fmt ", fmt_extensible(3, 3, 44100, 32, 32)), chunk("data", Bytes(48, 0x3F))}));
+  seeds.push_back(
+      riff({chunk("fmt ", fmt_extensible(3, 3, 44100, 32, 32)), chunk("data", Bytes(48, 0x3F))}));
   Audio src;
   src.sample_rate = 8000;
   src.channels = 2;
@@ -292,7 +302,8 @@ TEST(Wav, RandomCorruptionNeverCrashes) {
     const int flips = 1 + static_cast<int>(rng() % 4);
     for (int f = 0; f < flips; ++f) {
       const size_t pos = rng() % b.size();
-      b[pos] = rng() % 3 == 0 ? static_cast<uint8_t>(rng()) : static_cast<uint8_t>(b[pos] ^ (1u << (rng() % 8)));
+      b[pos] = rng() % 3 == 0 ? static_cast<uint8_t>(rng())
+                              : static_cast<uint8_t>(b[pos] ^ (1u << (rng() % 8)));
     }
     if (rng() % 4 == 0) b.resize(rng() % (b.size() + 1));
     try {

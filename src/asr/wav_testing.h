@@ -28,7 +28,8 @@ inline Bytes chunk(const char* id, const Bytes& body, int64_t declared = -1) {
   return b;
 }
 
-inline Bytes fmt_body(uint16_t tag, uint16_t channels, uint32_t rate, uint16_t block_align, uint16_t bits) {
+inline Bytes fmt_body(uint16_t tag, uint16_t channels, uint32_t rate, uint16_t block_align,
+                      uint16_t bits) {
   Bytes b;
   put16(b, tag);
   put16(b, channels);
@@ -40,14 +41,15 @@ inline Bytes fmt_body(uint16_t tag, uint16_t channels, uint32_t rate, uint16_t b
 }
 
 inline Bytes fmt_extensible(uint16_t sub_tag, uint16_t channels, uint32_t rate, uint16_t bits,
-                     uint16_t valid_bits, bool good_guid = true) {
+                            uint16_t valid_bits, bool good_guid = true) {
   Bytes b = fmt_body(0xFFFE, channels, rate, static_cast<uint16_t>(channels * bits / 8), bits);
   put16(b, 22);
   put16(b, valid_bits);
   put32(b, 0);  // channel mask
   put16(b, sub_tag);
-  const uint8_t tail[14] = {0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80,
-                            0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, good_guid ? uint8_t{0x71} : uint8_t{0x72}};
+  const uint8_t tail[14] = {
+      0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80,
+      0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, good_guid ? uint8_t{0x71} : uint8_t{0x72}};
   b.insert(b.end(), tail, tail + 14);
   return b;
 }
@@ -71,7 +73,8 @@ inline Bytes s16(std::initializer_list<int> v) {
 inline Bytes sample_file() {
   Bytes list_body{'I', 'N', 'F', 'O'};
   append(list_body, chunk("INAM", Bytes{'h', 'i', 0}));
-  return riff({chunk("fmt ", fmt_body(1, 2, 22050, 4, 16)), chunk("LIST", list_body), chunk("junk", Bytes{1, 2, 3}),
+  return riff({chunk("fmt ", fmt_body(1, 2, 22050, 4, 16)), chunk("LIST", list_body),
+               chunk("junk", Bytes{1, 2, 3}),
                chunk("data", s16({100, -100, 32767, -32768, 0, 1}))});
 }
 
