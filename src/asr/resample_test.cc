@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <random>
+#include <span>
 
 #include "asr/sinc_resampler.h"
 #include "asr/tone_testing.h"
@@ -144,6 +146,37 @@ TEST(SincResampler, GeometryAndDcGain) {
   EXPECT_EQ(y.size(), 16000u);
   for (size_t i = 200; i < y.size() - 200; ++i) ASSERT_NEAR(y[i], 0.75f, 2e-6) << i;
   EXPECT_TRUE(SincResampler(8000, 16000).process({}).empty());
+}
+
+// Pieces of any size give exactly the whole-signal result.
+TEST(SincResampler, StreamEqualsWholeSignal) {
+  std::mt19937 rng(17);
+  std::normal_distribution<float> g(0.0f, 0.2f);
+  for (const auto& [in_rate, out_rate] : {std::pair{44100, 16000}, std::pair{48000, 16000},
+                                          std::pair{8000, 16000}, std::pair{22050, 16000}}) {
+    SCOPED_TRACE(in_rate);
+    std::vector<float> x(static_cast<size_t>(in_rate / 2));
+    for (auto& v : x) v = g(rng);
+    const auto whole = SincResampler(in_rate, out_rate).process(x);
+    SincResamplerStream stream(in_rate, out_rate);
+    std::vector<float> pieces;
+    size_t pos = 0;
+    while (pos < x.size()) {
+      const size_t n = std::min<size_t>(x.size() - pos, rng() % 3000);  // includes empty pushes
+      const auto y = stream.push(std::span<const float>(x).subspan(pos, n));
+      pieces.insert(pieces.end(), y.begin(), y.end());
+      pos += n;
+    }
+    const auto tail = stream.finish();
+    EXPECT_LT(tail.size(), 400u);  // latency: about half the filter
+    pieces.insert(pieces.end(), tail.begin(), tail.end());
+    ASSERT_EQ(pieces.size(), whole.size());
+    EXPECT_EQ(pieces, whole);
+    EXPECT_THROW(stream.push(x), Error);
+    EXPECT_THROW(stream.finish(), Error);
+  }
+  SincResamplerStream empty(48000, 16000);
+  EXPECT_TRUE(empty.finish().empty());
 }
 
 // Rates with too many phases fall back to libsamplerate and still convert properly.

@@ -91,6 +91,11 @@ SincResampler::SincResampler(int in_rate, int out_rate, double stopband_db, doub
   }
 }
 
+float SincResampler::output(const float* at_base, int64_t i) const {
+  const int phase = static_cast<int>((i * m_) % l_);
+  return dot(at_base, &coef_[static_cast<size_t>(phase) * taps_], taps_);
+}
+
 std::vector<float> SincResampler::process(std::span<const float> in) const {
   const int64_t n_in = static_cast<int64_t>(in.size());
   const int64_t n_out = (n_in * l_ + m_ - 1) / m_;
@@ -100,12 +105,49 @@ std::vector<float> SincResampler::process(std::span<const float> in) const {
   std::vector<float> x(static_cast<size_t>(n_in + lead + taps_ + 1), 0.0f);
   std::copy(in.begin(), in.end(), x.begin() + lead);
   for (int64_t i = 0; i < n_out; ++i) {
-    const int64_t pos = i * m_;
-    const int64_t base = pos / l_;
-    const int phase = static_cast<int>(pos % l_);
     // x[base + d] for d = -half_+1.. lives at padded index base + d + lead = base + t.
-    out[static_cast<size_t>(i)] =
-        dot(&x[static_cast<size_t>(base)], &coef_[static_cast<size_t>(phase) * taps_], taps_);
+    out[static_cast<size_t>(i)] = output(&x[static_cast<size_t>(base(i))], i);
+  }
+  return out;
+}
+
+SincResamplerStream::SincResamplerStream(int in_rate, int out_rate)
+    : rs_(in_rate, out_rate), buf_(static_cast<size_t>(rs_.lead()), 0.0f) {}
+
+// Emits outputs next_out_ .. while their taps lie inside the padded samples held (< limit,
+// an absolute padded index), then forgets input no later output reads.
+void SincResamplerStream::emit(std::vector<float>& out, int64_t limit) {
+  for (;; ++next_out_) {
+    const int64_t b = rs_.base(next_out_);
+    if (b + rs_.taps_ > limit) break;
+    out.push_back(rs_.output(&buf_[static_cast<size_t>(b - dropped_)], next_out_));
+  }
+  const int64_t keep_from = rs_.base(next_out_);
+  if (keep_from - dropped_ > 4096) {
+    buf_.erase(buf_.begin(), buf_.begin() + (keep_from - dropped_));
+    dropped_ = keep_from;
+  }
+}
+
+std::vector<float> SincResamplerStream::push(std::span<const float> in) {
+  if (finished_) throw Error("SincResamplerStream: push after finish");
+  buf_.insert(buf_.end(), in.begin(), in.end());
+  received_ += static_cast<int64_t>(in.size());
+  std::vector<float> out;
+  emit(out, rs_.lead() + received_);
+  return out;
+}
+
+std::vector<float> SincResamplerStream::finish() {
+  if (finished_) throw Error("SincResamplerStream: finish called twice");
+  finished_ = true;
+  // As process(): zeros after the end, and ceil(n * L / M) outputs in total.
+  buf_.insert(buf_.end(), static_cast<size_t>(rs_.taps_ + 1), 0.0f);
+  const int64_t n_out = (received_ * rs_.l_ + rs_.m_ - 1) / rs_.m_;
+  std::vector<float> out;
+  for (; next_out_ < n_out; ++next_out_) {
+    out.push_back(
+        rs_.output(&buf_[static_cast<size_t>(rs_.base(next_out_) - dropped_)], next_out_));
   }
   return out;
 }
