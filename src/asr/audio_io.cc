@@ -149,6 +149,21 @@ Audio load_audio_file(const std::string& path) {
   return load_audio_memory(bytes, path);
 }
 
+Audio load_audio_stream(std::FILE* in, const std::string& name, uint64_t max_bytes) {
+  if (!in) throw Error(name + ": no input stream");
+  std::vector<uint8_t> bytes;
+  uint8_t buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, in)) > 0) {
+    if (bytes.size() + n > max_bytes) {
+      throw FormatError(name + ": more than " + std::to_string(max_bytes) + " bytes (limit)");
+    }
+    bytes.insert(bytes.end(), buf, buf + n);
+  }
+  if (std::ferror(in)) throw Error(name + ": read error");
+  return load_audio_memory(bytes, name);
+}
+
 std::vector<uint8_t> sndfile_encode_memory(const Audio& audio, SndFormat format) {
   int f = 0;
   switch (format) {

@@ -24,6 +24,11 @@ Audio load_audio_file(const std::string& path);
 // Same for bytes in memory (an upload); `name` appears in error messages.
 Audio load_audio_memory(std::span<const uint8_t> bytes, const std::string& name = "<memory>");
 
+// A whole audio file read from a stream until EOF (e.g. `omni transcribe - < talk.flac`), then
+// as load_audio_memory. max_bytes bounds what is buffered.
+Audio load_audio_stream(std::FILE* in, const std::string& name = "<stdin>",
+                        uint64_t max_bytes = uint64_t{1} << 31);
+
 // libsndfile decoding only (no WAV fast path), from a path or from memory (virtual I/O).
 Audio sndfile_decode_file(const std::string& path, uint64_t max_samples = kMaxDecodedSamples);
 Audio sndfile_decode_memory(std::span<const uint8_t> bytes, const std::string& name = "<memory>",

@@ -189,6 +189,24 @@ TEST(AudioIo, RawS16leFromStreamAndFd) {
   std::fclose(f);
 }
 
+TEST(AudioIo, WholeFilesFromAStream) {
+  const Audio src = tone(22050, 0.25, 2);
+  for (auto bytes : {encode_wav(src, WavEncoding::kFloat32),
+                     sndfile_encode_memory(src, SndFormat::kFlac16)}) {
+    std::FILE* f = fmemopen(bytes.data(), bytes.size(), "rb");
+    ASSERT_NE(f, nullptr);
+    const Audio a = load_audio_stream(f, "<stdin>");
+    std::fclose(f);
+    EXPECT_EQ(a.channels, 2);
+    EXPECT_EQ(a.sample_rate, 22050);
+    EXPECT_EQ(a.frames(), src.frames());
+  }
+  auto bytes = encode_wav(src, WavEncoding::kPcm16);
+  std::FILE* f = fmemopen(bytes.data(), bytes.size(), "rb");
+  EXPECT_THROW(load_audio_stream(f, "<stdin>", 100), FormatError);
+  std::fclose(f);
+}
+
 TEST(AudioIo, DownmixAverages) {
   Audio st;
   st.sample_rate = 16000;
