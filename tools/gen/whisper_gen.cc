@@ -1,7 +1,6 @@
 #include "whisper_gen.h"
 
 #include <cmath>
-#include <numbers>
 
 #include "core/dtype.h"
 #include "core/error.h"
