@@ -10,7 +10,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/gguf.h"
 #include "llm/jinja/error.h"
+#include "testing/refdata.h"
 
 namespace omni::llm {
 namespace {
@@ -109,6 +111,17 @@ TEST(ChatTemplate, Qwen2FromGguf) {
   EXPECT_EQ(render_chat(t, {msg("system", "Be brief."), msg("user", "Hi")}, options(true)),
             "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
             "<|im_start|>assistant\n");
+}
+
+TEST(ChatTemplate, Qwen2TemplateReadFromTheModelFile) {
+  // The engine's real input: the GGUF metadata string, rendered as is.
+  const auto file = gguf::File::open(testing::refdata("llm/models/tiny-qwen2-rand-f32.gguf"));
+  const auto tmpl = file.get_string("tokenizer.chat_template");
+  ASSERT_TRUE(tmpl.has_value());
+  EXPECT_EQ(*tmpl, load_template("qwen2-1.5b-instruct-gguf.jinja"));
+  EXPECT_EQ(render_chat(*tmpl, {msg("user", "Hi")}, options(true)),
+            "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
 }
 
 TEST(ChatTemplate, Qwen25) {

@@ -217,6 +217,14 @@ TEST(Jinja, Macros) {
   EXPECT_NE(error_of<Error>("{% macro r() %}{{ r() }}{% endmacro %}{{ r() }}")
                 .find("macro calls nested too deeply"),
             std::string::npos);
+  // Deep statement nesting inside a recursive macro is bounded too (the C++ stack).
+  std::string deep;
+  for (int i = 0; i < 150; ++i) deep += "{% if true %}";
+  deep += "{{ r() }}";
+  for (int i = 0; i < 150; ++i) deep += "{% endif %}";
+  EXPECT_NE(error_of<Error>("{% macro r() %}" + deep + "{% endmacro %}{{ r() }}")
+                .find("nested too deeply"),
+            std::string::npos);
 }
 
 TEST(Jinja, FilterBlockRawAndGeneration) {
