@@ -412,10 +412,8 @@ Value Interpreter::eval_inner(const Expr& e) {
         n = static_cast<int64_t>(chars.size());
       } else if (obj.is_list()) {
         n = static_cast<int64_t>(obj.as_list().size());
-      } else if (obj.is_undefined()) {
-        return obj;
       } else {
-        throw EvalError(obj.type_name() + " cannot be sliced");
+        return Value::undefined();  // Jinja2: a failed subscript is undefined
       }
       // Python's slice.indices().
       auto clamp = [&](std::optional<int64_t> b, int64_t dflt) {

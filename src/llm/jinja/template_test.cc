@@ -136,8 +136,8 @@ TEST(Jinja, Filters) {
   EXPECT_EQ(render("{{ [4, 5] | first }}{{ [4, 5] | last }}{{ 'xyz' | first }}"), "45x");
   EXPECT_EQ(render("{{ '3' | int + 1 }} {{ '2.5' | float }} {{ 'x' | int }} {{ 3.7 | int }}"),
             "4 2.5 0 3");
-  EXPECT_EQ(render("{{ 2.5 | round }} {{ 3.14159 | round(2) }} {{ 2.1 | round(0, 'ceil') }}"),
-            "2.0 3.14 3.0");
+  EXPECT_EQ(render("{{ 2.5 | round }} {{ 3.14159 | round(2) }} {{ 2.1 | round(0, 'ceil') }} {{ 7 | round }}"),
+            "2.0 3.14 3.0 7");
   EXPECT_EQ(render("{{ 'a b' | upper }}{{ 'A B' | lower }}{{ 'hello there' | title }}{{ 'hI' | capitalize }}"),
             "A Ba bHello ThereHi");
   EXPECT_EQ(render("{{ '<a&\"b\">' | e }}|{{ '<x>' | safe }}|{{ 1 | string ~ 2 }}"),
