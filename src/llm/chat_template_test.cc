@@ -264,6 +264,24 @@ TEST(ChatTemplate, Llama31ToolsAndToolCalls) {
             "<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
+TEST(ChatTemplate, Llama31BuiltinTools) {
+  const std::string t = load_template("meta-llama-Llama-3.3-70B-Instruct.jinja");
+  ChatOptions o = options(true, "<|begin_of_text|>");
+  o.variables["builtin_tools"] = json::array({"brave_search", "code_interpreter", "wolfram_alpha"});
+  ChatMessage call = msg("assistant", "");
+  call.tool_calls = json::parse(
+      R"([{"type": "function", "function": {"name": "brave_search", "arguments": {"query": "weather"}}}])");
+  EXPECT_EQ(render_chat(t, {msg("user", "Search weather"), call, msg("ipython", "sunny")}, o),
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+            "Environment: ipython\nTools: brave_search, wolfram_alpha\n\n"
+            "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|>"
+            "<|start_header_id|>user<|end_header_id|>\n\nSearch weather<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n"
+            "<|python_tag|>brave_search.call(query=\"weather\")<|eom_id|>"
+            "<|start_header_id|>ipython<|end_header_id|>\n\n\"sunny\"<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+}
+
 TEST(ChatTemplate, Phi35) {
   const std::string t = load_template("microsoft-Phi-3.5-mini-instruct.jinja");
   EXPECT_EQ(render_chat(t, conversation(), options(true, "", "<|endoftext|>")),
