@@ -426,8 +426,9 @@ Value Interpreter::eval_inner(const Expr& e) {
       const int64_t start = clamp(bounds[0], step_v < 0 ? n - 1 : 0);
       const int64_t stop = clamp(bounds[1], step_v < 0 ? -1 : n);
       std::vector<size_t> picks;
-      for (int64_t i = start; step_v > 0 ? i < stop : i > stop; i += step_v) {
+      for (int64_t i = start; step_v > 0 ? i < stop : i > stop;) {
         picks.push_back(static_cast<size_t>(i));
+        if (__builtin_add_overflow(i, step_v, &i)) break;
       }
       if (obj.is_string()) {
         std::string s;

@@ -87,6 +87,8 @@ TEST(Jinja, IndexingAndSlicing) {
   const nlohmann::ordered_json v = {{"xs", {1, 2, 3, 4}}, {"s", "h\xc3\xa9llo"}, {"d", {{"a", {{"b", 5}}}}}};
   EXPECT_EQ(render("{{ xs[0] }}{{ xs[-1] }}{{ xs[1:3] }}{{ xs[::-1] }}{{ xs[:-1] }}{{ xs[::2] }}", v),
             "14[2, 3][4, 3, 2, 1][1, 2, 3][1, 3]");
+  EXPECT_EQ(render("{{ xs[1::9223372036854775807] }}{{ xs[::-9223372036854775807] }}{{ xs[-100:100] }}", v),
+            "[2][4][1, 2, 3, 4]");
   EXPECT_EQ(render("{{ s[1] }}|{{ s[-4:] }}|{{ s[::-1] }}|{{ s | length }}", v),
             "\xc3\xa9|\xc3\xa9llo|oll\xc3\xa9h|5");
   EXPECT_EQ(render("{{ d.a.b }}{{ d['a']['b'] }}[{{ d.x.y.z }}][{{ xs[10] }}]", v), "55[][]");
