@@ -10,7 +10,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/gguf.h"
 #include "llm/jinja/error.h"
+#include "testing/refdata.h"
 
 namespace omni::llm {
 namespace {
@@ -109,6 +111,17 @@ TEST(ChatTemplate, Qwen2FromGguf) {
   EXPECT_EQ(render_chat(t, {msg("system", "Be brief."), msg("user", "Hi")}, options(true)),
             "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
             "<|im_start|>assistant\n");
+}
+
+TEST(ChatTemplate, Qwen2TemplateReadFromTheModelFile) {
+  // The engine's real input: the GGUF metadata string, rendered as is.
+  const auto file = gguf::File::open(testing::refdata("llm/models/tiny-qwen2-rand-f32.gguf"));
+  const auto tmpl = file.get_string("tokenizer.chat_template");
+  ASSERT_TRUE(tmpl.has_value());
+  EXPECT_EQ(*tmpl, load_template("qwen2-1.5b-instruct-gguf.jinja"));
+  EXPECT_EQ(render_chat(*tmpl, {msg("user", "Hi")}, options(true)),
+            "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+            "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
 }
 
 TEST(ChatTemplate, Qwen25) {
@@ -248,6 +261,24 @@ TEST(ChatTemplate, Llama31ToolsAndToolCalls) {
             "<|start_header_id|>ipython<|end_header_id|>\n\n"
             R"("{\"temp\": 20}")"
             "<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n");
+}
+
+TEST(ChatTemplate, Llama31BuiltinTools) {
+  const std::string t = load_template("meta-llama-Llama-3.3-70B-Instruct.jinja");
+  ChatOptions o = options(true, "<|begin_of_text|>");
+  o.variables["builtin_tools"] = json::array({"brave_search", "code_interpreter", "wolfram_alpha"});
+  ChatMessage call = msg("assistant", "");
+  call.tool_calls = json::parse(
+      R"([{"type": "function", "function": {"name": "brave_search", "arguments": {"query": "weather"}}}])");
+  EXPECT_EQ(render_chat(t, {msg("user", "Search weather"), call, msg("ipython", "sunny")}, o),
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
+            "Environment: ipython\nTools: brave_search, wolfram_alpha\n\n"
+            "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|>"
+            "<|start_header_id|>user<|end_header_id|>\n\nSearch weather<|eot_id|>"
+            "<|start_header_id|>assistant<|end_header_id|>\n\n"
+            "<|python_tag|>brave_search.call(query=\"weather\")<|eom_id|>"
+            "<|start_header_id|>ipython<|end_header_id|>\n\n\"sunny\"<|eot_id|>"
             "<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 

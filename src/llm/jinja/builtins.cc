@@ -390,6 +390,9 @@ Value builtin_filter(Interpreter& in, const std::string& name, const Value& v, C
     return Value::string(std::move(s));
   }
   if (name == "string") return v.is_string() ? v : Value::string(v.to_str());
+  if ((name == "int" || name == "float") && v.is_undefined()) {
+    throw EvalError(v.name().empty() ? "value is undefined" : "'" + v.name() + "' is undefined");
+  }
   if (name == "int") {
     const Value* d = arg(args, 0, "default");
     return to_int(v, d ? *d : Value::integer(0));
@@ -473,17 +476,18 @@ Value builtin_filter(Interpreter& in, const std::string& name, const Value& v, C
     const int64_t precision = std::clamp<int64_t>(arg_int(args, 0, "precision", 0), -300, 300);
     const Value* method = arg(args, 1, "method");
     const std::string m = method && method->is_string() ? method->as_string() : "common";
+    if (m != "common" && m != "ceil" && m != "floor") {
+      throw EvalError("round: method must be common, ceil or floor");
+    }
+    // Python's round(int, n >= 0) is the int itself; floats stay floats.
+    if (!v.is_float() && precision >= 0) return Value::integer(v.is_bool() ? v.as_bool() : v.as_int());
     const double scale = std::pow(10.0, static_cast<double>(precision));
     const double x = (v.is_bool() ? (v.as_bool() ? 1.0 : 0.0) : v.as_double()) * scale;
-    double r;
-    if (m == "common") {
-      r = std::nearbyint(x);
-    } else if (m == "ceil") {
-      r = std::ceil(x);
-    } else if (m == "floor") {
-      r = std::floor(x);
-    } else {
-      throw EvalError("round: method must be common, ceil or floor");
+    const double r = m == "common" ? std::nearbyint(x) : m == "ceil" ? std::ceil(x) : std::floor(x);
+    if (!v.is_float()) {
+      const double back = r / scale;
+      if (!(std::fabs(back) < 9.2e18)) throw EvalError("integer overflow");
+      return Value::integer(static_cast<int64_t>(back));
     }
     return Value::number(r / scale);
   }
@@ -656,13 +660,19 @@ bool builtin_test(Interpreter& in, const std::string& name, const Value& v, Call
     return values_equal(v, o);
   }
   if (name == "odd" || name == "even" || name == "divisibleby") {
-    if (!v.is_int()) throw EvalError("test '" + name + "' expects an integer");
-    if (name == "odd") return v.as_int() % 2 != 0;
-    if (name == "even") return v.as_int() % 2 == 0;
+    if (v.is_float() && name != "divisibleby") {
+      double r = std::fmod(v.as_double(), 2.0);
+      if (r < 0) r += 2.0;
+      return name == "odd" ? r == 1.0 : r == 0.0;
+    }
+    if (!v.is_int() && !v.is_bool()) throw EvalError("test '" + name + "' expects a number");
+    const int64_t i = v.is_bool() ? v.as_bool() : v.as_int();
+    if (name == "odd") return i % 2 != 0;
+    if (name == "even") return i % 2 == 0;
     const Value& d = other();
     if (!d.is_int() || d.as_int() == 0) throw EvalError("divisibleby needs a non-zero integer");
     if (d.as_int() == -1) return true;
-    return v.as_int() % d.as_int() == 0;
+    return i % d.as_int() == 0;
   }
   if (name == "lower") return v.is_string() && ascii_lower(v.as_string()) == v.as_string();
   if (name == "upper") return v.is_string() && ascii_upper(v.as_string()) == v.as_string();

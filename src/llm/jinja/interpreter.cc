@@ -60,6 +60,17 @@ bool contains(const Value& container, const Value& item) {
 
 }  // namespace
 
+struct Interpreter::DepthGuard {
+  explicit DepthGuard(Interpreter& in) : in_(in) {
+    if (++in_.depth_ > in_.limits_.max_depth) {
+      --in_.depth_;
+      throw EvalError("template evaluation nested too deeply");
+    }
+  }
+  ~DepthGuard() { --in_.depth_; }
+  Interpreter& in_;
+};
+
 void Interpreter::check_string(size_t size) const {
   if (size > limits_.max_string) throw EvalError("string too long");
 }
@@ -78,6 +89,7 @@ std::string Interpreter::render(const Body& body, std::unordered_map<std::string
   base_ = 0;
   steps_ = 0;
   call_depth_ = 0;
+  depth_ = 0;
   std::string out;
   exec(body, out);
   return out;
@@ -114,6 +126,7 @@ Interpreter::Flow Interpreter::exec(const Body& body, std::string& out) {
 
 Interpreter::Flow Interpreter::exec_node(const Node& n, std::string& out) {
   try {
+    DepthGuard guard(*this);
     return exec_node_inner(n, out);
   } catch (const TemplateRaised&) {
     throw;
@@ -317,6 +330,7 @@ Value Interpreter::call_macro(const Node& n, CallArgs& args) {
 Value Interpreter::eval(const Expr& e) {
   step();
   try {
+    DepthGuard guard(*this);
     return eval_inner(e);
   } catch (const TemplateRaised&) {
     throw;
@@ -398,10 +412,8 @@ Value Interpreter::eval_inner(const Expr& e) {
         n = static_cast<int64_t>(chars.size());
       } else if (obj.is_list()) {
         n = static_cast<int64_t>(obj.as_list().size());
-      } else if (obj.is_undefined()) {
-        return obj;
       } else {
-        throw EvalError(obj.type_name() + " cannot be sliced");
+        return Value::undefined();  // Jinja2: a failed subscript is undefined
       }
       // Python's slice.indices().
       auto clamp = [&](std::optional<int64_t> b, int64_t dflt) {
@@ -414,8 +426,9 @@ Value Interpreter::eval_inner(const Expr& e) {
       const int64_t start = clamp(bounds[0], step_v < 0 ? n - 1 : 0);
       const int64_t stop = clamp(bounds[1], step_v < 0 ? -1 : n);
       std::vector<size_t> picks;
-      for (int64_t i = start; step_v > 0 ? i < stop : i > stop; i += step_v) {
+      for (int64_t i = start; step_v > 0 ? i < stop : i > stop;) {
         picks.push_back(static_cast<size_t>(i));
+        if (__builtin_add_overflow(i, step_v, &i)) break;
       }
       if (obj.is_string()) {
         std::string s;

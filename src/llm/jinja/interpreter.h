@@ -60,6 +60,8 @@ class Interpreter {
   Limits limits_;
   uint64_t steps_ = 0;
   int call_depth_ = 0;
+  int depth_ = 0;  // evaluation nesting (bounds the C++ stack)
+  struct DepthGuard;
   std::vector<Frame> frames_;
   size_t base_ = 0;  // inside a macro: frames below base_ (except the globals) are hidden
 };

@@ -13,6 +13,7 @@ struct Limits {
   size_t max_items = 1'000'000;          // elements of a list built by an operator
   uint64_t max_steps = 5'000'000;        // expression evaluations + loop iterations
   int max_call_depth = 64;               // nested macro calls
+  int max_depth = 500;                   // nested statements + expressions, across macro calls
 };
 
 }  // namespace omni::llm::jinja

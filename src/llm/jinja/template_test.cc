@@ -87,6 +87,8 @@ TEST(Jinja, IndexingAndSlicing) {
   const nlohmann::ordered_json v = {{"xs", {1, 2, 3, 4}}, {"s", "h\xc3\xa9llo"}, {"d", {{"a", {{"b", 5}}}}}};
   EXPECT_EQ(render("{{ xs[0] }}{{ xs[-1] }}{{ xs[1:3] }}{{ xs[::-1] }}{{ xs[:-1] }}{{ xs[::2] }}", v),
             "14[2, 3][4, 3, 2, 1][1, 2, 3][1, 3]");
+  EXPECT_EQ(render("{{ xs[1::9223372036854775807] }}{{ xs[::-9223372036854775807] }}{{ xs[-100:100] }}", v),
+            "[2][4][1, 2, 3, 4]");
   EXPECT_EQ(render("{{ s[1] }}|{{ s[-4:] }}|{{ s[::-1] }}|{{ s | length }}", v),
             "\xc3\xa9|\xc3\xa9llo|oll\xc3\xa9h|5");
   EXPECT_EQ(render("{{ d.a.b }}{{ d['a']['b'] }}[{{ d.x.y.z }}][{{ xs[10] }}]", v), "55[][]");
@@ -136,8 +138,8 @@ TEST(Jinja, Filters) {
   EXPECT_EQ(render("{{ [4, 5] | first }}{{ [4, 5] | last }}{{ 'xyz' | first }}"), "45x");
   EXPECT_EQ(render("{{ '3' | int + 1 }} {{ '2.5' | float }} {{ 'x' | int }} {{ 3.7 | int }}"),
             "4 2.5 0 3");
-  EXPECT_EQ(render("{{ 2.5 | round }} {{ 3.14159 | round(2) }} {{ 2.1 | round(0, 'ceil') }}"),
-            "2.0 3.14 3.0");
+  EXPECT_EQ(render("{{ 2.5 | round }} {{ 3.14159 | round(2) }} {{ 2.1 | round(0, 'ceil') }} {{ 7 | round }}"),
+            "2.0 3.14 3.0 7");
   EXPECT_EQ(render("{{ 'a b' | upper }}{{ 'A B' | lower }}{{ 'hello there' | title }}{{ 'hI' | capitalize }}"),
             "A Ba bHello ThereHi");
   EXPECT_EQ(render("{{ '<a&\"b\">' | e }}|{{ '<x>' | safe }}|{{ 1 | string ~ 2 }}"),
@@ -216,6 +218,14 @@ TEST(Jinja, Macros) {
             "[G]");
   EXPECT_NE(error_of<Error>("{% macro r() %}{{ r() }}{% endmacro %}{{ r() }}")
                 .find("macro calls nested too deeply"),
+            std::string::npos);
+  // Deep statement nesting inside a recursive macro is bounded too (the C++ stack).
+  std::string deep;
+  for (int i = 0; i < 150; ++i) deep += "{% if true %}";
+  deep += "{{ r() }}";
+  for (int i = 0; i < 150; ++i) deep += "{% endif %}";
+  EXPECT_NE(error_of<Error>("{% macro r() %}" + deep + "{% endmacro %}{{ r() }}")
+                .find("nested too deeply"),
             std::string::npos);
 }
 

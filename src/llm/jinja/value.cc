@@ -146,6 +146,7 @@ void append_json(std::string& out, const Value& v, int indent, bool sort_keys, i
   const char* item_sep = indent < 0 ? ", " : ",";
   switch (v.type()) {
     case Value::Type::kUndefined:
+      throw EvalError("tojson: an undefined value is not JSON serializable");
     case Value::Type::kNone: out += "null"; break;
     case Value::Type::kBool: out += v.as_bool() ? "true" : "false"; break;
     case Value::Type::kInt: out += std::to_string(v.as_int()); break;
