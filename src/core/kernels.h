@@ -77,9 +77,9 @@ struct KernelTable {
   void (*add)(const float* a, const float* b, int64_t n, float* y);
   void (*mul)(const float* a, const float* b, int64_t n, float* y);
   void (*scale)(const float* x, float s, int64_t n, float* y);
-  void (*fp16_to_fp32)(const uint16_t* x, int64_t n, float* y);
-  void (*fp32_to_fp16)(const float* x, int64_t n, uint16_t* y);
-  void (*bf16_to_fp32)(const uint16_t* x, int64_t n, float* y);
+  void (*fp16_to_fp32_row)(const uint16_t* x, int64_t n, float* y);
+  void (*fp32_to_fp16_row)(const float* x, int64_t n, uint16_t* y);  // round to nearest even
+  void (*bf16_to_fp32_row)(const uint16_t* x, int64_t n, float* y);
 };
 
 // The table of `level`; throws omni::Error if this CPU cannot run it.
@@ -191,14 +191,15 @@ inline void scale(const float* x, float s, int64_t n, float* y) { active().scale
 void add_rows(const float* a, const float* b, int64_t rows, int64_t n, float* y);
 void mul_rows(const float* a, const float* b, int64_t rows, int64_t n, float* y);
 
-inline void fp16_to_fp32(const uint16_t* x, int64_t n, float* y) {
-  active().fp16_to_fp32(x, n, y);
+// Row conversions, same bits as the scalar converters in core/half.h.
+inline void fp16_to_fp32_row(const uint16_t* x, int64_t n, float* y) {
+  active().fp16_to_fp32_row(x, n, y);
 }
-inline void fp32_to_fp16(const float* x, int64_t n, uint16_t* y) {
-  active().fp32_to_fp16(x, n, y);
+inline void fp32_to_fp16_row(const float* x, int64_t n, uint16_t* y) {
+  active().fp32_to_fp16_row(x, n, y);
 }
-inline void bf16_to_fp32(const uint16_t* x, int64_t n, float* y) {
-  active().bf16_to_fp32(x, n, y);
+inline void bf16_to_fp32_row(const uint16_t* x, int64_t n, float* y) {
+  active().bf16_to_fp32_row(x, n, y);
 }
 
 }  // namespace kernels

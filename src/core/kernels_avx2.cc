@@ -421,9 +421,9 @@ void detail::fill_avx2(KernelTable& t) {
   t.add = k::add;
   t.mul = k::mul;
   t.scale = k::scale;
-  t.fp16_to_fp32 = k::fp16_to_fp32_row;
-  t.fp32_to_fp16 = k::fp32_to_fp16_row;
-  t.bf16_to_fp32 = k::bf16_to_fp32_row;
+  t.fp16_to_fp32_row = k::fp16_to_fp32_row;
+  t.fp32_to_fp16_row = k::fp32_to_fp16_row;
+  t.bf16_to_fp32_row = k::bf16_to_fp32_row;
 }
 
 }  // namespace omni::kernels
