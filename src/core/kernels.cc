@@ -146,12 +146,16 @@ void Activations::quantize(DType wtype, const float* x, int64_t m, int64_t cols,
       d_.resize(um * nb);
       sd_.resize(um * nb);
       sum_.resize(um * nb);
+      neg_sum8_.resize(um * nb * 8);
       q8_rows_.resize(um);
       for (size_t i = 0; i < um; ++i) {
         k.quantize_q8(x + i * uc, cols, qs_.data() + i * uc, d_.data() + i * nb,
                       sd_.data() + i * nb, sum_.data() + i * nb);
+        for (size_t b = 0; b < nb; ++b) {
+          std::fill_n(neg_sum8_.data() + (i * nb + b) * 8, 8, -sum_[i * nb + b]);
+        }
         q8_rows_[i] = Q8Row{qs_.data() + i * uc, d_.data() + i * nb, sd_.data() + i * nb,
-                            sum_.data() + i * nb};
+                            sum_.data() + i * nb, neg_sum8_.data() + i * nb * 8};
       }
       break;
     }

@@ -28,12 +28,14 @@ namespace kernels {
 // One activation row quantized to int8 blocks of 32, stored as arrays so SIMD loads are
 // contiguous: qs[32*b + i], d[b] = the block's scale (an fp16 value held as float), and
 // sum[b] = sum_i qs[32*b + i] and sd[b] = d[b] * sum[b] (weights with an offset or a minimum
-// use them).
+// use them); neg_sum8[8*b + j] = -sum[b] for j < 8, the starting lanes of a SIMD block sum that
+// cancel a weight offset of 8 exactly (loaded instead of built per block).
 struct Q8Row {
   const int8_t* qs;
   const float* d;
   const float* sd;
   const int32_t* sum;
+  const int32_t* neg_sum8;
 };
 
 enum class RopeMode {
@@ -124,7 +126,7 @@ class Activations {
   const float* f32_ = nullptr;  // kF32: the caller's rows (not copied)
   std::vector<int8_t> qs_;
   std::vector<float> d_, sd_;
-  std::vector<int32_t> sum_;
+  std::vector<int32_t> sum_, neg_sum8_;
   std::vector<Q8Row> q8_rows_;
   std::vector<BlockQ8_K> q8k_;
 };

@@ -106,63 +106,152 @@ const Q8Row& q8(const void* act) { return *static_cast<const Q8Row*>(act); }
 
 inline __m256i loadu256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
-// Q8_0: w + 128 is unsigned, so VPDPBUSD gives sum(w a) + 128 sum(a); each of the 8 lanes
-// starts at -16 sum(a) to cancel that exactly.
-float dot_q8_0(const void* wv, const void* act, int64_t n) {
-  const auto* w = static_cast<const BlockQ8_0*>(wv);
+inline __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
+
+// ---- 32-element blocks (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1) ----
+// Weights become unsigned bytes u = q + offset (Q8_0: w + 128 via a sign flip; Q4/Q5: the
+// stored nibbles), so VPDPBUSD multiplies them with the signed activations directly. Each
+// block's 8 int32 lanes start at -(offset / 8) * sum(a), which cancels the offset exactly.
+// Four blocks per step: their fp16 scales are converted together and broadcast to the lanes of
+// two blocks at a time with one permute.
+
+enum class Q32 { k8_0, k4_0, k4_1, k5_0, k5_1 };
+
+template <Q32 T>
+struct Q32Traits;
+template <>
+struct Q32Traits<Q32::k8_0> {
+  using Block = BlockQ8_0;
+  static constexpr int kBiasShift = 4;  // offset 128 = 8 lanes * 16
+  static constexpr bool kMin = false;
+};
+template <>
+struct Q32Traits<Q32::k4_0> {
+  using Block = BlockQ4_0;
+  static constexpr int kBiasShift = 0;  // offset 8 = 8 lanes * 1
+  static constexpr bool kMin = false;
+};
+template <>
+struct Q32Traits<Q32::k4_1> {
+  using Block = BlockQ4_1;
+  static constexpr int kBiasShift = -1;  // no offset; the min m is added through sd = d * sum
+  static constexpr bool kMin = true;
+};
+template <>
+struct Q32Traits<Q32::k5_0> {
+  using Block = BlockQ5_0;
+  static constexpr int kBiasShift = 1;  // offset 16 = 8 lanes * 2
+  static constexpr bool kMin = false;
+};
+template <>
+struct Q32Traits<Q32::k5_1> {
+  using Block = BlockQ5_1;
+  static constexpr int kBiasShift = -1;
+  static constexpr bool kMin = true;
+};
+
+inline uint32_t load_u32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Two consecutive blocks' weights as 64 unsigned bytes in element order.
+template <Q32 T>
+inline __m512i unpack2(const typename Q32Traits<T>::Block* w) {
+  if constexpr (T == Q32::k8_0) {
+    const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(loadu256(w[0].qs)), loadu256(w[1].qs), 1);
+    return _mm512_xor_si512(v, _mm512_set1_epi8(static_cast<char>(0x80)));
+  } else {
+    // [qs0 qs0 qs1 qs1] then shift the second copy of each to get the high nibbles.
+    const __m512i a = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[0].qs)));
+    const __m512i b = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[1].qs)));
+    const __m512i v = _mm512_mask_blend_epi64(0xF0, a, b);
+    __m512i q = _mm512_and_si512(_mm512_mask_srli_epi16(v, 0xFF00FF00u, v, 4), _mm512_set1_epi8(0x0F));
+    if constexpr (T == Q32::k5_0 || T == Q32::k5_1) {
+      const __mmask64 hi = static_cast<__mmask64>(load_u32(w[0].qh)) |
+                           (static_cast<__mmask64>(load_u32(w[1].qh)) << 32);
+      q = _mm512_mask_add_epi8(q, hi, q, _mm512_set1_epi8(0x10));
+    }
+    return q;
+  }
+}
+
+// The d (or, with mins, the m) of four blocks with a min (Q4_1, Q5_1) as floats.
+template <Q32 T>
+inline __m128 scales4(const typename Q32Traits<T>::Block* w, bool mins) {
+  __m128i h = _mm_cvtsi32_si128(mins ? w[0].m : w[0].d);
+  h = _mm_insert_epi16(h, mins ? w[1].m : w[1].d, 1);
+  h = _mm_insert_epi16(h, mins ? w[2].m : w[2].d, 2);
+  h = _mm_insert_epi16(h, mins ? w[3].m : w[3].d, 3);
+  return _mm_cvtph_ps(h);
+}
+
+template <Q32 T>
+float dot_q32(const void* wv, const void* act, int64_t n) {
+  using Tr = Q32Traits<T>;
+  const auto* w = static_cast<const typename Tr::Block*>(wv);
   const Q8Row& a = q8(act);
-  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+  const __m512i idx01 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi32(1), 1);
+  const __m512i idx23 = _mm512_add_epi32(idx01, _mm512_set1_epi32(2));
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+  __m128 corr = _mm_setzero_ps();
   const int64_t nb = n / QK8_0;
   int64_t b = 0;
-  for (; b + 2 <= nb; b += 2) {
-    const __m256i u0 = _mm256_xor_si256(loadu256(w[b].qs), flip);
-    const __m256i u1 = _mm256_xor_si256(loadu256(w[b + 1].qs), flip);
-    const __m256i p0 = _mm256_dpbusd_epi32(_mm256_set1_epi32(-16 * a.sum[b]), u0, loadu256(a.qs + b * QK8_0));
-    const __m256i p1 =
-        _mm256_dpbusd_epi32(_mm256_set1_epi32(-16 * a.sum[b + 1]), u1, loadu256(a.qs + (b + 1) * QK8_0));
-    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(half_to_float(w[b].d) * a.d[b]), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_set1_ps(half_to_float(w[b + 1].d) * a.d[b + 1]), acc1);
+  for (; b + 4 <= nb; b += 4) {
+    __m128 s4;
+    if constexpr (Tr::kMin) {
+      s4 = _mm_mul_ps(scales4<T>(w + b, false), _mm_loadu_ps(a.d + b));
+      corr = _mm_fmadd_ps(scales4<T>(w + b, true), _mm_loadu_ps(a.sd + b), corr);
+    } else {
+      // Assemble the four fp16 scales in a general register (the integer ports are idle here).
+      const uint64_t h = static_cast<uint64_t>(w[b].d) | (static_cast<uint64_t>(w[b + 1].d) << 16) |
+                         (static_cast<uint64_t>(w[b + 2].d) << 32) | (static_cast<uint64_t>(w[b + 3].d) << 48);
+      s4 = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>(h))), _mm_loadu_ps(a.d + b));
+    }
+    __m512i bias0 = _mm512_setzero_si512(), bias1 = bias0;
+    if constexpr (Tr::kBiasShift >= 0) {
+      bias0 = load512(a.neg_sum8 + 8 * b);
+      bias1 = load512(a.neg_sum8 + 8 * b + 16);
+      if constexpr (Tr::kBiasShift > 0) {
+        bias0 = _mm512_slli_epi32(bias0, Tr::kBiasShift);
+        bias1 = _mm512_slli_epi32(bias1, Tr::kBiasShift);
+      }
+    }
+    const __m512 s = _mm512_castps128_ps512(s4);
+    const __m512i p0 = _mm512_dpbusd_epi32(bias0, unpack2<T>(w + b), load512(a.qs + b * QK8_0));
+    const __m512i p1 = _mm512_dpbusd_epi32(bias1, unpack2<T>(w + b + 2), load512(a.qs + (b + 2) * QK8_0));
+    acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p0), _mm512_permutexvar_ps(idx01, s), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), _mm512_permutexvar_ps(idx23, s), acc1);
   }
+  float total = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  {
+    __m128 c = _mm_add_ps(corr, _mm_movehl_ps(corr, corr));
+    c = _mm_add_ss(c, _mm_movehdup_ps(c));
+    total += _mm_cvtss_f32(c);
+  }
+  // Remaining 1-3 blocks: one at a time with the AVX2-width code of the same scheme.
   for (; b < nb; ++b) {
-    const __m256i u0 = _mm256_xor_si256(loadu256(w[b].qs), flip);
-    const __m256i p0 = _mm256_dpbusd_epi32(_mm256_set1_epi32(-16 * a.sum[b]), u0, loadu256(a.qs + b * QK8_0));
-    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(half_to_float(w[b].d) * a.d[b]), acc0);
+    const typename Tr::Block& blk = w[b];
+    __m256i u;
+    if constexpr (T == Q32::k8_0) {
+      u = _mm256_xor_si256(loadu256(blk.qs), _mm256_set1_epi8(static_cast<char>(0x80)));
+    } else {
+      const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.qs)));
+      u = _mm256_and_si256(_mm256_mask_srli_epi16(v, 0xFF00, v, 4), _mm256_set1_epi8(0x0F));
+      if constexpr (T == Q32::k5_0 || T == Q32::k5_1) {
+        u = _mm256_mask_add_epi8(u, static_cast<__mmask32>(load_u32(blk.qh)), u, _mm256_set1_epi8(0x10));
+      }
+    }
+    const int32_t bias = Tr::kBiasShift >= 0 ? -(a.sum[b] << std::max(Tr::kBiasShift, 0)) : 0;
+    const __m256i p = _mm256_dpbusd_epi32(_mm256_set1_epi32(bias), u, loadu256(a.qs + b * QK8_0));
+    float r = hsum(_mm256_cvtepi32_ps(p)) * (half_to_float(blk.d) * a.d[b]);
+    if constexpr (Tr::kMin) r += half_to_float(blk.m) * a.sd[b];
+    total += r;
   }
-  return hsum(_mm256_add_ps(acc0, acc1));
+  return total;
 }
 
-// 16 bytes of packed nibbles -> 32 bytes: low nibbles then high nibbles.
-inline __m256i unpack_nibbles16(const uint8_t* p) {
-  const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  return _mm256_and_si256(_mm256_mask_srli_epi16(v, 0xFF00, v, 4), _mm256_set1_epi8(0x0F));
-}
-
-// Q4_0: unsigned nibbles times activations; lanes start at -sum(a) so the 8 lanes add the
-// -8 sum(a) offset correction exactly.
-float dot_q4_0(const void* wv, const void* act, int64_t n) {
-  const auto* w = static_cast<const BlockQ4_0*>(wv);
-  const Q8Row& a = q8(act);
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-  const int64_t nb = n / QK4_0;
-  int64_t b = 0;
-  for (; b + 2 <= nb; b += 2) {
-    const __m256i p0 = _mm256_dpbusd_epi32(_mm256_set1_epi32(-a.sum[b]), unpack_nibbles16(w[b].qs),
-                                           loadu256(a.qs + b * QK4_0));
-    const __m256i p1 = _mm256_dpbusd_epi32(_mm256_set1_epi32(-a.sum[b + 1]), unpack_nibbles16(w[b + 1].qs),
-                                           loadu256(a.qs + (b + 1) * QK4_0));
-    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(half_to_float(w[b].d) * a.d[b]), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_set1_ps(half_to_float(w[b + 1].d) * a.d[b + 1]), acc1);
-  }
-  for (; b < nb; ++b) {
-    const __m256i p0 = _mm256_dpbusd_epi32(_mm256_set1_epi32(-a.sum[b]), unpack_nibbles16(w[b].qs),
-                                           loadu256(a.qs + b * QK4_0));
-    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(half_to_float(w[b].d) * a.d[b]), acc0);
-  }
-  return hsum(_mm256_add_ps(acc0, acc1));
-}
-
-inline __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
 
 // Q4_K: each 32 bytes of nibbles hold 64 consecutive elements (low nibbles, then high); they
 // are broadcast to both halves of a zmm and the upper half shifted, which lines them up with
@@ -279,8 +368,11 @@ void detail::fill_avx512(KernelTable& t) {
   t.dot_f32 = k::dot_f32;
   t.dot_f16 = k::dot_f16;
   t.dot_bf16 = k::dot_bf16;
-  t.dot_q8_0 = k::dot_q8_0;
-  t.dot_q4_0 = k::dot_q4_0;
+  t.dot_q8_0 = k::dot_q32<k::Q32::k8_0>;
+  t.dot_q4_0 = k::dot_q32<k::Q32::k4_0>;
+  t.dot_q4_1 = k::dot_q32<k::Q32::k4_1>;
+  t.dot_q5_0 = k::dot_q32<k::Q32::k5_0>;
+  t.dot_q5_1 = k::dot_q32<k::Q32::k5_1>;
   t.dot_q4_K = k::dot_q4_K;
   t.dot_q6_K = k::dot_q6_K;
   t.rms_norm = k::rms_norm;

@@ -57,7 +57,6 @@ struct Q8Buf {
   std::vector<int8_t> qs;
   std::vector<float> d, sd;
   std::vector<int32_t> sum;
-  Q8Row row() const { return Q8Row{qs.data(), d.data(), sd.data(), sum.data()}; }
 };
 
 Q8Buf quantize_q8(const KernelTable& k, const std::vector<float>& x) {
