@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "core/half.h"
 #include "core/kernels_impl.h"
@@ -253,18 +254,25 @@ float dot_q32(const void* wv, const void* act, int64_t n) {
 }
 
 
-// Q4_K: each 32 bytes of nibbles hold 64 consecutive elements (low nibbles, then high); they
-// are broadcast to both halves of a zmm and the upper half shifted, which lines them up with
-// 64 contiguous activations. Sub-block scales multiply the pair sums with VPDPWSSD.
-float dot_q4_K(const void* wv, const void* act, int64_t n) {
-  const auto* w = static_cast<const BlockQ4_K*>(wv);
+// Q4_K / Q5_K: each 32 bytes of nibbles hold 64 consecutive elements (low nibbles, then high);
+// they are broadcast to both halves of a zmm and the upper half shifted, which lines them up
+// with 64 contiguous activations. Q5_K's fifth bits come from testing the 32 qh bytes (also
+// broadcast) against this chunk's two bit positions. Sub-block scales multiply the pair sums
+// with VPDPWSSD; mins go through the Q8_K group sums.
+template <bool kFive>
+float dot_qk4(const void* wv, const void* act, int64_t n) {
+  using Block = std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>;
+  const auto* w = static_cast<const Block*>(wv);
   const auto* a = static_cast<const BlockQ8_K*>(act);
   const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i bit4 = _mm512_set1_epi8(0x10);
   // permutation indices picking scale 2j (lanes 0-15) and 2j+1 (lanes 16-31) from 8 int16s
-  __m512i idx[4];
+  __m512i idx[4], hbit[4];
   for (int j = 0; j < 4; ++j) {
     idx[j] = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<int16_t>(2 * j)),
                                 _mm256_set1_epi16(static_cast<int16_t>(2 * j + 1)), 1);
+    hbit[j] = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * j))),
+                                 _mm256_set1_epi8(static_cast<char>(1 << (2 * j + 1))), 1);
   }
   __m512 acc = _mm512_setzero_ps();
   __m256 accm = _mm256_setzero_ps();
@@ -272,10 +280,15 @@ float dot_q4_K(const void* wv, const void* act, int64_t n) {
     uint64_t sc8, m8;
     detail::unpack_scales_k4_words(w[b].scales, &sc8, &m8);
     const __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(sc8))));
+    __m512i qh = _mm512_setzero_si512();
+    if constexpr (kFive) qh = _mm512_broadcast_i64x4(loadu256(w[b].qh));
     __m512i isum = _mm512_setzero_si512();
     for (int j = 0; j < 4; ++j) {
       const __m512i q = _mm512_broadcast_i64x4(loadu256(w[b].qs + 32 * j));
-      const __m512i v = _mm512_and_si512(_mm512_mask_srli_epi16(q, 0xFFFF0000u, q, 4), low4);
+      __m512i v = _mm512_and_si512(_mm512_mask_srli_epi16(q, 0xFFFF0000u, q, 4), low4);
+      if constexpr (kFive) {
+        v = _mm512_mask_add_epi8(v, _mm512_test_epi8_mask(qh, hbit[j]), v, bit4);
+      }
       const __m512i p = _mm512_maddubs_epi16(v, load512(a[b].qs + 64 * j));
       isum = _mm512_dpwssd_epi32(isum, p, _mm512_permutexvar_epi16(idx[j], sc16));
     }
@@ -373,7 +386,8 @@ void detail::fill_avx512(KernelTable& t) {
   t.dot_q4_1 = k::dot_q32<k::Q32::k4_1>;
   t.dot_q5_0 = k::dot_q32<k::Q32::k5_0>;
   t.dot_q5_1 = k::dot_q32<k::Q32::k5_1>;
-  t.dot_q4_K = k::dot_q4_K;
+  t.dot_q4_K = k::dot_qk4<false>;
+  t.dot_q5_K = k::dot_qk4<true>;
   t.dot_q6_K = k::dot_q6_K;
   t.rms_norm = k::rms_norm;
   t.layer_norm = k::layer_norm;
