@@ -169,20 +169,24 @@ struct Matrix {
   std::vector<std::unique_ptr<AlignedBuf>> copies;
 };
 
-// Copies of one weight matrix totalling >= 256 MiB, cycled so each matvec reads from DRAM.
+// Copies of one weight matrix totalling >= 256 MiB (dram) so each matvec reads from DRAM, or a
+// single copy (cached). Only the most recent matrix is kept, so memory stays bounded; the
+// benchmarks of one matrix are registered next to each other.
 Matrix& matrix(DType t, int64_t rows, int64_t cols, bool dram) {
-  static std::map<std::tuple<int, int64_t, int64_t, bool>, Matrix> cache;
-  const auto key = std::make_tuple(static_cast<int>(t), rows, cols, dram);
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
-  Matrix m{rows, cols, *omni::row_bytes(t, static_cast<uint64_t>(cols)) * static_cast<uint64_t>(rows), {}};
+  static std::tuple<int, int64_t, int64_t, bool> key{-1, 0, 0, false};
+  static Matrix m{0, 0, 0, {}};
+  const auto want_key = std::make_tuple(static_cast<int>(t), rows, cols, dram);
+  if (key == want_key) return m;
+  m.copies.clear();
+  m = Matrix{rows, cols, *omni::row_bytes(t, static_cast<uint64_t>(cols)) * static_cast<uint64_t>(rows), {}};
   const uint64_t want = dram ? (uint64_t{256} << 20) : 1;
   const size_t copies = static_cast<size_t>(std::max<uint64_t>(1, (want + m.bytes - 1) / m.bytes));
   for (size_t c = 0; c < copies; ++c) {
     m.copies.push_back(std::make_unique<AlignedBuf>(m.bytes));
     fill_weights(t, m.copies.back()->p, rows, cols);
   }
-  return cache.emplace(key, std::move(m)).first->second;
+  key = want_key;
+  return m;
 }
 
 void run_matvec(benchmark::State& state, DType t, int64_t rows, int64_t cols, int threads,
