@@ -2,7 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
 #include "core/error.h"
+#include "core/kernels.h"
 
 namespace omni {
 namespace {
@@ -32,6 +39,33 @@ TEST(Cpu, ParsesForcedLevel) {
   EXPECT_THROW(cpu_level_from_string("avx512", CpuLevel::kAvx2), Error);
   EXPECT_THROW(cpu_level_from_string("sse9", CpuLevel::kAvx512), Error);
   EXPECT_THROW(cpu_level_from_string("AVX2", CpuLevel::kAvx512), Error);
+}
+
+// OMNI_CPU is read once per process, so each level is checked in a child run of this test
+// binary (which then takes the first branch).
+TEST(Cpu, EnvironmentForcesLevel) {
+  if (const char* expect = std::getenv("OMNI_TEST_EXPECT_LEVEL")) {
+    if (std::string(expect) == "error") {
+      EXPECT_THROW(cpu_level(), Error);
+    } else {
+      EXPECT_EQ(cpu_level_name(cpu_level()), expect);
+      EXPECT_EQ(kernels::active().level, cpu_level());
+    }
+    return;
+  }
+  const auto run = [](const std::string& value, const std::string& expect) {
+    const std::string cmd = "OMNI_CPU=" + value + " OMNI_TEST_EXPECT_LEVEL=" + expect +
+                            " /proc/" + std::to_string(getpid()) +
+                            "/exe --gtest_filter=Cpu.EnvironmentForcesLevel >/dev/null 2>&1";
+    const int rc = std::system(cmd.c_str());
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  };
+  for (int l = 0; l <= static_cast<int>(cpu_max_level()); ++l) {
+    const std::string name(cpu_level_name(static_cast<CpuLevel>(l)));
+    EXPECT_EQ(run(name, name), 0) << name;
+    EXPECT_NE(run(name, "nonsense"), 0) << "the child check must be able to fail";
+  }
+  EXPECT_EQ(run("bogus", "error"), 0);
 }
 
 TEST(Cpu, LevelNames) {

@@ -65,6 +65,14 @@ struct KernelTable {
   float (*dot_q5_K)(const void* w, const void* act, int64_t n);
   float (*dot_q6_K)(const void* w, const void* act, int64_t n);
 
+  // Optional register-blocked tiles for batched float products (nullptr at levels without
+  // them): out[4 * i + r] = dot(weight row r, activation row i) for 4 weight rows starting at
+  // w (w_stride elements apart) and 4 activation rows starting at x (x_stride apart).
+  void (*tile4x4_f32)(const float* w, int64_t w_stride, const float* x, int64_t x_stride,
+                      int64_t n, float* out);
+  void (*tile4x4_f16)(const uint16_t* w, int64_t w_stride, const float* x, int64_t x_stride,
+                      int64_t n, float* out);
+
   // Elementwise (x and y may alias unless noted).
   void (*rms_norm)(const float* x, const float* w, float eps, int64_t n, float* y);
   void (*layer_norm)(const float* x, const float* w, const float* b, float eps, int64_t n,
