@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/kernels.h"
 #include "core/kernels_test_util.h"
+#include "core/quant.h"
 #include "core/thread_pool.h"
 
 namespace omni::kernels {
@@ -251,6 +252,52 @@ TEST(KernelsMatmul, RejectsBadShapesAndTypes) {
   Activations act;
   act.quantize(DType::Q4_0, x.data(), 1, 64);
   EXPECT_THROW(matmul(DType::Q6_K, w.data(), 1, act, y.data()), Error);
+}
+
+}  // namespace
+}  // namespace omni::kernels
+
+namespace omni::kernels {
+namespace {
+
+// The test-side block decoders above and the kernels' activation quantizers were written from
+// the layouts independently of core/quant (ggml's reference code, bit-exact); they must agree.
+TEST(KernelsCrossCheck, DecodersAgreeWithQuantReference) {
+  std::mt19937 rng(6);
+  for (const QuantCase& c : kQuantCases) {
+    const int64_t n = 7 * 256;
+    const auto w = testing::random_quant_row(rng, c.type, n);
+    const std::vector<double> mine = testing::dequant(c.type, w.data(), n);
+    std::vector<float> ref(static_cast<size_t>(n));
+    dequantize_row(c.type, w.data(), ref.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      // ggml rounds d * scale (and dmin * min) to float before use: a few float ulps apart.
+      EXPECT_NEAR(mine[i], ref[i], 4e-7 * (std::fabs(ref[i]) + 1e-3)) << dtype_name(c.type) << " " << i;
+    }
+  }
+}
+
+TEST(KernelsCrossCheck, ActivationQuantizersMatchGgmlReference) {
+  std::mt19937 rng(7);
+  const int64_t n = 4864;
+  auto x = random_floats(rng, n, -3, 3);
+  x.at(300) = -9.0f;
+  std::vector<BlockQ8_0> r0(static_cast<size_t>(n / 32));
+  quantize_row_q8_0(x.data(), r0.data(), n);
+  std::vector<BlockQ8_K> rk(static_cast<size_t>(n / 256));
+  quantize_row_q8_K(x.data(), rk.data(), n);
+  for (CpuLevel level : levels()) {
+    Activations a0, ak;
+    a0.quantize(DType::Q4_0, x.data(), 1, n, kernel_table(level));
+    ak.quantize(DType::Q4_K, x.data(), 1, n, kernel_table(level));
+    const auto* q = static_cast<const Q8Row*>(a0.row(0));
+    for (int64_t b = 0; b < n / 32; ++b) {
+      EXPECT_EQ(q->d[b], fp16_to_fp32(r0[static_cast<size_t>(b)].d)) << b;
+      EXPECT_EQ(0, std::memcmp(q->qs + 32 * b, r0[static_cast<size_t>(b)].qs, 32)) << b;
+    }
+    EXPECT_EQ(0, std::memcmp(ak.row(0), rk.data(), rk.size() * sizeof(BlockQ8_K)))
+        << cpu_level_name(level);
+  }
 }
 
 }  // namespace
