@@ -371,6 +371,46 @@ float dot_q6_K(const void* wv, const void* act, int64_t n) {
   return _mm512_reduce_add_ps(acc);
 }
 
+// Q8_0 keeps one summation order on purpose: lanes 0-7 accumulate the even blocks and lanes 8-15
+// the odd ones, in block order, then the two halves are added lane by lane and reduced as
+// hsum() does. That is the order llama.cpp's x86 Q8_0 dot uses, so Q8_0 models reproduce its
+// logits bit for bit (the golden tests rely on it: with an f16 KV cache, one-ulp differences
+// get amplified by the f16 roundings of attention).
+float dot_q8_0(const void* wv, const void* act, int64_t n) {
+  const auto* w = static_cast<const BlockQ8_0*>(wv);
+  const Q8Row& a = q8(act);
+  const __m512i idx01 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi32(1), 1);
+  const __m512i idx23 = _mm512_add_epi32(idx01, _mm512_set1_epi32(2));
+  __m512 acc = _mm512_setzero_ps();
+  const int64_t nb = n / QK8_0;
+  int64_t b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const uint64_t h = static_cast<uint64_t>(w[b].d) | (static_cast<uint64_t>(w[b + 1].d) << 16) |
+                       (static_cast<uint64_t>(w[b + 2].d) << 32) | (static_cast<uint64_t>(w[b + 3].d) << 48);
+    const __m128 s4 = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>(h))), _mm_loadu_ps(a.d + b));
+    const __m512 s = _mm512_castps128_ps512(s4);
+    const __m512i bias0 = _mm512_slli_epi32(load512(a.neg_sum8 + 8 * b), 4);
+    const __m512i bias1 = _mm512_slli_epi32(load512(a.neg_sum8 + 8 * b + 16), 4);
+    const __m512i p0 = _mm512_dpbusd_epi32(bias0, unpack2<Q32::k8_0>(w + b), load512(a.qs + b * QK8_0));
+    const __m512i p1 = _mm512_dpbusd_epi32(bias1, unpack2<Q32::k8_0>(w + b + 2), load512(a.qs + (b + 2) * QK8_0));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p0), _mm512_permutexvar_ps(idx01, s), acc);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), _mm512_permutexvar_ps(idx23, s), acc);
+  }
+  __m256 even = _mm512_castps512_ps256(acc), odd = _mm512_extractf32x8_ps(acc, 1);
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (; b < nb; ++b) {
+    const __m256i u = _mm256_xor_si256(loadu256(w[b].qs), flip);
+    const __m256i p = _mm256_dpbusd_epi32(_mm256_set1_epi32(-16 * a.sum[b]), u, loadu256(a.qs + b * QK8_0));
+    const __m256 s = _mm256_set1_ps(half_to_float(w[b].d) * a.d[b]);
+    if (b % 2 == 0) {
+      even = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), s, even);
+    } else {
+      odd = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), s, odd);
+    }
+  }
+  return hsum(_mm256_add_ps(even, odd));
+}
+
 void fp16_to_fp32_row(const uint16_t* x, int64_t n, float* y) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, load_f16(x + i));
@@ -411,7 +451,7 @@ void detail::fill_avx512(KernelTable& t) {
   t.dot_bf16 = k::dot_bf16;
   t.tile4x4_f32 = k::tile4x4_f32;
   t.tile4x4_f16 = k::tile4x4_f16;
-  t.dot_q8_0 = k::dot_q32<k::Q32::k8_0>;
+  t.dot_q8_0 = k::dot_q8_0;
   t.dot_q4_0 = k::dot_q32<k::Q32::k4_0>;
   t.dot_q4_1 = k::dot_q32<k::Q32::k4_1>;
   t.dot_q5_0 = k::dot_q32<k::Q32::k5_0>;
