@@ -147,15 +147,30 @@ void Activations::quantize(DType wtype, const float* x, int64_t m, int64_t cols,
       sd_.resize(um * nb);
       sum_.resize(um * nb);
       neg_sum8_.resize(um * nb * 8);
+      neg_sum4x2_.resize(um * nb * 4);
+      const size_t groups = nb / 4;
+      qs_nib_.resize(um * groups * 128);
       q8_rows_.resize(um);
       for (size_t i = 0; i < um; ++i) {
         k.quantize_q8(x + i * uc, cols, qs_.data() + i * uc, d_.data() + i * nb,
                       sd_.data() + i * nb, sum_.data() + i * nb);
         for (size_t b = 0; b < nb; ++b) {
           std::fill_n(neg_sum8_.data() + (i * nb + b) * 8, 8, -sum_[i * nb + b]);
+          std::fill_n(neg_sum4x2_.data() + (i * nb + b) * 4, 4, -2 * sum_[i * nb + b]);
         }
-        q8_rows_[i] = Q8Row{qs_.data() + i * uc, d_.data() + i * nb, sd_.data() + i * nb,
-                            sum_.data() + i * nb, neg_sum8_.data() + i * nb * 8};
+        const int8_t* q = qs_.data() + i * uc;
+        int8_t* nib = qs_nib_.data() + i * groups * 128;
+        for (size_t g = 0; g < groups; ++g) {
+          for (size_t j = 0; j < 4; ++j) {
+            const int8_t* blk = q + (4 * g + j) * 32;
+            std::copy_n(blk, 16, nib + 128 * g + 16 * j);
+            std::copy_n(blk + 16, 16, nib + 128 * g + 64 + 16 * j);
+          }
+        }
+        q8_rows_[i] = Q8Row{qs_.data() + i * uc,       d_.data() + i * nb,
+                            sd_.data() + i * nb,       sum_.data() + i * nb,
+                            neg_sum8_.data() + i * nb * 8, nib,
+                            neg_sum4x2_.data() + i * nb * 4};
       }
       break;
     }

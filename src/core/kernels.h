@@ -30,12 +30,18 @@ namespace kernels {
 // sum[b] = sum_i qs[32*b + i] and sd[b] = d[b] * sum[b] (weights with an offset or a minimum
 // use them); neg_sum8[8*b + j] = -sum[b] for j < 8, the starting lanes of a SIMD block sum that
 // cancel a weight offset of 8 exactly (loaded instead of built per block).
+// For 4-bit weights, whose nibbles split each block into elements 0-15 and 16-31, groups of four
+// whole blocks are also stored nibble-ordered: qs_nib[128*g + 16*j + i] = element i of block
+// 4g+j and qs_nib[128*g + 64 + 16*j + i] = element 16+i, with neg_sum4x2[4*b + j] = -2*sum[b]
+// for j < 4 (four lanes per block in that layout).
 struct Q8Row {
   const int8_t* qs;
   const float* d;
   const float* sd;
   const int32_t* sum;
   const int32_t* neg_sum8;
+  const int8_t* qs_nib;
+  const int32_t* neg_sum4x2;
 };
 
 enum class RopeMode {
@@ -134,7 +140,8 @@ class Activations {
   const float* f32_ = nullptr;  // kF32: the caller's rows (not copied)
   std::vector<int8_t> qs_;
   std::vector<float> d_, sd_;
-  std::vector<int32_t> sum_, neg_sum8_;
+  std::vector<int32_t> sum_, neg_sum8_, neg_sum4x2_;
+  std::vector<int8_t> qs_nib_;
   std::vector<Q8Row> q8_rows_;
   std::vector<BlockQ8_K> q8k_;
 };

@@ -157,7 +157,7 @@ struct Q32Traits<Q32::k8_0> {
 template <>
 struct Q32Traits<Q32::k4_0> {
   using Block = BlockQ4_0;
-  static constexpr int kBiasShift = 0;  // offset 8 = 8 lanes * 1
+  static constexpr int kBiasShift = 0;  // offset 8: lanes start at -sum (8 lanes) / -2 sum (4)
   static constexpr bool kMin = false;
 };
 template <>
@@ -169,7 +169,7 @@ struct Q32Traits<Q32::k4_1> {
 template <>
 struct Q32Traits<Q32::k5_0> {
   using Block = BlockQ5_0;
-  static constexpr int kBiasShift = 1;  // offset 16 = 8 lanes * 2
+  static constexpr int kBiasShift = 1;  // offset 16: twice the Q4_0 lanes
   static constexpr bool kMin = false;
 };
 template <>
@@ -216,13 +216,19 @@ inline __m128 scales4(const typename Q32Traits<T>::Block* w, bool mins) {
   return _mm_cvtph_ps(h);
 }
 
+// Four-bit blocks (Q4_0, Q4_1, Q5_0, Q5_1), four per step: the 4 x 16 nibble bytes are
+// gathered into one zmm, low and high nibbles split with one AND and one shift + AND, and
+// multiplied with the activations' nibble-ordered copy (qs_nib), so each block owns 4 lanes of a
+// single integer sum; one conversion, one scale permute and one FMA then cover four blocks.
 template <Q32 T>
 float dot_q32(const void* wv, const void* act, int64_t n) {
   using Tr = Q32Traits<T>;
+  static_assert(T != Q32::k8_0, "Q8_0 has its own kernel");
   const auto* w = static_cast<const typename Tr::Block*>(wv);
   const Q8Row& a = q8(act);
-  const __m512i idx01 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi32(1), 1);
-  const __m512i idx23 = _mm512_add_epi32(idx01, _mm512_set1_epi32(2));
+  alignas(64) static constexpr int32_t kIdx4[16] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+  const __m512i idx4 = _mm512_load_si512(kIdx4);
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
   __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
   __m128 corr = _mm_setzero_ps();
   const int64_t nb = n / QK8_0;
@@ -238,20 +244,36 @@ float dot_q32(const void* wv, const void* act, int64_t n) {
                          (static_cast<uint64_t>(w[b + 2].d) << 32) | (static_cast<uint64_t>(w[b + 3].d) << 48);
       s4 = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>(h))), _mm_loadu_ps(a.d + b));
     }
-    __m512i bias0 = _mm512_setzero_si512(), bias1 = bias0;
-    if constexpr (Tr::kBiasShift >= 0) {
-      bias0 = load512(a.neg_sum8 + 8 * b);
-      bias1 = load512(a.neg_sum8 + 8 * b + 16);
-      if constexpr (Tr::kBiasShift > 0) {
-        bias0 = _mm512_slli_epi32(bias0, Tr::kBiasShift);
-        bias1 = _mm512_slli_epi32(bias1, Tr::kBiasShift);
+    __m512i q = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs)));
+    q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b + 1].qs)), 1);
+    q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b + 2].qs)), 2);
+    q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b + 3].qs)), 3);
+    __m512i lo = _mm512_and_si512(q, low4);
+    __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+    if constexpr (T == Q32::k5_0 || T == Q32::k5_1) {
+      uint64_t mlo = 0, mhi = 0;
+      for (int j = 0; j < 4; ++j) {
+        const uint64_t qh = load_u32(w[b + j].qh);
+        mlo |= (qh & 0xFFFFu) << (16 * j);
+        mhi |= (qh >> 16) << (16 * j);
       }
+      lo = _mm512_mask_add_epi8(lo, static_cast<__mmask64>(mlo), lo, _mm512_set1_epi8(0x10));
+      hi = _mm512_mask_add_epi8(hi, static_cast<__mmask64>(mhi), hi, _mm512_set1_epi8(0x10));
     }
-    const __m512 s = _mm512_castps128_ps512(s4);
-    const __m512i p0 = _mm512_dpbusd_epi32(bias0, unpack2<T>(w + b), load512(a.qs + b * QK8_0));
-    const __m512i p1 = _mm512_dpbusd_epi32(bias1, unpack2<T>(w + b + 2), load512(a.qs + (b + 2) * QK8_0));
-    acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p0), _mm512_permutexvar_ps(idx01, s), acc0);
-    acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), _mm512_permutexvar_ps(idx23, s), acc1);
+    __m512i p = _mm512_setzero_si512();
+    if constexpr (Tr::kBiasShift >= 0) {
+      p = load512(a.neg_sum4x2 + 4 * b);
+      if constexpr (Tr::kBiasShift > 0) p = _mm512_slli_epi32(p, Tr::kBiasShift);
+    }
+    const int8_t* an = a.qs_nib + 32 * b;
+    p = _mm512_dpbusd_epi32(p, lo, load512(an));
+    p = _mm512_dpbusd_epi32(p, hi, load512(an + 64));
+    const __m512 s = _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(s4));
+    if ((b & 4) == 0) {
+      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc0);
+    } else {
+      acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc1);
+    }
   }
   float total = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
   {
