@@ -250,8 +250,11 @@ const struct Registrar {
                                                    {DType::Q4_K, "q4_K"}, {DType::Q6_K, "q6_K"},
                                                    {DType::Q5_K, "q5_K"}, {DType::Q5_0, "q5_0"}};
     const std::pair<int64_t, int64_t> shapes[] = {{4864, 896}, {896, 4864}, {151936, 896}};
-    for (const auto& [t, name] : types) {
-      for (const auto& [rows, cols] : shapes) {
+    for (const auto& type_name : types) {
+      const DType t = type_name.first;  // (clang 14 cannot capture structured bindings)
+      const char* name = type_name.second;
+      for (const auto& shape : shapes) {
+        const int64_t rows = shape.first, cols = shape.second;
         if (cols % omni::dtype_info(t).block_size != 0) continue;  // K-quants need 256 | cols
         for (int threads : {1, 2}) {
           const std::string n = std::string("matvec/") + name + "/" + std::to_string(rows) + "x" +

@@ -4,9 +4,11 @@
 // saves the sign juggling a signed x signed int8 product needs.
 // Entries not defined here (q4_1, q5_0, q5_1, q5_K, the quantizers) keep the AVX2 versions.
 // GCC 12's AVX-512 intrinsic headers start from _mm512_undefined_*() and trip these warnings.
+#if !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <algorithm>
@@ -20,8 +22,13 @@
 #include "core/half.h"
 #include "core/kernels_impl.h"
 
+// Every function defined below targets this level (GCC and clang spell it differently).
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+#endif
 
 // Outside omni::kernels so these names do not collide with the public dispatching API.
 namespace omni::kernels_avx512 {
@@ -150,9 +157,7 @@ template <Q32 T>
 struct Q32Traits;
 template <>
 struct Q32Traits<Q32::k8_0> {
-  using Block = BlockQ8_0;
-  static constexpr int kBiasShift = 4;  // offset 128 = 8 lanes * 16
-  static constexpr bool kMin = false;
+  using Block = BlockQ8_0;  // only unpack2 (dot_q8_0 has its own loop)
 };
 template <>
 struct Q32Traits<Q32::k4_0> {
@@ -499,5 +504,9 @@ void detail::fill_avx512(KernelTable& t) {
 
 }  // namespace omni::kernels
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
 #pragma GCC diagnostic pop
+#endif
