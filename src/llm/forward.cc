@@ -123,7 +123,7 @@ void Context::forward(const int32_t* tokens, uint32_t n, uint32_t out_first) {
         for (uint32_t s = 0; s < len; ++s) {
           if (f16_cache) {
             const float p = round_f16(score[s]);
-            kernels::fp16_to_fp32(static_cast<const uint16_t*>(cache_.v_row(il, s)) + size_t{kvh} * hd, hd, vrow.data());
+            kernels::fp16_to_fp32_row(static_cast<const uint16_t*>(cache_.v_row(il, s)) + size_t{kvh} * hd, hd, vrow.data());
             for (uint32_t i = 0; i < hd; ++i) acc[i] += p * vrow[i];
           } else {
             const float p = score[s];

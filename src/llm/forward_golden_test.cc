@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/kernels.h"
 #include "llm/model.h"
 #include "llm/sampler.h"
 #include "testing/refdata.h"
@@ -33,7 +34,11 @@ nlohmann::json load_json(const std::string& path) {
 }
 
 TEST_P(ForwardGolden, LastLogitsAndGreedy) {
-  const Case& c = GetParam();
+  Case c = GetParam();
+  // The AVX-512 Q8_0 dot sums blocks in llama.cpp's order, so its logits agree bit for bit.
+  // Other levels sum in another order; then an activation that sits on a Q8 rounding boundary
+  // can flip by one quantum and move a logit by up to ~6e-4 (measured: step 25 of prompt 3).
+  if (std::string(c.model).ends_with("q8_0") && kernels::active().level != CpuLevel::kAvx512) c.tol = 2e-3;
   const auto model = Model::load(testing::refdata(std::string("llm/models/") + c.model + ".gguf"));
   const auto golden = load_json(testing::refdata(std::string("llm/golden/") + c.model + ".json"));
   const auto logits_file = testing::read_f32(testing::refdata(std::string("llm/golden/") + c.model + ".logits.f32"));
