@@ -12,9 +12,12 @@
 #include "core/half.h"
 
 // Bit-exactness with ggml needs every multiply and add rounded separately: no contraction into
-// fused multiply-adds (GCC does not contract in ISO C++ mode; clang would without this).
-#ifdef __clang__
+// fused multiply-adds, whatever -march the build uses (ggml's own reference code is built for
+// baseline x86-64, without FMA). GCC contracts C++ by default as soon as FMA is available.
+#if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
 #endif
 
 namespace omni {
