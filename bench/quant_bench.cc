@@ -74,5 +74,7 @@ BENCHMARK_CAPTURE(BM_Quantize, q3_K, DType::Q3_K);
 BENCHMARK_CAPTURE(BM_Quantize, q4_K, DType::Q4_K);
 BENCHMARK_CAPTURE(BM_Quantize, q5_K, DType::Q5_K);
 BENCHMARK_CAPTURE(BM_Quantize, q6_K, DType::Q6_K);
+BENCHMARK_CAPTURE(BM_Quantize, iq4_nl, DType::IQ4_NL);
+BENCHMARK_CAPTURE(BM_Quantize, iq4_xs, DType::IQ4_XS);
 
 }  // namespace

@@ -35,9 +35,10 @@ void dequantize_tensor(DType t, const void* src, float* dst, int64_t rows, int64
 std::vector<float> to_f32(DType t, std::span<const uint8_t> bytes, int64_t rows, int64_t row_len);
 
 // Quantizes n floats into row_bytes(t, n) bytes at dst and returns that size. Supported: F32,
-// F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K (ggml's
-// reference quantizers, no importance matrix). Throws omni::Error for other types or an n that
-// is not a multiple of the block size.
+// F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K, IQ4_NL,
+// IQ4_XS, each exactly as llama-quantize does it without an importance matrix (ggml's reference
+// quantizers; for IQ4_NL ggml's quantize_iq4_nl, which tries 7 more scales than its _ref).
+// Throws omni::Error for other types or an n that is not a multiple of the block size.
 size_t quantize_row(DType t, const float* src, void* dst, int64_t n);
 
 // `rows` rows of `row_len` floats; returns the bytes written (rows * row_bytes).
