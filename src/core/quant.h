@@ -47,6 +47,9 @@ size_t quantize_tensor(DType t, const float* src, void* dst, int64_t rows, int64
 // Activation quantizers for the dot-product kernels (ggml's quantize_row_q8_0_ref /
 // quantize_row_q8_K_ref): llama.cpp quantizes the activations to Q8_0 for Q4_0/Q8_0 weights and
 // to Q8_K (with per-16 sums `bsums`) for K-quant weights. n must be a multiple of 32 resp. 256.
+// Note: on x86 llama.cpp's CPU backend quantizes activations with a SIMD quantize_row_q8_0 that
+// is not the reference: it scales by 127/amax (not 1/(amax/127)) and rounds ties to even (not
+// away from zero), so a few quants can differ by one from these. Its Q8_K path is the reference.
 void quantize_row_q8_0(const float* x, BlockQ8_0* y, int64_t n);
 void quantize_row_q8_K(const float* x, BlockQ8_K* y, int64_t n);
 
