@@ -67,11 +67,15 @@ TEST(Phonemize, SentenceGoldens) {
     const VoiceConfig config =
         load_voice_config(omni::testing::refdata("tts/models/" + g["config"].get<std::string>()));
     const std::string voice = config.espeak_voice;
-    if (g.contains("espeak_voice")) EXPECT_EQ(g["espeak_voice"].get<std::string>(), voice);
+    if (g.contains("espeak_voice")) {
+      EXPECT_EQ(g["espeak_voice"].get<std::string>(), voice);
+    }
     std::vector<EspeakClause> clauses;
     const auto sentences = phonemize_espeak(g["text"].get<std::string>(), voice,
                                             config.effective_phoneme_map(), &clauses);
-    if (g.contains("espeak_clauses")) expect_clauses(g["espeak_clauses"], clauses);
+    if (g.contains("espeak_clauses")) {
+      expect_clauses(g["espeak_clauses"], clauses);
+    }
     ASSERT_EQ(sentences.size(), 1u);
     if (g.contains("phonemes")) {
       EXPECT_EQ(g["phonemes"].get<std::string>(), u32_to_utf8(sentences[0]));
