@@ -29,12 +29,15 @@ bool deliver(SynthState& state) {
   return go_on;
 }
 
+// The synthesis in progress. Guarded by Espeak::mutex_ (set and cleared inside synthesize()):
+// not every callback carries an event with our user_data, so it cannot come from there.
+SynthState* g_state = nullptr;
+
 // espeak calls this from inside espeak_Synth (synchronous mode), on the calling thread.
 int synth_callback(short* wav, int num_samples, espeak_EVENT* events) {
-  SynthState* state = nullptr;
+  SynthState* state = g_state;
   bool clause_end = false;
   for (espeak_EVENT* e = events; e && e->type != espeakEVENT_LIST_TERMINATED; ++e) {
-    if (e->user_data) state = static_cast<SynthState*>(e->user_data);
     if (e->type == espeakEVENT_END || e->type == espeakEVENT_MSG_TERMINATED) clause_end = true;
   }
   if (!state) return 0;
@@ -121,8 +124,10 @@ bool Espeak::synthesize(std::string_view text, const EspeakSynthOptions& options
   const std::string copy(text);
   SynthState state;
   state.on_audio = &on_audio;
+  g_state = &state;
   const espeak_ERROR err = espeak_Synth(copy.c_str(), copy.size() + 1, 0, POS_CHARACTER, 0,
                                         espeakCHARS_UTF8, nullptr, &state);
+  g_state = nullptr;
   if (state.error) std::rethrow_exception(state.error);
   if (err != EE_OK && !state.stopped) {
     throw Error("espeak-ng: synthesis failed (error " + std::to_string(int(err)) + ")");
