@@ -9,15 +9,22 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
 #include "core/dtype.h"
 
+namespace omni {
+class Mapping;  // read-only file mapping (core/mmap.h)
+}
+
 namespace omni::gguf {
 
 inline constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
 inline constexpr uint64_t kDefaultAlignment = 32;
+inline constexpr uint32_t kMaxDims = 4;         // GGML_MAX_DIMS
+inline constexpr int kMaxArrayNesting = 8;      // arrays of arrays deeper than this are refused
 
 enum class ValueType : uint32_t {
   U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7,
@@ -59,12 +66,12 @@ struct TensorInfo {
   uint64_t offset = 0;  // relative to the start of the data section
   uint64_t n_elements = 0;
   uint64_t n_bytes = 0;
-  const uint8_t* data = nullptr;  // into the mapping; valid while the File lives
+  // Into the mapping; valid while the File (or a copy) lives. Aligned only to the file's
+  // alignment relative to the start of the file, so use unaligned-safe loads for wide types.
+  const uint8_t* data = nullptr;
   std::span<const uint8_t> bytes() const { return {data, static_cast<size_t>(n_bytes)}; }
   uint64_t rows() const;  // product of shape[1..]
 };
-
-class Mapping;  // read-only file mapping (core/mmap.h)
 
 class File {
  public:
@@ -102,6 +109,8 @@ class File {
   uint64_t data_offset_ = 0;
   std::vector<KeyValue> kv_;
   std::vector<TensorInfo> tensors_;
+  std::unordered_map<std::string, size_t> kv_index_;
+  std::unordered_map<std::string, size_t> tensor_index_;
 };
 
 // Writes a GGUF file: metadata in insertion order, then tensor infos, then the data section with
@@ -115,6 +124,7 @@ class Writer {
   void add_tensor(std::string name, DType type, std::vector<uint64_t> shape,
                   std::span<const uint8_t> data);
   void write(const std::string& path) const;  // throws omni::Error on I/O failure
+  // Throws omni::Error if the version is not 2 or 3 or general.alignment is not a valid U32.
   std::vector<uint8_t> to_bytes() const;
 
  private:
@@ -136,6 +146,7 @@ Value make_u32(uint32_t x);
 Value make_i32(int32_t x);
 Value make_f32(float x);
 Value make_bool(bool b);
-Value make_array(ValueType elem, std::vector<Value> items);
+Value make_u64(uint64_t x);
+Value make_array(ValueType elem, std::vector<Value> items);  // items must all be of type elem
 
 }  // namespace omni::gguf
