@@ -1,0 +1,126 @@
+#include "tts/vits_ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+
+namespace omni::tts {
+namespace {
+
+template <class Fn>
+void for_channels(ThreadPool* pool, int n, int64_t work_per_channel, Fn&& fn) {
+  // Small layers are not worth waking the workers for.
+  if (pool && pool->size() > 1 && int64_t(n) * work_per_channel > 32768) {
+    pool->parallel_for(n, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) fn(int(i));
+    });
+  } else {
+    for (int i = 0; i < n; ++i) fn(i);
+  }
+}
+
+}  // namespace
+
+Act Conv1d::operator()(const Act& x, ThreadPool* pool) const {
+  if (x.c != cin) throw Error("conv1d: input has " + std::to_string(x.c) + " channels, want " +
+                              std::to_string(cin));
+  const int span = dilation * (k - 1) + 1;
+  const int tout = (x.t + 2 * pad - span) / stride + 1;
+  if (tout <= 0) throw Error("conv1d: input too short");
+  // Zero-padded copy so the inner loops have no bounds tests.
+  const int tp = x.t + 2 * pad;
+  std::vector<float> xp(size_t(cin) * tp, 0.f);
+  for (int c = 0; c < cin; ++c) std::copy(x.row(c), x.row(c) + x.t, xp.data() + size_t(c) * tp + pad);
+  Act y(cout, tout);
+  const int cin_g = cin / groups;
+  const int cout_g = cout / groups;
+  for_channels(pool, cout, int64_t(cin_g) * k * tout, [&](int co) {
+    float* yr = y.row(co);
+    const float bias = b.empty() ? 0.f : b[co];
+    std::fill(yr, yr + tout, bias);
+    const int g = co / cout_g;
+    const float* wr = w.data() + size_t(co) * cin_g * k;
+    for (int ci = 0; ci < cin_g; ++ci) {
+      const float* xr = xp.data() + size_t(g * cin_g + ci) * tp;
+      for (int kk = 0; kk < k; ++kk) {
+        const float wv = wr[ci * k + kk];
+        const float* xs = xr + kk * dilation;
+        if (stride == 1) {
+          for (int t = 0; t < tout; ++t) yr[t] += wv * xs[t];
+        } else {
+          for (int t = 0; t < tout; ++t) yr[t] += wv * xs[t * stride];
+        }
+      }
+    }
+  });
+  return y;
+}
+
+Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool) const {
+  if (x.c != cin) throw Error("conv_transpose1d: channel mismatch");
+  const int tout = (x.t - 1) * stride - 2 * pad + k;
+  if (tout <= 0) throw Error("conv_transpose1d: input too short");
+  Act y(cout, tout);
+  // Output sample o = t*stride + kk - pad. For each phase kk the touched outputs form a strided
+  // line; accumulate per output channel so threads never share a row.
+  for_channels(pool, cout, int64_t(cin) * k * x.t, [&](int co) {
+    float* yr = y.row(co);
+    const float bias = b.empty() ? 0.f : b[co];
+    std::fill(yr, yr + tout, bias);
+    for (int ci = 0; ci < cin; ++ci) {
+      const float* xr = x.row(ci);
+      const float* wr = w.data() + (size_t(ci) * cout + co) * k;
+      for (int kk = 0; kk < k; ++kk) {
+        const float wv = wr[kk];
+        const int off = kk - pad;
+        // t range with 0 <= t*stride + off < tout
+        int t0 = off >= 0 ? 0 : (-off + stride - 1) / stride;
+        int t1 = std::min(x.t, (tout - off + stride - 1) / stride);
+        for (int t = t0; t < t1; ++t) yr[t * stride + off] += wv * xr[t];
+      }
+    }
+  });
+  return y;
+}
+
+void ChannelLayerNorm::operator()(Act& x) const {
+  std::vector<float> mean(x.t, 0.f), var(x.t, 0.f);
+  for (int c = 0; c < x.c; ++c) {
+    const float* r = x.row(c);
+    for (int t = 0; t < x.t; ++t) mean[t] += r[t];
+  }
+  for (int t = 0; t < x.t; ++t) mean[t] /= float(x.c);
+  for (int c = 0; c < x.c; ++c) {
+    const float* r = x.row(c);
+    for (int t = 0; t < x.t; ++t) {
+      const float d = r[t] - mean[t];
+      var[t] += d * d;
+    }
+  }
+  for (int t = 0; t < x.t; ++t) var[t] = 1.f / std::sqrt(var[t] / float(x.c) + eps);
+  for (int c = 0; c < x.c; ++c) {
+    float* r = x.row(c);
+    const float g = gamma[c], bb = beta[c];
+    for (int t = 0; t < x.t; ++t) r[t] = (r[t] - mean[t]) * var[t] * g + bb;
+  }
+}
+
+void leaky_relu(Act& x, float slope) {
+  for (float& v : x.d) v = v > 0.f ? v : v * slope;
+}
+
+void gelu_erf(Act& x) {
+  for (float& v : x.d) v = 0.5f * v * (1.f + std::erf(v * 0.70710678118654752f));
+}
+
+void relu(Act& x) {
+  for (float& v : x.d) v = std::max(v, 0.f);
+}
+
+void add_into(Act& dst, const Act& src) {
+  for (size_t i = 0; i < dst.d.size(); ++i) dst.d[i] += src.d[i];
+}
+
+}  // namespace omni::tts
