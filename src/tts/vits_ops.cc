@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "tts/conv_gemm.h"
 
 namespace omni::tts {
 namespace {
@@ -29,11 +30,22 @@ Act Conv1d::operator()(const Act& x, ThreadPool* pool) const {
   const int span = dilation * (k - 1) + 1;
   const int tout = (x.t + 2 * pad - span) / stride + 1;
   if (tout <= 0) throw Error("conv1d: input too short");
-  // Zero-padded copy so the inner loops have no bounds tests.
-  const int tp = x.t + 2 * pad;
+  // Zero-padded copy so the inner loops have no bounds tests; the slack at the end lets the
+  // GEMM tiles read whole 16-column blocks.
+  const int tp = x.t + 2 * pad + 32;
   std::vector<float> xp(size_t(cin) * tp, 0.f);
   for (int c = 0; c < cin; ++c) std::copy(x.row(c), x.row(c) + x.t, xp.data() + size_t(c) * tp + pad);
   Act y(cout, tout);
+  if (groups == 1 && stride == 1) {
+    PackedWeights a;
+    a.pack(w.data(), cout, cin * k, cin * k);
+    std::vector<const float*> rows(size_t(cin) * k);
+    for (int ci = 0; ci < cin; ++ci) {
+      for (int kk = 0; kk < k; ++kk) rows[size_t(ci) * k + kk] = xp.data() + size_t(ci) * tp + kk * dilation;
+    }
+    gemm_rows(a, rows.data(), tout, b.empty() ? nullptr : b.data(), y.d.data(), tout, pool);
+    return y;
+  }
   const int cin_g = cin / groups;
   const int cout_g = cout / groups;
   for_channels(pool, cout, int64_t(cin_g) * k * tout, [&](int co) {
@@ -63,25 +75,46 @@ Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool) const {
   const int tout = (x.t - 1) * stride - 2 * pad + k;
   if (tout <= 0) throw Error("conv_transpose1d: input too short");
   Act y(cout, tout);
-  // Output sample o = t*stride + kk - pad. For each phase kk the touched outputs form a strided
-  // line; accumulate per output channel so threads never share a row.
-  for_channels(pool, cout, int64_t(cin) * k * x.t, [&](int co) {
-    float* yr = y.row(co);
-    const float bias = b.empty() ? 0.f : b[co];
-    std::fill(yr, yr + tout, bias);
+  // Output o = t*stride + kk - pad. Split the outputs by phase ph = o % stride: each phase is
+  // an ordinary convolution of the input with the taps kk = kk0 + j*stride, so it runs on the
+  // GEMM kernel; its columns are then interleaved into y.
+  const int left = k / stride + 2;
+  const int tp = left + x.t + k + 48;
+  std::vector<float> xp(size_t(cin) * tp, 0.f);
+  for (int c = 0; c < cin; ++c) std::copy(x.row(c), x.row(c) + x.t, xp.data() + size_t(c) * tp + left);
+  for (int ph = 0; ph < stride && ph < tout; ++ph) {
+    const int kk0 = (ph + pad) % stride;
+    const int base = (ph + pad - kk0) / stride;
+    const int taps = kk0 < k ? (k - kk0 + stride - 1) / stride : 0;
+    const int q_count = (tout - ph + stride - 1) / stride;
+    if (taps == 0) {
+      for (int co = 0; co < cout; ++co) {
+        for (int q = 0; q < q_count; ++q) y.row(co)[q * stride + ph] = b.empty() ? 0.f : b[co];
+      }
+      continue;
+    }
+    std::vector<float> a(size_t(cout) * cin * taps);
+    std::vector<const float*> rows(size_t(cin) * taps);
     for (int ci = 0; ci < cin; ++ci) {
-      const float* xr = x.row(ci);
-      const float* wr = w.data() + (size_t(ci) * cout + co) * k;
-      for (int kk = 0; kk < k; ++kk) {
-        const float wv = wr[kk];
-        const int off = kk - pad;
-        // t range with 0 <= t*stride + off < tout
-        int t0 = off >= 0 ? 0 : (-off + stride - 1) / stride;
-        int t1 = std::min(x.t, (tout - off + stride - 1) / stride);
-        for (int t = t0; t < t1; ++t) yr[t * stride + off] += wv * xr[t];
+      for (int j = 0; j < taps; ++j) {
+        const int kk = kk0 + j * stride;
+        for (int co = 0; co < cout; ++co) {
+          a[size_t(co) * cin * taps + size_t(ci) * taps + j] = w[(size_t(ci) * cout + co) * k + kk];
+        }
+        rows[size_t(ci) * taps + j] = xp.data() + size_t(ci) * tp + left + base - j;
       }
     }
-  });
+    PackedWeights pw;
+    pw.pack(a.data(), cout, cin * taps, cin * taps);
+    std::vector<float> tmp(size_t(cout) * q_count);
+    gemm_rows(pw, rows.data(), q_count, b.empty() ? nullptr : b.data(), tmp.data(), q_count,
+              pool);
+    for (int co = 0; co < cout; ++co) {
+      float* yr = y.row(co);
+      const float* tr = tmp.data() + size_t(co) * q_count;
+      for (int q = 0; q < q_count; ++q) yr[q * stride + ph] = tr[q];
+    }
+  }
   return y;
 }
 
