@@ -58,6 +58,15 @@ TEST(SpeakCli, PiperVoiceWavAndRaw) {
       << out;
   EXPECT_LE(max_abs_diff(read_f32(raw), read_f32(refdata("tts/golden/en3_ls1.3.audio.f32"))),
             2e-5f);
+  // The portable (non-SIMD) convolution path gives the same audio.
+  ASSERT_EQ(run_command("OMNI_CPU=scalar " + binary("omni") +
+                            " speak 'How are you doing today?' --voice " + voice +
+                            " --noise-scale 0 --noise-w 0 --raw-f32 -o " + raw,
+                        &out, true),
+            0)
+      << out;
+  EXPECT_LE(max_abs_diff(read_f32(raw), read_f32(refdata("tts/golden/en3_ls1.0.audio.f32"))),
+            2e-5f);
   std::filesystem::remove(wav);
   std::filesystem::remove(raw);
 }

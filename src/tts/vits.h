@@ -107,8 +107,26 @@ struct VitsTrace {
   Act dec_in;                     // [inter, y_len]
 };
 
+// Hyperparameters of a Piper VITS voice, for random-weight models (benchmarks, tests). The
+// defaults are Piper's "medium" quality.
+struct VitsShape {
+  int n_vocab = 256, hidden = 192, filter = 768, n_heads = 2, n_layers = 6, window = 4;
+  int inter = 192;
+  int dp_filter = 192, dp_flows = 3;  // ConvFlows used in reverse (Piper trains 4, drops one)
+  int flows = 4, wn_layers = 4, wn_kernel = 5;
+  int up_initial = 256;
+  std::vector<int> up_rates = {8, 8, 4}, up_kernels = {16, 16, 8};
+  std::vector<int> rb_kernels = {3, 5, 7};
+  std::vector<std::vector<int>> rb_dilations = {{1, 2}, {2, 6}, {3, 12}};
+  int num_speakers = 1, gin = 0;
+};
+
 class VitsModel {
  public:
+  // A model of the given shape with random weights (torch-like default init, duration shift
+  // -0.4 so lengths are speech-like). Compute cost does not depend on the values.
+  static VitsModel random(const VitsShape& shape, uint64_t seed);
+
   // Maps a Piper voice graph onto our network. Throws omni::FormatError naming the missing or
   // malformed weight when the graph is not a Piper VITS voice we understand.
   static VitsModel from_onnx(const onnx::Model& model, const std::string& source);
