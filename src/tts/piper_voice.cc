@@ -20,15 +20,48 @@ PiperVoice PiperVoice::load(const std::string& onnx_path, const std::string& con
   return v;
 }
 
-bool PiperVoice::synthesize(std::string_view text, const SpeakOptions& options,
-                            const OnSentence& on_sentence) const {
+namespace {
+
+VitsOptions vits_options(const SpeakOptions& options, const VoiceConfig& config) {
   VitsOptions vo;
-  vo.noise_scale = options.noise_scale.value_or(config_.noise_scale);
-  vo.length_scale = options.length_scale.value_or(config_.length_scale);
-  vo.noise_w = options.noise_w.value_or(config_.noise_w);
+  vo.noise_scale = options.noise_scale.value_or(config.noise_scale);
+  vo.length_scale = options.length_scale.value_or(config.length_scale);
+  vo.noise_w = options.noise_w.value_or(config.noise_w);
   vo.speaker = options.speaker;
   vo.pool = options.pool;
   if (!(vo.length_scale > 0.f && vo.length_scale < 100.f)) throw Error("length_scale out of range");
+  return vo;
+}
+
+}  // namespace
+
+bool PiperVoice::synthesize_chunks(std::string_view text, const SpeakOptions& options,
+                                   int chunk_frames, const OnChunk& on_chunk) const {
+  VitsOptions vo = vits_options(options, config_);
+  const std::vector<Phonemes> sentences =
+      phonemize_espeak(text, config_.espeak_voice, config_.effective_phoneme_map());
+  for (size_t i = 0; i < sentences.size(); ++i) {
+    const std::vector<int64_t> ids = phonemes_to_ids(sentences[i], config_).ids;
+    vo.seed = options.seed + i;
+    // Hold one chunk back so the sentence's last chunk can be flagged.
+    std::vector<float> pending;
+    bool have = false;
+    const bool go_on = model_.synthesize_streaming(ids, vo, chunk_frames,
+                                                   [&](std::span<const float> a) {
+      if (have && !on_chunk(i, pending, false)) return false;
+      pending.assign(a.begin(), a.end());
+      have = true;
+      return true;
+    });
+    if (!go_on) return false;
+    if (have && !on_chunk(i, pending, true)) return false;
+  }
+  return true;
+}
+
+bool PiperVoice::synthesize(std::string_view text, const SpeakOptions& options,
+                            const OnSentence& on_sentence) const {
+  VitsOptions vo = vits_options(options, config_);
   const std::vector<Phonemes> sentences =
       phonemize_espeak(text, config_.espeak_voice, config_.effective_phoneme_map());
   for (size_t i = 0; i < sentences.size(); ++i) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,13 @@ class PiperVoice {
   // Streams sentence by sentence; returns false if on_sentence stopped it.
   bool synthesize(std::string_view text, const SpeakOptions& options,
                   const OnSentence& on_sentence) const;
+
+  // Lowest latency: each sentence's audio in decoder chunks of about `chunk_frames` frames
+  // (VitsModel::synthesize_streaming), first chunk as soon as it is decoded. `last` marks a
+  // sentence's final chunk. Return false to stop; returns false if stopped.
+  using OnChunk = std::function<bool(size_t sentence, std::span<const float> samples, bool last)>;
+  bool synthesize_chunks(std::string_view text, const SpeakOptions& options, int chunk_frames,
+                         const OnChunk& on_chunk) const;
 
   // All sentences concatenated, with `silence_seconds` of zeros between sentences (Piper puts
   // 0.2 s after each; none is added after the last so one sentence is exactly the model output).

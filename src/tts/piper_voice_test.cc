@@ -82,6 +82,28 @@ TEST(PiperVoice, StreamsSentenceBySentence) {
                             2 * size_t(0.2 * 22050));
 }
 
+TEST(PiperVoice, ChunksEqualSentences) {
+  SpeakOptions opt;  // default noise, fixed seed: chunks see the same noise as sentences
+  opt.seed = 5;
+  const std::string text = "Hello world. How are you today?";
+  std::vector<std::vector<float>> sentences;
+  tiny_voice().synthesize(text, opt, [&](const SentenceAudio& s) {
+    sentences.push_back(s.samples);
+    return true;
+  });
+  std::vector<std::vector<float>> joined(2);
+  int lasts = 0;
+  EXPECT_TRUE(tiny_voice().synthesize_chunks(
+      text, opt, 8, [&](size_t i, std::span<const float> a, bool last) {
+        EXPECT_LT(i, 2u);
+        joined[i].insert(joined[i].end(), a.begin(), a.end());
+        lasts += last;
+        return true;
+      }));
+  EXPECT_EQ(lasts, 2);
+  EXPECT_EQ(joined, sentences);
+}
+
 TEST(PiperVoice, DefaultsAreNoisyButSeeded) {
   SpeakOptions opt;  // config defaults: 0.667 / 1 / 0.8
   opt.seed = 42;

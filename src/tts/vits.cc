@@ -272,20 +272,14 @@ std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* poo
   Act x = d.conv_pre(z, pool);
   if (g) add_bias_rows(x, d.cond(*g, pool));
   for (size_t i = 0; i < d.ups.size(); ++i) {
-    leaky_relu(x, d.lrelu_slope);
-    x = d.ups[i](x, pool);
+    x = d.ups[i](x, pool, d.lrelu_slope);
     Act sum(x.c, x.t);
     for (int j = 0; j < d.kernels_per_up; ++j) {
       const ResBlock& rb = d.resblocks[i * d.kernels_per_up + j];
       Act xr = x;
       for (size_t k = 0; k < rb.convs.size(); ++k) {
-        Act xt = xr;
-        leaky_relu(xt, d.lrelu_slope);
-        xt = rb.convs[k](xt, pool);
-        if (!rb.convs2.empty()) {
-          leaky_relu(xt, d.lrelu_slope);
-          xt = rb.convs2[k](xt, pool);
-        }
+        Act xt = rb.convs[k](xr, pool, d.lrelu_slope);
+        if (!rb.convs2.empty()) xt = rb.convs2[k](xt, pool, d.lrelu_slope);
         add_into(xr, xt);
       }
       add_into(sum, xr);
@@ -294,15 +288,14 @@ std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* poo
     for (float& v : sum.d) v *= inv;
     x = std::move(sum);
   }
-  leaky_relu(x, d.final_lrelu_slope);
-  const Act y = d.conv_post(x, pool);
+  const Act y = d.conv_post(x, pool, d.final_lrelu_slope);
   std::vector<float> audio(y.d.size());
   for (size_t i = 0; i < audio.size(); ++i) audio[i] = std::tanh(y.d[i]);
   return audio;
 }
 
-std::vector<float> VitsModel::synthesize(std::span<const int64_t> ids, const VitsOptions& opt,
-                                         VitsTrace* trace) const {
+Act VitsModel::decoder_input(std::span<const int64_t> ids, const VitsOptions& opt, Act* g,
+                             VitsTrace* trace) const {
   if (ids.empty()) throw Error("vits: no phoneme ids");
   if (opt.speaker < 0 || opt.speaker >= num_speakers_) {
     throw Error("speaker " + std::to_string(opt.speaker) + " out of range (voice has " +
@@ -310,12 +303,11 @@ std::vector<float> VitsModel::synthesize(std::span<const int64_t> ids, const Vit
   }
   ThreadPool* pool = opt.pool;
   std::mt19937_64 rng(opt.seed);
-  Act g;
   const Act* gp = nullptr;
   if (gin_ > 0) {
-    g = Act(gin_, 1);
-    std::copy_n(emb_g_.data() + size_t(opt.speaker) * gin_, gin_, g.d.begin());
-    gp = &g;
+    *g = Act(gin_, 1);
+    std::copy_n(emb_g_.data() + size_t(opt.speaker) * gin_, gin_, g->d.begin());
+    gp = g;
   }
   Act hidden;
   const Act stats = encode(ids, &hidden, pool);
@@ -364,7 +356,58 @@ std::vector<float> VitsModel::synthesize(std::span<const int64_t> ids, const Vit
     trace->durations = dur;
     trace->dec_in = z;
   }
-  return decode(z, gp, pool);
+  return z;
+}
+
+std::vector<float> VitsModel::synthesize(std::span<const int64_t> ids, const VitsOptions& opt,
+                                         VitsTrace* trace) const {
+  Act g;
+  const Act z = decoder_input(ids, opt, &g, trace);
+  return decode(z, gin_ > 0 ? &g : nullptr, opt.pool);
+}
+
+int VitsModel::decoder_context_frames() const {
+  const Decoder& d = dec_;
+  double frames = d.conv_pre.dilation * (d.conv_pre.k - 1) / 2.0;
+  double rate = 1;  // samples of the current stage per decoder frame
+  for (size_t i = 0; i < d.ups.size(); ++i) {
+    const ConvTranspose1d& u = d.ups[i];
+    frames += (double(u.k) / u.stride + 1) / rate;
+    rate *= u.stride;
+    double widest = 0;
+    for (int j = 0; j < d.kernels_per_up; ++j) {
+      const ResBlock& rb = d.resblocks[i * d.kernels_per_up + j];
+      double span = 0;
+      for (const Conv1d& c : rb.convs) span += c.dilation * (c.k - 1) / 2.0;
+      for (const Conv1d& c : rb.convs2) span += c.dilation * (c.k - 1) / 2.0;
+      widest = std::max(widest, span);
+    }
+    frames += widest / rate;
+  }
+  frames += d.conv_post.dilation * (d.conv_post.k - 1) / 2.0 / rate;
+  return int(std::ceil(frames)) + 2;
+}
+
+bool VitsModel::synthesize_streaming(std::span<const int64_t> ids, const VitsOptions& opt,
+                                     int chunk_frames, const OnChunk& on_chunk) const {
+  Act g;
+  const Act z = decoder_input(ids, opt, &g, nullptr);
+  const Act* gp = gin_ > 0 ? &g : nullptr;
+  const int ctx = decoder_context_frames();
+  const int hop = hop_length();
+  chunk_frames = std::max(1, chunk_frames);
+  for (int start = 0; start < z.t; start += chunk_frames) {
+    const int end = std::min(z.t, start + chunk_frames);
+    const int lo = std::max(0, start - ctx), hi = std::min(z.t, end + ctx);
+    Act part(z.c, hi - lo);
+    for (int c = 0; c < z.c; ++c) std::copy(z.row(c) + lo, z.row(c) + hi, part.row(c));
+    const std::vector<float> audio = decode(part, gp, opt.pool);
+    const size_t from = size_t(start - lo) * hop;
+    if (!on_chunk(std::span<const float>(audio).subspan(from, size_t(end - start) * hop))) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace omni::tts

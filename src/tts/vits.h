@@ -136,6 +136,17 @@ class VitsModel {
   std::vector<float> synthesize(std::span<const int64_t> ids, const VitsOptions& options,
                                 VitsTrace* trace = nullptr) const;
 
+  // Same audio, delivered in chunks of about `chunk_frames` decoder frames (x hop samples) as
+  // soon as each is decoded: encoder, durations and flow run for the whole sentence (cheap),
+  // then the decoder runs chunk by chunk with decoder_context_frames() of context on each side,
+  // so the concatenated chunks equal synthesize()'s output exactly. on_chunk returns false to
+  // stop. Returns false if stopped.
+  using OnChunk = std::function<bool(std::span<const float> samples)>;
+  bool synthesize_streaming(std::span<const int64_t> ids, const VitsOptions& options,
+                            int chunk_frames, const OnChunk& on_chunk) const;
+  // Decoder receptive field, in decoder frames on each side (rounded up, plus a margin).
+  int decoder_context_frames() const;
+
   int num_speakers() const { return num_speakers_; }
   int hop_length() const;
   int hidden_channels() const { return enc_.hidden; }
@@ -154,6 +165,9 @@ class VitsModel {
   std::vector<float> predict_logw(const Act& hidden, const Act* g, float noise_w,
                                   std::mt19937_64& rng, ThreadPool* pool) const;
   Act flow_reverse(Act z, const Act* g, ThreadPool* pool) const;
+  // Everything before the decoder: z (decoder input, [inter, y_len]) and the speaker vector.
+  Act decoder_input(std::span<const int64_t> ids, const VitsOptions& options, Act* g,
+                    VitsTrace* trace) const;
   std::vector<float> decode(const Act& z, const Act* g, ThreadPool* pool) const;
 };
 

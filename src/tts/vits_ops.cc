@@ -22,9 +22,17 @@ void for_channels(ThreadPool* pool, int n, int64_t work_per_channel, Fn&& fn) {
   }
 }
 
+void copy_act(const float* src, int n, float slope, float* dst) {
+  if (slope == 1.f) {
+    std::copy(src, src + n, dst);
+  } else {
+    for (int i = 0; i < n; ++i) dst[i] = src[i] > 0.f ? src[i] : src[i] * slope;
+  }
+}
+
 }  // namespace
 
-Act Conv1d::operator()(const Act& x, ThreadPool* pool) const {
+Act Conv1d::operator()(const Act& x, ThreadPool* pool, float in_slope) const {
   if (x.c != cin) throw Error("conv1d: input has " + std::to_string(x.c) + " channels, want " +
                               std::to_string(cin));
   const int span = dilation * (k - 1) + 1;
@@ -34,7 +42,7 @@ Act Conv1d::operator()(const Act& x, ThreadPool* pool) const {
   // GEMM tiles read whole 16-column blocks.
   const int tp = x.t + 2 * pad + 32;
   std::vector<float> xp(size_t(cin) * tp, 0.f);
-  for (int c = 0; c < cin; ++c) std::copy(x.row(c), x.row(c) + x.t, xp.data() + size_t(c) * tp + pad);
+  for (int c = 0; c < cin; ++c) copy_act(x.row(c), x.t, in_slope, xp.data() + size_t(c) * tp + pad);
   Act y(cout, tout);
   if (groups == 1 && stride == 1) {
     PackedWeights a;
@@ -70,7 +78,7 @@ Act Conv1d::operator()(const Act& x, ThreadPool* pool) const {
   return y;
 }
 
-Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool) const {
+Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool, float in_slope) const {
   if (x.c != cin) throw Error("conv_transpose1d: channel mismatch");
   const int tout = (x.t - 1) * stride - 2 * pad + k;
   if (tout <= 0) throw Error("conv_transpose1d: input too short");
@@ -81,7 +89,7 @@ Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool) const {
   const int left = k / stride + 2;
   const int tp = left + x.t + k + 48;
   std::vector<float> xp(size_t(cin) * tp, 0.f);
-  for (int c = 0; c < cin; ++c) std::copy(x.row(c), x.row(c) + x.t, xp.data() + size_t(c) * tp + left);
+  for (int c = 0; c < cin; ++c) copy_act(x.row(c), x.t, in_slope, xp.data() + size_t(c) * tp + left);
   for (int ph = 0; ph < stride && ph < tout; ++ph) {
     const int kk0 = (ph + pad) % stride;
     const int base = (ph + pad - kk0) / stride;

@@ -29,7 +29,8 @@ struct Conv1d {
   int cin = 0, cout = 0, k = 1, stride = 1, dilation = 1, pad = 0, groups = 1;
   std::vector<float> w;
   std::vector<float> b;  // empty: no bias
-  Act operator()(const Act& x, ThreadPool* pool) const;
+  // in_slope != 1: applies leaky_relu(in_slope) to the input first (fused into the padding copy).
+  Act operator()(const Act& x, ThreadPool* pool, float in_slope = 1.f) const;
 };
 
 // torch.nn.ConvTranspose1d (weights [cin, cout, k]).
@@ -37,7 +38,7 @@ struct ConvTranspose1d {
   int cin = 0, cout = 0, k = 1, stride = 1, pad = 0;
   std::vector<float> w;
   std::vector<float> b;
-  Act operator()(const Act& x, ThreadPool* pool) const;
+  Act operator()(const Act& x, ThreadPool* pool, float in_slope = 1.f) const;
 };
 
 // VITS' LayerNorm over the channel axis at every time step.
