@@ -52,7 +52,8 @@ TEST(SpeakCli, PiperVoiceWavAndRaw) {
   EXPECT_LE(max_s16_diff(ours, golden_wav), 1);
   ASSERT_EQ(run_command(binary("omni") + " speak 'How are you doing today?' --voice " + voice +
                             " --noise-scale 0 --noise-w 0 --length-scale 1.3 --threads 2 "
-                            "--raw-f32 -o " + raw,
+                            "--raw-f32 -o " +
+                            raw,
                         &out, true),
             0)
       << out;
@@ -82,8 +83,8 @@ TEST(SpeakCli, MultiSpeaker) {
       << out;
   EXPECT_LE(max_abs_diff(read_f32(raw), read_f32(refdata("tts/golden/ms_en1_sid1.audio.f32"))),
             2e-5f);
-  EXPECT_EQ(run_command(binary("omni") + " speak hi --voice " +
-                            refdata("tts/models/tiny-ms.onnx") + " --speaker 5 -o " + raw,
+  EXPECT_EQ(run_command(binary("omni") + " speak hi --voice " + refdata("tts/models/tiny-ms.onnx") +
+                            " --speaker 5 -o " + raw,
                         &out, true),
             1);
   EXPECT_NE(out.find("speaker"), std::string::npos) << out;
@@ -93,14 +94,15 @@ TEST(SpeakCli, MultiSpeaker) {
 TEST(SpeakCli, EspeakVoicesAndErrors) {
   const std::string wav = tmp("ko.wav");
   std::string out;
-  ASSERT_EQ(run_command(binary("omni") + " speak '안녕하세요.' --voice ko -o " + wav, &out, true), 0)
+  ASSERT_EQ(run_command(binary("omni") + " speak '안녕하세요.' --voice ko -o " + wav, &out, true),
+            0)
       << out;
   const auto bytes = read_file(wav);
   ASSERT_GT(bytes.size(), 44u + 2 * 4000);
   EXPECT_EQ(std::string(bytes.begin(), bytes.begin() + 4), "RIFF");
-  EXPECT_EQ(run_command(binary("omni") + " speak hi --voice /nonexistent/v.onnx -o " + wav, &out,
-                        true),
-            1);
+  EXPECT_EQ(
+      run_command(binary("omni") + " speak hi --voice /nonexistent/v.onnx -o " + wav, &out, true),
+      1);
   EXPECT_NE(out.find("v.onnx"), std::string::npos) << out;
   EXPECT_EQ(run_command(binary("omni") + " speak hi --voice xx-nope -o " + wav, &out, true), 1);
   EXPECT_EQ(run_command(binary("omni") + " speak hi", &out, true), 2);  // -o missing

@@ -27,9 +27,9 @@ void tile_scalar(const float* ap, int k, const float* const* b, int col, float a
   }
 }
 
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-void tile_avx2(const float* ap, int k, const float* const* b, int col, float acc[kR][kC]) {
+// Per-function target attributes (GCC and clang) keep the rest of the file baseline x86-64.
+__attribute__((target("avx2,fma"))) void tile_avx2(const float* ap, int k, const float* const* b,
+                                                    int col, float acc[kR][kC]) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -73,11 +73,8 @@ void tile_avx2(const float* ap, int k, const float* const* b, int col, float acc
   _mm256_storeu_ps(acc[5], c50);
   _mm256_storeu_ps(acc[5] + 8, c51);
 }
-#pragma GCC pop_options
-
-#pragma GCC push_options
-#pragma GCC target("avx512f")
-void tile_avx512(const float* ap, int k, const float* const* b, int col, float acc[kR][kC]) {
+__attribute__((target("avx512f"))) void tile_avx512(const float* ap, int k, const float* const* b,
+                                                    int col, float acc[kR][kC]) {
   __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
   __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
   __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
@@ -121,7 +118,6 @@ void tile_avx512(const float* ap, int k, const float* const* b, int col, float a
   _mm512_storeu_ps(acc[5], c50);
   _mm512_storeu_ps(acc[5] + 16, c51);
 }
-#pragma GCC pop_options
 
 using TileFn = void (*)(const float*, int, const float* const*, int, float[kR][kC]);
 

@@ -88,19 +88,27 @@ class Reader {
 
   void skip(int wire) {
     switch (wire) {
-      case kVarint: varint(); break;
+      case kVarint:
+        varint();
+        break;
       case kFixed64:
         if (data_.size() - pos_ < 8) fail("truncated fixed64");
         pos_ += 8;
         break;
-      case kLengthDelimited: sub(); break;
-      case kFixed32: fixed32(); break;
-      default: fail("unsupported wire type " + std::to_string(wire));
+      case kLengthDelimited:
+        sub();
+        break;
+      case kFixed32:
+        fixed32();
+        break;
+      default:
+        fail("unsupported wire type " + std::to_string(wire));
     }
   }
 
   void expect(int wire, int want, const char* field) {
-    if (wire != want) fail(std::string("field ") + field + " has wire type " + std::to_string(wire));
+    if (wire != want)
+      fail(std::string("field ") + field + " has wire type " + std::to_string(wire));
   }
 
  private:
@@ -153,22 +161,39 @@ Tensor read_tensor(Reader r) {
   int wire;
   while (r.key(&field, &wire)) {
     switch (field) {
-      case 1: read_int64s(r, wire, &t.dims, kMaxDims, "tensor dims"); break;
-      case 2: r.expect(wire, kVarint, "data_type"); t.data_type = int32_t(r.varint()); break;
-      case 4: read_floats(r, wire, &float_data, std::numeric_limits<size_t>::max(), "float_data");
+      case 1:
+        read_int64s(r, wire, &t.dims, kMaxDims, "tensor dims");
+        break;
+      case 2:
+        r.expect(wire, kVarint, "data_type");
+        t.data_type = int32_t(r.varint());
+        break;
+      case 4:
+        read_floats(r, wire, &float_data, std::numeric_limits<size_t>::max(), "float_data");
         break;
       case 5:  // int32_data (varints)
       case 7:  // int64_data
         read_int64s(r, wire, &int_data, std::numeric_limits<size_t>::max(), "int data");
         break;
-      case 8: r.expect(wire, kLengthDelimited, "name"); t.name = r.string(); break;
-      case 9: r.expect(wire, kLengthDelimited, "raw_data"); raw = r.bytes(); has_raw = true; break;
-      case 13: external = true; r.skip(wire); break;
+      case 8:
+        r.expect(wire, kLengthDelimited, "name");
+        t.name = r.string();
+        break;
+      case 9:
+        r.expect(wire, kLengthDelimited, "raw_data");
+        raw = r.bytes();
+        has_raw = true;
+        break;
+      case 13:
+        external = true;
+        r.skip(wire);
+        break;
       case 14:
         r.expect(wire, kVarint, "data_location");
         if (r.varint() == 1) external = true;
         break;
-      default: r.skip(wire);
+      default:
+        r.skip(wire);
     }
   }
   const std::string where = "tensor '" + t.name + "' (at byte " + std::to_string(start) + ")";
@@ -182,17 +207,20 @@ Tensor read_tensor(Reader r) {
   // The element count must match the bytes actually present before anything is allocated.
   if (t.data_type == kFloat) {
     if (has_raw) {
-      if (uint64_t(n) != raw.size() / 4 || raw.size() % 4) r.fail(where + ": raw_data size does not match dims");
+      if (uint64_t(n) != raw.size() / 4 || raw.size() % 4)
+        r.fail(where + ": raw_data size does not match dims");
       t.f32.resize(size_t(n));
       if (n) std::memcpy(t.f32.data(), raw.data(), raw.size());
     } else {
-      if (float_data.size() != uint64_t(n)) r.fail(where + ": float_data count does not match dims");
+      if (float_data.size() != uint64_t(n))
+        r.fail(where + ": float_data count does not match dims");
       t.f32 = std::move(float_data);
     }
   } else if (t.data_type == kInt64 || t.data_type == kInt32) {
     const uint64_t width = t.data_type == kInt64 ? 8 : 4;
     if (has_raw) {
-      if (uint64_t(n) != raw.size() / width || raw.size() % width) r.fail(where + ": raw_data size does not match dims");
+      if (uint64_t(n) != raw.size() / width || raw.size() % width)
+        r.fail(where + ": raw_data size does not match dims");
       t.i64.resize(size_t(n));
       for (size_t i = 0; i < size_t(n); ++i) {
         if (width == 8) {
@@ -217,14 +245,34 @@ Attribute read_attribute(Reader r) {
   int wire;
   while (r.key(&field, &wire)) {
     switch (field) {
-      case 1: r.expect(wire, kLengthDelimited, "attribute name"); a.name = r.string(); break;
-      case 2: r.expect(wire, kFixed32, "attribute f"); a.f = r.f32(); break;
-      case 3: r.expect(wire, kVarint, "attribute i"); a.i = as_int64(r.varint()); break;
-      case 4: r.expect(wire, kLengthDelimited, "attribute s"); a.s = r.string(); break;
-      case 7: read_floats(r, wire, &a.floats, kMaxAttrValues, "attribute floats"); break;
-      case 8: read_int64s(r, wire, &a.ints, kMaxAttrValues, "attribute ints"); break;
-      case 20: r.expect(wire, kVarint, "attribute type"); a.type = int32_t(r.varint()); break;
-      default: r.skip(wire);  // tensors, graphs, docs: not needed
+      case 1:
+        r.expect(wire, kLengthDelimited, "attribute name");
+        a.name = r.string();
+        break;
+      case 2:
+        r.expect(wire, kFixed32, "attribute f");
+        a.f = r.f32();
+        break;
+      case 3:
+        r.expect(wire, kVarint, "attribute i");
+        a.i = as_int64(r.varint());
+        break;
+      case 4:
+        r.expect(wire, kLengthDelimited, "attribute s");
+        a.s = r.string();
+        break;
+      case 7:
+        read_floats(r, wire, &a.floats, kMaxAttrValues, "attribute floats");
+        break;
+      case 8:
+        read_int64s(r, wire, &a.ints, kMaxAttrValues, "attribute ints");
+        break;
+      case 20:
+        r.expect(wire, kVarint, "attribute type");
+        a.type = int32_t(r.varint());
+        break;
+      default:
+        r.skip(wire);  // tensors, graphs, docs: not needed
     }
   }
   return a;
@@ -236,14 +284,28 @@ Node read_node(Reader r) {
   int wire;
   while (r.key(&field, &wire)) {
     switch (field) {
-      case 1: r.expect(wire, kLengthDelimited, "node input"); n.inputs.push_back(r.string()); break;
-      case 2: r.expect(wire, kLengthDelimited, "node output"); n.outputs.push_back(r.string());
+      case 1:
+        r.expect(wire, kLengthDelimited, "node input");
+        n.inputs.push_back(r.string());
         break;
-      case 3: r.expect(wire, kLengthDelimited, "node name"); n.name = r.string(); break;
-      case 4: r.expect(wire, kLengthDelimited, "op_type"); n.op_type = r.string(); break;
-      case 5: r.expect(wire, kLengthDelimited, "attribute"); n.attributes.push_back(read_attribute(r.sub()));
+      case 2:
+        r.expect(wire, kLengthDelimited, "node output");
+        n.outputs.push_back(r.string());
         break;
-      default: r.skip(wire);
+      case 3:
+        r.expect(wire, kLengthDelimited, "node name");
+        n.name = r.string();
+        break;
+      case 4:
+        r.expect(wire, kLengthDelimited, "op_type");
+        n.op_type = r.string();
+        break;
+      case 5:
+        r.expect(wire, kLengthDelimited, "attribute");
+        n.attributes.push_back(read_attribute(r.sub()));
+        break;
+      default:
+        r.skip(wire);
     }
   }
   return n;
@@ -270,18 +332,28 @@ Graph read_graph(Reader r) {
   int wire;
   while (r.key(&field, &wire)) {
     switch (field) {
-      case 1: r.expect(wire, kLengthDelimited, "node"); g.nodes.push_back(read_node(r.sub())); break;
-      case 2: r.expect(wire, kLengthDelimited, "graph name"); g.name = r.string(); break;
-      case 5: r.expect(wire, kLengthDelimited, "initializer");
+      case 1:
+        r.expect(wire, kLengthDelimited, "node");
+        g.nodes.push_back(read_node(r.sub()));
+        break;
+      case 2:
+        r.expect(wire, kLengthDelimited, "graph name");
+        g.name = r.string();
+        break;
+      case 5:
+        r.expect(wire, kLengthDelimited, "initializer");
         g.initializers.push_back(read_tensor(r.sub()));
         break;
-      case 11: r.expect(wire, kLengthDelimited, "graph input");
+      case 11:
+        r.expect(wire, kLengthDelimited, "graph input");
         g.inputs.push_back(read_value_info_name(r.sub()));
         break;
-      case 12: r.expect(wire, kLengthDelimited, "graph output");
+      case 12:
+        r.expect(wire, kLengthDelimited, "graph output");
         g.outputs.push_back(read_value_info_name(r.sub()));
         break;
-      default: r.skip(wire);
+      default:
+        r.skip(wire);
     }
   }
   return g;
@@ -310,9 +382,16 @@ Model parse_model(std::span<const uint8_t> bytes, const std::string& source) {
   int wire;
   while (r.key(&field, &wire)) {
     switch (field) {
-      case 1: r.expect(wire, kVarint, "ir_version"); m.ir_version = as_int64(r.varint()); break;
-      case 2: r.expect(wire, kLengthDelimited, "producer_name"); m.producer_name = r.string(); break;
-      case 3: r.expect(wire, kLengthDelimited, "producer_version");
+      case 1:
+        r.expect(wire, kVarint, "ir_version");
+        m.ir_version = as_int64(r.varint());
+        break;
+      case 2:
+        r.expect(wire, kLengthDelimited, "producer_name");
+        m.producer_name = r.string();
+        break;
+      case 3:
+        r.expect(wire, kLengthDelimited, "producer_version");
         m.producer_version = r.string();
         break;
       case 7:
@@ -342,7 +421,8 @@ Model parse_model(std::span<const uint8_t> bytes, const std::string& source) {
         if (domain.empty() || domain == "ai.onnx") m.opset_version = version;
         break;
       }
-      default: r.skip(wire);
+      default:
+        r.skip(wire);
     }
   }
   if (!has_graph) throw FormatError(source + ": not an ONNX model (no graph)");

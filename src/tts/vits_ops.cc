@@ -33,8 +33,9 @@ void copy_act(const float* src, int n, float slope, float* dst) {
 }  // namespace
 
 Act Conv1d::operator()(const Act& x, ThreadPool* pool, float in_slope) const {
-  if (x.c != cin) throw Error("conv1d: input has " + std::to_string(x.c) + " channels, want " +
-                              std::to_string(cin));
+  if (x.c != cin)
+    throw Error("conv1d: input has " + std::to_string(x.c) + " channels, want " +
+                std::to_string(cin));
   const int span = dilation * (k - 1) + 1;
   const int tout = (x.t + 2 * pad - span) / stride + 1;
   if (tout <= 0) throw Error("conv1d: input too short");
@@ -49,7 +50,8 @@ Act Conv1d::operator()(const Act& x, ThreadPool* pool, float in_slope) const {
     a.pack(w.data(), cout, cin * k, cin * k);
     std::vector<const float*> rows(size_t(cin) * k);
     for (int ci = 0; ci < cin; ++ci) {
-      for (int kk = 0; kk < k; ++kk) rows[size_t(ci) * k + kk] = xp.data() + size_t(ci) * tp + kk * dilation;
+      for (int kk = 0; kk < k; ++kk)
+        rows[size_t(ci) * k + kk] = xp.data() + size_t(ci) * tp + kk * dilation;
     }
     gemm_rows(a, rows.data(), tout, b.empty() ? nullptr : b.data(), y.d.data(), tout, pool);
     return y;
@@ -89,7 +91,8 @@ Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool, float in_slope) 
   const int left = k / stride + 2;
   const int tp = left + x.t + k + 48;
   std::vector<float> xp(size_t(cin) * tp, 0.f);
-  for (int c = 0; c < cin; ++c) copy_act(x.row(c), x.t, in_slope, xp.data() + size_t(c) * tp + left);
+  for (int c = 0; c < cin; ++c)
+    copy_act(x.row(c), x.t, in_slope, xp.data() + size_t(c) * tp + left);
   for (int ph = 0; ph < stride && ph < tout; ++ph) {
     const int kk0 = (ph + pad) % stride;
     const int base = (ph + pad - kk0) / stride;
@@ -115,8 +118,7 @@ Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool, float in_slope) 
     PackedWeights pw;
     pw.pack(a.data(), cout, cin * taps, cin * taps);
     std::vector<float> tmp(size_t(cout) * q_count);
-    gemm_rows(pw, rows.data(), q_count, b.empty() ? nullptr : b.data(), tmp.data(), q_count,
-              pool);
+    gemm_rows(pw, rows.data(), q_count, b.empty() ? nullptr : b.data(), tmp.data(), q_count, pool);
     for (int co = 0; co < cout; ++co) {
       float* yr = y.row(co);
       const float* tr = tmp.data() + size_t(co) * q_count;

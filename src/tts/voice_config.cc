@@ -82,8 +82,7 @@ VoiceConfig parse_voice_config(std::string_view json_text, const std::string& so
         c.noise_scale = number<float>(inf.at("noise_scale"), source + ": inference.noise_scale");
       }
       if (inf.contains("length_scale")) {
-        c.length_scale =
-            number<float>(inf.at("length_scale"), source + ": inference.length_scale");
+        c.length_scale = number<float>(inf.at("length_scale"), source + ": inference.length_scale");
       }
       if (inf.contains("noise_w")) {
         c.noise_w = number<float>(inf.at("noise_w"), source + ": inference.noise_w");
@@ -108,8 +107,8 @@ VoiceConfig parse_voice_config(std::string_view json_text, const std::string& so
     }
     for (const char32_t needed : {U'^', U'_', U'$'}) {
       if (!c.phoneme_id_map.count(needed)) {
-        throw FormatError(source + ": phoneme_id_map lacks \"" + u32_to_utf8(std::u32string(1, needed)) +
-                          "\"");
+        throw FormatError(source + ": phoneme_id_map lacks \"" +
+                          u32_to_utf8(std::u32string(1, needed)) + "\"");
       }
     }
     if (root.contains("phoneme_map")) {
