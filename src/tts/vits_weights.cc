@@ -121,7 +121,8 @@ class VitsLoader {
       fail("node '" + n.name + "' has unsupported dilations/group");
     }
     c.cout = int(w.dims[0]);
-    c.cin = int(w.dims[1]) * c.groups;
+    if (w.dims[1] * c.groups > (1 << 24)) fail("'" + prefix + "': too many input channels");
+    c.cin = int(w.dims[1] * c.groups);
     if (c.cout % c.groups) fail("'" + prefix + "': output channels not divisible by group");
     if (bias) c.b = need(prefix + ".bias", {c.cout}).f32;
     return c;
