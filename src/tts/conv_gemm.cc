@@ -177,7 +177,9 @@ void gemm_rows(const PackedWeights& a, const float* const* b_rows, int n, const 
     }
   };
   const int64_t flops = int64_t(a.m) * a.k * n;
-  if (pool && pool->size() > 1 && flops > 200000) {
+  // Waking the workers costs microseconds on an idle machine (more when cores are shared):
+  // only layers of a million multiply-adds or more are split.
+  if (pool && pool->size() > 1 && flops >= (1 << 20)) {
     pool->parallel_for(jobs, run, std::max<int64_t>(1, jobs / (pool->size() * 8)));
   } else {
     run(0, jobs);

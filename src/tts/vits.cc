@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 
 namespace omni::tts {
 namespace {
@@ -273,17 +274,30 @@ std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* poo
   if (g) add_bias_rows(x, d.cond(*g, pool));
   for (size_t i = 0; i < d.ups.size(); ++i) {
     x = d.ups[i](x, pool, d.lrelu_slope);
-    Act sum(x.c, x.t);
-    for (int j = 0; j < d.kernels_per_up; ++j) {
-      const ResBlock& rb = d.resblocks[i * d.kernels_per_up + j];
+    // The parallel residual blocks are independent: with several threads each block runs on
+    // one thread (one hand-off per stage instead of one per convolution), widest kernel first
+    // so two threads balance 7 : 5+3. Summation order stays fixed (j ascending).
+    const int nk = d.kernels_per_up;
+    std::vector<Act> outs(static_cast<size_t>(nk));
+    auto run_block = [&](int j, ThreadPool* inner) {
+      const ResBlock& rb = d.resblocks[i * nk + j];
       Act xr = x;
       for (size_t k = 0; k < rb.convs.size(); ++k) {
-        Act xt = rb.convs[k](xr, pool, d.lrelu_slope);
-        if (!rb.convs2.empty()) xt = rb.convs2[k](xt, pool, d.lrelu_slope);
+        Act xt = rb.convs[k](xr, inner, d.lrelu_slope);
+        if (!rb.convs2.empty()) xt = rb.convs2[k](xt, inner, d.lrelu_slope);
         add_into(xr, xt);
       }
-      add_into(sum, xr);
+      outs[j] = std::move(xr);
+    };
+    if (pool && pool->size() > 1 && nk > 1) {
+      pool->parallel_for(nk, [&](int64_t b, int64_t e) {
+        for (int64_t c = b; c < e; ++c) run_block(nk - 1 - int(c), nullptr);
+      });
+    } else {
+      for (int j = 0; j < nk; ++j) run_block(j, pool);
     }
+    Act sum(x.c, x.t);
+    for (int j = 0; j < nk; ++j) add_into(sum, outs[j]);
     const float inv = 1.f / float(d.kernels_per_up);
     for (float& v : sum.d) v *= inv;
     x = std::move(sum);

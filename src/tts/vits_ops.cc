@@ -13,7 +13,7 @@ namespace {
 template <class Fn>
 void for_channels(ThreadPool* pool, int n, int64_t work_per_channel, Fn&& fn) {
   // Small layers are not worth waking the workers for.
-  if (pool && pool->size() > 1 && int64_t(n) * work_per_channel > 32768) {
+  if (pool && pool->size() > 1 && int64_t(n) * work_per_channel >= (1 << 20)) {
     pool->parallel_for(n, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) fn(int(i));
     });
