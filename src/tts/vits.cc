@@ -308,8 +308,8 @@ std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* poo
   return audio;
 }
 
-Act VitsModel::decoder_input(std::span<const int64_t> ids, const VitsOptions& opt, Act* g,
-                             VitsTrace* trace) const {
+Act VitsModel::prior(std::span<const int64_t> ids, const VitsOptions& opt, Act* g,
+                     VitsTrace* trace) const {
   if (ids.empty()) throw Error("vits: no phoneme ids");
   if (opt.speaker < 0 || opt.speaker >= num_speakers_) {
     throw Error("speaker " + std::to_string(opt.speaker) + " out of range (voice has " +
@@ -360,7 +360,6 @@ Act VitsModel::decoder_input(std::span<const int64_t> ids, const VitsOptions& op
       }
     }
   }
-  Act z = flow_reverse(std::move(zp), gp, pool);
   if (trace) {
     trace->m_p = Act(inter, t);
     trace->logs_p = Act(inter, t);
@@ -368,16 +367,18 @@ Act VitsModel::decoder_input(std::span<const int64_t> ids, const VitsOptions& op
     std::copy_n(stats.d.begin() + size_t(inter) * t, size_t(inter) * t, trace->logs_p.d.begin());
     trace->logw = logw;
     trace->durations = dur;
-    trace->dec_in = z;
   }
-  return z;
+  return zp;
 }
 
 std::vector<float> VitsModel::synthesize(std::span<const int64_t> ids, const VitsOptions& opt,
                                          VitsTrace* trace) const {
   Act g;
-  const Act z = decoder_input(ids, opt, &g, trace);
-  return decode(z, gin_ > 0 ? &g : nullptr, opt.pool);
+  const Act* gp = gin_ > 0 ? &g : nullptr;
+  Act zp = prior(ids, opt, &g, trace);
+  const Act z = flow_reverse(std::move(zp), gp, opt.pool);
+  if (trace) trace->dec_in = z;
+  return decode(z, gp, opt.pool);
 }
 
 int VitsModel::decoder_context_frames() const {
@@ -402,15 +403,39 @@ int VitsModel::decoder_context_frames() const {
   return int(std::ceil(frames)) + 2;
 }
 
+int VitsModel::flow_context_frames() const {
+  int frames = 0;
+  for (const CouplingLayer& c : flow_) {
+    for (const Conv1d& conv : c.wn.in_layers) frames += conv.dilation * (conv.k - 1) / 2 + 1;
+  }
+  return frames + 2;
+}
+
 bool VitsModel::synthesize_streaming(std::span<const int64_t> ids, const VitsOptions& opt,
                                      int chunk_frames, const OnChunk& on_chunk) const {
   Act g;
-  const Act z = decoder_input(ids, opt, &g, nullptr);
+  Act zp = prior(ids, opt, &g, nullptr);
   const Act* gp = gin_ > 0 ? &g : nullptr;
   const int ctx = decoder_context_frames();
   const int hop = hop_length();
   chunk_frames = std::max(1, chunk_frames);
-  for (int start = 0; start < z.t; start += chunk_frames) {
+  // First audio early: run the flow over just the frames the first chunk needs (plus the
+  // flow's own receptive field), decode and deliver that chunk, then run the flow over the
+  // whole sentence for the rest. Both give the same values where they are used.
+  const int first_end = std::min(zp.t, chunk_frames);
+  const int flow_end = std::min(zp.t, first_end + ctx + flow_context_frames());
+  if (flow_end < zp.t) {
+    Act head(zp.c, flow_end);
+    for (int c = 0; c < zp.c; ++c) std::copy(zp.row(c), zp.row(c) + flow_end, head.row(c));
+    const Act zh = flow_reverse(std::move(head), gp, opt.pool);
+    const int hi = std::min(zh.t, first_end + ctx);
+    Act part(zh.c, hi);
+    for (int c = 0; c < zh.c; ++c) std::copy(zh.row(c), zh.row(c) + hi, part.row(c));
+    const std::vector<float> audio = decode(part, gp, opt.pool);
+    if (!on_chunk(std::span<const float>(audio).first(size_t(first_end) * hop))) return false;
+  }
+  const Act z = flow_reverse(std::move(zp), gp, opt.pool);
+  for (int start = flow_end < z.t ? first_end : 0; start < z.t; start += chunk_frames) {
     const int end = std::min(z.t, start + chunk_frames);
     const int lo = std::max(0, start - ctx), hi = std::min(z.t, end + ctx);
     Act part(z.c, hi - lo);

@@ -146,6 +146,8 @@ class VitsModel {
                             int chunk_frames, const OnChunk& on_chunk) const;
   // Decoder receptive field, in decoder frames on each side (rounded up, plus a margin).
   int decoder_context_frames() const;
+  // The flow's receptive field, in frames on each side (plus a margin).
+  int flow_context_frames() const;
 
   int num_speakers() const { return num_speakers_; }
   int hop_length() const;
@@ -165,9 +167,9 @@ class VitsModel {
   std::vector<float> predict_logw(const Act& hidden, const Act* g, float noise_w,
                                   std::mt19937_64& rng, ThreadPool* pool) const;
   Act flow_reverse(Act z, const Act* g, ThreadPool* pool) const;
-  // Everything before the decoder: z (decoder input, [inter, y_len]) and the speaker vector.
-  Act decoder_input(std::span<const int64_t> ids, const VitsOptions& options, Act* g,
-                    VitsTrace* trace) const;
+  // Everything before the flow: z_p ([inter, y_len]) and the speaker vector.
+  Act prior(std::span<const int64_t> ids, const VitsOptions& options, Act* g,
+            VitsTrace* trace) const;
   std::vector<float> decode(const Act& z, const Act* g, ThreadPool* pool) const;
 };
 
