@@ -16,16 +16,29 @@ Act attention(const MultiHeadAttention& a, const Act& x, ThreadPool* pool) {
   const Act q = a.q(x, pool), k = a.k(x, pool), v = a.v(x, pool);
   const int t = x.t, heads = a.n_heads, hd = x.c / heads, w = a.window;
   const float scale = 1.f / std::sqrt(float(hd));
+  // Time-major copies per head ([t][hd]) so every dot product below is contiguous.
+  auto time_major = [&](const Act& m, int hh, float s) {
+    std::vector<float> out(size_t(t) * hd);
+    for (int d = 0; d < hd; ++d) {
+      const float* r = m.row(hh * hd + d);
+      for (int i = 0; i < t; ++i) out[size_t(i) * hd + d] = r[i] * s;
+    }
+    return out;
+  };
   Act out(x.c, t);
   std::vector<float> scores(static_cast<size_t>(t));
-  std::vector<float> qi(static_cast<size_t>(hd));
+  std::vector<float> o(static_cast<size_t>(hd));
   for (int hh = 0; hh < heads; ++hh) {
+    const std::vector<float> qt = time_major(q, hh, scale);
+    const std::vector<float> kt = time_major(k, hh, 1.f);
+    const std::vector<float> vt = time_major(v, hh, 1.f);
     for (int i = 0; i < t; ++i) {
-      for (int d = 0; d < hd; ++d) qi[d] = q.row(hh * hd + d)[i] * scale;
+      const float* qi = qt.data() + size_t(i) * hd;
       float mx = -INFINITY;
       for (int j = 0; j < t; ++j) {
+        const float* kj = kt.data() + size_t(j) * hd;
         float s = 0.f;
-        for (int d = 0; d < hd; ++d) s += qi[d] * k.row(hh * hd + d)[j];
+        for (int d = 0; d < hd; ++d) s += qi[d] * kj[d];
         const int r = j - i;
         if (r >= -w && r <= w) {
           const float* e = a.emb_rel_k.data() + size_t(r + w) * hd;
@@ -41,18 +54,21 @@ Act attention(const MultiHeadAttention& a, const Act& x, ThreadPool* pool) {
         scores[j] = std::exp(scores[j] - mx);
         sum += scores[j];
       }
-      for (int j = 0; j < t; ++j) scores[j] /= sum;
-      for (int d = 0; d < hd; ++d) {
-        const float* vr = v.row(hh * hd + d);
-        float o = 0.f;
-        for (int j = 0; j < t; ++j) o += scores[j] * vr[j];
-        for (int r = -w; r <= w; ++r) {
-          const int j = i + r;
-          if (j < 0 || j >= t) continue;
-          o += scores[j] * a.emb_rel_v[size_t(r + w) * hd + d];
-        }
-        out.row(hh * hd + d)[i] = o;
+      const float inv = 1.f / sum;
+      std::fill(o.begin(), o.end(), 0.f);
+      for (int j = 0; j < t; ++j) {
+        const float p = scores[j] * inv;
+        const float* vj = vt.data() + size_t(j) * hd;
+        for (int d = 0; d < hd; ++d) o[d] += p * vj[d];
       }
+      for (int r = -w; r <= w; ++r) {
+        const int j = i + r;
+        if (j < 0 || j >= t) continue;
+        const float p = scores[j] * inv;
+        const float* e = a.emb_rel_v.data() + size_t(r + w) * hd;
+        for (int d = 0; d < hd; ++d) o[d] += p * e[d];
+      }
+      for (int d = 0; d < hd; ++d) out.row(hh * hd + d)[i] = o[d];
     }
   }
   return a.o(out, pool);
@@ -401,6 +417,44 @@ int VitsModel::decoder_context_frames() const {
   }
   frames += d.conv_post.dilation * (d.conv_post.k - 1) / 2.0 / rate;
   return int(std::ceil(frames)) + 2;
+}
+
+void VitsModel::prepare() {
+  auto dds = [](DdsConv& d) {
+    for (Conv1d& c : d.sep) c.prepare();
+    for (Conv1d& c : d.pointwise) c.prepare();
+  };
+  for (MultiHeadAttention& a : enc_.attn) {
+    for (Conv1d* c : {&a.q, &a.k, &a.v, &a.o}) c->prepare();
+  }
+  for (Ffn& f : enc_.ffn) {
+    f.conv1.prepare();
+    f.conv2.prepare();
+  }
+  enc_.proj.prepare();
+  dp_.pre.prepare();
+  dp_.proj.prepare();
+  if (gin_) dp_.cond.prepare();
+  dds(dp_.convs);
+  for (ConvFlow& cf : dp_.flows) {
+    cf.pre.prepare();
+    cf.proj.prepare();
+    dds(cf.convs);
+  }
+  for (CouplingLayer& cl : flow_) {
+    cl.pre.prepare();
+    cl.post.prepare();
+    for (Conv1d& c : cl.wn.in_layers) c.prepare();
+    for (Conv1d& c : cl.wn.res_skip) c.prepare();
+    if (gin_) cl.wn.cond.prepare();
+  }
+  dec_.conv_pre.prepare();
+  dec_.conv_post.prepare();
+  if (gin_) dec_.cond.prepare();
+  for (ResBlock& rb : dec_.resblocks) {
+    for (Conv1d& c : rb.convs) c.prepare();
+    for (Conv1d& c : rb.convs2) c.prepare();
+  }
 }
 
 int VitsModel::flow_context_frames() const {

@@ -163,6 +163,7 @@ class VitsModel {
   std::vector<float> emb_g_;  // [num_speakers, gin]
 
   friend class VitsLoader;
+  void prepare();  // packs every convolution's weights for the GEMM kernel
   Act encode(std::span<const int64_t> ids, Act* hidden, ThreadPool* pool) const;
   std::vector<float> predict_logw(const Act& hidden, const Act* g, float noise_w,
                                   std::mt19937_64& rng, ThreadPool* pool) const;

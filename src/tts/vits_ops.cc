@@ -32,6 +32,10 @@ void copy_act(const float* src, int n, float slope, float* dst) {
 
 }  // namespace
 
+void Conv1d::prepare() {
+  if (groups == 1 && stride == 1) packed.pack(w.data(), cout, cin * k, cin * k);
+}
+
 Act Conv1d::operator()(const Act& x, ThreadPool* pool, float in_slope) const {
   if (x.c != cin)
     throw Error("conv1d: input has " + std::to_string(x.c) + " channels, want " +
@@ -46,8 +50,9 @@ Act Conv1d::operator()(const Act& x, ThreadPool* pool, float in_slope) const {
   for (int c = 0; c < cin; ++c) copy_act(x.row(c), x.t, in_slope, xp.data() + size_t(c) * tp + pad);
   Act y(cout, tout);
   if (groups == 1 && stride == 1) {
-    PackedWeights a;
-    a.pack(w.data(), cout, cin * k, cin * k);
+    PackedWeights local;
+    if (packed.data.empty()) local.pack(w.data(), cout, cin * k, cin * k);
+    const PackedWeights& a = packed.data.empty() ? local : packed;
     std::vector<const float*> rows(size_t(cin) * k);
     for (int ci = 0; ci < cin; ++ci) {
       for (int kk = 0; kk < k; ++kk)

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "tts/conv_gemm.h"
+
 namespace omni {
 class ThreadPool;
 }
@@ -29,6 +31,8 @@ struct Conv1d {
   int cin = 0, cout = 0, k = 1, stride = 1, dilation = 1, pad = 0, groups = 1;
   std::vector<float> w;
   std::vector<float> b;  // empty: no bias
+  PackedWeights packed;  // w in GEMM panel layout (prepare()); packed per call if empty
+  void prepare();
   // in_slope != 1: applies leaky_relu(in_slope) to the input first (fused into the padding copy).
   Act operator()(const Act& x, ThreadPool* pool, float in_slope = 1.f) const;
 };

@@ -140,6 +140,7 @@ VitsModel VitsModel::random(const VitsShape& s, uint64_t seed) {
     }
   }
   d.conv_post = g.conv(ch, 1, 7, 1, 1, /*bias=*/false);
+  m.prepare();
   return m;
 }
 

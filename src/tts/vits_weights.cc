@@ -339,6 +339,7 @@ class VitsLoader {
     }
     d.conv_post = conv("dec.conv_post", /*bias=*/false);
     check_conv(d.conv_post, ch, 1, "dec.conv_post");
+    m.prepare();
     return m;
   }
 
