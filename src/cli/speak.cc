@@ -22,7 +22,7 @@ struct SpeakArgs {
   std::string output;
   std::string voice = "en";
   std::string config;
-  int speaker = 0;
+  std::string speaker = "0";
   std::optional<float> length_scale, noise_scale, noise_w;
   uint64_t seed = 0;
   int threads = 1;
@@ -46,8 +46,17 @@ void write_output(const SpeakArgs& a, const std::vector<float>& f32,
 
 void run_piper(const SpeakArgs& a) {
   const tts::PiperVoice voice = tts::PiperVoice::load(a.voice, a.config);
-  if (a.speaker < 0 || a.speaker >= voice.model().num_speakers()) {
-    throw Error("--speaker " + std::to_string(a.speaker) + " out of range (voice has " +
+  // --speaker: a number, or a name from the config's speaker_id_map.
+  int speaker = -1;
+  if (auto it = voice.config().speaker_id_map.find(a.speaker);
+      it != voice.config().speaker_id_map.end()) {
+    speaker = it->second;
+  } else if (!a.speaker.empty() && a.speaker.find_first_not_of("0123456789") == std::string::npos &&
+             a.speaker.size() < 6) {
+    speaker = std::stoi(a.speaker);
+  }
+  if (speaker < 0 || speaker >= voice.model().num_speakers()) {
+    throw Error("--speaker " + a.speaker + " is not a speaker of this voice (it has " +
                 std::to_string(voice.model().num_speakers()) + ")");
   }
   std::unique_ptr<ThreadPool> pool;
@@ -56,7 +65,7 @@ void run_piper(const SpeakArgs& a) {
   opt.length_scale = a.length_scale;
   opt.noise_scale = a.noise_scale;
   opt.noise_w = a.noise_w;
-  opt.speaker = a.speaker;
+  opt.speaker = speaker;
   opt.seed = a.seed;
   opt.pool = pool.get();
   // Like Piper: each sentence is normalised to int16 on its own; 0.2 s of silence separates
@@ -88,9 +97,7 @@ void run_espeak(const SpeakArgs& a) {
     s16.insert(s16.end(), pcm.begin(), pcm.end());
     return true;
   });
-  std::vector<float> f32(s16.size());
-  for (size_t i = 0; i < s16.size(); ++i) f32[i] = float(s16[i]) / 32768.f;
-  write_output(a, f32, s16, e.sample_rate());
+  write_output(a, tts::pcm_to_float(s16), s16, e.sample_rate());
 }
 
 const RegisterCommand kRegister([](CLI::App& app) {
@@ -101,7 +108,7 @@ const RegisterCommand kRegister([](CLI::App& app) {
   cmd->add_option("--voice", args->voice,
                   "Piper voice file (.onnx, config beside it) or espeak-ng voice (en, ko, ...)");
   cmd->add_option("--config", args->config, "Piper voice config (default: VOICE.onnx.json)");
-  cmd->add_option("--speaker", args->speaker, "Speaker id of a multi-speaker voice");
+  cmd->add_option("--speaker", args->speaker, "Speaker of a multi-speaker voice (id or name)");
   cmd->add_option("--length-scale", args->length_scale, "Phoneme length scale (slower > 1)");
   cmd->add_option("--noise-scale", args->noise_scale, "Generator noise scale");
   cmd->add_option("--noise-w", args->noise_w, "Duration noise scale");

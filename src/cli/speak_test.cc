@@ -83,6 +83,15 @@ TEST(SpeakCli, MultiSpeaker) {
       << out;
   EXPECT_LE(max_abs_diff(read_f32(raw), read_f32(refdata("tts/golden/ms_en1_sid1.audio.f32"))),
             2e-5f);
+  // By name from the config's speaker_id_map (spk_b = 1).
+  ASSERT_EQ(run_command(binary("omni") + " speak 'Hello, my name is Omni.' --voice " +
+                            refdata("tts/models/tiny-ms.onnx") +
+                            " --speaker spk_b --noise-scale 0 --noise-w 0 --raw-f32 -o " + raw,
+                        &out, true),
+            0)
+      << out;
+  EXPECT_LE(max_abs_diff(read_f32(raw), read_f32(refdata("tts/golden/ms_en1_sid1.audio.f32"))),
+            2e-5f);
   EXPECT_EQ(run_command(binary("omni") + " speak hi --voice " + refdata("tts/models/tiny-ms.onnx") +
                             " --speaker 5 -o " + raw,
                         &out, true),

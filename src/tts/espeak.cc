@@ -54,6 +54,12 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; 
 
 }  // namespace
 
+std::vector<float> pcm_to_float(std::span<const int16_t> pcm) {
+  std::vector<float> out(pcm.size());
+  for (size_t i = 0; i < pcm.size(); ++i) out[i] = float(pcm[i]) / 32768.f;
+  return out;
+}
+
 char clause_terminator(std::string_view consumed, bool final_clause) {
   size_t end = consumed.size();
   if (!final_clause) {

@@ -62,6 +62,9 @@ class Espeak {
   int sample_rate_ = 0;
 };
 
+// espeak's int16 samples as floats in [-1, 1) (s / 32768).
+std::vector<float> pcm_to_float(std::span<const int16_t> pcm);
+
 // Recovers the clause terminator from the text one espeak_TextToPhonemes() call consumed.
 // espeak reads one word-start character past a clause and re-reads it on the next call, so for
 // a non-final clause the trailing non-space run is dropped first; the last remaining non-space
