@@ -7,12 +7,14 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
 
+#include "core/dtype.h"
 #include "core/error.h"
 
 namespace omni {
@@ -79,6 +81,16 @@ class ByteReader {
   std::string_view file_;
   uint64_t pos_ = 0;
 };
+
+// row_bytes for untrusted sizes: nullopt if n is not a multiple of the block size or the byte
+// count would overflow 64 bits.
+inline std::optional<uint64_t> checked_row_bytes(DType t, uint64_t n) {
+  const auto& info = dtype_info(t);
+  if (n % info.block_size != 0) return std::nullopt;
+  uint64_t b = 0;
+  if (__builtin_mul_overflow(n / info.block_size, uint64_t{info.type_size}, &b)) return std::nullopt;
+  return b;
+}
 
 // Appends little-endian values to a byte buffer (the writers' counterpart).
 class ByteWriter {

@@ -200,11 +200,13 @@ File File::parse(std::span<const uint8_t> bytes, std::string name) {
              start + 8);
     }
     t.type = info->type;
-    const auto rb = row_bytes(t.type, t.shape[0]);
+    const auto rb = checked_row_bytes(t.type, t.shape[0]);
     if (!rb) {
       r.fail([&] { return label + " ne[0]"; },
-             "row of " + std::to_string(t.shape[0]) + " elements is not a multiple of the " +
-                 std::string(info->name) + " block size " + std::to_string(info->block_size),
+             t.shape[0] % info->block_size != 0
+                 ? "row of " + std::to_string(t.shape[0]) + " elements is not a multiple of the " +
+                       std::string(info->name) + " block size " + std::to_string(info->block_size)
+                 : std::string("row byte size overflows 64 bits"),
              start + 12);
     }
     t.n_elements = n_elements;

@@ -357,11 +357,13 @@ File File::parse(std::span<const uint8_t> bytes, std::string name) {
     }
     t.type = info->type;
     const uint64_t ne0 = t.shape.empty() ? 1 : t.shape[0];
-    const auto rb = row_bytes(t.type, ne0);
+    const auto rb = checked_row_bytes(t.type, ne0);
     if (!rb) {
       r.fail([&] { return label + " ne[0]"; },
-             "row of " + std::to_string(ne0) + " elements is not a multiple of the " +
-                 std::string(info->name) + " block size " + std::to_string(info->block_size),
+             ne0 % info->block_size != 0
+                 ? "row of " + std::to_string(ne0) + " elements is not a multiple of the " +
+                       std::string(info->name) + " block size " + std::to_string(info->block_size)
+                 : std::string("row byte size overflows 64 bits"),
              dims_at + 4);
     }
     t.n_elements = n_elements;
