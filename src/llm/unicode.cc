@@ -49,16 +49,22 @@ const FlagTable& flag_table() {
   return table;
 }
 
+// 68 bytes are not printable Latin-1; they map to U+0100..U+0143.
+constexpr uint32_t kByteCptEnd = 256 + 68;
+
 struct ByteMap {
   std::array<uint32_t, 256> to_cpt{};
   std::array<std::string, 256> to_utf8;
+  std::array<int16_t, kByteCptEnd> to_byte{};
   ByteMap() {
     // Printable Latin-1 bytes map to themselves; the rest to U+0100 upwards in byte order.
+    to_byte.fill(-1);
     uint32_t next = 256;
     for (uint32_t b = 0; b < 256; ++b) {
       const bool printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
       to_cpt[b] = printable ? b : next++;
       to_utf8[b] = to_utf8_impl(to_cpt[b]);
+      to_byte[to_cpt[b]] = static_cast<int16_t>(b);
     }
   }
   static std::string to_utf8_impl(uint32_t c) {
@@ -203,20 +209,7 @@ bool is_valid_utf8(std::string_view s) {
 
 uint32_t byte_to_cpt(uint8_t b) { return byte_map().to_cpt[b]; }
 
-int cpt_to_byte(uint32_t cpt) {
-  if (cpt < 256) {
-    const bool printable =
-        (cpt >= 0x21 && cpt <= 0x7E) || (cpt >= 0xA1 && cpt <= 0xAC) || cpt >= 0xAE;
-    return printable ? static_cast<int>(cpt) : -1;
-  }
-  const auto& m = byte_map();
-  // Non-printable bytes map to 256 + k in increasing byte order: find the k-th one.
-  if (cpt >= 256 + 68) return -1;  // 68 bytes are not printable
-  for (int b = 0; b < 256; ++b) {
-    if (m.to_cpt[b] == cpt) return b;
-  }
-  return -1;
-}
+int cpt_to_byte(uint32_t cpt) { return cpt < kByteCptEnd ? byte_map().to_byte[cpt] : -1; }
 
 std::string bytes_to_gpt2(std::string_view bytes) {
   const auto& m = byte_map();

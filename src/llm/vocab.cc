@@ -287,8 +287,7 @@ uint32_t Vocab::attr(TokenId id) const {
 }
 
 TokenId Vocab::find(std::string_view text) const {
-  // Heterogeneous lookup would avoid this copy; the map is keyed by std::string for simplicity.
-  const auto it = index_.find(std::string(text));
+  const auto it = index_.find(text);
   return it == index_.end() ? kNoToken : it->second;
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -129,7 +130,11 @@ class Vocab {
   std::vector<float> scores_;
   std::vector<uint32_t> attrs_;
   std::vector<std::string> pieces_;  // token_to_piece(id, special=true) cache
-  std::unordered_map<std::string, TokenId> index_;
+  struct TextHash {  // transparent, so lookups by string_view do not allocate
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, TokenId, TextHash, std::equal_to<>> index_;
   std::vector<TokenId> specials_;  // control/user-defined/unknown, longest text first
   std::unordered_set<TokenId> eog_;
   TokenId bos_ = kNoToken, eos_ = kNoToken, eot_ = kNoToken, eom_ = kNoToken, unk_ = kNoToken,
