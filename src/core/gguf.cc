@@ -273,13 +273,13 @@ File File::parse(std::span<const uint8_t> bytes, std::string name) {
   if (n_kv > r.remaining() / 13) {
     r.fail([] { return std::string("metadata count"); },
            std::to_string(n_kv) + " key-value pairs cannot fit in the " +
-               std::to_string(r.remaining()) + " bytes left in the file",
+               std::to_string(r.remaining()) + " bytes left in the file (truncated or corrupt)",
            n_kv_at);
   }
   if (n_tensors > r.remaining() / 24) {
     r.fail([] { return std::string("tensor count"); },
            std::to_string(n_tensors) + " tensor infos cannot fit in the " +
-               std::to_string(r.remaining()) + " bytes left in the file",
+               std::to_string(r.remaining()) + " bytes left in the file (truncated or corrupt)",
            n_tensors_at);
   }
 
