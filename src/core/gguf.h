@@ -25,6 +25,7 @@ inline constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
 inline constexpr uint64_t kDefaultAlignment = 32;
 inline constexpr uint32_t kMaxDims = 4;         // GGML_MAX_DIMS
 inline constexpr int kMaxArrayNesting = 8;      // arrays of arrays deeper than this are refused
+inline constexpr uint64_t kMaxMetadataValues = uint64_t{1} << 24;  // array elements in all keys
 
 enum class ValueType : uint32_t {
   U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7,
