@@ -1,0 +1,248 @@
+#include "core/kernels.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <string>
+
+#include "core/error.h"
+#include "core/kernels_impl.h"
+#include "core/thread_pool.h"
+
+namespace omni::kernels {
+
+namespace {
+
+const std::array<KernelTable, 3>& all_tables() {
+  static const std::array<KernelTable, 3> tables = [] {
+    std::array<KernelTable, 3> t{};
+    detail::fill_scalar(t[0]);
+    t[1] = t[0];
+    t[2] = t[0];
+    const CpuLevel max = cpu_max_level();
+    if (max >= CpuLevel::kAvx2) {
+      detail::fill_avx2(t[1]);
+      t[1].level = CpuLevel::kAvx2;
+      t[2] = t[1];
+    }
+    if (max >= CpuLevel::kAvx512) {
+      detail::fill_avx512(t[2]);
+      t[2].level = CpuLevel::kAvx512;
+    }
+    return t;
+  }();
+  return tables;
+}
+
+}  // namespace
+
+const KernelTable& kernel_table(CpuLevel level) {
+  if (level > cpu_max_level()) {
+    throw Error("kernels: level " + std::string(cpu_level_name(level)) +
+                " is not supported by this CPU");
+  }
+  return all_tables()[static_cast<size_t>(level)];
+}
+
+const KernelTable& active() {
+  static const KernelTable& table = kernel_table(cpu_level());
+  return table;
+}
+
+ActFormat act_format(DType wtype) {
+  switch (wtype) {
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16: return ActFormat::kF32;
+    case DType::Q8_0:
+    case DType::Q4_0:
+    case DType::Q4_1:
+    case DType::Q5_0:
+    case DType::Q5_1: return ActFormat::kQ8;
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K: return ActFormat::kQ8_K;
+    default: break;
+  }
+  throw Error("kernels: no matrix kernel for weight type " + std::string(dtype_name(wtype)));
+}
+
+namespace {
+
+// Adapters giving the float dots the common (weights, activations) signature; `Level` picks the
+// table at compile time (only instantiated for levels the CPU runs).
+template <int Level>
+float dot_f32_any(const void* w, const void* a, int64_t n) {
+  return all_tables()[Level]
+      .dot_f32(static_cast<const float*>(w), static_cast<const float*>(a), n);
+}
+template <int Level>
+float dot_f16_any(const void* w, const void* a, int64_t n) {
+  return all_tables()[Level]
+      .dot_f16(static_cast<const uint16_t*>(w), static_cast<const float*>(a), n);
+}
+template <int Level>
+float dot_bf16_any(const void* w, const void* a, int64_t n) {
+  return all_tables()[Level]
+      .dot_bf16(static_cast<const uint16_t*>(w), static_cast<const float*>(a), n);
+}
+
+template <int Level>
+DotFn float_dot(DType t) {
+  if (t == DType::F32) return dot_f32_any<Level>;
+  if (t == DType::F16) return dot_f16_any<Level>;
+  return dot_bf16_any<Level>;
+}
+
+uint64_t checked_row_bytes(DType wtype, int64_t cols) {
+  if (cols <= 0) throw Error("kernels: matrix with " + std::to_string(cols) + " columns");
+  const auto rb = row_bytes(wtype, static_cast<uint64_t>(cols));
+  if (!rb) {
+    throw Error("kernels: " + std::to_string(cols) + " columns is not a whole number of " +
+                std::string(dtype_name(wtype)) + " blocks");
+  }
+  return *rb;
+}
+
+}  // namespace
+
+DotFn dot_fn(DType wtype, const KernelTable& k) {
+  switch (wtype) {
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16:
+      switch (k.level) {
+        case CpuLevel::kScalar: return float_dot<0>(wtype);
+        case CpuLevel::kAvx2: return float_dot<1>(wtype);
+        case CpuLevel::kAvx512: return float_dot<2>(wtype);
+      }
+      break;
+    case DType::Q8_0: return k.dot_q8_0;
+    case DType::Q4_0: return k.dot_q4_0;
+    case DType::Q4_1: return k.dot_q4_1;
+    case DType::Q5_0: return k.dot_q5_0;
+    case DType::Q5_1: return k.dot_q5_1;
+    case DType::Q4_K: return k.dot_q4_K;
+    case DType::Q5_K: return k.dot_q5_K;
+    case DType::Q6_K: return k.dot_q6_K;
+    default: break;
+  }
+  throw Error("kernels: no dot kernel for weight type " + std::string(dtype_name(wtype)));
+}
+
+void Activations::quantize(DType wtype, const float* x, int64_t m, int64_t cols,
+                           const KernelTable& k) {
+  checked_row_bytes(wtype, cols);
+  format_ = act_format(wtype);
+  m_ = m;
+  cols_ = cols;
+  f32_ = nullptr;
+  const auto um = static_cast<size_t>(m), uc = static_cast<size_t>(cols);
+  switch (format_) {
+    case ActFormat::kF32: f32_ = x; break;
+    case ActFormat::kQ8: {
+      const size_t nb = uc / QK8_0;
+      qs_.resize(um * uc);
+      d_.resize(um * nb);
+      sd_.resize(um * nb);
+      sum_.resize(um * nb);
+      q8_rows_.resize(um);
+      for (size_t i = 0; i < um; ++i) {
+        k.quantize_q8(x + i * uc, cols, qs_.data() + i * uc, d_.data() + i * nb,
+                      sd_.data() + i * nb, sum_.data() + i * nb);
+        q8_rows_[i] = Q8Row{qs_.data() + i * uc, d_.data() + i * nb, sd_.data() + i * nb,
+                            sum_.data() + i * nb};
+      }
+      break;
+    }
+    case ActFormat::kQ8_K: {
+      const size_t nb = uc / QK_K;
+      q8k_.resize(um * nb);
+      for (size_t i = 0; i < um; ++i) k.quantize_q8_K(x + i * uc, cols, q8k_.data() + i * nb);
+      break;
+    }
+  }
+}
+
+const void* Activations::row(int64_t i) const {
+  switch (format_) {
+    case ActFormat::kF32: return f32_ + i * cols_;
+    case ActFormat::kQ8: return &q8_rows_[static_cast<size_t>(i)];
+    case ActFormat::kQ8_K: return q8k_.data() + i * (cols_ / QK_K);
+  }
+  return nullptr;
+}
+
+void matmul(DType wtype, const void* w, int64_t rows, const Activations& act, float* y,
+            ThreadPool* pool) {
+  if (act_format(wtype) != act.format()) {
+    throw Error("kernels: activations were prepared for another weight type than " +
+                std::string(dtype_name(wtype)));
+  }
+  const int64_t cols = act.cols(), m = act.rows();
+  const uint64_t rb = checked_row_bytes(wtype, cols);
+  if (rows <= 0 || m <= 0) return;
+  const DotFn dot = dot_fn(wtype, active());
+  const auto* wb = static_cast<const uint8_t*>(w);
+  ThreadPool& tp = pool != nullptr ? *pool : ThreadPool::global();
+  if (m == 1) {
+    const void* a = act.row(0);
+    tp.parallel_for(
+        rows,
+        [&](int64_t b, int64_t e) {
+          for (int64_t r = b; r < e; ++r) y[r] = dot(wb + static_cast<uint64_t>(r) * rb, a, cols);
+        },
+        8);
+    return;
+  }
+  // Batched: a tile of weight rows (about 64 KiB, it stays in L2) meets every activation row
+  // before the next tile is read, so weights stream from memory once per call.
+  const int64_t tile = std::clamp<int64_t>(static_cast<int64_t>((64 << 10) / rb), 4, 256);
+  const int64_t tiles = (rows + tile - 1) / tile;
+  tp.parallel_for(tiles, [&](int64_t tb, int64_t te) {
+    for (int64_t t = tb; t < te; ++t) {
+      const int64_t r0 = t * tile, r1 = std::min(rows, r0 + tile);
+      for (int64_t i = 0; i < m; ++i) {
+        const void* a = act.row(i);
+        float* yi = y + i * rows;
+        for (int64_t r = r0; r < r1; ++r) yi[r] = dot(wb + static_cast<uint64_t>(r) * rb, a, cols);
+      }
+    }
+  });
+}
+
+void matmul(DType wtype, const void* w, int64_t rows, int64_t cols, const float* x, int64_t m,
+            float* y, ThreadPool* pool) {
+  thread_local Activations scratch;
+  scratch.quantize(wtype, x, m, cols);
+  matmul(wtype, w, rows, scratch, y, pool);
+}
+
+void matvec(DType wtype, const void* w, int64_t rows, int64_t cols, const float* x, float* y,
+            ThreadPool* pool) {
+  matmul(wtype, w, rows, cols, x, 1, y, pool);
+}
+
+void rope_cache(float pos, int64_t n_rot, float freq_base, float freq_scale, float* cos,
+                float* sin) {
+  const float theta_scale = std::pow(freq_base, -2.0f / static_cast<float>(n_rot));
+  float theta = pos;
+  for (int64_t i = 0; i < n_rot / 2; ++i) {
+    const float t = freq_scale * theta;
+    cos[i] = std::cos(t);
+    sin[i] = std::sin(t);
+    theta *= theta_scale;
+  }
+}
+
+void add_rows(const float* a, const float* b, int64_t rows, int64_t n, float* y) {
+  const KernelTable& k = active();
+  for (int64_t r = 0; r < rows; ++r) k.add(a + r * n, b, n, y + r * n);
+}
+
+void mul_rows(const float* a, const float* b, int64_t rows, int64_t n, float* y) {
+  const KernelTable& k = active();
+  for (int64_t r = 0; r < rows; ++r) k.mul(a + r * n, b, n, y + r * n);
+}
+
+}  // namespace omni::kernels
