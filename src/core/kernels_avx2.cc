@@ -12,8 +12,13 @@
 #include "core/half.h"
 #include "core/kernels_impl.h"
 
+// clang has no GCC target pragma (the fuzz preset builds with clang): same effect there.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi2"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,bmi2")
+#endif
 
 // Outside omni::kernels so these names do not collide with the public dispatching API.
 namespace omni::kernels_avx2 {
@@ -428,4 +433,8 @@ void detail::fill_avx2(KernelTable& t) {
 
 }  // namespace omni::kernels
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif

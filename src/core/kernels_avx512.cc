@@ -6,7 +6,9 @@
 // GCC 12's AVX-512 intrinsic headers start from _mm512_undefined_*() and trip these warnings.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <algorithm>
@@ -19,8 +21,13 @@
 #include "core/half.h"
 #include "core/kernels_impl.h"
 
+// clang has no GCC target pragma (the fuzz preset builds with clang): same effect there.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+#endif
 
 // Outside omni::kernels so these names do not collide with the public dispatching API.
 namespace omni::kernels_avx512 {
@@ -301,5 +308,9 @@ void detail::fill_avx512(KernelTable& t) {
 
 }  // namespace omni::kernels
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #pragma GCC diagnostic pop
