@@ -10,6 +10,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libstb-dev
+  libsndfile1-dev libsamplerate0-dev
 )
 
 missing=()

@@ -1,0 +1,36 @@
+#include "llm/kv_cache.h"
+
+#include <cstring>
+
+#include "core/error.h"
+#include "core/half.h"
+
+namespace omni::llm {
+
+KvCache::KvCache(uint32_t n_layer, uint32_t n_ctx, uint32_t kv_dim, KvType type)
+    : n_layer_(n_layer), n_ctx_(n_ctx), kv_dim_(kv_dim), type_(type),
+      elem_(type == KvType::kF16 ? 2 : 4) {
+  const size_t n = static_cast<size_t>(n_layer) * n_ctx * kv_dim * elem_;
+  k_.resize(n);
+  v_.resize(n);
+}
+
+void KvCache::store(uint32_t layer, uint32_t pos, uint32_t n, const float* k, const float* v) {
+  if (layer >= n_layer_ || pos + n > n_ctx_) throw Error("kv cache: store past the context size");
+  const size_t count = static_cast<size_t>(n) * kv_dim_;
+  uint8_t* kd = k_.data() + offset(layer, pos);
+  uint8_t* vd = v_.data() + offset(layer, pos);
+  if (type_ == KvType::kF32) {
+    std::memcpy(kd, k, count * 4);
+    std::memcpy(vd, v, count * 4);
+    return;
+  }
+  auto* kh = reinterpret_cast<uint16_t*>(kd);
+  auto* vh = reinterpret_cast<uint16_t*>(vd);
+  for (size_t i = 0; i < count; ++i) {
+    kh[i] = fp32_to_fp16(k[i]);
+    vh[i] = fp32_to_fp16(v[i]);
+  }
+}
+
+}  // namespace omni::llm

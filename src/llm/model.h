@@ -1,0 +1,94 @@
+// A loaded language model (immutable, shareable) and an inference context over it (KV cache,
+// scratch, token history). The forward pass is one readable function in forward.cc.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/gguf.h"
+#include "llm/config.h"
+#include "llm/kv_cache.h"
+#include "llm/weights.h"
+
+namespace omni {
+class ThreadPool;
+}
+
+namespace omni::llm {
+
+class Model {
+ public:
+  // Maps the GGUF file (weights stay in the page cache, no copies) and checks every tensor.
+  static std::shared_ptr<const Model> load(const std::string& path);
+
+  const gguf::File& file() const { return file_; }
+  const LlmConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
+
+ private:
+  explicit Model(gguf::File file);
+  gguf::File file_;
+  LlmConfig config_;
+  ModelWeights weights_;
+};
+
+struct ContextOptions {
+  uint32_t n_ctx = 0;  // 0: the model's training context, capped at 4096
+  KvType kv_type = KvType::kF16;
+  uint32_t n_batch = 256;  // prompt tokens per forward pass
+  ThreadPool* pool = nullptr;  // nullptr: the process-wide pool
+};
+
+enum class Pooling { kMean, kLast };
+
+class Context {
+ public:
+  Context(std::shared_ptr<const Model> model, ContextOptions options = {});
+
+  const Model& model() const { return *model_; }
+  uint32_t n_ctx() const { return cache_.n_ctx(); }
+  uint32_t n_past() const { return static_cast<uint32_t>(history_.size()); }
+  std::span<const int32_t> history() const { return history_; }
+
+  // Appends `tokens` after the history and returns the logits of the last one (n_vocab floats,
+  // valid until the next call). Throws omni::Error if the context would overflow, a token id is
+  // out of range, or the evaluation is cancelled (the history then keeps what was evaluated).
+  std::span<const float> eval(std::span<const int32_t> tokens);
+
+  // Like eval, but returns the logits of every token ([tokens.size()][n_vocab]).
+  std::vector<float> eval_all(std::span<const int32_t> tokens);
+
+  // Keeps the longest common prefix of the history and `prompt` (the KV cache of those positions
+  // stays valid) and drops the rest; returns the number of tokens kept. At least one token of the
+  // prompt is always left to evaluate, so its logits can be produced.
+  uint32_t reuse_prefix(std::span<const int32_t> prompt);
+  void clear() { history_.clear(); }
+
+  // Final-norm hidden states of `tokens` evaluated from position 0, pooled (for embeddings).
+  std::vector<float> embed(std::span<const int32_t> tokens, Pooling pooling);
+
+  // Set from any thread to stop an eval between layers/batches.
+  void cancel() { cancel_.store(true); }
+
+ private:
+  // Runs tokens [0, n) at positions n_past.. through all layers; leaves the final-norm hidden
+  // states of the rows selected by `out_rows` (first row index) in hidden_.
+  void forward(const int32_t* tokens, uint32_t n, uint32_t out_first);
+  void compute_logits(uint32_t n_rows, float* out);
+
+  std::shared_ptr<const Model> model_;
+  ContextOptions options_;
+  ThreadPool* pool_;
+  KvCache cache_;
+  std::vector<int32_t> history_;
+  std::atomic<bool> cancel_{false};
+
+  // Scratch, sized for n_batch tokens.
+  std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_, hidden_, logits_, scores_;
+};
+
+}  // namespace omni::llm
