@@ -60,15 +60,14 @@ class GgmlHostile : public ::testing::TestWithParam<const char*> {
 
 TEST_P(GgmlHostile, Truncations) {
   auto points = truncation_points(bytes_.size(), meta_end_);
-  // Every offset inside a few tensor headers, and the ends of the others.
+  // Every offset inside the first and last tensor headers; inside the others, one cut in the
+  // header of every fourth (each of these parses the whole vocabulary again: keep it cheap).
   for (size_t i = 0; i < headers_.size(); ++i) {
     const auto [start, data] = headers_[i];
-    if (i % 16 == 0) {
+    if (i == 0 || i + 1 == headers_.size()) {
       for (uint64_t p = start; p <= data; ++p) points.push_back(p);
-    } else {
-      points.push_back(start + 1);
-      points.push_back(data - 1);
-      points.push_back(data);
+    } else if (i % 4 == 0) {
+      points.push_back(start + 1 + i % (data - start - 1));
     }
   }
   size_t refused = 0;

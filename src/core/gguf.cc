@@ -123,6 +123,15 @@ class Parser {
                   " bytes left in the file",
               count_at);
     }
+    // Each value costs ~40 bytes in memory however small in the file: cap the total so a large
+    // hostile file cannot make us allocate tens of times its size.
+    values_ += n;
+    if (values_ > kMaxMetadataValues) {
+      r_.fail([&] { return ctx.describe() + " array length"; },
+              "more than " + std::to_string(kMaxMetadataValues) +
+                  " metadata values in total (real models hold about a million)",
+              count_at);
+    }
     a.items.reserve(static_cast<size_t>(n));
     for (uint64_t i = 0; i < n; ++i) {
       ValueCtx child{ctx.key, &ctx, i};
@@ -141,6 +150,7 @@ class Parser {
 
  private:
   ByteReader r_;
+  uint64_t values_ = 0;  // array elements read so far
 };
 
 bool is_power_of_two(uint64_t x) { return x != 0 && (x & (x - 1)) == 0; }
@@ -273,13 +283,13 @@ File File::parse(std::span<const uint8_t> bytes, std::string name) {
   if (n_kv > r.remaining() / 13) {
     r.fail([] { return std::string("metadata count"); },
            std::to_string(n_kv) + " key-value pairs cannot fit in the " +
-               std::to_string(r.remaining()) + " bytes left in the file",
+               std::to_string(r.remaining()) + " bytes left in the file (truncated or corrupt)",
            n_kv_at);
   }
   if (n_tensors > r.remaining() / 24) {
     r.fail([] { return std::string("tensor count"); },
            std::to_string(n_tensors) + " tensor infos cannot fit in the " +
-               std::to_string(r.remaining()) + " bytes left in the file",
+               std::to_string(r.remaining()) + " bytes left in the file (truncated or corrupt)",
            n_tensors_at);
   }
 

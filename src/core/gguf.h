@@ -25,6 +25,7 @@ inline constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
 inline constexpr uint64_t kDefaultAlignment = 32;
 inline constexpr uint32_t kMaxDims = 4;         // GGML_MAX_DIMS
 inline constexpr int kMaxArrayNesting = 8;      // arrays of arrays deeper than this are refused
+inline constexpr uint64_t kMaxMetadataValues = uint64_t{1} << 24;  // array elements in all keys
 
 enum class ValueType : uint32_t {
   U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7,
@@ -114,13 +115,15 @@ class File {
 };
 
 // Writes a GGUF file: metadata in insertion order, then tensor infos, then the data section with
-// each tensor aligned (as llama.cpp's gguf-py writes it), so reading a file and writing its
-// contents back gives the same bytes.
+// each tensor (the last one included) padded to general.alignment (default 32) as gguf-py and
+// llama.cpp write it; a file without tensors gets no padding at all. Reading a file and writing
+// its contents back gives the same bytes. The whole file is built in memory.
 class Writer {
  public:
   explicit Writer(uint32_t version = 3) : version_(version) {}
   void set(std::string key, Value value);  // replaces an existing key in place
-  // `data` must hold exactly row_bytes(type, shape[0]) * rows bytes; it is copied.
+  // `data` must hold exactly row_bytes(type, shape[0]) * rows bytes; it is copied. Throws
+  // omni::Error on a size mismatch, more than 4 dimensions or a duplicate name.
   void add_tensor(std::string name, DType type, std::vector<uint64_t> shape,
                   std::span<const uint8_t> data);
   void write(const std::string& path) const;  // throws omni::Error on I/O failure

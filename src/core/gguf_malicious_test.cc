@@ -110,6 +110,17 @@ TEST(GgufMalicious, ArrayLengthsCheckedBeforeAllocating) {
   expect_error(s.bytes(), {"key 'tokenizer.ggml.tokens'[2]", "string length 50", at(third)});
 }
 
+TEST(GgufMalicious, TotalMetadataValuesCapped) {
+  // A u8 array that fits in the file but holds more values than the cap: refused before the
+  // ~40 bytes per value are allocated.
+  const uint64_t n = kMaxMetadataValues + 1;
+  Raw r;
+  r.header(0, 1).str("a").u32(9).u32(0);
+  const uint64_t off = r.at();
+  r.u64(n).zeros(n);
+  expect_error(r.bytes(), {"key 'a' array length", "more than 16777216 metadata values", at(off)});
+}
+
 TEST(GgufMalicious, UnknownValueTypes) {
   Raw r;
   r.header(0, 1).str("x");

@@ -21,9 +21,9 @@ namespace omni::testing {
 
 struct HostilePlan {
   uint64_t dense = 4096;          // every offset below this (capped to the metadata size)
-  uint64_t budget = 64ull << 20;  // bytes of parsing to spend on sampled positions
+  uint64_t budget = 32ull << 20;  // bytes of parsing to spend on sampled positions
   uint64_t max_sampled = 300;     // at most this many sampled positions
-  uint64_t min_sampled = 24;      // at least this many, whatever the budget
+  uint64_t min_sampled = 16;      // at least this many, whatever the budget
   uint64_t seed = 0x0dd5eed;
 };
 
