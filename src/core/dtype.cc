@@ -78,7 +78,10 @@ std::optional<DType> dtype_from_name(std::string_view name) {
 std::optional<uint64_t> row_bytes(DType t, uint64_t n) {
   const auto& i = dtype_info(t);
   if (n % i.block_size != 0) return std::nullopt;
-  return n / i.block_size * i.type_size;
+  const uint64_t blocks = n / i.block_size;
+  // Sizes may come from untrusted files: refuse a product that would wrap.
+  if (blocks > UINT64_MAX / i.type_size) return std::nullopt;
+  return blocks * i.type_size;
 }
 
 }  // namespace omni

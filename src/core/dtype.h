@@ -58,7 +58,8 @@ const DTypeInfo& dtype_info(DType t);  // t must be a defined type
 std::string_view dtype_name(DType t);
 std::optional<DType> dtype_from_name(std::string_view name);  // case-insensitive
 
-// Bytes of a row of n elements; nullopt if n is not a multiple of the block size.
+// Bytes of a row of n elements; nullopt if n is not a multiple of the block size or the byte
+// count does not fit in 64 bits.
 std::optional<uint64_t> row_bytes(DType t, uint64_t n);
 
 }  // namespace omni

@@ -40,6 +40,8 @@ TEST(DType, NamesAndRowBytes) {
   EXPECT_EQ(row_bytes(DType::Q8_0, 64), 68u);
   EXPECT_FALSE(row_bytes(DType::Q4_K, 100).has_value());
   EXPECT_EQ(row_bytes(DType::F16, 7), 14u);
+  EXPECT_FALSE(row_bytes(DType::F32, uint64_t{1} << 62).has_value());  // would wrap
+  EXPECT_EQ(row_bytes(DType::F32, uint64_t{1} << 61), uint64_t{1} << 63);
 }
 
 }  // namespace
