@@ -44,17 +44,24 @@ TEST(ThreadPool, UsesWorkersAndManySmallJobs) {
     pool.parallel_for(64, [&](int64_t b, int64_t e) { total += e - b; });
   }
   EXPECT_EQ(total.load(), 20000 * 64);
-  // With enough work, more than one thread takes part.
+  // Two ranges that each wait for the other: they can only both finish if two threads run
+  // them at once (the wait is bounded, so a broken pool fails instead of hanging). This holds
+  // however loaded the machine is, unlike counting which threads happened to take part.
   std::mutex mu;
   std::vector<std::thread::id> ids;
-  pool.parallel_for(3000, [&](int64_t, int64_t) {
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-    std::lock_guard<std::mutex> lock(mu);
-    if (std::find(ids.begin(), ids.end(), std::this_thread::get_id()) == ids.end()) {
+  std::atomic<int> arrived{0};
+  pool.parallel_for(2, [&](int64_t, int64_t) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
       ids.push_back(std::this_thread::get_id());
     }
+    ++arrived;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (arrived.load() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   });
-  EXPECT_GT(ids.size(), 1u);
+  EXPECT_EQ(arrived.load(), 2);
+  ASSERT_EQ(ids.size(), 2u);
+  EXPECT_NE(ids[0], ids[1]);
 }
 
 TEST(ThreadPool, PropagatesExceptionsAndStaysUsable) {
