@@ -272,6 +272,93 @@ float dot_q5_1(const void* wv, const void* act, int64_t n) {
   return hsum(acc) + corr;
 }
 
+// Register-blocked R x C tiles over the 32-element types: the R x C dots above run side by side
+// with exactly their float operations in their order (bit-identical outputs), each weight block
+// unpacked once for C activation rows and each activation block loaded once for R weight rows.
+// out[4 * c + r].
+enum class Q32 { k8_0, k4_0, k4_1, k5_0, k5_1 };
+
+template <Q32 T>
+struct Q32Block;
+template <> struct Q32Block<Q32::k8_0> { using type = BlockQ8_0; };
+template <> struct Q32Block<Q32::k4_0> { using type = BlockQ4_0; };
+template <> struct Q32Block<Q32::k4_1> { using type = BlockQ4_1; };
+template <> struct Q32Block<Q32::k5_0> { using type = BlockQ5_0; };
+template <> struct Q32Block<Q32::k5_1> { using type = BlockQ5_1; };
+
+template <Q32 T, int R, int C>
+void tile_q32(const uint8_t* wv, uint64_t wrb, const void* const* act, int64_t n, float* out) {
+  using Block = typename Q32Block<T>::type;
+  constexpr bool kMin = T == Q32::k4_1 || T == Q32::k5_1;
+  const Block* w[R];
+  const Q8Row* a[C];
+  for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const Block*>(wv + r * wrb);
+  for (int c = 0; c < C; ++c) a[c] = static_cast<const Q8Row*>(act[c]);
+  __m256 acc[R][C];
+  float corr[R][C];
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) {
+      acc[r][c] = _mm256_setzero_ps();
+      corr[r][c] = 0;
+    }
+  }
+  for (int64_t b = 0; b < n / QK8_0; ++b) {
+    __m256i q[R], sgn[R];
+    float dw[R], mw[R];
+    for (int r = 0; r < R; ++r) {
+      const Block& blk = w[r][b];
+      dw[r] = half_to_float(blk.d);
+      mw[r] = 0;
+      if constexpr (kMin) mw[r] = half_to_float(blk.m);
+      if constexpr (T == Q32::k8_0) {
+        sgn[r] = loadu256(blk.qs);
+        q[r] = _mm256_sign_epi8(sgn[r], sgn[r]);
+      } else if constexpr (T == Q32::k4_0 || T == Q32::k4_1) {
+        q[r] = unpack_nibbles16(blk.qs);
+      } else {
+        q[r] = _mm256_or_si256(unpack_nibbles16(blk.qs), q5_high_bits(blk.qh));
+      }
+    }
+    for (int c = 0; c < C; ++c) {
+      const __m256i aq = loadu256(a[c]->qs + b * QK8_0);
+      const float ad = a[c]->d[b], asd = a[c]->sd[b];
+      for (int r = 0; r < R; ++r) {
+        __m256i p;
+        if constexpr (T == Q32::k8_0) {
+          p = dot_u8s8(q[r], _mm256_sign_epi8(aq, sgn[r]));
+        } else {
+          p = dot_u8s8(q[r], aq);
+        }
+        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw[r] * ad), acc[r][c]);
+        if constexpr (kMin) {
+          corr[r][c] += mw[r] * asd;
+        } else if constexpr (T != Q32::k8_0) {
+          corr[r][c] += dw[r] * asd;
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) {
+      float v = hsum(acc[r][c]);
+      if constexpr (T == Q32::k4_0) v -= 8.0f * corr[r][c];
+      if constexpr (T == Q32::k5_0) v -= 16.0f * corr[r][c];
+      if constexpr (kMin) v += corr[r][c];
+      out[4 * c + r] = v;
+    }
+  }
+}
+
+// A 4x4 tile from R x C sub-tiles.
+template <int R, int C, void (*K)(const uint8_t*, uint64_t, const void* const*, int64_t, float*)>
+void tile4x4(const void* w, uint64_t wrb, const void* const* act, int64_t n, float* out) {
+  static_assert(4 % R == 0 && 4 % C == 0);
+  const auto* wb = static_cast<const uint8_t*>(w);
+  for (int r = 0; r < 4; r += R) {
+    for (int c = 0; c < 4; c += C) K(wb + r * wrb, wrb, act + c, n, out + 4 * c + r);
+  }
+}
+
 // sum_j m_j * (bsums[2j] + bsums[2j+1]) for Q4_K / Q5_K.
 inline int mins_dot(const uint8_t m[8], const int16_t* bsums) {
   const __m256i bs = loadu256(bsums);
@@ -409,6 +496,11 @@ void detail::fill_avx2(KernelTable& t) {
   t.quantize_q8_K = k::quantize_q8_K;
   t.dot_q8_0 = k::dot_q8_0;
   t.dot_q4_0 = k::dot_q4_0;
+  t.tile4x4_q8_0 = k::tile4x4<2, 2, k::tile_q32<k::Q32::k8_0, 2, 2>>;
+  t.tile4x4_q4_0 = k::tile4x4<2, 2, k::tile_q32<k::Q32::k4_0, 2, 2>>;
+  t.tile4x4_q4_1 = k::tile4x4<2, 2, k::tile_q32<k::Q32::k4_1, 2, 2>>;
+  t.tile4x4_q5_0 = k::tile4x4<2, 2, k::tile_q32<k::Q32::k5_0, 2, 2>>;
+  t.tile4x4_q5_1 = k::tile4x4<2, 2, k::tile_q32<k::Q32::k5_1, 2, 2>>;
   t.dot_q4_1 = k::dot_q4_1;
   t.dot_q5_0 = k::dot_q5_0;
   t.dot_q5_1 = k::dot_q5_1;
