@@ -262,8 +262,12 @@ TEST(KernelsMatmul, QuantTilesAreBitIdenticalToDots) {
       for (int64_t blocks : {1, 2, 3, 4, 5, 6, 7, 15}) {
         const int64_t cols = blocks * info.block_size;
         const uint64_t rb = static_cast<uint64_t>(blocks) * info.type_size;
-        const auto w = testing::random_quant_row(rng, t, 4 * cols);
-        const auto x = random_floats(rng, 4 * cols);
+        auto w = testing::random_quant_row(rng, t, 4 * cols);
+        if (t == DType::Q8_0) {  // extreme weights: -128 and 127 (saturation corners)
+          for (size_t o = 2; o + 1 < w.size(); o += 17) w[o] = (o / 17) % 2 ? 0x80 : 0x7F;
+        }
+        auto x = random_floats(rng, 4 * cols);
+        for (size_t o = 0; o < x.size(); o += 29) x[o] *= 40.0f;  // outliers set block scales
         Activations act;
         act.quantize(t, x.data(), 4, cols, k);
         const void* rows[4] = {act.row(0), act.row(1), act.row(2), act.row(3)};
