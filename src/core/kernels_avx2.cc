@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "core/half.h"
 #include "core/kernels_impl.h"
@@ -463,6 +464,120 @@ float dot_q6_K(const void* wv, const void* act, int64_t n) {
   return s;
 }
 
+// Tiles for the K-quants: the dots above for R x C pairs side by side (same float expression per
+// block and pair, so bit-identical), unpacked nibbles and broadcast scales shared across C
+// activation rows. out[4 * c + r].
+template <bool kFive, int R, int C>
+void tile_qk4(const uint8_t* wv, uint64_t wrb, const void* const* act, int64_t n, float* out) {
+  using Block = std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>;
+  const Block* w[R];
+  const BlockQ8_K* a[C];
+  for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const Block*>(wv + r * wrb);
+  for (int c = 0; c < C; ++c) a[c] = static_cast<const BlockQ8_K*>(act[c]);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i bit4 = _mm256_set1_epi8(0x10);
+  float s[R][C] = {};
+  for (int64_t b = 0; b < n / QK_K; ++b) {
+    uint8_t sc[R][8], m[R][8];
+    __m256i isum[R][C];
+    for (int r = 0; r < R; ++r) {
+      detail::unpack_scales_k4(w[r][b].scales, sc[r], m[r]);
+      for (int c = 0; c < C; ++c) isum[r][c] = _mm256_setzero_si256();
+    }
+    for (int j = 0; j < 4; ++j) {
+      __m256i lo[R], hi[R], slo[R], shi[R];
+      for (int r = 0; r < R; ++r) {
+        const __m256i q = loadu256(w[r][b].qs + 32 * j);
+        lo[r] = _mm256_and_si256(q, low4);
+        hi[r] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+        if constexpr (kFive) {
+          const __m256i qh = loadu256(w[r][b].qh);
+          const __m256i blo = _mm256_set1_epi8(static_cast<char>(1 << (2 * j)));
+          const __m256i bhi = _mm256_set1_epi8(static_cast<char>(1 << (2 * j + 1)));
+          lo[r] = _mm256_or_si256(lo[r], _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, blo), blo), bit4));
+          hi[r] = _mm256_or_si256(hi[r], _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bhi), bhi), bit4));
+        }
+        slo[r] = _mm256_set1_epi16(sc[r][2 * j]);
+        shi[r] = _mm256_set1_epi16(sc[r][2 * j + 1]);
+      }
+      for (int c = 0; c < C; ++c) {
+        const __m256i alo = loadu256(a[c][b].qs + 64 * j), ahi = loadu256(a[c][b].qs + 64 * j + 32);
+        for (int r = 0; r < R; ++r) {
+          isum[r][c] = _mm256_add_epi32(isum[r][c], _mm256_madd_epi16(_mm256_maddubs_epi16(lo[r], alo), slo[r]));
+          isum[r][c] = _mm256_add_epi32(isum[r][c], _mm256_madd_epi16(_mm256_maddubs_epi16(hi[r], ahi), shi[r]));
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) {
+        const int sumi = hsum_i32(isum[r][c]);
+        const int summ = mins_dot(m[r], a[c][b].bsums);
+        const float d = half_to_float(w[r][b].d) * a[c][b].d;
+        const float dmin = half_to_float(w[r][b].dmin) * a[c][b].d;
+        s[r][c] += d * static_cast<float>(sumi) - dmin * static_cast<float>(summ);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) out[4 * c + r] = s[r][c];
+  }
+}
+
+template <int R, int C>
+void tile_q6_K(const uint8_t* wv, uint64_t wrb, const void* const* act, int64_t n, float* out) {
+  const BlockQ6_K* w[R];
+  const BlockQ8_K* a[C];
+  for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const BlockQ6_K*>(wv + r * wrb);
+  for (int c = 0; c < C; ++c) a[c] = static_cast<const BlockQ8_K*>(act[c]);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i m30 = _mm256_set1_epi8(0x30);
+  float s[R][C] = {};
+  for (int64_t b = 0; b < n / QK_K; ++b) {
+    __m256i isum[R][C];
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) isum[r][c] = _mm256_setzero_si256();
+    }
+    for (int h = 0; h < 2; ++h) {
+      for (int k = 0; k < 4; ++k) {
+        __m256i q[R], scv[R];
+        for (int r = 0; r < R; ++r) {
+          const uint8_t* ql = w[r][b].ql + 64 * h;
+          const __m256i l = loadu256(ql + 32 * (k & 1));
+          const __m256i hb = loadu256(w[r][b].qh + 32 * h);
+          const __m256i lv = k < 2 ? _mm256_and_si256(l, low4) : _mm256_and_si256(_mm256_srli_epi16(l, 4), low4);
+          __m256i hv;
+          switch (k) {
+            case 0: hv = _mm256_slli_epi16(hb, 4); break;
+            case 1: hv = _mm256_slli_epi16(hb, 2); break;
+            case 2: hv = hb; break;
+            default: hv = _mm256_srli_epi16(hb, 2); break;
+          }
+          q[r] = _mm256_or_si256(lv, _mm256_and_si256(hv, m30));
+          const int g = 8 * h + 2 * k;
+          scv[r] = _mm256_set_m128i(_mm_set1_epi16(w[r][b].scales[g + 1]), _mm_set1_epi16(w[r][b].scales[g]));
+        }
+        for (int c = 0; c < C; ++c) {
+          const __m256i aq = loadu256(a[c][b].qs + 128 * h + 32 * k);
+          for (int r = 0; r < R; ++r) {
+            isum[r][c] = _mm256_add_epi32(isum[r][c], _mm256_madd_epi16(_mm256_maddubs_epi16(q[r], aq), scv[r]));
+          }
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r][b].scales)));
+      for (int c = 0; c < C; ++c) {
+        const __m256i corr = _mm256_madd_epi16(loadu256(a[c][b].bsums), sc16);
+        const int sumi = hsum_i32(_mm256_sub_epi32(isum[r][c], _mm256_slli_epi32(corr, 5)));
+        s[r][c] += half_to_float(w[r][b].d) * a[c][b].d * static_cast<float>(sumi);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) out[4 * c + r] = s[r][c];
+  }
+}
+
 void fp16_to_fp32_row(const uint16_t* x, int64_t n, float* y) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, load_f16(x + i));
@@ -501,6 +616,9 @@ void detail::fill_avx2(KernelTable& t) {
   t.tile4x4_q4_1 = k::tile4x4<2, 2, k::tile_q32<k::Q32::k4_1, 2, 2>>;
   t.tile4x4_q5_0 = k::tile4x4<2, 2, k::tile_q32<k::Q32::k5_0, 2, 2>>;
   t.tile4x4_q5_1 = k::tile4x4<2, 2, k::tile_q32<k::Q32::k5_1, 2, 2>>;
+  t.tile4x4_q4_K = k::tile4x4<2, 2, k::tile_qk4<false, 2, 2>>;
+  t.tile4x4_q5_K = k::tile4x4<2, 2, k::tile_qk4<true, 2, 2>>;
+  t.tile4x4_q6_K = k::tile4x4<2, 2, k::tile_q6_K<2, 2>>;
   t.dot_q4_1 = k::dot_q4_1;
   t.dot_q5_0 = k::dot_q5_0;
   t.dot_q5_1 = k::dot_q5_1;
