@@ -269,10 +269,18 @@ const struct Registrar {
       const std::string nc = std::string("matvec_cached/") + name + "/256x4864/threads:1";
       benchmark::RegisterBenchmark(nc.c_str(), [=](benchmark::State& s) { run_matvec(s, t, 256, 4864, 1, false); })
           ->Unit(benchmark::kMicrosecond);
-      const std::string n = std::string("matmul128/") + name + "/896x4864/threads:2";
-      benchmark::RegisterBenchmark(n.c_str(), [=](benchmark::State& s) { run_matmul(s, t, 896, 4864, 128, 2); })
-          ->UseRealTime()
-          ->Unit(benchmark::kMillisecond);
+      // Prompt processing: 128 activation rows through the FFN shapes (up/gate and down).
+      for (const auto& shape : {std::pair<int64_t, int64_t>{896, 4864}, std::pair<int64_t, int64_t>{4864, 896}}) {
+        const int64_t rows = shape.first, cols = shape.second;
+        if (cols % omni::dtype_info(t).block_size != 0) continue;
+        for (int threads : {1, 2}) {
+          const std::string n = std::string("matmul128/") + name + "/" + std::to_string(rows) + "x" +
+                                std::to_string(cols) + "/threads:" + std::to_string(threads);
+          benchmark::RegisterBenchmark(n.c_str(), [=](benchmark::State& s) { run_matmul(s, t, rows, cols, 128, threads); })
+              ->UseRealTime()
+              ->Unit(benchmark::kMillisecond);
+        }
+      }
     }
   }
 } registrar;

@@ -130,6 +130,20 @@ DotFn dot_fn(DType wtype, const KernelTable& k) {
   throw Error("kernels: no dot kernel for weight type " + std::string(dtype_name(wtype)));
 }
 
+KernelTable::QuantTileFn quant_tile_fn(DType wtype, const KernelTable& k) {
+  switch (wtype) {
+    case DType::Q8_0: return k.tile4x4_q8_0;
+    case DType::Q4_0: return k.tile4x4_q4_0;
+    case DType::Q4_1: return k.tile4x4_q4_1;
+    case DType::Q5_0: return k.tile4x4_q5_0;
+    case DType::Q5_1: return k.tile4x4_q5_1;
+    case DType::Q4_K: return k.tile4x4_q4_K;
+    case DType::Q5_K: return k.tile4x4_q5_K;
+    case DType::Q6_K: return k.tile4x4_q6_K;
+    default: return nullptr;
+  }
+}
+
 void Activations::quantize(DType wtype, const float* x, int64_t m, int64_t cols,
                            const KernelTable& k) {
   checked_row_bytes(wtype, cols);
@@ -218,11 +232,13 @@ void matmul(DType wtype, const void* w, int64_t rows, const Activations& act, fl
   // activation rows) meets every activation row
   // before the next tile is read, so weights stream from memory once per call. Float weights
   // use the 4x4 register-blocked kernel where the level has one (4 weight rows x 4 activation
-  // rows per pass: 8 loads feed 16 FMAs); the blocking depends only on the shapes, so results
+  // rows per pass: 8 loads feed 16 FMAs); quantized weights use the level's 4x4 tile, whose
+  // outputs are bit-identical to the dots. The blocking depends only on the shapes, so results
   // do not depend on the thread count.
   const KernelTable& k = active();
   const bool tiled_f32 = wtype == DType::F32 && k.tile4x4_f32 != nullptr;
   const bool tiled_f16 = wtype == DType::F16 && k.tile4x4_f16 != nullptr;
+  const KernelTable::QuantTileFn qtile = quant_tile_fn(wtype, k);
   int64_t tile = std::clamp<int64_t>(static_cast<int64_t>((384 << 10) / rb), 4, 512);
   tile -= tile % 4;
   const int64_t tiles = (rows + tile - 1) / tile;
@@ -230,13 +246,16 @@ void matmul(DType wtype, const void* w, int64_t rows, const Activations& act, fl
     for (int64_t t = tb; t < te; ++t) {
       const int64_t r0 = t * tile, r1 = std::min(rows, r0 + tile);
       int64_t i = 0;
-      if (tiled_f32 || tiled_f16) {
+      if (tiled_f32 || tiled_f16 || qtile != nullptr) {
         float out[16];
         for (; i + 4 <= m; i += 4) {
           const auto* x = static_cast<const float*>(act.row(i));
+          const void* rows4[4] = {act.row(i), act.row(i + 1), act.row(i + 2), act.row(i + 3)};
           int64_t r = r0;
           for (; r + 4 <= r1; r += 4) {
-            if (tiled_f32) {
+            if (qtile != nullptr) {
+              qtile(wb + static_cast<uint64_t>(r) * rb, rb, rows4, cols, out);
+            } else if (tiled_f32) {
               k.tile4x4_f32(static_cast<const float*>(w) + r * cols, cols, x, cols, cols, out);
             } else {
               k.tile4x4_f16(static_cast<const uint16_t*>(w) + r * cols, cols, x, cols, cols, out);

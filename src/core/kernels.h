@@ -78,6 +78,22 @@ struct KernelTable {
                       int64_t n, float* out);
   void (*tile4x4_f16)(const uint16_t* w, int64_t w_stride, const float* x, int64_t x_stride,
                       int64_t n, float* out);
+  // Same for quantized weights: 4 weight rows starting at w (w_row_bytes apart) times the 4
+  // prepared activation rows act[0..3] (as for the dot functions), n weight elements each.
+  // out[4 * i + r] is bit for bit what the level's dot function returns for that pair: the
+  // tile interleaves the 16 dots' exact operation sequences (so unpacked weight blocks and
+  // activation blocks are reused from registers and 16 independent chains hide latencies),
+  // which keeps results independent of how a product is blocked.
+  using QuantTileFn = void (*)(const void* w, uint64_t w_row_bytes, const void* const* act,
+                               int64_t n, float* out);
+  QuantTileFn tile4x4_q8_0;
+  QuantTileFn tile4x4_q4_0;
+  QuantTileFn tile4x4_q4_1;
+  QuantTileFn tile4x4_q5_0;
+  QuantTileFn tile4x4_q5_1;
+  QuantTileFn tile4x4_q4_K;
+  QuantTileFn tile4x4_q5_K;
+  QuantTileFn tile4x4_q6_K;
 
   // Elementwise (x and y may alias unless noted).
   void (*rms_norm)(const float* x, const float* w, float eps, int64_t n, float* y);
@@ -149,6 +165,8 @@ class Activations {
 // dot of weight row `w` (n elements of wtype) with prepared activation row `act`.
 using DotFn = float (*)(const void* w, const void* act, int64_t n);
 DotFn dot_fn(DType wtype, const KernelTable& k);
+// The level's 4x4 quantized tile for wtype, or nullptr (float types, levels without one).
+KernelTable::QuantTileFn quant_tile_fn(DType wtype, const KernelTable& k);
 
 // ---- Matrix products (y = W x with W in GGUF layout: `rows` rows of `cols` elements) ----
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "core/half.h"
 #include "core/kernels_impl.h"
@@ -272,6 +273,93 @@ float dot_q5_1(const void* wv, const void* act, int64_t n) {
   return hsum(acc) + corr;
 }
 
+// Register-blocked R x C tiles over the 32-element types: the R x C dots above run side by side
+// with exactly their float operations in their order (bit-identical outputs), each weight block
+// unpacked once for C activation rows and each activation block loaded once for R weight rows.
+// out[4 * c + r].
+enum class Q32 { k8_0, k4_0, k4_1, k5_0, k5_1 };
+
+template <Q32 T>
+struct Q32Block;
+template <> struct Q32Block<Q32::k8_0> { using type = BlockQ8_0; };
+template <> struct Q32Block<Q32::k4_0> { using type = BlockQ4_0; };
+template <> struct Q32Block<Q32::k4_1> { using type = BlockQ4_1; };
+template <> struct Q32Block<Q32::k5_0> { using type = BlockQ5_0; };
+template <> struct Q32Block<Q32::k5_1> { using type = BlockQ5_1; };
+
+template <Q32 T, int R, int C>
+void tile_q32(const uint8_t* wv, uint64_t wrb, const void* const* act, int64_t n, float* out) {
+  using Block = typename Q32Block<T>::type;
+  constexpr bool kMin = T == Q32::k4_1 || T == Q32::k5_1;
+  const Block* w[R];
+  const Q8Row* a[C];
+  for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const Block*>(wv + r * wrb);
+  for (int c = 0; c < C; ++c) a[c] = static_cast<const Q8Row*>(act[c]);
+  __m256 acc[R][C];
+  float corr[R][C];
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) {
+      acc[r][c] = _mm256_setzero_ps();
+      corr[r][c] = 0;
+    }
+  }
+  for (int64_t b = 0; b < n / QK8_0; ++b) {
+    __m256i q[R], sgn[R];
+    float dw[R], mw[R];
+    for (int r = 0; r < R; ++r) {
+      const Block& blk = w[r][b];
+      dw[r] = half_to_float(blk.d);
+      mw[r] = 0;
+      if constexpr (kMin) mw[r] = half_to_float(blk.m);
+      if constexpr (T == Q32::k8_0) {
+        sgn[r] = loadu256(blk.qs);
+        q[r] = _mm256_sign_epi8(sgn[r], sgn[r]);
+      } else if constexpr (T == Q32::k4_0 || T == Q32::k4_1) {
+        q[r] = unpack_nibbles16(blk.qs);
+      } else {
+        q[r] = _mm256_or_si256(unpack_nibbles16(blk.qs), q5_high_bits(blk.qh));
+      }
+    }
+    for (int c = 0; c < C; ++c) {
+      const __m256i aq = loadu256(a[c]->qs + b * QK8_0);
+      const float ad = a[c]->d[b], asd = a[c]->sd[b];
+      for (int r = 0; r < R; ++r) {
+        __m256i p;
+        if constexpr (T == Q32::k8_0) {
+          p = dot_u8s8(q[r], _mm256_sign_epi8(aq, sgn[r]));
+        } else {
+          p = dot_u8s8(q[r], aq);
+        }
+        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw[r] * ad), acc[r][c]);
+        if constexpr (kMin) {
+          corr[r][c] += mw[r] * asd;
+        } else if constexpr (T != Q32::k8_0) {
+          corr[r][c] += dw[r] * asd;
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) {
+      float v = hsum(acc[r][c]);
+      if constexpr (T == Q32::k4_0) v -= 8.0f * corr[r][c];
+      if constexpr (T == Q32::k5_0) v -= 16.0f * corr[r][c];
+      if constexpr (kMin) v += corr[r][c];
+      out[4 * c + r] = v;
+    }
+  }
+}
+
+// A 4x4 tile from R x C sub-tiles.
+template <int R, int C, void (*K)(const uint8_t*, uint64_t, const void* const*, int64_t, float*)>
+void tile4x4(const void* w, uint64_t wrb, const void* const* act, int64_t n, float* out) {
+  static_assert(4 % R == 0 && 4 % C == 0);
+  const auto* wb = static_cast<const uint8_t*>(w);
+  for (int r = 0; r < 4; r += R) {
+    for (int c = 0; c < 4; c += C) K(wb + r * wrb, wrb, act + c, n, out + 4 * c + r);
+  }
+}
+
 // sum_j m_j * (bsums[2j] + bsums[2j+1]) for Q4_K / Q5_K.
 inline int mins_dot(const uint8_t m[8], const int16_t* bsums) {
   const __m256i bs = loadu256(bsums);
@@ -376,6 +464,120 @@ float dot_q6_K(const void* wv, const void* act, int64_t n) {
   return s;
 }
 
+// Tiles for the K-quants: the dots above for R x C pairs side by side (same float expression per
+// block and pair, so bit-identical), unpacked nibbles and broadcast scales shared across C
+// activation rows. out[4 * c + r].
+template <bool kFive, int R, int C>
+void tile_qk4(const uint8_t* wv, uint64_t wrb, const void* const* act, int64_t n, float* out) {
+  using Block = std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>;
+  const Block* w[R];
+  const BlockQ8_K* a[C];
+  for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const Block*>(wv + r * wrb);
+  for (int c = 0; c < C; ++c) a[c] = static_cast<const BlockQ8_K*>(act[c]);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i bit4 = _mm256_set1_epi8(0x10);
+  float s[R][C] = {};
+  for (int64_t b = 0; b < n / QK_K; ++b) {
+    uint8_t sc[R][8], m[R][8];
+    __m256i isum[R][C];
+    for (int r = 0; r < R; ++r) {
+      detail::unpack_scales_k4(w[r][b].scales, sc[r], m[r]);
+      for (int c = 0; c < C; ++c) isum[r][c] = _mm256_setzero_si256();
+    }
+    for (int j = 0; j < 4; ++j) {
+      __m256i lo[R], hi[R], slo[R], shi[R];
+      for (int r = 0; r < R; ++r) {
+        const __m256i q = loadu256(w[r][b].qs + 32 * j);
+        lo[r] = _mm256_and_si256(q, low4);
+        hi[r] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+        if constexpr (kFive) {
+          const __m256i qh = loadu256(w[r][b].qh);
+          const __m256i blo = _mm256_set1_epi8(static_cast<char>(1 << (2 * j)));
+          const __m256i bhi = _mm256_set1_epi8(static_cast<char>(1 << (2 * j + 1)));
+          lo[r] = _mm256_or_si256(lo[r], _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, blo), blo), bit4));
+          hi[r] = _mm256_or_si256(hi[r], _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bhi), bhi), bit4));
+        }
+        slo[r] = _mm256_set1_epi16(sc[r][2 * j]);
+        shi[r] = _mm256_set1_epi16(sc[r][2 * j + 1]);
+      }
+      for (int c = 0; c < C; ++c) {
+        const __m256i alo = loadu256(a[c][b].qs + 64 * j), ahi = loadu256(a[c][b].qs + 64 * j + 32);
+        for (int r = 0; r < R; ++r) {
+          isum[r][c] = _mm256_add_epi32(isum[r][c], _mm256_madd_epi16(_mm256_maddubs_epi16(lo[r], alo), slo[r]));
+          isum[r][c] = _mm256_add_epi32(isum[r][c], _mm256_madd_epi16(_mm256_maddubs_epi16(hi[r], ahi), shi[r]));
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) {
+        const int sumi = hsum_i32(isum[r][c]);
+        const int summ = mins_dot(m[r], a[c][b].bsums);
+        const float d = half_to_float(w[r][b].d) * a[c][b].d;
+        const float dmin = half_to_float(w[r][b].dmin) * a[c][b].d;
+        s[r][c] += d * static_cast<float>(sumi) - dmin * static_cast<float>(summ);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) out[4 * c + r] = s[r][c];
+  }
+}
+
+template <int R, int C>
+void tile_q6_K(const uint8_t* wv, uint64_t wrb, const void* const* act, int64_t n, float* out) {
+  const BlockQ6_K* w[R];
+  const BlockQ8_K* a[C];
+  for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const BlockQ6_K*>(wv + r * wrb);
+  for (int c = 0; c < C; ++c) a[c] = static_cast<const BlockQ8_K*>(act[c]);
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i m30 = _mm256_set1_epi8(0x30);
+  float s[R][C] = {};
+  for (int64_t b = 0; b < n / QK_K; ++b) {
+    __m256i isum[R][C];
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) isum[r][c] = _mm256_setzero_si256();
+    }
+    for (int h = 0; h < 2; ++h) {
+      for (int k = 0; k < 4; ++k) {
+        __m256i q[R], scv[R];
+        for (int r = 0; r < R; ++r) {
+          const uint8_t* ql = w[r][b].ql + 64 * h;
+          const __m256i l = loadu256(ql + 32 * (k & 1));
+          const __m256i hb = loadu256(w[r][b].qh + 32 * h);
+          const __m256i lv = k < 2 ? _mm256_and_si256(l, low4) : _mm256_and_si256(_mm256_srli_epi16(l, 4), low4);
+          __m256i hv;
+          switch (k) {
+            case 0: hv = _mm256_slli_epi16(hb, 4); break;
+            case 1: hv = _mm256_slli_epi16(hb, 2); break;
+            case 2: hv = hb; break;
+            default: hv = _mm256_srli_epi16(hb, 2); break;
+          }
+          q[r] = _mm256_or_si256(lv, _mm256_and_si256(hv, m30));
+          const int g = 8 * h + 2 * k;
+          scv[r] = _mm256_set_m128i(_mm_set1_epi16(w[r][b].scales[g + 1]), _mm_set1_epi16(w[r][b].scales[g]));
+        }
+        for (int c = 0; c < C; ++c) {
+          const __m256i aq = loadu256(a[c][b].qs + 128 * h + 32 * k);
+          for (int r = 0; r < R; ++r) {
+            isum[r][c] = _mm256_add_epi32(isum[r][c], _mm256_madd_epi16(_mm256_maddubs_epi16(q[r], aq), scv[r]));
+          }
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r][b].scales)));
+      for (int c = 0; c < C; ++c) {
+        const __m256i corr = _mm256_madd_epi16(loadu256(a[c][b].bsums), sc16);
+        const int sumi = hsum_i32(_mm256_sub_epi32(isum[r][c], _mm256_slli_epi32(corr, 5)));
+        s[r][c] += half_to_float(w[r][b].d) * a[c][b].d * static_cast<float>(sumi);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) out[4 * c + r] = s[r][c];
+  }
+}
+
 void fp16_to_fp32_row(const uint16_t* x, int64_t n, float* y) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, load_f16(x + i));
@@ -409,6 +611,14 @@ void detail::fill_avx2(KernelTable& t) {
   t.quantize_q8_K = k::quantize_q8_K;
   t.dot_q8_0 = k::dot_q8_0;
   t.dot_q4_0 = k::dot_q4_0;
+  t.tile4x4_q8_0 = k::tile4x4<2, 2, k::tile_q32<k::Q32::k8_0, 2, 2>>;
+  t.tile4x4_q4_0 = k::tile4x4<2, 2, k::tile_q32<k::Q32::k4_0, 2, 2>>;
+  t.tile4x4_q4_1 = k::tile4x4<2, 2, k::tile_q32<k::Q32::k4_1, 2, 2>>;
+  t.tile4x4_q5_0 = k::tile4x4<2, 2, k::tile_q32<k::Q32::k5_0, 2, 2>>;
+  t.tile4x4_q5_1 = k::tile4x4<2, 2, k::tile_q32<k::Q32::k5_1, 2, 2>>;
+  t.tile4x4_q4_K = k::tile4x4<2, 2, k::tile_qk4<false, 2, 2>>;
+  t.tile4x4_q5_K = k::tile4x4<2, 2, k::tile_qk4<true, 2, 2>>;
+  t.tile4x4_q6_K = k::tile4x4<2, 2, k::tile_q6_K<2, 2>>;
   t.dot_q4_1 = k::dot_q4_1;
   t.dot_q5_0 = k::dot_q5_0;
   t.dot_q5_1 = k::dot_q5_1;

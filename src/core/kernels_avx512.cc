@@ -221,6 +221,39 @@ inline __m128 scales4(const typename Q32Traits<T>::Block* w, bool mins) {
   return _mm_cvtph_ps(h);
 }
 
+// The end of a Q32 dot from its accumulators, then the remaining 1-3 blocks one at a time with
+// the AVX2-width code of the same scheme (shared by the dot and the tiles so both round alike).
+template <Q32 T>
+inline float q32_finish(__m512 acc0, __m512 acc1, __m128 corr, const typename Q32Traits<T>::Block* w,
+                        const Q8Row& a, int64_t b, int64_t nb) {
+  using Tr = Q32Traits<T>;
+  float total = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  {
+    __m128 c = _mm_add_ps(corr, _mm_movehl_ps(corr, corr));
+    c = _mm_add_ss(c, _mm_movehdup_ps(c));
+    total += _mm_cvtss_f32(c);
+  }
+  for (; b < nb; ++b) {
+    const typename Tr::Block& blk = w[b];
+    __m256i u;
+    if constexpr (T == Q32::k8_0) {
+      u = _mm256_xor_si256(loadu256(blk.qs), _mm256_set1_epi8(static_cast<char>(0x80)));
+    } else {
+      const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.qs)));
+      u = _mm256_and_si256(_mm256_mask_srli_epi16(v, 0xFF00, v, 4), _mm256_set1_epi8(0x0F));
+      if constexpr (T == Q32::k5_0 || T == Q32::k5_1) {
+        u = _mm256_mask_add_epi8(u, static_cast<__mmask32>(load_u32(blk.qh)), u, _mm256_set1_epi8(0x10));
+      }
+    }
+    const int32_t bias = Tr::kBiasShift >= 0 ? -(a.sum[b] << std::max(Tr::kBiasShift, 0)) : 0;
+    const __m256i p = _mm256_dpbusd_epi32(_mm256_set1_epi32(bias), u, loadu256(a.qs + b * QK8_0));
+    float r = hsum(_mm256_cvtepi32_ps(p)) * (half_to_float(blk.d) * a.d[b]);
+    if constexpr (Tr::kMin) r += half_to_float(blk.m) * a.sd[b];
+    total += r;
+  }
+  return total;
+}
+
 // Four-bit blocks (Q4_0, Q4_1, Q5_0, Q5_1), four per step: the 4 x 16 nibble bytes are
 // gathered into one zmm, low and high nibbles split with one AND and one shift + AND, and
 // multiplied with the activations' nibble-ordered copy (qs_nib), so each block owns 4 lanes of a
@@ -280,33 +313,9 @@ float dot_q32(const void* wv, const void* act, int64_t n) {
       acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc1);
     }
   }
-  float total = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-  {
-    __m128 c = _mm_add_ps(corr, _mm_movehl_ps(corr, corr));
-    c = _mm_add_ss(c, _mm_movehdup_ps(c));
-    total += _mm_cvtss_f32(c);
-  }
-  // Remaining 1-3 blocks: one at a time with the AVX2-width code of the same scheme.
-  for (; b < nb; ++b) {
-    const typename Tr::Block& blk = w[b];
-    __m256i u;
-    if constexpr (T == Q32::k8_0) {
-      u = _mm256_xor_si256(loadu256(blk.qs), _mm256_set1_epi8(static_cast<char>(0x80)));
-    } else {
-      const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.qs)));
-      u = _mm256_and_si256(_mm256_mask_srli_epi16(v, 0xFF00, v, 4), _mm256_set1_epi8(0x0F));
-      if constexpr (T == Q32::k5_0 || T == Q32::k5_1) {
-        u = _mm256_mask_add_epi8(u, static_cast<__mmask32>(load_u32(blk.qh)), u, _mm256_set1_epi8(0x10));
-      }
-    }
-    const int32_t bias = Tr::kBiasShift >= 0 ? -(a.sum[b] << std::max(Tr::kBiasShift, 0)) : 0;
-    const __m256i p = _mm256_dpbusd_epi32(_mm256_set1_epi32(bias), u, loadu256(a.qs + b * QK8_0));
-    float r = hsum(_mm256_cvtepi32_ps(p)) * (half_to_float(blk.d) * a.d[b]);
-    if constexpr (Tr::kMin) r += half_to_float(blk.m) * a.sd[b];
-    total += r;
-  }
-  return total;
+  return q32_finish<T>(acc0, acc1, corr, w, a, b, nb);
 }
+
 
 
 // Q4_K / Q5_K: each 32 bytes of nibbles hold 64 consecutive elements (low nibbles, then high);
@@ -438,6 +447,295 @@ float dot_q8_0(const void* wv, const void* act, int64_t n) {
   return hsum(_mm256_add_ps(even, odd));
 }
 
+// ---- Register-blocked tiles (R weight rows x C activation rows) ----
+// Each tile runs the dots of its R x C pairs side by side, with exactly the float operations of
+// the dot functions above in the same order, so every output is bit-identical to the dot. What
+// changes is that a weight block is loaded and unpacked once for C activation rows and an
+// activation block once for R weight rows, and the R x C independent accumulator chains keep
+// the FMA and VPDPBUSD units busy where a single dot waits on its one chain. out[4 * c + r].
+
+template <int R, int C>
+void tile_q8_0(const uint8_t* wv, uint64_t wrb, const void* const* act, int64_t n, float* out) {
+  const BlockQ8_0* w[R];
+  const Q8Row* a[C];
+  for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const BlockQ8_0*>(wv + r * wrb);
+  for (int c = 0; c < C; ++c) a[c] = static_cast<const Q8Row*>(act[c]);
+  const __m512i idx01 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi32(1), 1);
+  const __m512i idx23 = _mm512_add_epi32(idx01, _mm512_set1_epi32(2));
+  __m512 acc[R][C];
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+  }
+  const int64_t nb = n / QK8_0;
+  int64_t b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    __m128 ws[R];
+    __m512i u0[R], u1[R];
+    for (int r = 0; r < R; ++r) {
+      const BlockQ8_0* x = w[r] + b;
+      const uint64_t h = static_cast<uint64_t>(x[0].d) | (static_cast<uint64_t>(x[1].d) << 16) |
+                         (static_cast<uint64_t>(x[2].d) << 32) | (static_cast<uint64_t>(x[3].d) << 48);
+      ws[r] = _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>(h)));
+      u0[r] = unpack2<Q32::k8_0>(x);
+      u1[r] = unpack2<Q32::k8_0>(x + 2);
+    }
+    for (int c = 0; c < C; ++c) {
+      const __m128 ad = _mm_loadu_ps(a[c]->d + b);
+      const __m512i bias0 = _mm512_slli_epi32(load512(a[c]->neg_sum8 + 8 * b), 4);
+      const __m512i bias1 = _mm512_slli_epi32(load512(a[c]->neg_sum8 + 8 * b + 16), 4);
+      const __m512i q0 = load512(a[c]->qs + b * QK8_0);
+      const __m512i q1 = load512(a[c]->qs + (b + 2) * QK8_0);
+      for (int r = 0; r < R; ++r) {
+        const __m512 sc = _mm512_castps128_ps512(_mm_mul_ps(ws[r], ad));
+        const __m512i p0 = _mm512_dpbusd_epi32(bias0, u0[r], q0);
+        const __m512i p1 = _mm512_dpbusd_epi32(bias1, u1[r], q1);
+        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p0), _mm512_permutexvar_ps(idx01, sc), acc[r][c]);
+        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), _mm512_permutexvar_ps(idx23, sc), acc[r][c]);
+      }
+    }
+  }
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) {
+      __m256 even = _mm512_castps512_ps256(acc[r][c]), odd = _mm512_extractf32x8_ps(acc[r][c], 1);
+      for (int64_t t = b; t < nb; ++t) {
+        const __m256i u = _mm256_xor_si256(loadu256(w[r][t].qs), flip);
+        const __m256i p = _mm256_dpbusd_epi32(_mm256_set1_epi32(-16 * a[c]->sum[t]), u, loadu256(a[c]->qs + t * QK8_0));
+        const __m256 sc = _mm256_set1_ps(half_to_float(w[r][t].d) * a[c]->d[t]);
+        if (t % 2 == 0) {
+          even = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), sc, even);
+        } else {
+          odd = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), sc, odd);
+        }
+      }
+      out[4 * c + r] = hsum(_mm256_add_ps(even, odd));
+    }
+  }
+}
+
+template <Q32 T, int R, int C>
+void tile_q32(const uint8_t* wv, uint64_t wrb, const void* const* act, int64_t n, float* out) {
+  using Tr = Q32Traits<T>;
+  using Block = typename Tr::Block;
+  const Block* w[R];
+  const Q8Row* a[C];
+  for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const Block*>(wv + r * wrb);
+  for (int c = 0; c < C; ++c) a[c] = static_cast<const Q8Row*>(act[c]);
+  alignas(64) static constexpr int32_t kIdx4[16] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+  const __m512i idx4 = _mm512_load_si512(kIdx4);
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  __m512 acc0[R][C], acc1[R][C];
+  __m128 corr[R][C];
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) {
+      acc0[r][c] = acc1[r][c] = _mm512_setzero_ps();
+      corr[r][c] = _mm_setzero_ps();
+    }
+  }
+  const int64_t nb = n / QK8_0;
+  int64_t b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    __m128 wd[R], wm[R];
+    __m512i lo[R], hi[R];
+    for (int r = 0; r < R; ++r) {
+      const Block* x = w[r] + b;
+      if constexpr (Tr::kMin) {
+        wd[r] = scales4<T>(x, false);
+        wm[r] = scales4<T>(x, true);
+      } else {
+        const uint64_t h = static_cast<uint64_t>(x[0].d) | (static_cast<uint64_t>(x[1].d) << 16) |
+                           (static_cast<uint64_t>(x[2].d) << 32) | (static_cast<uint64_t>(x[3].d) << 48);
+        wd[r] = _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>(h)));
+        wm[r] = _mm_setzero_ps();
+      }
+      __m512i q = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[0].qs)));
+      q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[1].qs)), 1);
+      q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[2].qs)), 2);
+      q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[3].qs)), 3);
+      lo[r] = _mm512_and_si512(q, low4);
+      hi[r] = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+      if constexpr (T == Q32::k5_0 || T == Q32::k5_1) {
+        uint64_t mlo = 0, mhi = 0;
+        for (int j = 0; j < 4; ++j) {
+          const uint64_t qh = load_u32(x[j].qh);
+          mlo |= (qh & 0xFFFFu) << (16 * j);
+          mhi |= (qh >> 16) << (16 * j);
+        }
+        lo[r] = _mm512_mask_add_epi8(lo[r], static_cast<__mmask64>(mlo), lo[r], _mm512_set1_epi8(0x10));
+        hi[r] = _mm512_mask_add_epi8(hi[r], static_cast<__mmask64>(mhi), hi[r], _mm512_set1_epi8(0x10));
+      }
+    }
+    for (int c = 0; c < C; ++c) {
+      const __m128 ad = _mm_loadu_ps(a[c]->d + b);
+      __m128 asd = _mm_setzero_ps();
+      if constexpr (Tr::kMin) asd = _mm_loadu_ps(a[c]->sd + b);
+      __m512i p0 = _mm512_setzero_si512();
+      if constexpr (Tr::kBiasShift >= 0) {
+        p0 = load512(a[c]->neg_sum4x2 + 4 * b);
+        if constexpr (Tr::kBiasShift > 0) p0 = _mm512_slli_epi32(p0, Tr::kBiasShift);
+      }
+      const int8_t* an = a[c]->qs_nib + 32 * b;
+      const __m512i an0 = load512(an), an1 = load512(an + 64);
+      for (int r = 0; r < R; ++r) {
+        const __m128 s4 = _mm_mul_ps(wd[r], ad);
+        if constexpr (Tr::kMin) corr[r][c] = _mm_fmadd_ps(wm[r], asd, corr[r][c]);
+        __m512i p = _mm512_dpbusd_epi32(p0, lo[r], an0);
+        p = _mm512_dpbusd_epi32(p, hi[r], an1);
+        const __m512 sc = _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(s4));
+        if ((b & 4) == 0) {
+          acc0[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc0[r][c]);
+        } else {
+          acc1[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc1[r][c]);
+        }
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) out[4 * c + r] = q32_finish<T>(acc0[r][c], acc1[r][c], corr[r][c], w[r], *a[c], b, nb);
+  }
+}
+
+template <bool kFive, int R, int C>
+void tile_qk4(const uint8_t* wv, uint64_t wrb, const void* const* act, int64_t n, float* out) {
+  using Block = std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>;
+  const Block* w[R];
+  const BlockQ8_K* a[C];
+  for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const Block*>(wv + r * wrb);
+  for (int c = 0; c < C; ++c) a[c] = static_cast<const BlockQ8_K*>(act[c]);
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i bit4 = _mm512_set1_epi8(0x10);
+  __m512i idx[4], hbit[4];
+  for (int j = 0; j < 4; ++j) {
+    idx[j] = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<int16_t>(2 * j)),
+                                _mm256_set1_epi16(static_cast<int16_t>(2 * j + 1)), 1);
+    hbit[j] = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * j))),
+                                 _mm256_set1_epi8(static_cast<char>(1 << (2 * j + 1))), 1);
+  }
+  __m512 acc[R][C];
+  __m256 accm[R][C];
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) {
+      acc[r][c] = _mm512_setzero_ps();
+      accm[r][c] = _mm256_setzero_ps();
+    }
+  }
+  for (int64_t b = 0; b < n / QK_K; ++b) {
+    __m512i sc16[R], qh[R], isum[R][C];
+    __m256i m16[R];
+    for (int r = 0; r < R; ++r) {
+      uint64_t sc8, m8;
+      detail::unpack_scales_k4_words(w[r][b].scales, &sc8, &m8);
+      sc16[r] = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(sc8))));
+      const __m128i m8v = _mm_cvtsi64_si128(static_cast<int64_t>(m8));
+      m16[r] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8v, m8v));
+      qh[r] = _mm512_setzero_si512();
+      if constexpr (kFive) qh[r] = _mm512_broadcast_i64x4(loadu256(w[r][b].qh));
+      for (int c = 0; c < C; ++c) isum[r][c] = _mm512_setzero_si512();
+    }
+    for (int j = 0; j < 4; ++j) {
+      __m512i v[R], sj[R];
+      for (int r = 0; r < R; ++r) {
+        const __m512i q = _mm512_broadcast_i64x4(loadu256(w[r][b].qs + 32 * j));
+        v[r] = _mm512_and_si512(_mm512_mask_srli_epi16(q, 0xFFFF0000u, q, 4), low4);
+        if constexpr (kFive) v[r] = _mm512_mask_add_epi8(v[r], _mm512_test_epi8_mask(qh[r], hbit[j]), v[r], bit4);
+        sj[r] = _mm512_permutexvar_epi16(idx[j], sc16[r]);
+      }
+      for (int c = 0; c < C; ++c) {
+        const __m512i aq = load512(a[c][b].qs + 64 * j);
+        for (int r = 0; r < R; ++r) {
+          isum[r][c] = _mm512_dpwssd_epi32(isum[r][c], _mm512_maddubs_epi16(v[r], aq), sj[r]);
+        }
+      }
+    }
+    for (int c = 0; c < C; ++c) {
+      const __m256i bsums = loadu256(a[c][b].bsums);
+      for (int r = 0; r < R; ++r) {
+        const __m256i mins = _mm256_madd_epi16(bsums, m16[r]);
+        const float d = half_to_float(w[r][b].d) * a[c][b].d;
+        const float dmin = half_to_float(w[r][b].dmin) * a[c][b].d;
+        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][c]), _mm512_set1_ps(d), acc[r][c]);
+        accm[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(dmin), accm[r][c]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) out[4 * c + r] = _mm512_reduce_add_ps(acc[r][c]) - hsum(accm[r][c]);
+  }
+}
+
+template <int R, int C>
+void tile_q6_K(const uint8_t* wv, uint64_t wrb, const void* const* act, int64_t n, float* out) {
+  const BlockQ6_K* w[R];
+  const BlockQ8_K* a[C];
+  for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const BlockQ6_K*>(wv + r * wrb);
+  for (int c = 0; c < C; ++c) a[c] = static_cast<const BlockQ8_K*>(act[c]);
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i m30 = _mm512_set1_epi8(0x30);
+  const __m512i shl0 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+  const __m512i shr1 = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+  __m512i idx[4];
+  for (int c = 0; c < 4; ++c) {
+    alignas(64) int16_t t[32];
+    for (int i = 0; i < 32; ++i) t[i] = static_cast<int16_t>(4 * c + i / 8);
+    idx[c] = _mm512_load_si512(t);
+  }
+  __m512 acc[R][C];
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+  }
+  for (int64_t b = 0; b < n / QK_K; ++b) {
+    __m512i sc16[R], isum[R][C];
+    for (int r = 0; r < R; ++r) {
+      const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r][b].scales)));
+      sc16[r] = _mm512_castsi256_si512(sc);
+      const __m256i neg32sc = _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(sc, 5));
+      for (int c = 0; c < C; ++c) {
+        isum[r][c] = _mm512_zextsi256_si512(_mm256_madd_epi16(loadu256(a[c][b].bsums), neg32sc));
+      }
+    }
+    for (int h = 0; h < 2; ++h) {
+      __m512i q0[R], q1[R], s0[R], s1[R];
+      for (int r = 0; r < R; ++r) {
+        const __m512i l = load512(w[r][b].ql + 64 * h);
+        const __m512i hb = _mm512_broadcast_i64x4(loadu256(w[r][b].qh + 32 * h));
+        q0[r] = _mm512_or_si512(_mm512_and_si512(l, low4), _mm512_and_si512(_mm512_sllv_epi16(hb, shl0), m30));
+        q1[r] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
+                                _mm512_and_si512(_mm512_srlv_epi16(hb, shr1), m30));
+        s0[r] = _mm512_permutexvar_epi16(idx[2 * h], sc16[r]);
+        s1[r] = _mm512_permutexvar_epi16(idx[2 * h + 1], sc16[r]);
+      }
+      for (int c = 0; c < C; ++c) {
+        const __m512i a0 = load512(a[c][b].qs + 128 * h);
+        const __m512i a1 = load512(a[c][b].qs + 128 * h + 64);
+        for (int r = 0; r < R; ++r) {
+          isum[r][c] = _mm512_dpwssd_epi32(isum[r][c], _mm512_maddubs_epi16(q0[r], a0), s0[r]);
+          isum[r][c] = _mm512_dpwssd_epi32(isum[r][c], _mm512_maddubs_epi16(q1[r], a1), s1[r]);
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const float dw = half_to_float(w[r][b].d);
+      for (int c = 0; c < C; ++c) {
+        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][c]), _mm512_set1_ps(dw * a[c][b].d), acc[r][c]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) out[4 * c + r] = _mm512_reduce_add_ps(acc[r][c]);
+  }
+}
+
+// A 4x4 tile from R x C sub-tiles (the shape that keeps each type's state in registers).
+template <int R, int C, void (*K)(const uint8_t*, uint64_t, const void* const*, int64_t, float*)>
+void tile4x4(const void* w, uint64_t wrb, const void* const* act, int64_t n, float* out) {
+  static_assert(4 % R == 0 && 4 % C == 0);
+  const auto* wb = static_cast<const uint8_t*>(w);
+  for (int r = 0; r < 4; r += R) {
+    for (int c = 0; c < 4; c += C) K(wb + r * wrb, wrb, act + c, n, out + 4 * c + r);
+  }
+}
+
+
 void fp16_to_fp32_row(const uint16_t* x, int64_t n, float* y) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, load_f16(x + i));
@@ -486,6 +784,14 @@ void detail::fill_avx512(KernelTable& t) {
   t.dot_q4_K = k::dot_qk4<false>;
   t.dot_q5_K = k::dot_qk4<true>;
   t.dot_q6_K = k::dot_q6_K;
+  t.tile4x4_q8_0 = k::tile4x4<4, 4, k::tile_q8_0<4, 4>>;
+  t.tile4x4_q4_0 = k::tile4x4<4, 2, k::tile_q32<k::Q32::k4_0, 4, 2>>;
+  t.tile4x4_q4_1 = k::tile4x4<4, 2, k::tile_q32<k::Q32::k4_1, 4, 2>>;
+  t.tile4x4_q5_0 = k::tile4x4<4, 2, k::tile_q32<k::Q32::k5_0, 4, 2>>;
+  t.tile4x4_q5_1 = k::tile4x4<4, 2, k::tile_q32<k::Q32::k5_1, 4, 2>>;
+  t.tile4x4_q4_K = k::tile4x4<4, 2, k::tile_qk4<false, 4, 2>>;
+  t.tile4x4_q5_K = k::tile4x4<4, 2, k::tile_qk4<true, 4, 2>>;
+  t.tile4x4_q6_K = k::tile4x4<4, 2, k::tile_q6_K<4, 2>>;
   t.rms_norm = k::rms_norm;
   t.layer_norm = k::layer_norm;
   t.softmax = k::softmax;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -241,6 +242,76 @@ TEST(KernelsMatmul, MatchesRowDotsAndIgnoresThreadCount) {
       EXPECT_EQ(y1, expect) << dtype_name(t);
     }
     EXPECT_EQ(0, std::memcmp(yv.data(), expect.data() + rows, yv.size() * 4)) << dtype_name(t);
+  }
+}
+
+// The quantized 4x4 tiles must return exactly the level's dots (the float order is the dot's),
+// at every level that has them, with block counts that leave tails in every blocked loop.
+TEST(KernelsMatmul, QuantTilesAreBitIdenticalToDots) {
+  std::mt19937 rng(11);
+  const DType types[] = {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                         DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+  int tiled_levels = 0;
+  for (CpuLevel level : levels()) {
+    const KernelTable& k = kernel_table(level);
+    for (DType t : types) {
+      const KernelTable::QuantTileFn tile = quant_tile_fn(t, k);
+      if (tile == nullptr) continue;
+      ++tiled_levels;
+      const DTypeInfo& info = dtype_info(t);
+      for (int64_t blocks : {1, 2, 3, 4, 5, 6, 7, 15}) {
+        const int64_t cols = blocks * info.block_size;
+        const uint64_t rb = static_cast<uint64_t>(blocks) * info.type_size;
+        auto w = testing::random_quant_row(rng, t, 4 * cols);
+        if (t == DType::Q8_0) {  // extreme weights: -128 and 127 (saturation corners)
+          for (size_t o = 2; o + 1 < w.size(); o += 17) w[o] = (o / 17) % 2 ? 0x80 : 0x7F;
+        }
+        auto x = random_floats(rng, 4 * cols);
+        for (size_t o = 0; o < x.size(); o += 29) x[o] *= 40.0f;  // outliers set block scales
+        Activations act;
+        act.quantize(t, x.data(), 4, cols, k);
+        const void* rows[4] = {act.row(0), act.row(1), act.row(2), act.row(3)};
+        float out[16];
+        tile(w.data(), rb, rows, cols, out);
+        const DotFn dot = dot_fn(t, k);
+        for (int i = 0; i < 4; ++i) {
+          for (int r = 0; r < 4; ++r) {
+            const float e = dot(w.data() + r * rb, rows[i], cols);
+            EXPECT_EQ(0, std::memcmp(&out[4 * i + r], &e, 4))
+                << dtype_name(t) << " " << cpu_level_name(level) << " blocks " << blocks << " (" << i
+                << "," << r << "): " << out[4 * i + r] << " vs " << e;
+          }
+        }
+      }
+    }
+  }
+  if (cpu_max_level() >= CpuLevel::kAvx512) {
+    EXPECT_GE(tiled_levels, 8);
+  }
+}
+
+// matmul with odd shapes (row and activation tails around the 4x4 tiles, odd block counts)
+// equals the per-pair dots exactly, for every quantized type.
+TEST(KernelsMatmul, TiledQuantMatmulMatchesPairDotsWithTails) {
+  std::mt19937 rng(12);
+  ThreadPool two(2);
+  const DType types[] = {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                         DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+  for (DType t : types) {
+    const DTypeInfo& info = dtype_info(t);
+    const int64_t cols = (info.block_size == 256 ? 3 : 15) * info.block_size, rows = 13, m = 7;
+    const uint64_t rb = cols / info.block_size * info.type_size;
+    const auto w = testing::random_quant_row(rng, t, rows * cols);
+    const auto x = random_floats(rng, m * cols);
+    Activations act;
+    act.quantize(t, x.data(), m, cols);
+    const DotFn dot = dot_fn(t, active());
+    std::vector<float> expect(static_cast<size_t>(m * rows)), y(expect.size());
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t r = 0; r < rows; ++r) expect[i * rows + r] = dot(w.data() + r * rb, act.row(i), cols);
+    }
+    matmul(t, w.data(), rows, act, y.data(), &two);
+    EXPECT_EQ(0, std::memcmp(y.data(), expect.data(), y.size() * 4)) << dtype_name(t);
   }
 }
 
