@@ -104,32 +104,42 @@ void Context::forward(const int32_t* tokens, uint32_t n, uint32_t out_first) {
     }
     cache_.store(il, p0, n, k_.data(), v_.data());
 
-    // attn[t][h] = softmax(q[t][h] · K[0..p0+t]ᵀ * scale) · V, causal, GQA head h -> kv h / group
+    // attn[t][h] = softmax(q[t][h] · K[0..p0+t]ᵀ * scale) · V, causal, GQA head h -> kv h / group.
+    // An F16 cache is widened to f32 once per layer (exact), so every head of a GQA group and
+    // every token of the batch reads plain floats.
     const uint32_t n_kv = p0 + n;
+    const float* kf = static_cast<const float*>(cache_.k_row(il, 0));
+    const float* vf = static_cast<const float*>(cache_.v_row(il, 0));
+    if (f16_cache) {
+      kf_.resize(size_t{n_kv} * KV);
+      vf_.resize(size_t{n_kv} * KV);
+      pool.parallel_for(n_kv, [&](int64_t b, int64_t e) {
+        for (int64_t s = b; s < e; ++s) {
+          const size_t at = static_cast<size_t>(s) * KV;
+          const auto pos = static_cast<uint32_t>(s);
+          kernels::fp16_to_fp32_row(static_cast<const uint16_t*>(cache_.k_row(il, pos)), KV, &kf_[at]);
+          kernels::fp16_to_fp32_row(static_cast<const uint16_t*>(cache_.v_row(il, pos)), KV, &vf_[at]);
+        }
+      }, 16);
+      kf = kf_.data();
+      vf = vf_.data();
+    }
     pool.parallel_for(int64_t{n} * c.n_head, [&](int64_t begin, int64_t end) {
-      std::vector<float> qh(hd), score(n_kv), acc(hd), vrow(hd);
+      std::vector<float> qh(hd), score(n_kv), acc(hd);
       for (int64_t job = begin; job < end; ++job) {
         const uint32_t t = static_cast<uint32_t>(job / c.n_head), h = static_cast<uint32_t>(job % c.n_head);
         const uint32_t kvh = h / group, len = p0 + t + 1;
         const float* q = &q_[size_t{t} * Q + size_t{h} * hd];
         for (uint32_t i = 0; i < hd; ++i) qh[i] = f16_cache ? round_f16(q[i]) : q[i];
-        for (uint32_t s = 0; s < len; ++s) {
-          score[s] = f16_cache
-                         ? kernels::dot_f16(static_cast<const uint16_t*>(cache_.k_row(il, s)) + size_t{kvh} * hd, qh.data(), hd)
-                         : kernels::dot_f32(static_cast<const float*>(cache_.k_row(il, s)) + size_t{kvh} * hd, qh.data(), hd);
-        }
+        const float* kh = kf + size_t{kvh} * hd;
+        for (uint32_t s = 0; s < len; ++s) score[s] = kernels::dot_f32(kh + size_t{s} * KV, qh.data(), hd);
         kernels::softmax(score.data(), len, kq_scale, nullptr);
         std::fill(acc.begin(), acc.end(), 0.0f);
+        const float* vh = vf + size_t{kvh} * hd;
         for (uint32_t s = 0; s < len; ++s) {
-          if (f16_cache) {
-            const float p = round_f16(score[s]);
-            kernels::fp16_to_fp32_row(static_cast<const uint16_t*>(cache_.v_row(il, s)) + size_t{kvh} * hd, hd, vrow.data());
-            for (uint32_t i = 0; i < hd; ++i) acc[i] += p * vrow[i];
-          } else {
-            const float p = score[s];
-            const auto* vr = static_cast<const float*>(cache_.v_row(il, s)) + size_t{kvh} * hd;
-            for (uint32_t i = 0; i < hd; ++i) acc[i] += p * vr[i];
-          }
+          const float p = f16_cache ? round_f16(score[s]) : score[s];
+          const float* vr = vh + size_t{s} * KV;
+          for (uint32_t i = 0; i < hd; ++i) acc[i] += p * vr[i];
         }
         std::memcpy(&attn_[size_t{t} * Q + size_t{h} * hd], acc.data(), hd * sizeof(float));
       }

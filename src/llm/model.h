@@ -92,6 +92,7 @@ class Context {
 
   // Scratch, sized for n_batch tokens.
   std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_, hidden_, logits_, rope_cos_, rope_sin_;
+  std::vector<float> kf_, vf_;  // one layer's F16 keys/values widened to f32
 };
 
 }  // namespace omni::llm
