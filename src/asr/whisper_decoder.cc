@@ -23,6 +23,9 @@ template <class NKeys>
 void attend(const float* q, const float* k, const float* v, int64_t n, int64_t ns, int64_t n_head,
             NKeys n_keys, float* out, ThreadPool& pool) {
   const int64_t dh = ns / n_head;
+  // Small jobs (one token of a small model) run on the caller: waking workers costs more.
+  const int64_t work = std::max<int64_t>(1, n_keys(n - 1) * dh);
+  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / work);
   pool.parallel_for(n * n_head, [&](int64_t b, int64_t e) {
     std::vector<float> s;
     for (int64_t job = b; job < e; ++job) {
@@ -40,7 +43,7 @@ void attend(const float* q, const float* k, const float* v, int64_t n, int64_t n
         for (int64_t d = 0; d < dh; ++d) o[d] += p * vj[d];
       }
     }
-  });
+  }, grain);
 }
 
 }  // namespace
