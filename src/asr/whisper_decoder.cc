@@ -25,7 +25,7 @@ void attend(const float* q, const float* k, const float* v, int64_t n, int64_t n
   const int64_t dh = ns / n_head;
   // Small jobs (one token of a small model) run on the caller: waking workers costs more.
   const int64_t work = std::max<int64_t>(1, n_keys(n - 1) * dh);
-  const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 16) / work);
+  const int64_t grain = std::max<int64_t>(1, detail::kParallelMacs / work);
   pool.parallel_for(n * n_head, [&](int64_t b, int64_t e) {
     std::vector<float> s;
     for (int64_t job = b; job < e; ++job) {

@@ -11,9 +11,18 @@ namespace omni::asr::detail {
 
 inline constexpr float kLayerNormEps = 1e-5f;
 
+// A pool without workers: small products (one token through a small model) run on the caller,
+// since handing work to a worker that another process keeps off the CPU costs milliseconds.
+inline ThreadPool& serial_pool() {
+  static ThreadPool pool(1);
+  return pool;
+}
+inline constexpr int64_t kParallelMacs = int64_t{1} << 20;
+
 // y[m][rows] = x[m][cols] · Wᵀ + b.
 inline void linear(const WhisperLinear& l, const float* x, int64_t m, float* y, ThreadPool& pool) {
-  kernels::matmul(l.w.type, l.w.data, l.w.rows, l.w.cols, x, m, y, &pool);
+  ThreadPool& p = m * l.w.rows * l.w.cols < kParallelMacs ? serial_pool() : pool;
+  kernels::matmul(l.w.type, l.w.data, l.w.rows, l.w.cols, x, m, y, &p);
   if (!l.b.empty()) kernels::add_rows(y, l.b.data(), m, l.w.rows, y);
 }
 
