@@ -122,7 +122,12 @@ CpuLevel max_level_of(const CpuFeatures& f) {
 CpuLevel level_from_env(CpuLevel max) {
   const char* env = std::getenv("OMNI_CPU");
   if (env == nullptr || *env == '\0') return max;
-  const std::string_view v(env);
+  return cpu_level_from_string(env, max);
+}
+
+}  // namespace
+
+CpuLevel cpu_level_from_string(std::string_view v, CpuLevel max) {
   CpuLevel want;
   if (v == "scalar") {
     want = CpuLevel::kScalar;
@@ -139,8 +144,6 @@ CpuLevel level_from_env(CpuLevel max) {
   }
   return want;
 }
-
-}  // namespace
 
 const CpuFeatures& cpu_features() {
   static const CpuFeatures features = detect();

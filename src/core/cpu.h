@@ -34,6 +34,9 @@ CpuLevel cpu_max_level();
 CpuLevel cpu_level();
 
 std::string_view cpu_level_name(CpuLevel level);
+// Parses an OMNI_CPU value ("scalar", "avx2", "avx512"); throws omni::Error for other names or a
+// level above `max`.
+CpuLevel cpu_level_from_string(std::string_view value, CpuLevel max);
 // One line for logs and benchmark headers: brand, features, active level.
 std::string cpu_summary();
 

@@ -146,12 +146,31 @@ void Activations::quantize(DType wtype, const float* x, int64_t m, int64_t cols,
       d_.resize(um * nb);
       sd_.resize(um * nb);
       sum_.resize(um * nb);
+      neg_sum8_.resize(um * nb * 8);
+      neg_sum4x2_.resize(um * nb * 4);
+      const size_t groups = nb / 4;
+      qs_nib_.resize(um * groups * 128);
       q8_rows_.resize(um);
       for (size_t i = 0; i < um; ++i) {
         k.quantize_q8(x + i * uc, cols, qs_.data() + i * uc, d_.data() + i * nb,
                       sd_.data() + i * nb, sum_.data() + i * nb);
-        q8_rows_[i] = Q8Row{qs_.data() + i * uc, d_.data() + i * nb, sd_.data() + i * nb,
-                            sum_.data() + i * nb};
+        for (size_t b = 0; b < nb; ++b) {
+          std::fill_n(neg_sum8_.data() + (i * nb + b) * 8, 8, -sum_[i * nb + b]);
+          std::fill_n(neg_sum4x2_.data() + (i * nb + b) * 4, 4, -2 * sum_[i * nb + b]);
+        }
+        const int8_t* q = qs_.data() + i * uc;
+        int8_t* nib = qs_nib_.data() + i * groups * 128;
+        for (size_t g = 0; g < groups; ++g) {
+          for (size_t j = 0; j < 4; ++j) {
+            const int8_t* blk = q + (4 * g + j) * 32;
+            std::copy_n(blk, 16, nib + 128 * g + 16 * j);
+            std::copy_n(blk + 16, 16, nib + 128 * g + 64 + 16 * j);
+          }
+        }
+        q8_rows_[i] = Q8Row{qs_.data() + i * uc,       d_.data() + i * nb,
+                            sd_.data() + i * nb,       sum_.data() + i * nb,
+                            neg_sum8_.data() + i * nb * 8, nib,
+                            neg_sum4x2_.data() + i * nb * 4};
       }
       break;
     }
@@ -195,14 +214,45 @@ void matmul(DType wtype, const void* w, int64_t rows, const Activations& act, fl
         8);
     return;
   }
-  // Batched: a tile of weight rows (about 64 KiB, it stays in L2) meets every activation row
-  // before the next tile is read, so weights stream from memory once per call.
-  const int64_t tile = std::clamp<int64_t>(static_cast<int64_t>((64 << 10) / rb), 4, 256);
+  // Batched: a tile of weight rows (about 384 KiB, it stays in L2 next to the current group of
+  // activation rows) meets every activation row
+  // before the next tile is read, so weights stream from memory once per call. Float weights
+  // use the 4x4 register-blocked kernel where the level has one (4 weight rows x 4 activation
+  // rows per pass: 8 loads feed 16 FMAs); the blocking depends only on the shapes, so results
+  // do not depend on the thread count.
+  const KernelTable& k = active();
+  const bool tiled_f32 = wtype == DType::F32 && k.tile4x4_f32 != nullptr;
+  const bool tiled_f16 = wtype == DType::F16 && k.tile4x4_f16 != nullptr;
+  int64_t tile = std::clamp<int64_t>(static_cast<int64_t>((384 << 10) / rb), 4, 512);
+  tile -= tile % 4;
   const int64_t tiles = (rows + tile - 1) / tile;
   tp.parallel_for(tiles, [&](int64_t tb, int64_t te) {
     for (int64_t t = tb; t < te; ++t) {
       const int64_t r0 = t * tile, r1 = std::min(rows, r0 + tile);
-      for (int64_t i = 0; i < m; ++i) {
+      int64_t i = 0;
+      if (tiled_f32 || tiled_f16) {
+        float out[16];
+        for (; i + 4 <= m; i += 4) {
+          const auto* x = static_cast<const float*>(act.row(i));
+          int64_t r = r0;
+          for (; r + 4 <= r1; r += 4) {
+            if (tiled_f32) {
+              k.tile4x4_f32(static_cast<const float*>(w) + r * cols, cols, x, cols, cols, out);
+            } else {
+              k.tile4x4_f16(static_cast<const uint16_t*>(w) + r * cols, cols, x, cols, cols, out);
+            }
+            for (int ii = 0; ii < 4; ++ii) {
+              for (int rr = 0; rr < 4; ++rr) y[(i + ii) * rows + r + rr] = out[4 * ii + rr];
+            }
+          }
+          for (; r < r1; ++r) {
+            for (int ii = 0; ii < 4; ++ii) {
+              y[(i + ii) * rows + r] = dot(wb + static_cast<uint64_t>(r) * rb, act.row(i + ii), cols);
+            }
+          }
+        }
+      }
+      for (; i < m; ++i) {
         const void* a = act.row(i);
         float* yi = y + i * rows;
         for (int64_t r = r0; r < r1; ++r) yi[r] = dot(wb + static_cast<uint64_t>(r) * rb, a, cols);

@@ -28,12 +28,20 @@ namespace kernels {
 // One activation row quantized to int8 blocks of 32, stored as arrays so SIMD loads are
 // contiguous: qs[32*b + i], d[b] = the block's scale (an fp16 value held as float), and
 // sum[b] = sum_i qs[32*b + i] and sd[b] = d[b] * sum[b] (weights with an offset or a minimum
-// use them).
+// use them); neg_sum8[8*b + j] = -sum[b] for j < 8, the starting lanes of a SIMD block sum that
+// cancel a weight offset of 8 exactly (loaded instead of built per block).
+// For 4-bit weights, whose nibbles split each block into elements 0-15 and 16-31, groups of four
+// whole blocks are also stored nibble-ordered: qs_nib[128*g + 16*j + i] = element i of block
+// 4g+j and qs_nib[128*g + 64 + 16*j + i] = element 16+i, with neg_sum4x2[4*b + j] = -2*sum[b]
+// for j < 4 (four lanes per block in that layout).
 struct Q8Row {
   const int8_t* qs;
   const float* d;
   const float* sd;
   const int32_t* sum;
+  const int32_t* neg_sum8;
+  const int8_t* qs_nib;
+  const int32_t* neg_sum4x2;
 };
 
 enum class RopeMode {
@@ -63,6 +71,14 @@ struct KernelTable {
   float (*dot_q5_K)(const void* w, const void* act, int64_t n);
   float (*dot_q6_K)(const void* w, const void* act, int64_t n);
 
+  // Optional register-blocked tiles for batched float products (nullptr at levels without
+  // them): out[4 * i + r] = dot(weight row r, activation row i) for 4 weight rows starting at
+  // w (w_stride elements apart) and 4 activation rows starting at x (x_stride apart).
+  void (*tile4x4_f32)(const float* w, int64_t w_stride, const float* x, int64_t x_stride,
+                      int64_t n, float* out);
+  void (*tile4x4_f16)(const uint16_t* w, int64_t w_stride, const float* x, int64_t x_stride,
+                      int64_t n, float* out);
+
   // Elementwise (x and y may alias unless noted).
   void (*rms_norm)(const float* x, const float* w, float eps, int64_t n, float* y);
   void (*layer_norm)(const float* x, const float* w, const float* b, float eps, int64_t n,
@@ -77,9 +93,9 @@ struct KernelTable {
   void (*add)(const float* a, const float* b, int64_t n, float* y);
   void (*mul)(const float* a, const float* b, int64_t n, float* y);
   void (*scale)(const float* x, float s, int64_t n, float* y);
-  void (*fp16_to_fp32)(const uint16_t* x, int64_t n, float* y);
-  void (*fp32_to_fp16)(const float* x, int64_t n, uint16_t* y);
-  void (*bf16_to_fp32)(const uint16_t* x, int64_t n, float* y);
+  void (*fp16_to_fp32_row)(const uint16_t* x, int64_t n, float* y);
+  void (*fp32_to_fp16_row)(const float* x, int64_t n, uint16_t* y);  // round to nearest even
+  void (*bf16_to_fp32_row)(const uint16_t* x, int64_t n, float* y);
 };
 
 // The table of `level`; throws omni::Error if this CPU cannot run it.
@@ -124,7 +140,8 @@ class Activations {
   const float* f32_ = nullptr;  // kF32: the caller's rows (not copied)
   std::vector<int8_t> qs_;
   std::vector<float> d_, sd_;
-  std::vector<int32_t> sum_;
+  std::vector<int32_t> sum_, neg_sum8_, neg_sum4x2_;
+  std::vector<int8_t> qs_nib_;
   std::vector<Q8Row> q8_rows_;
   std::vector<BlockQ8_K> q8k_;
 };
@@ -191,14 +208,15 @@ inline void scale(const float* x, float s, int64_t n, float* y) { active().scale
 void add_rows(const float* a, const float* b, int64_t rows, int64_t n, float* y);
 void mul_rows(const float* a, const float* b, int64_t rows, int64_t n, float* y);
 
-inline void fp16_to_fp32(const uint16_t* x, int64_t n, float* y) {
-  active().fp16_to_fp32(x, n, y);
+// Row conversions, same bits as the scalar converters in core/half.h.
+inline void fp16_to_fp32_row(const uint16_t* x, int64_t n, float* y) {
+  active().fp16_to_fp32_row(x, n, y);
 }
-inline void fp32_to_fp16(const float* x, int64_t n, uint16_t* y) {
-  active().fp32_to_fp16(x, n, y);
+inline void fp32_to_fp16_row(const float* x, int64_t n, uint16_t* y) {
+  active().fp32_to_fp16_row(x, n, y);
 }
-inline void bf16_to_fp32(const uint16_t* x, int64_t n, float* y) {
-  active().bf16_to_fp32(x, n, y);
+inline void bf16_to_fp32_row(const uint16_t* x, int64_t n, float* y) {
+  active().bf16_to_fp32_row(x, n, y);
 }
 
 }  // namespace kernels

@@ -12,8 +12,13 @@
 #include "core/half.h"
 #include "core/kernels_impl.h"
 
+// Every function defined below targets this level (GCC and clang spell it differently).
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi2"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,bmi2")
+#endif
 
 // Outside omni::kernels so these names do not collide with the public dispatching API.
 namespace omni::kernels_avx2 {
@@ -421,11 +426,15 @@ void detail::fill_avx2(KernelTable& t) {
   t.add = k::add;
   t.mul = k::mul;
   t.scale = k::scale;
-  t.fp16_to_fp32 = k::fp16_to_fp32_row;
-  t.fp32_to_fp16 = k::fp32_to_fp16_row;
-  t.bf16_to_fp32 = k::bf16_to_fp32_row;
+  t.fp16_to_fp32_row = k::fp16_to_fp32_row;
+  t.fp32_to_fp16_row = k::fp32_to_fp16_row;
+  t.bf16_to_fp32_row = k::bf16_to_fp32_row;
 }
 
 }  // namespace omni::kernels
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif

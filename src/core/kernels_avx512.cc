@@ -4,9 +4,11 @@
 // saves the sign juggling a signed x signed int8 product needs.
 // Entries not defined here (q4_1, q5_0, q5_1, q5_K, the quantizers) keep the AVX2 versions.
 // GCC 12's AVX-512 intrinsic headers start from _mm512_undefined_*() and trip these warnings.
+#if !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include <algorithm>
@@ -15,12 +17,18 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "core/half.h"
 #include "core/kernels_impl.h"
 
+// Every function defined below targets this level (GCC and clang spell it differently).
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+#endif
 
 // Outside omni::kernels so these names do not collide with the public dispatching API.
 namespace omni::kernels_avx512 {
@@ -102,80 +110,224 @@ float dot_half(const uint16_t* a, const float* b, int64_t n) {
 float dot_f16(const uint16_t* a, const float* b, int64_t n) { return dot_half<false>(a, b, n); }
 float dot_bf16(const uint16_t* a, const float* b, int64_t n) { return dot_half<true>(a, b, n); }
 
+// 4 weight rows x 4 activation rows, one accumulator each: per 16 elements 8 loads feed 16
+// FMAs, so the loop is bound by the FMA units rather than by loads as a single dot is.
+inline __m512 wload(const float* p, __mmask16 k) { return _mm512_maskz_loadu_ps(k, p); }
+inline __m512 wload(const uint16_t* p, __mmask16 k) { return load_f16(p, k); }
+
+template <class W>
+void tile4x4(const W* w, int64_t ws, const float* x, int64_t xs, int64_t n, float* out) {
+  __m512 acc[16];
+  for (auto& v : acc) v = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : tail_mask(n - i);
+    __m512 wv[4], xv[4];
+    for (int r = 0; r < 4; ++r) wv[r] = wload(w + r * ws + i, k);
+    for (int a = 0; a < 4; ++a) xv[a] = _mm512_maskz_loadu_ps(k, x + a * xs + i);
+    for (int a = 0; a < 4; ++a) {
+      for (int r = 0; r < 4; ++r) acc[4 * a + r] = _mm512_fmadd_ps(wv[r], xv[a], acc[4 * a + r]);
+    }
+  }
+  for (int j = 0; j < 16; ++j) out[j] = _mm512_reduce_add_ps(acc[j]);
+}
+
+void tile4x4_f32(const float* w, int64_t ws, const float* x, int64_t xs, int64_t n, float* out) {
+  tile4x4(w, ws, x, xs, n, out);
+}
+void tile4x4_f16(const uint16_t* w, int64_t ws, const float* x, int64_t xs, int64_t n, float* out) {
+  tile4x4(w, ws, x, xs, n, out);
+}
+
 const Q8Row& q8(const void* act) { return *static_cast<const Q8Row*>(act); }
 
 inline __m256i loadu256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
-// Q8_0: w + 128 is unsigned, so VPDPBUSD gives sum(w a) + 128 sum(a); each of the 8 lanes
-// starts at -16 sum(a) to cancel that exactly.
-float dot_q8_0(const void* wv, const void* act, int64_t n) {
-  const auto* w = static_cast<const BlockQ8_0*>(wv);
-  const Q8Row& a = q8(act);
-  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-  const int64_t nb = n / QK8_0;
-  int64_t b = 0;
-  for (; b + 2 <= nb; b += 2) {
-    const __m256i u0 = _mm256_xor_si256(loadu256(w[b].qs), flip);
-    const __m256i u1 = _mm256_xor_si256(loadu256(w[b + 1].qs), flip);
-    const __m256i p0 = _mm256_dpbusd_epi32(_mm256_set1_epi32(-16 * a.sum[b]), u0, loadu256(a.qs + b * QK8_0));
-    const __m256i p1 =
-        _mm256_dpbusd_epi32(_mm256_set1_epi32(-16 * a.sum[b + 1]), u1, loadu256(a.qs + (b + 1) * QK8_0));
-    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(half_to_float(w[b].d) * a.d[b]), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_set1_ps(half_to_float(w[b + 1].d) * a.d[b + 1]), acc1);
-  }
-  for (; b < nb; ++b) {
-    const __m256i u0 = _mm256_xor_si256(loadu256(w[b].qs), flip);
-    const __m256i p0 = _mm256_dpbusd_epi32(_mm256_set1_epi32(-16 * a.sum[b]), u0, loadu256(a.qs + b * QK8_0));
-    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(half_to_float(w[b].d) * a.d[b]), acc0);
-  }
-  return hsum(_mm256_add_ps(acc0, acc1));
-}
-
-// 16 bytes of packed nibbles -> 32 bytes: low nibbles then high nibbles.
-inline __m256i unpack_nibbles16(const uint8_t* p) {
-  const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  return _mm256_and_si256(_mm256_mask_srli_epi16(v, 0xFF00, v, 4), _mm256_set1_epi8(0x0F));
-}
-
-// Q4_0: unsigned nibbles times activations; lanes start at -sum(a) so the 8 lanes add the
-// -8 sum(a) offset correction exactly.
-float dot_q4_0(const void* wv, const void* act, int64_t n) {
-  const auto* w = static_cast<const BlockQ4_0*>(wv);
-  const Q8Row& a = q8(act);
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
-  const int64_t nb = n / QK4_0;
-  int64_t b = 0;
-  for (; b + 2 <= nb; b += 2) {
-    const __m256i p0 = _mm256_dpbusd_epi32(_mm256_set1_epi32(-a.sum[b]), unpack_nibbles16(w[b].qs),
-                                           loadu256(a.qs + b * QK4_0));
-    const __m256i p1 = _mm256_dpbusd_epi32(_mm256_set1_epi32(-a.sum[b + 1]), unpack_nibbles16(w[b + 1].qs),
-                                           loadu256(a.qs + (b + 1) * QK4_0));
-    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(half_to_float(w[b].d) * a.d[b]), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p1), _mm256_set1_ps(half_to_float(w[b + 1].d) * a.d[b + 1]), acc1);
-  }
-  for (; b < nb; ++b) {
-    const __m256i p0 = _mm256_dpbusd_epi32(_mm256_set1_epi32(-a.sum[b]), unpack_nibbles16(w[b].qs),
-                                           loadu256(a.qs + b * QK4_0));
-    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p0), _mm256_set1_ps(half_to_float(w[b].d) * a.d[b]), acc0);
-  }
-  return hsum(_mm256_add_ps(acc0, acc1));
-}
-
 inline __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
 
-// Q4_K: each 32 bytes of nibbles hold 64 consecutive elements (low nibbles, then high); they
-// are broadcast to both halves of a zmm and the upper half shifted, which lines them up with
-// 64 contiguous activations. Sub-block scales multiply the pair sums with VPDPWSSD.
-float dot_q4_K(const void* wv, const void* act, int64_t n) {
-  const auto* w = static_cast<const BlockQ4_K*>(wv);
+// ---- 32-element blocks (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1) ----
+// Weights become unsigned bytes u = q + offset (Q8_0: w + 128 via a sign flip; Q4/Q5: the
+// stored nibbles), so VPDPBUSD multiplies them with the signed activations directly. Each
+// block's 8 int32 lanes start at -(offset / 8) * sum(a), which cancels the offset exactly.
+// Four blocks per step: their fp16 scales are converted together and broadcast to the lanes of
+// two blocks at a time with one permute.
+
+enum class Q32 { k8_0, k4_0, k4_1, k5_0, k5_1 };
+
+template <Q32 T>
+struct Q32Traits;
+template <>
+struct Q32Traits<Q32::k8_0> {
+  using Block = BlockQ8_0;  // only unpack2 (dot_q8_0 has its own loop)
+};
+template <>
+struct Q32Traits<Q32::k4_0> {
+  using Block = BlockQ4_0;
+  static constexpr int kBiasShift = 0;  // offset 8: lanes start at -sum (8 lanes) / -2 sum (4)
+  static constexpr bool kMin = false;
+};
+template <>
+struct Q32Traits<Q32::k4_1> {
+  using Block = BlockQ4_1;
+  static constexpr int kBiasShift = -1;  // no offset; the min m is added through sd = d * sum
+  static constexpr bool kMin = true;
+};
+template <>
+struct Q32Traits<Q32::k5_0> {
+  using Block = BlockQ5_0;
+  static constexpr int kBiasShift = 1;  // offset 16: twice the Q4_0 lanes
+  static constexpr bool kMin = false;
+};
+template <>
+struct Q32Traits<Q32::k5_1> {
+  using Block = BlockQ5_1;
+  static constexpr int kBiasShift = -1;
+  static constexpr bool kMin = true;
+};
+
+inline uint32_t load_u32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Two consecutive blocks' weights as 64 unsigned bytes in element order.
+template <Q32 T>
+inline __m512i unpack2(const typename Q32Traits<T>::Block* w) {
+  if constexpr (T == Q32::k8_0) {
+    const __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(loadu256(w[0].qs)), loadu256(w[1].qs), 1);
+    return _mm512_xor_si512(v, _mm512_set1_epi8(static_cast<char>(0x80)));
+  } else {
+    // [qs0 qs0 qs1 qs1] then shift the second copy of each to get the high nibbles.
+    const __m512i a = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[0].qs)));
+    const __m512i b = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[1].qs)));
+    const __m512i v = _mm512_mask_blend_epi64(0xF0, a, b);
+    __m512i q = _mm512_and_si512(_mm512_mask_srli_epi16(v, 0xFF00FF00u, v, 4), _mm512_set1_epi8(0x0F));
+    if constexpr (T == Q32::k5_0 || T == Q32::k5_1) {
+      const __mmask64 hi = static_cast<__mmask64>(load_u32(w[0].qh)) |
+                           (static_cast<__mmask64>(load_u32(w[1].qh)) << 32);
+      q = _mm512_mask_add_epi8(q, hi, q, _mm512_set1_epi8(0x10));
+    }
+    return q;
+  }
+}
+
+// The d (or, with mins, the m) of four blocks with a min (Q4_1, Q5_1) as floats.
+template <Q32 T>
+inline __m128 scales4(const typename Q32Traits<T>::Block* w, bool mins) {
+  __m128i h = _mm_cvtsi32_si128(mins ? w[0].m : w[0].d);
+  h = _mm_insert_epi16(h, mins ? w[1].m : w[1].d, 1);
+  h = _mm_insert_epi16(h, mins ? w[2].m : w[2].d, 2);
+  h = _mm_insert_epi16(h, mins ? w[3].m : w[3].d, 3);
+  return _mm_cvtph_ps(h);
+}
+
+// Four-bit blocks (Q4_0, Q4_1, Q5_0, Q5_1), four per step: the 4 x 16 nibble bytes are
+// gathered into one zmm, low and high nibbles split with one AND and one shift + AND, and
+// multiplied with the activations' nibble-ordered copy (qs_nib), so each block owns 4 lanes of a
+// single integer sum; one conversion, one scale permute and one FMA then cover four blocks.
+template <Q32 T>
+float dot_q32(const void* wv, const void* act, int64_t n) {
+  using Tr = Q32Traits<T>;
+  static_assert(T != Q32::k8_0, "Q8_0 has its own kernel");
+  const auto* w = static_cast<const typename Tr::Block*>(wv);
+  const Q8Row& a = q8(act);
+  alignas(64) static constexpr int32_t kIdx4[16] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+  const __m512i idx4 = _mm512_load_si512(kIdx4);
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+  __m128 corr = _mm_setzero_ps();
+  const int64_t nb = n / QK8_0;
+  int64_t b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    __m128 s4;
+    if constexpr (Tr::kMin) {
+      s4 = _mm_mul_ps(scales4<T>(w + b, false), _mm_loadu_ps(a.d + b));
+      corr = _mm_fmadd_ps(scales4<T>(w + b, true), _mm_loadu_ps(a.sd + b), corr);
+    } else {
+      // Assemble the four fp16 scales in a general register (the integer ports are idle here).
+      const uint64_t h = static_cast<uint64_t>(w[b].d) | (static_cast<uint64_t>(w[b + 1].d) << 16) |
+                         (static_cast<uint64_t>(w[b + 2].d) << 32) | (static_cast<uint64_t>(w[b + 3].d) << 48);
+      s4 = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>(h))), _mm_loadu_ps(a.d + b));
+    }
+    __m512i q = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs)));
+    q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b + 1].qs)), 1);
+    q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b + 2].qs)), 2);
+    q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b + 3].qs)), 3);
+    __m512i lo = _mm512_and_si512(q, low4);
+    __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+    if constexpr (T == Q32::k5_0 || T == Q32::k5_1) {
+      uint64_t mlo = 0, mhi = 0;
+      for (int j = 0; j < 4; ++j) {
+        const uint64_t qh = load_u32(w[b + j].qh);
+        mlo |= (qh & 0xFFFFu) << (16 * j);
+        mhi |= (qh >> 16) << (16 * j);
+      }
+      lo = _mm512_mask_add_epi8(lo, static_cast<__mmask64>(mlo), lo, _mm512_set1_epi8(0x10));
+      hi = _mm512_mask_add_epi8(hi, static_cast<__mmask64>(mhi), hi, _mm512_set1_epi8(0x10));
+    }
+    __m512i p = _mm512_setzero_si512();
+    if constexpr (Tr::kBiasShift >= 0) {
+      p = load512(a.neg_sum4x2 + 4 * b);
+      if constexpr (Tr::kBiasShift > 0) p = _mm512_slli_epi32(p, Tr::kBiasShift);
+    }
+    const int8_t* an = a.qs_nib + 32 * b;
+    p = _mm512_dpbusd_epi32(p, lo, load512(an));
+    p = _mm512_dpbusd_epi32(p, hi, load512(an + 64));
+    const __m512 s = _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(s4));
+    if ((b & 4) == 0) {
+      acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc0);
+    } else {
+      acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), s, acc1);
+    }
+  }
+  float total = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+  {
+    __m128 c = _mm_add_ps(corr, _mm_movehl_ps(corr, corr));
+    c = _mm_add_ss(c, _mm_movehdup_ps(c));
+    total += _mm_cvtss_f32(c);
+  }
+  // Remaining 1-3 blocks: one at a time with the AVX2-width code of the same scheme.
+  for (; b < nb; ++b) {
+    const typename Tr::Block& blk = w[b];
+    __m256i u;
+    if constexpr (T == Q32::k8_0) {
+      u = _mm256_xor_si256(loadu256(blk.qs), _mm256_set1_epi8(static_cast<char>(0x80)));
+    } else {
+      const __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.qs)));
+      u = _mm256_and_si256(_mm256_mask_srli_epi16(v, 0xFF00, v, 4), _mm256_set1_epi8(0x0F));
+      if constexpr (T == Q32::k5_0 || T == Q32::k5_1) {
+        u = _mm256_mask_add_epi8(u, static_cast<__mmask32>(load_u32(blk.qh)), u, _mm256_set1_epi8(0x10));
+      }
+    }
+    const int32_t bias = Tr::kBiasShift >= 0 ? -(a.sum[b] << std::max(Tr::kBiasShift, 0)) : 0;
+    const __m256i p = _mm256_dpbusd_epi32(_mm256_set1_epi32(bias), u, loadu256(a.qs + b * QK8_0));
+    float r = hsum(_mm256_cvtepi32_ps(p)) * (half_to_float(blk.d) * a.d[b]);
+    if constexpr (Tr::kMin) r += half_to_float(blk.m) * a.sd[b];
+    total += r;
+  }
+  return total;
+}
+
+
+// Q4_K / Q5_K: each 32 bytes of nibbles hold 64 consecutive elements (low nibbles, then high);
+// they are broadcast to both halves of a zmm and the upper half shifted, which lines them up
+// with 64 contiguous activations. Q5_K's fifth bits come from testing the 32 qh bytes (also
+// broadcast) against this chunk's two bit positions. Sub-block scales multiply the pair sums
+// with VPDPWSSD; mins go through the Q8_K group sums.
+template <bool kFive>
+float dot_qk4(const void* wv, const void* act, int64_t n) {
+  using Block = std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>;
+  const auto* w = static_cast<const Block*>(wv);
   const auto* a = static_cast<const BlockQ8_K*>(act);
   const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i bit4 = _mm512_set1_epi8(0x10);
   // permutation indices picking scale 2j (lanes 0-15) and 2j+1 (lanes 16-31) from 8 int16s
-  __m512i idx[4];
+  __m512i idx[4], hbit[4];
   for (int j = 0; j < 4; ++j) {
     idx[j] = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<int16_t>(2 * j)),
                                 _mm256_set1_epi16(static_cast<int16_t>(2 * j + 1)), 1);
+    hbit[j] = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * j))),
+                                 _mm256_set1_epi8(static_cast<char>(1 << (2 * j + 1))), 1);
   }
   __m512 acc = _mm512_setzero_ps();
   __m256 accm = _mm256_setzero_ps();
@@ -183,10 +335,15 @@ float dot_q4_K(const void* wv, const void* act, int64_t n) {
     uint64_t sc8, m8;
     detail::unpack_scales_k4_words(w[b].scales, &sc8, &m8);
     const __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(sc8))));
+    __m512i qh = _mm512_setzero_si512();
+    if constexpr (kFive) qh = _mm512_broadcast_i64x4(loadu256(w[b].qh));
     __m512i isum = _mm512_setzero_si512();
     for (int j = 0; j < 4; ++j) {
       const __m512i q = _mm512_broadcast_i64x4(loadu256(w[b].qs + 32 * j));
-      const __m512i v = _mm512_and_si512(_mm512_mask_srli_epi16(q, 0xFFFF0000u, q, 4), low4);
+      __m512i v = _mm512_and_si512(_mm512_mask_srli_epi16(q, 0xFFFF0000u, q, 4), low4);
+      if constexpr (kFive) {
+        v = _mm512_mask_add_epi8(v, _mm512_test_epi8_mask(qh, hbit[j]), v, bit4);
+      }
       const __m512i p = _mm512_maddubs_epi16(v, load512(a[b].qs + 64 * j));
       isum = _mm512_dpwssd_epi32(isum, p, _mm512_permutexvar_epi16(idx[j], sc16));
     }
@@ -241,6 +398,46 @@ float dot_q6_K(const void* wv, const void* act, int64_t n) {
   return _mm512_reduce_add_ps(acc);
 }
 
+// Q8_0 keeps one summation order on purpose: lanes 0-7 accumulate the even blocks and lanes 8-15
+// the odd ones, in block order, then the two halves are added lane by lane and reduced as
+// hsum() does. That is the order llama.cpp's x86 Q8_0 dot uses, so Q8_0 models reproduce its
+// logits bit for bit (the golden tests rely on it: with an f16 KV cache, one-ulp differences
+// get amplified by the f16 roundings of attention).
+float dot_q8_0(const void* wv, const void* act, int64_t n) {
+  const auto* w = static_cast<const BlockQ8_0*>(wv);
+  const Q8Row& a = q8(act);
+  const __m512i idx01 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi32(1), 1);
+  const __m512i idx23 = _mm512_add_epi32(idx01, _mm512_set1_epi32(2));
+  __m512 acc = _mm512_setzero_ps();
+  const int64_t nb = n / QK8_0;
+  int64_t b = 0;
+  for (; b + 4 <= nb; b += 4) {
+    const uint64_t h = static_cast<uint64_t>(w[b].d) | (static_cast<uint64_t>(w[b + 1].d) << 16) |
+                       (static_cast<uint64_t>(w[b + 2].d) << 32) | (static_cast<uint64_t>(w[b + 3].d) << 48);
+    const __m128 s4 = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>(h))), _mm_loadu_ps(a.d + b));
+    const __m512 s = _mm512_castps128_ps512(s4);
+    const __m512i bias0 = _mm512_slli_epi32(load512(a.neg_sum8 + 8 * b), 4);
+    const __m512i bias1 = _mm512_slli_epi32(load512(a.neg_sum8 + 8 * b + 16), 4);
+    const __m512i p0 = _mm512_dpbusd_epi32(bias0, unpack2<Q32::k8_0>(w + b), load512(a.qs + b * QK8_0));
+    const __m512i p1 = _mm512_dpbusd_epi32(bias1, unpack2<Q32::k8_0>(w + b + 2), load512(a.qs + (b + 2) * QK8_0));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p0), _mm512_permutexvar_ps(idx01, s), acc);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), _mm512_permutexvar_ps(idx23, s), acc);
+  }
+  __m256 even = _mm512_castps512_ps256(acc), odd = _mm512_extractf32x8_ps(acc, 1);
+  const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+  for (; b < nb; ++b) {
+    const __m256i u = _mm256_xor_si256(loadu256(w[b].qs), flip);
+    const __m256i p = _mm256_dpbusd_epi32(_mm256_set1_epi32(-16 * a.sum[b]), u, loadu256(a.qs + b * QK8_0));
+    const __m256 s = _mm256_set1_ps(half_to_float(w[b].d) * a.d[b]);
+    if (b % 2 == 0) {
+      even = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), s, even);
+    } else {
+      odd = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), s, odd);
+    }
+  }
+  return hsum(_mm256_add_ps(even, odd));
+}
+
 void fp16_to_fp32_row(const uint16_t* x, int64_t n, float* y) {
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, load_f16(x + i));
@@ -279,9 +476,15 @@ void detail::fill_avx512(KernelTable& t) {
   t.dot_f32 = k::dot_f32;
   t.dot_f16 = k::dot_f16;
   t.dot_bf16 = k::dot_bf16;
+  t.tile4x4_f32 = k::tile4x4_f32;
+  t.tile4x4_f16 = k::tile4x4_f16;
   t.dot_q8_0 = k::dot_q8_0;
-  t.dot_q4_0 = k::dot_q4_0;
-  t.dot_q4_K = k::dot_q4_K;
+  t.dot_q4_0 = k::dot_q32<k::Q32::k4_0>;
+  t.dot_q4_1 = k::dot_q32<k::Q32::k4_1>;
+  t.dot_q5_0 = k::dot_q32<k::Q32::k5_0>;
+  t.dot_q5_1 = k::dot_q32<k::Q32::k5_1>;
+  t.dot_q4_K = k::dot_qk4<false>;
+  t.dot_q5_K = k::dot_qk4<true>;
   t.dot_q6_K = k::dot_q6_K;
   t.rms_norm = k::rms_norm;
   t.layer_norm = k::layer_norm;
@@ -294,12 +497,16 @@ void detail::fill_avx512(KernelTable& t) {
   t.add = k::add;
   t.mul = k::mul;
   t.scale = k::scale;
-  t.fp16_to_fp32 = k::fp16_to_fp32_row;
-  t.fp32_to_fp16 = k::fp32_to_fp16_row;
-  t.bf16_to_fp32 = k::bf16_to_fp32_row;
+  t.fp16_to_fp32_row = k::fp16_to_fp32_row;
+  t.fp32_to_fp16_row = k::fp32_to_fp16_row;
+  t.bf16_to_fp32_row = k::bf16_to_fp32_row;
 }
 
 }  // namespace omni::kernels
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
 #pragma GCC diagnostic pop
+#endif

@@ -286,6 +286,8 @@ namespace omni::kernels {
 void detail::fill_scalar(KernelTable& t) {
   namespace k = kernels_scalar;
   t.level = CpuLevel::kScalar;
+  t.tile4x4_f32 = nullptr;  // batched float products use the dots at this level
+  t.tile4x4_f16 = nullptr;
   t.dot_f32 = k::dot_f32;
   t.dot_f16 = k::dot_f16;
   t.dot_bf16 = k::dot_bf16;
@@ -310,9 +312,9 @@ void detail::fill_scalar(KernelTable& t) {
   t.add = k::add;
   t.mul = k::mul;
   t.scale = k::scale;
-  t.fp16_to_fp32 = k::fp16_to_fp32_row;
-  t.fp32_to_fp16 = k::fp32_to_fp16_row;
-  t.bf16_to_fp32 = k::bf16_to_fp32_row;
+  t.fp16_to_fp32_row = k::fp16_to_fp32_row;
+  t.fp32_to_fp16_row = k::fp32_to_fp16_row;
+  t.bf16_to_fp32_row = k::bf16_to_fp32_row;
 }
 
 }  // namespace omni::kernels

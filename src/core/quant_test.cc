@@ -490,12 +490,35 @@ TEST(QuantRoundTrip, KQuantsPickNearestLevelAndStayAccurate) {
   }
 }
 
+// IQ4: 16 symmetric non-linear levels with a fitted scale per 32 elements. Bound: a symmetric
+// uniform 4-bit grid over +-amax, whose noise (2 amax / 15) / sqrt(12) is 0.1 sigma on the
+// skewed uniform [-1, 3) blocks (the worst case here), plus margin.
+TEST(QuantRoundTrip, IQ4Accurate) {
+  const auto x = random_data(15, 40 * 256, -2, 5);
+  for (DType t : {DType::IQ4_NL, DType::IQ4_XS}) {
+    const auto y = round_trip(t, x);
+    double worst_rel = 0;
+    for (size_t b = 0; b < x.size() / 256; ++b) {
+      double se = 0, sx = 0, sx2 = 0;
+      for (size_t i = 256 * b; i < 256 * b + 256; ++i) {
+        se += (static_cast<double>(x[i]) - y[i]) * (static_cast<double>(x[i]) - y[i]);
+        sx += x[i];
+        sx2 += static_cast<double>(x[i]) * x[i];
+      }
+      const double var = sx2 / 256 - (sx / 256) * (sx / 256);
+      worst_rel = std::max(worst_rel, std::sqrt(se / 256 / var));
+    }
+    EXPECT_LT(worst_rel, 0.12) << dtype_name(t);
+  }
+}
+
 TEST(QuantRoundTrip, ZerosStayZero) {
   const std::vector<float> x(512, 0.0f);
   for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q8_1,
-                  DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q8_K}) {
+                  DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q8_K,
+                  DType::IQ4_NL, DType::IQ4_XS}) {
     const auto y = round_trip(t, x);
-    for (float v : y) ASSERT_EQ(v, 0.0f) << dtype_name(t);
+    for (float v : y) ASSERT_EQ(std::fabs(v), 0.0f) << dtype_name(t);
   }
 }
 
@@ -507,7 +530,7 @@ TEST(QuantRoundTrip, NonFiniteInputIsNotUndefined) {
   x[200] = -INFINITY;
   for (DType t : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q8_1,
                   DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q8_K,
-                  DType::F16, DType::BF16}) {
+                  DType::IQ4_NL, DType::IQ4_XS, DType::F16, DType::BF16}) {
     round_trip(t, x);
   }
 }
@@ -573,10 +596,11 @@ std::string type_param_name(const ::testing::TestParamInfo<DType>& p) {
 INSTANTIATE_TEST_SUITE_P(Types, GgmlGoldenQuant,
                          ::testing::Values(DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
                                            DType::Q8_0, DType::Q8_1, DType::Q2_K, DType::Q3_K,
-                                           DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q8_K),
+                                           DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q8_K,
+                                           DType::IQ4_NL, DType::IQ4_XS),
                          type_param_name);
 
-// ggml has no Q8_1 dequantizer; the IQ4 inputs are random bytes (no reference quantizer here).
+// ggml has no Q8_1 dequantizer.
 INSTANTIATE_TEST_SUITE_P(Types, GgmlGoldenDequant,
                          ::testing::Values(DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
                                            DType::Q8_0, DType::Q2_K, DType::Q3_K, DType::Q4_K,
@@ -678,6 +702,8 @@ TEST(GgmlDigest, QuantizeAndDequantizeMatchGgml) {
       {DType::Q5_K, 0x71aa63003dfc9160ULL, 0x20df603b8a872bc0ULL},
       {DType::Q6_K, 0x11fc5aede9f6e33aULL, 0x2800be5ab177dd47ULL},
       {DType::Q8_K, 0xa2e4ac6d8a685853ULL, 0xba4caa364ca869fdULL},
+      {DType::IQ4_NL, 0x122b90ae06ec798aULL, 0x661c554419641614ULL},
+      {DType::IQ4_XS, 0x65b02f5904af326cULL, 0x66cce10889c41599ULL},
   };
   std::vector<float> y(x.size());
   for (const auto& w : wants) {
@@ -714,8 +740,6 @@ TEST(Quant, UnsupportedTypesNameTheType) {
     EXPECT_NE(error_of([&] { quantize_row(t, x, buf, 256); }).find(name), std::string::npos)
         << name;
   }
-  EXPECT_NE(error_of([&] { quantize_row(DType::IQ4_NL, x, buf, 32); }).find("iq4_nl"),
-            std::string::npos);
 }
 
 TEST(Quant, RowLengthMustBeWholeBlocks) {

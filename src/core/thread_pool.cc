@@ -57,15 +57,19 @@ void ThreadPool::work_on_current_job() {
   for (;;) {
     const int64_t c = next_chunk_.fetch_add(1, std::memory_order_relaxed);
     if (c >= num_chunks_) break;
-    const int64_t b = c * chunk_;
-    const int64_t e = std::min(n_, b + chunk_);
-    try {
-      invoke_(fn_, b, e);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mu_);
-      if (!error_) error_ = std::current_exception();
-      next_chunk_.store(num_chunks_, std::memory_order_relaxed);
+    // After a failure the remaining chunks are skipped but still counted as done.
+    if (!failed_.load(std::memory_order_relaxed)) {
+      const int64_t b = c * chunk_;
+      const int64_t e = std::min(n_, b + chunk_);
+      try {
+        invoke_(fn_, b, e);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mu_);
+        if (!error_) error_ = std::current_exception();
+        failed_.store(true, std::memory_order_relaxed);
+      }
     }
+    done_chunks_.fetch_add(1, std::memory_order_acq_rel);
   }
   t_inside_job = false;
 }
@@ -86,10 +90,28 @@ void ThreadPool::worker_loop() {
     }
     seen = g;
     if (stop_.load(std::memory_order_acquire)) return;
-    work_on_current_job();
-    active_.fetch_sub(1, std::memory_order_acq_rel);
+    in_job_.fetch_add(1, std::memory_order_seq_cst);
+    if (open_job_.load(std::memory_order_seq_cst) == g) work_on_current_job();
+    in_job_.fetch_sub(1, std::memory_order_release);
   }
 }
+
+namespace {
+
+// Waits for a condition other threads make true within microseconds, yielding the core if it
+// takes longer (a worker may have been descheduled on a busy machine).
+template <class Pred>
+void spin_until(Pred done) {
+  for (int spins = 0; !done(); ++spins) {
+    if (spins < 2000) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
+}  // namespace
 
 void ThreadPool::run(int64_t n, int64_t grain, void* fn, Invoke invoke) {
   if (n <= 0) return;
@@ -101,20 +123,24 @@ void ThreadPool::run(int64_t n, int64_t grain, void* fn, Invoke invoke) {
   std::lock_guard<std::mutex> submit(submit_mu_);
   // A few chunks per thread balance load when another process takes a core for a while,
   // without making the shared counter hot.
-  const int64_t threads = size();
-  const int64_t target_chunks = threads * 4;
+  const int64_t target_chunks = static_cast<int64_t>(size()) * 4;
   chunk_ = std::max(grain, (n + target_chunks - 1) / target_chunks);
   num_chunks_ = (n + chunk_ - 1) / chunk_;
   n_ = n;
   fn_ = fn;
   invoke_ = invoke;
   error_ = nullptr;
+  failed_.store(false, std::memory_order_relaxed);
   next_chunk_.store(0, std::memory_order_relaxed);
-  active_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
+  done_chunks_.store(0, std::memory_order_relaxed);
+  const uint64_t g = generation_.load(std::memory_order_relaxed) + 1;
+  open_job_.store(g, std::memory_order_seq_cst);
+  generation_.store(g, std::memory_order_release);
   generation_.notify_all();
   work_on_current_job();
-  while (active_.load(std::memory_order_acquire) != 0) cpu_relax();
+  spin_until([&] { return done_chunks_.load(std::memory_order_acquire) == num_chunks_; });
+  open_job_.store(0, std::memory_order_seq_cst);
+  spin_until([&] { return in_job_.load(std::memory_order_seq_cst) == 0; });
   if (error_) {
     std::exception_ptr e = error_;
     error_ = nullptr;

@@ -54,9 +54,15 @@ class ThreadPool {
   void* fn_ = nullptr;
   Invoke invoke_ = nullptr;
   int64_t n_ = 0, chunk_ = 1, num_chunks_ = 0;
+  // Workers wake on generation_ changes. A worker joins job g only while open_job_ == g,
+  // announcing itself in in_job_ first; the caller waits for finished chunks (not for workers
+  // that are asleep or descheduled), then closes the job and waits out the workers inside it.
   alignas(64) std::atomic<uint64_t> generation_{0};
+  alignas(64) std::atomic<uint64_t> open_job_{0};
+  alignas(64) std::atomic<int> in_job_{0};
   alignas(64) std::atomic<int64_t> next_chunk_{0};
-  alignas(64) std::atomic<int> active_{0};
+  alignas(64) std::atomic<int64_t> done_chunks_{0};
+  std::atomic<bool> failed_{false};
   std::atomic<bool> stop_{false};
   std::mutex error_mu_;
   std::exception_ptr error_;

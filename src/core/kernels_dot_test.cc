@@ -1,0 +1,304 @@
+// Dot products and matrix products at every level this CPU runs, against double-precision
+// references built from independently written block decoders.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/error.h"
+#include "core/kernels.h"
+#include "core/kernels_test_util.h"
+#include "core/quant.h"
+#include "core/thread_pool.h"
+
+namespace omni::kernels {
+namespace {
+
+using testing::levels;
+using testing::random_floats;
+
+constexpr double kU = 1.0 / (1 << 24);  // unit roundoff of float
+
+const int64_t kSizes[] = {1, 2, 15, 16, 17, 31, 33, 64, 255, 257, 896, 4097};
+
+// Any summation order of n float products obeys |err| <= (n + 2) u sum|a_i b_i| (the classic
+// gamma_n bound plus the product roundings), so this tolerance holds for every level's order.
+double float_dot_tol(int64_t n, double abs_sum) { return (static_cast<double>(n) + 2) * kU * abs_sum; }
+
+TEST(KernelsDot, F32F16Bf16MatchDoubleReference) {
+  std::mt19937 rng(1);
+  for (CpuLevel level : levels()) {
+    const KernelTable& k = kernel_table(level);
+    SCOPED_TRACE(std::string(cpu_level_name(level)));
+    for (int64_t n : kSizes) {
+      const auto a = random_floats(rng, n), b = random_floats(rng, n);
+      std::vector<uint16_t> ah(a.size()), ab(a.size());
+      for (size_t i = 0; i < a.size(); ++i) {
+        ah[i] = fp32_to_fp16(a[i]);
+        ab[i] = fp32_to_bf16(a[i]);
+      }
+      double r32 = 0, r16 = 0, rb = 0, s32 = 0, s16 = 0, sb = 0;
+      for (size_t i = 0; i < a.size(); ++i) {
+        r32 += static_cast<double>(a[i]) * b[i];
+        s32 += std::fabs(static_cast<double>(a[i]) * b[i]);
+        r16 += static_cast<double>(fp16_to_fp32(ah[i])) * b[i];
+        s16 += std::fabs(static_cast<double>(fp16_to_fp32(ah[i])) * b[i]);
+        rb += static_cast<double>(bf16_to_fp32(ab[i])) * b[i];
+        sb += std::fabs(static_cast<double>(bf16_to_fp32(ab[i])) * b[i]);
+      }
+      EXPECT_NEAR(k.dot_f32(a.data(), b.data(), n), r32, float_dot_tol(n, s32)) << n;
+      EXPECT_NEAR(k.dot_f16(ah.data(), b.data(), n), r16, float_dot_tol(n, s16)) << n;
+      EXPECT_NEAR(k.dot_bf16(ab.data(), b.data(), n), rb, float_dot_tol(n, sb)) << n;
+    }
+  }
+}
+
+struct Q8Buf {
+  std::vector<int8_t> qs;
+  std::vector<float> d, sd;
+  std::vector<int32_t> sum;
+};
+
+Q8Buf quantize_q8(const KernelTable& k, const std::vector<float>& x) {
+  const auto n = static_cast<int64_t>(x.size());
+  const size_t nb = x.size() / 32;
+  Q8Buf q{std::vector<int8_t>(x.size()), std::vector<float>(nb), std::vector<float>(nb),
+          std::vector<int32_t>(nb)};
+  k.quantize_q8(x.data(), n, q.qs.data(), q.d.data(), q.sd.data(), q.sum.data());
+  return q;
+}
+
+TEST(KernelsQuantize, Q8MatchesDefinitionAndIsIdenticalAtEveryLevel) {
+  std::mt19937 rng(2);
+  for (int64_t n : {32, 64, 896, 4864}) {
+    auto x = random_floats(rng, n, -3, 3);
+    for (int i = 0; i < 32; ++i) x[static_cast<size_t>(i)] = 0;  // an all-zero block
+    const Q8Buf ref = quantize_q8(kernel_table(CpuLevel::kScalar), x);
+    for (int64_t b = 0; b < n / 32; ++b) {
+      float amax = 0;
+      int sum = 0;
+      for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[static_cast<size_t>(b * 32 + i)]));
+      EXPECT_EQ(ref.d[b], fp16_to_fp32(fp32_to_fp16(amax / 127)));
+      for (int i = 0; i < 32; ++i) {
+        const size_t e = static_cast<size_t>(b * 32 + i);
+        const float dd = amax / 127;
+        EXPECT_LE(std::abs(ref.qs[e]), 127);
+        // round to nearest: within half a step of x / d (d before fp16 rounding)
+        if (dd != 0) {
+          EXPECT_LE(std::fabs(x[e] / dd - ref.qs[e]), 0.5 + 1e-5);
+        }
+        sum += ref.qs[e];
+      }
+      EXPECT_EQ(ref.sum[b], sum);
+      EXPECT_EQ(ref.sd[b], ref.d[b] * static_cast<float>(sum));
+    }
+    for (CpuLevel level : levels()) {
+      const Q8Buf q = quantize_q8(kernel_table(level), x);
+      EXPECT_EQ(q.qs, ref.qs) << cpu_level_name(level);
+      EXPECT_EQ(q.d, ref.d) << cpu_level_name(level);
+      EXPECT_EQ(q.sd, ref.sd) << cpu_level_name(level);
+      EXPECT_EQ(q.sum, ref.sum) << cpu_level_name(level);
+    }
+  }
+}
+
+TEST(KernelsQuantize, Q8KMatchesDefinitionAndIsIdenticalAtEveryLevel) {
+  std::mt19937 rng(3);
+  for (int64_t m : {256, 512, 4864}) {
+    auto x = random_floats(rng, m, -2, 2);
+    x.at(5) = -7.0f;  // negative extreme: d comes out negative
+    std::vector<BlockQ8_K> ref(static_cast<size_t>(m / 256));
+    kernel_table(CpuLevel::kScalar).quantize_q8_K(x.data(), m, ref.data());
+    for (int64_t b = 0; b < m / 256; ++b) {
+      const BlockQ8_K& q = ref[static_cast<size_t>(b)];
+      for (int g = 0; g < 16; ++g) {
+        int s = 0;
+        for (int i = 0; i < 16; ++i) s += q.qs[16 * g + i];
+        EXPECT_EQ(q.bsums[g], s);
+      }
+      for (int i = 0; i < 256; ++i) {
+        EXPECT_LE(std::fabs(x[static_cast<size_t>(b * 256 + i)] - q.d * q.qs[i]), std::fabs(q.d) * 0.5001);
+      }
+    }
+    for (CpuLevel level : levels()) {
+      std::vector<BlockQ8_K> got(ref.size());
+      kernel_table(level).quantize_q8_K(x.data(), m, got.data());
+      EXPECT_EQ(0, std::memcmp(got.data(), ref.data(), ref.size() * sizeof(BlockQ8_K)))
+          << cpu_level_name(level);
+    }
+  }
+}
+
+struct QuantCase {
+  DType type;
+  int64_t block;
+};
+
+const QuantCase kQuantCases[] = {{DType::Q8_0, 32}, {DType::Q4_0, 32}, {DType::Q4_1, 32},
+                                 {DType::Q5_0, 32}, {DType::Q5_1, 32}, {DType::Q4_K, 256},
+                                 {DType::Q5_K, 256}, {DType::Q6_K, 256}};
+
+// Reference: exact dequantized weights times exact dequantized activations, summed in double.
+// The kernels form each block's integer dot exactly, then do a few float operations per block
+// (scale products, conversion, accumulation); with nb blocks the float error is bounded by
+// (nb + 8) u sum_i |w_i a_i|.
+TEST(KernelsDot, QuantizedMatchExactIntegerReference) {
+  std::mt19937 rng(4);
+  for (const QuantCase& c : kQuantCases) {
+    for (int64_t blocks : {1, 2, 3, 7, 28, 33}) {
+      const int64_t n = blocks * c.block;
+      const auto w = testing::random_quant_row(rng, c.type, n);
+      const auto x = random_floats(rng, n, -2, 2);
+      const std::vector<double> wd = testing::dequant(c.type, w.data(), n);
+      for (CpuLevel level : levels()) {
+        const KernelTable& k = kernel_table(level);
+        Activations act;
+        act.quantize(c.type, x.data(), 1, n, k);
+        std::vector<double> ad(static_cast<size_t>(n));
+        if (act.format() == ActFormat::kQ8) {
+          const auto* r = static_cast<const Q8Row*>(act.row(0));
+          for (int64_t i = 0; i < n; ++i) ad[i] = static_cast<double>(r->d[i / 32]) * r->qs[i];
+        } else {
+          const auto* r = static_cast<const BlockQ8_K*>(act.row(0));
+          for (int64_t i = 0; i < n; ++i) ad[i] = static_cast<double>(r[i / 256].d) * r[i / 256].qs[i % 256];
+        }
+        double ref = 0, abs_sum = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          ref += wd[i] * ad[i];
+          abs_sum += std::fabs(wd[i] * ad[i]);
+        }
+        const int64_t nb = n / 32;
+        const float got = dot_fn(c.type, k)(w.data(), act.row(0), n);
+        EXPECT_NEAR(got, ref, (static_cast<double>(nb) + 8) * kU * abs_sum + 1e-30)
+            << dtype_name(c.type) << " n=" << n << " level " << cpu_level_name(level);
+      }
+    }
+  }
+}
+
+// Matrix products: every quantized output is one dot of the same level, so they match it bit for
+// bit; batched float products may use a register-blocked tile that sums in another order (then
+// within the float dot bound). Either way the result must not depend on the thread count.
+TEST(KernelsMatmul, MatchesRowDotsAndIgnoresThreadCount) {
+  std::mt19937 rng(5);
+  ThreadPool one(1), three(3);
+  const DType types[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0,
+                         DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K,
+                         DType::Q6_K};
+  for (DType t : types) {
+    const int64_t cols = 512, rows = 37, m = 9;  // tiles of 4 plus leftovers both ways
+    const DTypeInfo& info = dtype_info(t);
+    std::vector<uint8_t> w;
+    if (t == DType::F32) {
+      const auto f = random_floats(rng, rows * cols);
+      w.resize(f.size() * 4);
+      std::memcpy(w.data(), f.data(), w.size());
+    } else if (t == DType::F16 || t == DType::BF16) {
+      const auto f = random_floats(rng, rows * cols);
+      w.resize(f.size() * 2);
+      for (size_t i = 0; i < f.size(); ++i) {
+        const uint16_t v = t == DType::F16 ? fp32_to_fp16(f[i]) : fp32_to_bf16(f[i]);
+        std::memcpy(w.data() + 2 * i, &v, 2);
+      }
+    } else {
+      w = testing::random_quant_row(rng, t, rows * cols);
+    }
+    const uint64_t rb = cols / info.block_size * info.type_size;
+    const auto x = random_floats(rng, m * cols);
+    Activations act;
+    act.quantize(t, x.data(), m, cols);
+    const DotFn dot = dot_fn(t, active());
+    std::vector<float> expect(static_cast<size_t>(m * rows));
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t r = 0; r < rows; ++r) expect[i * rows + r] = dot(w.data() + r * rb, act.row(i), cols);
+    }
+    std::vector<float> y1(expect.size()), y3(expect.size()), yv(static_cast<size_t>(rows));
+    matmul(t, w.data(), rows, cols, x.data(), m, y1.data(), &one);
+    matmul(t, w.data(), rows, cols, x.data(), m, y3.data(), &three);
+    matvec(t, w.data(), rows, cols, x.data() + cols, yv.data(), &three);
+    EXPECT_EQ(y1, y3) << dtype_name(t);
+    if (t == DType::F32 || t == DType::F16) {
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t r = 0; r < rows; ++r) {
+          double abs_sum = 0;
+          for (int64_t c = 0; c < cols; ++c) {
+            float wf;
+            if (t == DType::F32) {
+              std::memcpy(&wf, w.data() + (r * cols + c) * 4, 4);
+            } else {
+              uint16_t hv;
+              std::memcpy(&hv, w.data() + (r * cols + c) * 2, 2);
+              wf = fp16_to_fp32(hv);
+            }
+            abs_sum += std::fabs(static_cast<double>(wf) * x[i * cols + c]);
+          }
+          const size_t o = static_cast<size_t>(i * rows + r);
+          EXPECT_NEAR(y1[o], expect[o], 2 * float_dot_tol(cols, abs_sum)) << dtype_name(t);
+        }
+      }
+    } else {
+      EXPECT_EQ(y1, expect) << dtype_name(t);
+    }
+    EXPECT_EQ(0, std::memcmp(yv.data(), expect.data() + rows, yv.size() * 4)) << dtype_name(t);
+  }
+}
+
+TEST(KernelsMatmul, RejectsBadShapesAndTypes) {
+  std::vector<uint8_t> w(18 * 4);
+  std::vector<float> x(64), y(4);
+  EXPECT_THROW(matvec(DType::Q4_0, w.data(), 2, 48, x.data(), y.data()), Error);  // 48 % 32
+  EXPECT_THROW(matvec(DType::Q2_K, w.data(), 1, 256, x.data(), y.data()), Error);
+  Activations act;
+  act.quantize(DType::Q4_0, x.data(), 1, 64);
+  EXPECT_THROW(matmul(DType::Q6_K, w.data(), 1, act, y.data()), Error);
+}
+
+}  // namespace
+}  // namespace omni::kernels
+
+namespace omni::kernels {
+namespace {
+
+// The test-side block decoders above and the kernels' activation quantizers were written from
+// the layouts independently of core/quant (ggml's reference code, bit-exact); they must agree.
+TEST(KernelsCrossCheck, DecodersAgreeWithQuantReference) {
+  std::mt19937 rng(6);
+  for (const QuantCase& c : kQuantCases) {
+    const int64_t n = 7 * 256;
+    const auto w = testing::random_quant_row(rng, c.type, n);
+    const std::vector<double> mine = testing::dequant(c.type, w.data(), n);
+    std::vector<float> ref(static_cast<size_t>(n));
+    dequantize_row(c.type, w.data(), ref.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      // ggml rounds d * scale (and dmin * min) to float before use: a few float ulps apart.
+      EXPECT_NEAR(mine[i], ref[i], 4e-7 * (std::fabs(ref[i]) + 1e-3)) << dtype_name(c.type) << " " << i;
+    }
+  }
+}
+
+TEST(KernelsCrossCheck, ActivationQuantizersMatchGgmlReference) {
+  std::mt19937 rng(7);
+  const int64_t n = 4864;
+  auto x = random_floats(rng, n, -3, 3);
+  x.at(300) = -9.0f;
+  std::vector<BlockQ8_0> r0(static_cast<size_t>(n / 32));
+  quantize_row_q8_0(x.data(), r0.data(), n);
+  std::vector<BlockQ8_K> rk(static_cast<size_t>(n / 256));
+  quantize_row_q8_K(x.data(), rk.data(), n);
+  for (CpuLevel level : levels()) {
+    Activations a0, ak;
+    a0.quantize(DType::Q4_0, x.data(), 1, n, kernel_table(level));
+    ak.quantize(DType::Q4_K, x.data(), 1, n, kernel_table(level));
+    const auto* q = static_cast<const Q8Row*>(a0.row(0));
+    for (int64_t b = 0; b < n / 32; ++b) {
+      EXPECT_EQ(q->d[b], fp16_to_fp32(r0[static_cast<size_t>(b)].d)) << b;
+      EXPECT_EQ(0, std::memcmp(q->qs + 32 * b, r0[static_cast<size_t>(b)].qs, 32)) << b;
+    }
+    EXPECT_EQ(0, std::memcmp(ak.row(0), rk.data(), rk.size() * sizeof(BlockQ8_K)))
+        << cpu_level_name(level);
+  }
+}
+
+}  // namespace
+}  // namespace omni::kernels

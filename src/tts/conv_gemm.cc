@@ -1,0 +1,189 @@
+#include "tts/conv_gemm.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/cpu.h"
+#include "core/thread_pool.h"
+
+namespace omni::tts {
+namespace {
+
+constexpr int kR = PackedWeights::kRows;
+constexpr int kC = 32;  // max columns per tile (AVX-512: 32, else 16)
+
+// Scalar tile with the same accumulation order as the SIMD one (per element: r ascending).
+void tile_scalar(const float* ap, int k, const float* const* b, int col, float acc[kR][kC]) {
+  for (int i = 0; i < kR; ++i)
+    for (int j = 0; j < 16; ++j) acc[i][j] = 0.f;
+  for (int r = 0; r < k; ++r) {
+    const float* br = b[r] + col;
+    const float* ar = ap + size_t(r) * kR;
+    for (int i = 0; i < kR; ++i)
+      for (int j = 0; j < 16; ++j) acc[i][j] = std::fma(ar[i], br[j], acc[i][j]);
+  }
+}
+
+// Per-function target attributes (GCC and clang) keep the rest of the file baseline x86-64.
+__attribute__((target("avx2,fma"))) void tile_avx2(const float* ap, int k, const float* const* b,
+                                                    int col, float acc[kR][kC]) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  for (int r = 0; r < k; ++r) {
+    const float* br = b[r] + col;
+    const __m256 b0 = _mm256_loadu_ps(br);
+    const __m256 b1 = _mm256_loadu_ps(br + 8);
+    const float* ar = ap + size_t(r) * kR;
+    __m256 a = _mm256_broadcast_ss(ar + 0);
+    c00 = _mm256_fmadd_ps(a, b0, c00);
+    c01 = _mm256_fmadd_ps(a, b1, c01);
+    a = _mm256_broadcast_ss(ar + 1);
+    c10 = _mm256_fmadd_ps(a, b0, c10);
+    c11 = _mm256_fmadd_ps(a, b1, c11);
+    a = _mm256_broadcast_ss(ar + 2);
+    c20 = _mm256_fmadd_ps(a, b0, c20);
+    c21 = _mm256_fmadd_ps(a, b1, c21);
+    a = _mm256_broadcast_ss(ar + 3);
+    c30 = _mm256_fmadd_ps(a, b0, c30);
+    c31 = _mm256_fmadd_ps(a, b1, c31);
+    a = _mm256_broadcast_ss(ar + 4);
+    c40 = _mm256_fmadd_ps(a, b0, c40);
+    c41 = _mm256_fmadd_ps(a, b1, c41);
+    a = _mm256_broadcast_ss(ar + 5);
+    c50 = _mm256_fmadd_ps(a, b0, c50);
+    c51 = _mm256_fmadd_ps(a, b1, c51);
+  }
+  _mm256_storeu_ps(acc[0], c00);
+  _mm256_storeu_ps(acc[0] + 8, c01);
+  _mm256_storeu_ps(acc[1], c10);
+  _mm256_storeu_ps(acc[1] + 8, c11);
+  _mm256_storeu_ps(acc[2], c20);
+  _mm256_storeu_ps(acc[2] + 8, c21);
+  _mm256_storeu_ps(acc[3], c30);
+  _mm256_storeu_ps(acc[3] + 8, c31);
+  _mm256_storeu_ps(acc[4], c40);
+  _mm256_storeu_ps(acc[4] + 8, c41);
+  _mm256_storeu_ps(acc[5], c50);
+  _mm256_storeu_ps(acc[5] + 8, c51);
+}
+__attribute__((target("avx512f"))) void tile_avx512(const float* ap, int k, const float* const* b,
+                                                    int col, float acc[kR][kC]) {
+  __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
+  __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
+  __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
+  __m512 c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
+  __m512 c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps();
+  __m512 c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
+  for (int r = 0; r < k; ++r) {
+    const float* br = b[r] + col;
+    const __m512 b0 = _mm512_loadu_ps(br);
+    const __m512 b1 = _mm512_loadu_ps(br + 16);
+    const float* ar = ap + size_t(r) * kR;
+    __m512 a = _mm512_set1_ps(ar[0]);
+    c00 = _mm512_fmadd_ps(a, b0, c00);
+    c01 = _mm512_fmadd_ps(a, b1, c01);
+    a = _mm512_set1_ps(ar[1]);
+    c10 = _mm512_fmadd_ps(a, b0, c10);
+    c11 = _mm512_fmadd_ps(a, b1, c11);
+    a = _mm512_set1_ps(ar[2]);
+    c20 = _mm512_fmadd_ps(a, b0, c20);
+    c21 = _mm512_fmadd_ps(a, b1, c21);
+    a = _mm512_set1_ps(ar[3]);
+    c30 = _mm512_fmadd_ps(a, b0, c30);
+    c31 = _mm512_fmadd_ps(a, b1, c31);
+    a = _mm512_set1_ps(ar[4]);
+    c40 = _mm512_fmadd_ps(a, b0, c40);
+    c41 = _mm512_fmadd_ps(a, b1, c41);
+    a = _mm512_set1_ps(ar[5]);
+    c50 = _mm512_fmadd_ps(a, b0, c50);
+    c51 = _mm512_fmadd_ps(a, b1, c51);
+  }
+  _mm512_storeu_ps(acc[0], c00);
+  _mm512_storeu_ps(acc[0] + 16, c01);
+  _mm512_storeu_ps(acc[1], c10);
+  _mm512_storeu_ps(acc[1] + 16, c11);
+  _mm512_storeu_ps(acc[2], c20);
+  _mm512_storeu_ps(acc[2] + 16, c21);
+  _mm512_storeu_ps(acc[3], c30);
+  _mm512_storeu_ps(acc[3] + 16, c31);
+  _mm512_storeu_ps(acc[4], c40);
+  _mm512_storeu_ps(acc[4] + 16, c41);
+  _mm512_storeu_ps(acc[5], c50);
+  _mm512_storeu_ps(acc[5] + 16, c51);
+}
+
+using TileFn = void (*)(const float*, int, const float* const*, int, float[kR][kC]);
+
+struct Tile {
+  TileFn fn;
+  int cols;
+};
+
+Tile pick_tile() {
+  switch (cpu_level()) {
+    case CpuLevel::kAvx512: return {tile_avx512, 32};
+    case CpuLevel::kAvx2: return {tile_avx2, 16};
+    default: return {tile_scalar, 16};
+  }
+}
+
+}  // namespace
+
+void PackedWeights::pack(const float* a, int rows, int cols, int lda) {
+  m = rows;
+  k = cols;
+  const int panels = (rows + kR - 1) / kR;
+  data.assign(size_t(panels) * cols * kR, 0.f);
+  for (int p = 0; p < panels; ++p) {
+    float* dst = data.data() + size_t(p) * cols * kR;
+    for (int r = 0; r < cols; ++r) {
+      for (int i = 0; i < kR; ++i) {
+        const int row = p * kR + i;
+        dst[size_t(r) * kR + i] = row < rows ? a[size_t(row) * lda + r] : 0.f;
+      }
+    }
+  }
+}
+
+void gemm_rows(const PackedWeights& a, const float* const* b_rows, int n, const float* bias,
+               float* y, int64_t ldy, ThreadPool* pool) {
+  static const Tile tile = pick_tile();
+  const int tc = tile.cols;
+  const int panels = (a.m + kR - 1) / kR;
+  const int col_tiles = (n + tc - 1) / tc;
+  const int64_t jobs = int64_t(panels) * col_tiles;
+  auto run = [&](int64_t begin, int64_t end) {
+    alignas(64) float acc[kR][kC];
+    for (int64_t job = begin; job < end; ++job) {
+      // Column-major over jobs so neighbouring jobs share the same B columns in cache.
+      const int p = int(job % panels);
+      const int col = int(job / panels) * tc;
+      tile.fn(a.data.data() + size_t(p) * a.k * kR, a.k, b_rows, col, acc);
+      const int rows = std::min(kR, a.m - p * kR);
+      const int cols = std::min(tc, n - col);
+      for (int i = 0; i < rows; ++i) {
+        const int row = p * kR + i;
+        const float bv = bias ? bias[row] : 0.f;
+        float* yr = y + row * ldy + col;
+        for (int j = 0; j < cols; ++j) yr[j] = acc[i][j] + bv;
+      }
+    }
+  };
+  const int64_t flops = int64_t(a.m) * a.k * n;
+  // Waking the workers costs microseconds on an idle machine (more when cores are shared):
+  // only layers of a million multiply-adds or more are split.
+  if (pool && pool->size() > 1 && flops >= (1 << 20)) {
+    pool->parallel_for(jobs, run, std::max<int64_t>(1, jobs / (pool->size() * 8)));
+  } else {
+    run(0, jobs);
+  }
+}
+
+}  // namespace omni::tts

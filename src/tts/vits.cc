@@ -1,0 +1,506 @@
+#include "tts/vits.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+
+namespace omni::tts {
+namespace {
+
+// Relative-position multi-head self-attention (VITS attentions.MultiHeadAttention with
+// window_size, heads sharing the relative embeddings, no mask: batch 1, full length).
+Act attention(const MultiHeadAttention& a, const Act& x, ThreadPool* pool) {
+  const Act q = a.q(x, pool), k = a.k(x, pool), v = a.v(x, pool);
+  const int t = x.t, heads = a.n_heads, hd = x.c / heads, w = a.window;
+  const float scale = 1.f / std::sqrt(float(hd));
+  // Time-major copies per head ([t][hd]) so every dot product below is contiguous.
+  auto time_major = [&](const Act& m, int hh, float s) {
+    std::vector<float> out(size_t(t) * hd);
+    for (int d = 0; d < hd; ++d) {
+      const float* r = m.row(hh * hd + d);
+      for (int i = 0; i < t; ++i) out[size_t(i) * hd + d] = r[i] * s;
+    }
+    return out;
+  };
+  Act out(x.c, t);
+  std::vector<float> scores(static_cast<size_t>(t));
+  std::vector<float> o(static_cast<size_t>(hd));
+  for (int hh = 0; hh < heads; ++hh) {
+    const std::vector<float> qt = time_major(q, hh, scale);
+    const std::vector<float> kt = time_major(k, hh, 1.f);
+    const std::vector<float> vt = time_major(v, hh, 1.f);
+    for (int i = 0; i < t; ++i) {
+      const float* qi = qt.data() + size_t(i) * hd;
+      float mx = -INFINITY;
+      for (int j = 0; j < t; ++j) {
+        const float* kj = kt.data() + size_t(j) * hd;
+        float s = 0.f;
+        for (int d = 0; d < hd; ++d) s += qi[d] * kj[d];
+        const int r = j - i;
+        if (r >= -w && r <= w) {
+          const float* e = a.emb_rel_k.data() + size_t(r + w) * hd;
+          float sr = 0.f;
+          for (int d = 0; d < hd; ++d) sr += qi[d] * e[d];
+          s += sr;
+        }
+        scores[j] = s;
+        mx = std::max(mx, s);
+      }
+      float sum = 0.f;
+      for (int j = 0; j < t; ++j) {
+        scores[j] = std::exp(scores[j] - mx);
+        sum += scores[j];
+      }
+      const float inv = 1.f / sum;
+      std::fill(o.begin(), o.end(), 0.f);
+      for (int j = 0; j < t; ++j) {
+        const float p = scores[j] * inv;
+        const float* vj = vt.data() + size_t(j) * hd;
+        for (int d = 0; d < hd; ++d) o[d] += p * vj[d];
+      }
+      for (int r = -w; r <= w; ++r) {
+        const int j = i + r;
+        if (j < 0 || j >= t) continue;
+        const float p = scores[j] * inv;
+        const float* e = a.emb_rel_v.data() + size_t(r + w) * hd;
+        for (int d = 0; d < hd; ++d) o[d] += p * e[d];
+      }
+      for (int d = 0; d < hd; ++d) out.row(hh * hd + d)[i] = o[d];
+    }
+  }
+  return a.o(out, pool);
+}
+
+// DDSConv: residual stack of depthwise dilated conv -> LN -> GELU -> 1x1 -> LN -> GELU.
+void dds_forward(const DdsConv& d, Act& x, ThreadPool* pool) {
+  for (size_t i = 0; i < d.sep.size(); ++i) {
+    Act y = d.sep[i](x, pool);
+    d.norm1[i](y);
+    gelu_erf(y);
+    y = d.pointwise[i](y, pool);
+    d.norm2[i](y);
+    gelu_erf(y);
+    add_into(x, y);
+  }
+}
+
+double softplus(double v) { return std::log1p(std::exp(-std::fabs(v))) + std::max(v, 0.0); }
+
+// Inverse rational-quadratic spline with linear tails (VITS transforms.py), one element.
+// params: widths[bins], heights[bins], derivatives[bins-1] (unnormalised).
+float rq_spline_inverse(float input, const float* params, int bins, float tail_bound,
+                        float param_scale) {
+  if (input < -tail_bound || input > tail_bound) return input;  // identity tails
+  constexpr double kMinW = 1e-3, kMinH = 1e-3, kMinD = 1e-3;
+  const double left = -tail_bound, right = tail_bound, bottom = -tail_bound, top = tail_bound;
+  constexpr int kMaxBins = 64;  // Piper uses 10; the loader rejects more
+  std::array<double, kMaxBins + 1> w{}, hgt{}, deriv{}, cumw{}, cumh{};
+  auto softmax = [bins](const float* u, double s, std::array<double, kMaxBins + 1>& out) {
+    double mx = -INFINITY;
+    for (int i = 0; i < bins; ++i) mx = std::max(mx, double(u[i]) * s);
+    double sum = 0;
+    for (int i = 0; i < bins; ++i) sum += (out[i] = std::exp(double(u[i]) * s - mx));
+    for (int i = 0; i < bins; ++i) out[i] /= sum;
+  };
+  softmax(params, param_scale, w);
+  softmax(params + bins, param_scale, hgt);
+  const double constant = std::log(std::exp(1 - kMinD) - 1);
+  deriv[0] = kMinD + softplus(constant);
+  deriv[bins] = kMinD + softplus(constant);
+  for (int i = 1; i < bins; ++i) deriv[i] = kMinD + softplus(params[2 * bins + i - 1]);
+  auto cumulate = [bins](std::array<double, kMaxBins + 1>& v, double minv, double lo,
+                         double hi, std::array<double, kMaxBins + 1>& cum) {
+    double acc = 0;
+    for (int i = 0; i < bins; ++i) {
+      acc += minv + (1 - minv * bins) * v[i];
+      cum[i + 1] = (hi - lo) * acc + lo;
+    }
+    cum[0] = lo;
+    cum[bins] = hi;
+    for (int i = 0; i < bins; ++i) v[i] = cum[i + 1] - cum[i];
+  };
+  cumulate(w, kMinW, left, right, cumw);
+  cumulate(hgt, kMinH, bottom, top, cumh);
+  // searchsorted on cumheights with the last edge nudged by 1e-6.
+  int bin = -1;
+  for (int i = 0; i <= bins; ++i) {
+    const double edge = i == bins ? cumh[i] + 1e-6 : cumh[i];
+    if (double(input) >= edge) ++bin;
+  }
+  bin = std::clamp(bin, 0, bins - 1);
+  const double in_cw = cumw[bin], in_w = w[bin], in_ch = cumh[bin], in_h = hgt[bin];
+  const double delta = in_h / in_w;
+  const double d0 = deriv[bin], d1 = deriv[bin + 1];
+  const double y = double(input) - in_ch;
+  const double a = y * (d0 + d1 - 2 * delta) + in_h * (delta - d0);
+  const double b = in_h * d0 - y * (d0 + d1 - 2 * delta);
+  const double c = -delta * y;
+  const double disc = std::max(b * b - 4 * a * c, 0.0);
+  const double root = (2 * c) / (-b - std::sqrt(disc));
+  return float(root * in_w + in_cw);
+}
+
+// Broadcasts a [c, 1] conditioning vector over time.
+void add_bias_rows(Act& x, const Act& g) {
+  for (int c = 0; c < x.c; ++c) {
+    const float v = g.d[size_t(c)];
+    float* r = x.row(c);
+    for (int t = 0; t < x.t; ++t) r[t] += v;
+  }
+}
+
+void flip_channels(Act& x) {
+  for (int c = 0; c < x.c / 2; ++c) {
+    std::swap_ranges(x.row(c), x.row(c) + x.t, x.row(x.c - 1 - c));
+  }
+}
+
+}  // namespace
+
+Act VitsModel::encode(std::span<const int64_t> ids, Act* hidden, ThreadPool* pool) const {
+  const TextEncoder& e = enc_;
+  const int t = int(ids.size());
+  Act x(e.hidden, t);
+  const float s = std::sqrt(float(e.hidden));
+  for (int i = 0; i < t; ++i) {
+    if (ids[i] < 0 || ids[i] >= e.n_vocab) {
+      throw Error("phoneme id " + std::to_string(ids[i]) + " outside the voice's " +
+                  std::to_string(e.n_vocab) + " symbols");
+    }
+    const float* row = e.emb.data() + size_t(ids[i]) * e.hidden;
+    for (int c = 0; c < e.hidden; ++c) x.row(c)[i] = row[c] * s;
+  }
+  for (size_t l = 0; l < e.attn.size(); ++l) {
+    Act y = attention(e.attn[l], x, pool);
+    add_into(x, y);
+    e.norm1[l](x);
+    Act f = e.ffn[l].conv1(x, pool);
+    relu(f);
+    f = e.ffn[l].conv2(f, pool);
+    add_into(x, f);
+    e.norm2[l](x);
+  }
+  Act stats = e.proj(x, pool);
+  *hidden = std::move(x);
+  return stats;
+}
+
+std::vector<float> VitsModel::predict_logw(const Act& hidden, const Act* g, float noise_w,
+                                           std::mt19937_64& rng, ThreadPool* pool) const {
+  const DurationPredictor& dp = dp_;
+  const int t = hidden.t;
+  Act x = dp.pre(hidden, pool);
+  if (g) add_bias_rows(x, dp.cond(*g, pool));
+  dds_forward(dp.convs, x, pool);
+  const Act cond = dp.proj(x, pool);
+  // z: [2, t] noise scaled by noise_w (exactly zero when noise_w is 0).
+  Act z(2, t);
+  if (noise_w != 0.f) {
+    std::normal_distribution<float> normal(0.f, 1.f);
+    for (float& v : z.d) v = normal(rng) * noise_w;
+  }
+  for (const ConvFlow& cf : dp.flows) {
+    flip_channels(z);
+    // ConvFlow reverse: x0 conditions a spline applied inversely to x1.
+    Act x0(1, t);
+    std::copy(z.row(0), z.row(0) + t, x0.row(0));
+    Act h = cf.pre(x0, pool);
+    add_into(h, cond);
+    dds_forward(cf.convs, h, pool);
+    const Act p = cf.proj(h, pool);
+    const int np = 3 * cf.num_bins - 1;
+    const float pscale = 1.f / std::sqrt(float(cf.filter));
+    std::vector<float> params(static_cast<size_t>(np));
+    float* x1 = z.row(1);
+    for (int i = 0; i < t; ++i) {
+      for (int k = 0; k < np; ++k) params[k] = p.row(k)[i];
+      // widths and heights are scaled by 1/sqrt(filter); derivatives are not.
+      x1[i] = rq_spline_inverse(x1[i], params.data(), cf.num_bins, cf.tail_bound, pscale);
+    }
+  }
+  flip_channels(z);
+  std::vector<float> logw(static_cast<size_t>(t));
+  for (int i = 0; i < t; ++i) {
+    logw[i] = (z.row(0)[i] - dp.affine_m[0]) * std::exp(dp.affine_exp_arg[0]);
+  }
+  return logw;
+}
+
+Act VitsModel::flow_reverse(Act z, const Act* g, ThreadPool* pool) const {
+  const int half = z.c / 2;
+  for (auto it = flow_.rbegin(); it != flow_.rend(); ++it) {
+    flip_channels(z);
+    const CouplingLayer& cl = *it;
+    Act x0(half, z.t);
+    std::copy(z.row(0), z.row(0) + size_t(half) * z.t, x0.d.begin());
+    Act h = cl.pre(x0, pool);
+    // WaveNet
+    const WaveNet& wn = cl.wn;
+    Act gall;
+    if (g) gall = wn.cond(*g, pool);
+    Act skip(wn.hidden, z.t);
+    for (size_t l = 0; l < wn.in_layers.size(); ++l) {
+      Act xin = wn.in_layers[l](h, pool);
+      if (g) {
+        for (int c = 0; c < xin.c; ++c) {
+          const float v = gall.d[size_t(l) * 2 * wn.hidden + c];
+          float* r = xin.row(c);
+          for (int t = 0; t < xin.t; ++t) r[t] += v;
+        }
+      }
+      Act acts(wn.hidden, z.t);
+      for (int c = 0; c < wn.hidden; ++c) {
+        const float* a = xin.row(c);
+        const float* b = xin.row(c + wn.hidden);
+        float* o = acts.row(c);
+        for (int t = 0; t < z.t; ++t) o[t] = std::tanh(a[t]) * (1.f / (1.f + std::exp(-b[t])));
+      }
+      const Act rs = wn.res_skip[l](acts, pool);
+      if (l + 1 < wn.in_layers.size()) {
+        for (int c = 0; c < wn.hidden; ++c) {
+          float* hr = h.row(c);
+          const float* r = rs.row(c);
+          float* s = skip.row(c);
+          const float* sr = rs.row(c + wn.hidden);
+          for (int t = 0; t < z.t; ++t) {
+            hr[t] += r[t];
+            s[t] += sr[t];
+          }
+        }
+      } else {
+        add_into(skip, rs);
+      }
+    }
+    const Act m = cl.post(skip, pool);
+    for (int c = 0; c < half; ++c) {
+      float* x1 = z.row(half + c);
+      const float* mr = m.row(c);
+      for (int t = 0; t < z.t; ++t) x1[t] -= mr[t];
+    }
+  }
+  return z;
+}
+
+std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* pool) const {
+  const Decoder& d = dec_;
+  Act x = d.conv_pre(z, pool);
+  if (g) add_bias_rows(x, d.cond(*g, pool));
+  for (size_t i = 0; i < d.ups.size(); ++i) {
+    x = d.ups[i](x, pool, d.lrelu_slope);
+    // The parallel residual blocks are independent: with several threads each block runs on
+    // one thread (one hand-off per stage instead of one per convolution), widest kernel first
+    // so two threads balance 7 : 5+3. Summation order stays fixed (j ascending).
+    const int nk = d.kernels_per_up;
+    std::vector<Act> outs(static_cast<size_t>(nk));
+    auto run_block = [&](int j, ThreadPool* inner) {
+      const ResBlock& rb = d.resblocks[i * nk + j];
+      Act xr = x;
+      for (size_t k = 0; k < rb.convs.size(); ++k) {
+        Act xt = rb.convs[k](xr, inner, d.lrelu_slope);
+        if (!rb.convs2.empty()) xt = rb.convs2[k](xt, inner, d.lrelu_slope);
+        add_into(xr, xt);
+      }
+      outs[j] = std::move(xr);
+    };
+    if (pool && pool->size() > 1 && nk > 1) {
+      pool->parallel_for(nk, [&](int64_t b, int64_t e) {
+        for (int64_t c = b; c < e; ++c) run_block(nk - 1 - int(c), nullptr);
+      });
+    } else {
+      for (int j = 0; j < nk; ++j) run_block(j, pool);
+    }
+    Act sum(x.c, x.t);
+    for (int j = 0; j < nk; ++j) add_into(sum, outs[j]);
+    const float inv = 1.f / float(d.kernels_per_up);
+    for (float& v : sum.d) v *= inv;
+    x = std::move(sum);
+  }
+  const Act y = d.conv_post(x, pool, d.final_lrelu_slope);
+  std::vector<float> audio(y.d.size());
+  for (size_t i = 0; i < audio.size(); ++i) audio[i] = std::tanh(y.d[i]);
+  return audio;
+}
+
+Act VitsModel::prior(std::span<const int64_t> ids, const VitsOptions& opt, Act* g,
+                     VitsTrace* trace) const {
+  if (ids.empty()) throw Error("vits: no phoneme ids");
+  if (opt.speaker < 0 || opt.speaker >= num_speakers_) {
+    throw Error("speaker " + std::to_string(opt.speaker) + " out of range (voice has " +
+                std::to_string(num_speakers_) + ")");
+  }
+  ThreadPool* pool = opt.pool;
+  std::mt19937_64 rng(opt.seed);
+  const Act* gp = nullptr;
+  if (gin_ > 0) {
+    *g = Act(gin_, 1);
+    std::copy_n(emb_g_.data() + size_t(opt.speaker) * gin_, gin_, g->d.begin());
+    gp = g;
+  }
+  Act hidden;
+  const Act stats = encode(ids, &hidden, pool);
+  const int t = int(ids.size());
+  const int inter = enc_.inter;
+  const std::vector<float> logw = predict_logw(hidden, gp, opt.noise_w, rng, pool);
+  std::vector<int> dur(static_cast<size_t>(t));
+  int64_t total = 0;
+  for (int i = 0; i < t; ++i) {
+    const float w = std::exp(logw[i]) * opt.length_scale;
+    const double c = std::ceil(double(w));
+    // A sentence over ~10 minutes of audio is a runaway duration, not speech.
+    if (!(c >= 0) || c > 1e6) throw Error("vits: duration out of range");
+    dur[i] = int(c);
+    total += dur[i];
+  }
+  if (total > 10'000'000 / hop_length()) throw Error("vits: output too long");
+  const int y_len = int(std::max<int64_t>(total, 1));
+  // Length regulation + z_p = m_p + noise * exp(logs_p) * noise_scale.
+  Act zp(inter, y_len);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (int c = 0; c < inter; ++c) {
+    const float* m = stats.row(c);
+    const float* ls = stats.row(inter + c);
+    float* out = zp.row(c);
+    int pos = 0;
+    for (int i = 0; i < t; ++i) {
+      for (int k = 0; k < dur[i]; ++k) out[pos++] = m[i];
+    }
+    if (opt.noise_scale != 0.f) {
+      pos = 0;
+      for (int i = 0; i < t; ++i) {
+        for (int k = 0; k < dur[i]; ++k, ++pos) {
+          out[pos] += normal(rng) * std::exp(ls[i]) * opt.noise_scale;
+        }
+      }
+    }
+  }
+  if (trace) {
+    trace->m_p = Act(inter, t);
+    trace->logs_p = Act(inter, t);
+    std::copy_n(stats.d.begin(), size_t(inter) * t, trace->m_p.d.begin());
+    std::copy_n(stats.d.begin() + size_t(inter) * t, size_t(inter) * t, trace->logs_p.d.begin());
+    trace->logw = logw;
+    trace->durations = dur;
+  }
+  return zp;
+}
+
+std::vector<float> VitsModel::synthesize(std::span<const int64_t> ids, const VitsOptions& opt,
+                                         VitsTrace* trace) const {
+  Act g;
+  const Act* gp = gin_ > 0 ? &g : nullptr;
+  Act zp = prior(ids, opt, &g, trace);
+  const Act z = flow_reverse(std::move(zp), gp, opt.pool);
+  if (trace) trace->dec_in = z;
+  return decode(z, gp, opt.pool);
+}
+
+int VitsModel::decoder_context_frames() const {
+  const Decoder& d = dec_;
+  double frames = d.conv_pre.dilation * (d.conv_pre.k - 1) / 2.0;
+  double rate = 1;  // samples of the current stage per decoder frame
+  for (size_t i = 0; i < d.ups.size(); ++i) {
+    const ConvTranspose1d& u = d.ups[i];
+    frames += (double(u.k) / u.stride + 1) / rate;
+    rate *= u.stride;
+    double widest = 0;
+    for (int j = 0; j < d.kernels_per_up; ++j) {
+      const ResBlock& rb = d.resblocks[i * d.kernels_per_up + j];
+      double span = 0;
+      for (const Conv1d& c : rb.convs) span += c.dilation * (c.k - 1) / 2.0;
+      for (const Conv1d& c : rb.convs2) span += c.dilation * (c.k - 1) / 2.0;
+      widest = std::max(widest, span);
+    }
+    frames += widest / rate;
+  }
+  frames += d.conv_post.dilation * (d.conv_post.k - 1) / 2.0 / rate;
+  return int(std::ceil(frames)) + 2;
+}
+
+void VitsModel::prepare() {
+  auto dds = [](DdsConv& d) {
+    for (Conv1d& c : d.sep) c.prepare();
+    for (Conv1d& c : d.pointwise) c.prepare();
+  };
+  for (MultiHeadAttention& a : enc_.attn) {
+    for (Conv1d* c : {&a.q, &a.k, &a.v, &a.o}) c->prepare();
+  }
+  for (Ffn& f : enc_.ffn) {
+    f.conv1.prepare();
+    f.conv2.prepare();
+  }
+  enc_.proj.prepare();
+  dp_.pre.prepare();
+  dp_.proj.prepare();
+  if (gin_) dp_.cond.prepare();
+  dds(dp_.convs);
+  for (ConvFlow& cf : dp_.flows) {
+    cf.pre.prepare();
+    cf.proj.prepare();
+    dds(cf.convs);
+  }
+  for (CouplingLayer& cl : flow_) {
+    cl.pre.prepare();
+    cl.post.prepare();
+    for (Conv1d& c : cl.wn.in_layers) c.prepare();
+    for (Conv1d& c : cl.wn.res_skip) c.prepare();
+    if (gin_) cl.wn.cond.prepare();
+  }
+  dec_.conv_pre.prepare();
+  dec_.conv_post.prepare();
+  if (gin_) dec_.cond.prepare();
+  for (ResBlock& rb : dec_.resblocks) {
+    for (Conv1d& c : rb.convs) c.prepare();
+    for (Conv1d& c : rb.convs2) c.prepare();
+  }
+}
+
+int VitsModel::flow_context_frames() const {
+  int frames = 0;
+  for (const CouplingLayer& c : flow_) {
+    for (const Conv1d& conv : c.wn.in_layers) frames += conv.dilation * (conv.k - 1) / 2 + 1;
+  }
+  return frames + 2;
+}
+
+bool VitsModel::synthesize_streaming(std::span<const int64_t> ids, const VitsOptions& opt,
+                                     int chunk_frames, const OnChunk& on_chunk) const {
+  Act g;
+  Act zp = prior(ids, opt, &g, nullptr);
+  const Act* gp = gin_ > 0 ? &g : nullptr;
+  const int ctx = decoder_context_frames();
+  const int hop = hop_length();
+  chunk_frames = std::max(1, chunk_frames);
+  // First audio early: run the flow over just the frames the first chunk needs (plus the
+  // flow's own receptive field), decode and deliver that chunk, then run the flow over the
+  // whole sentence for the rest. Both give the same values where they are used.
+  const int first_end = std::min(zp.t, chunk_frames);
+  const int flow_end = std::min(zp.t, first_end + ctx + flow_context_frames());
+  if (flow_end < zp.t) {
+    Act head(zp.c, flow_end);
+    for (int c = 0; c < zp.c; ++c) std::copy(zp.row(c), zp.row(c) + flow_end, head.row(c));
+    const Act zh = flow_reverse(std::move(head), gp, opt.pool);
+    const int hi = std::min(zh.t, first_end + ctx);
+    Act part(zh.c, hi);
+    for (int c = 0; c < zh.c; ++c) std::copy(zh.row(c), zh.row(c) + hi, part.row(c));
+    const std::vector<float> audio = decode(part, gp, opt.pool);
+    if (!on_chunk(std::span<const float>(audio).first(size_t(first_end) * hop))) return false;
+  }
+  const Act z = flow_reverse(std::move(zp), gp, opt.pool);
+  for (int start = flow_end < z.t ? first_end : 0; start < z.t; start += chunk_frames) {
+    const int end = std::min(z.t, start + chunk_frames);
+    const int lo = std::max(0, start - ctx), hi = std::min(z.t, end + ctx);
+    Act part(z.c, hi - lo);
+    for (int c = 0; c < z.c; ++c) std::copy(z.row(c) + lo, z.row(c) + hi, part.row(c));
+    const std::vector<float> audio = decode(part, gp, opt.pool);
+    const size_t from = size_t(start - lo) * hop;
+    if (!on_chunk(std::span<const float>(audio).subspan(from, size_t(end - start) * hop))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace omni::tts

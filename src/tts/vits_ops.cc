@@ -1,0 +1,174 @@
+#include "tts/vits_ops.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "tts/conv_gemm.h"
+
+namespace omni::tts {
+namespace {
+
+template <class Fn>
+void for_channels(ThreadPool* pool, int n, int64_t work_per_channel, Fn&& fn) {
+  // Small layers are not worth waking the workers for.
+  if (pool && pool->size() > 1 && int64_t(n) * work_per_channel >= (1 << 20)) {
+    pool->parallel_for(n, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) fn(int(i));
+    });
+  } else {
+    for (int i = 0; i < n; ++i) fn(i);
+  }
+}
+
+void copy_act(const float* src, int n, float slope, float* dst) {
+  if (slope == 1.f) {
+    std::copy(src, src + n, dst);
+  } else {
+    for (int i = 0; i < n; ++i) dst[i] = src[i] > 0.f ? src[i] : src[i] * slope;
+  }
+}
+
+}  // namespace
+
+void Conv1d::prepare() {
+  if (groups == 1 && stride == 1) packed.pack(w.data(), cout, cin * k, cin * k);
+}
+
+Act Conv1d::operator()(const Act& x, ThreadPool* pool, float in_slope) const {
+  if (x.c != cin)
+    throw Error("conv1d: input has " + std::to_string(x.c) + " channels, want " +
+                std::to_string(cin));
+  const int span = dilation * (k - 1) + 1;
+  const int tout = (x.t + 2 * pad - span) / stride + 1;
+  if (tout <= 0) throw Error("conv1d: input too short");
+  // Zero-padded copy so the inner loops have no bounds tests; the slack at the end lets the
+  // GEMM tiles read whole 16-column blocks.
+  const int tp = x.t + 2 * pad + 32;
+  std::vector<float> xp(size_t(cin) * tp, 0.f);
+  for (int c = 0; c < cin; ++c) copy_act(x.row(c), x.t, in_slope, xp.data() + size_t(c) * tp + pad);
+  Act y(cout, tout);
+  if (groups == 1 && stride == 1) {
+    PackedWeights local;
+    if (packed.data.empty()) local.pack(w.data(), cout, cin * k, cin * k);
+    const PackedWeights& a = packed.data.empty() ? local : packed;
+    std::vector<const float*> rows(size_t(cin) * k);
+    for (int ci = 0; ci < cin; ++ci) {
+      for (int kk = 0; kk < k; ++kk)
+        rows[size_t(ci) * k + kk] = xp.data() + size_t(ci) * tp + kk * dilation;
+    }
+    gemm_rows(a, rows.data(), tout, b.empty() ? nullptr : b.data(), y.d.data(), tout, pool);
+    return y;
+  }
+  const int cin_g = cin / groups;
+  const int cout_g = cout / groups;
+  for_channels(pool, cout, int64_t(cin_g) * k * tout, [&](int co) {
+    float* yr = y.row(co);
+    const float bias = b.empty() ? 0.f : b[co];
+    std::fill(yr, yr + tout, bias);
+    const int g = co / cout_g;
+    const float* wr = w.data() + size_t(co) * cin_g * k;
+    for (int ci = 0; ci < cin_g; ++ci) {
+      const float* xr = xp.data() + size_t(g * cin_g + ci) * tp;
+      for (int kk = 0; kk < k; ++kk) {
+        const float wv = wr[ci * k + kk];
+        const float* xs = xr + kk * dilation;
+        if (stride == 1) {
+          for (int t = 0; t < tout; ++t) yr[t] += wv * xs[t];
+        } else {
+          for (int t = 0; t < tout; ++t) yr[t] += wv * xs[t * stride];
+        }
+      }
+    }
+  });
+  return y;
+}
+
+Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool, float in_slope) const {
+  if (x.c != cin) throw Error("conv_transpose1d: channel mismatch");
+  const int tout = (x.t - 1) * stride - 2 * pad + k;
+  if (tout <= 0) throw Error("conv_transpose1d: input too short");
+  Act y(cout, tout);
+  // Output o = t*stride + kk - pad. Split the outputs by phase ph = o % stride: each phase is
+  // an ordinary convolution of the input with the taps kk = kk0 + j*stride, so it runs on the
+  // GEMM kernel; its columns are then interleaved into y.
+  const int left = k / stride + 2;
+  const int tp = left + x.t + k + 48;
+  std::vector<float> xp(size_t(cin) * tp, 0.f);
+  for (int c = 0; c < cin; ++c)
+    copy_act(x.row(c), x.t, in_slope, xp.data() + size_t(c) * tp + left);
+  for (int ph = 0; ph < stride && ph < tout; ++ph) {
+    const int kk0 = (ph + pad) % stride;
+    const int base = (ph + pad - kk0) / stride;
+    const int taps = kk0 < k ? (k - kk0 + stride - 1) / stride : 0;
+    const int q_count = (tout - ph + stride - 1) / stride;
+    if (taps == 0) {
+      for (int co = 0; co < cout; ++co) {
+        for (int q = 0; q < q_count; ++q) y.row(co)[q * stride + ph] = b.empty() ? 0.f : b[co];
+      }
+      continue;
+    }
+    std::vector<float> a(size_t(cout) * cin * taps);
+    std::vector<const float*> rows(size_t(cin) * taps);
+    for (int ci = 0; ci < cin; ++ci) {
+      for (int j = 0; j < taps; ++j) {
+        const int kk = kk0 + j * stride;
+        for (int co = 0; co < cout; ++co) {
+          a[size_t(co) * cin * taps + size_t(ci) * taps + j] = w[(size_t(ci) * cout + co) * k + kk];
+        }
+        rows[size_t(ci) * taps + j] = xp.data() + size_t(ci) * tp + left + base - j;
+      }
+    }
+    PackedWeights pw;
+    pw.pack(a.data(), cout, cin * taps, cin * taps);
+    std::vector<float> tmp(size_t(cout) * q_count);
+    gemm_rows(pw, rows.data(), q_count, b.empty() ? nullptr : b.data(), tmp.data(), q_count, pool);
+    for (int co = 0; co < cout; ++co) {
+      float* yr = y.row(co);
+      const float* tr = tmp.data() + size_t(co) * q_count;
+      for (int q = 0; q < q_count; ++q) yr[q * stride + ph] = tr[q];
+    }
+  }
+  return y;
+}
+
+void ChannelLayerNorm::operator()(Act& x) const {
+  std::vector<float> mean(x.t, 0.f), var(x.t, 0.f);
+  for (int c = 0; c < x.c; ++c) {
+    const float* r = x.row(c);
+    for (int t = 0; t < x.t; ++t) mean[t] += r[t];
+  }
+  for (int t = 0; t < x.t; ++t) mean[t] /= float(x.c);
+  for (int c = 0; c < x.c; ++c) {
+    const float* r = x.row(c);
+    for (int t = 0; t < x.t; ++t) {
+      const float d = r[t] - mean[t];
+      var[t] += d * d;
+    }
+  }
+  for (int t = 0; t < x.t; ++t) var[t] = 1.f / std::sqrt(var[t] / float(x.c) + eps);
+  for (int c = 0; c < x.c; ++c) {
+    float* r = x.row(c);
+    const float g = gamma[c], bb = beta[c];
+    for (int t = 0; t < x.t; ++t) r[t] = (r[t] - mean[t]) * var[t] * g + bb;
+  }
+}
+
+void leaky_relu(Act& x, float slope) {
+  for (float& v : x.d) v = v > 0.f ? v : v * slope;
+}
+
+void gelu_erf(Act& x) {
+  for (float& v : x.d) v = 0.5f * v * (1.f + std::erf(v * 0.70710678118654752f));
+}
+
+void relu(Act& x) {
+  for (float& v : x.d) v = std::max(v, 0.f);
+}
+
+void add_into(Act& dst, const Act& src) {
+  for (size_t i = 0; i < dst.d.size(); ++i) dst.d[i] += src.d[i];
+}
+
+}  // namespace omni::tts

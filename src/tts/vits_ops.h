@@ -1,0 +1,60 @@
+// The layers Piper's VITS is made of, on channel-major activations [channels, time] (batch 1).
+// Straight loops whose inner dimension is time, so the compiler vectorises them; convolutions
+// split their output channels over the thread pool.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "tts/conv_gemm.h"
+
+namespace omni {
+class ThreadPool;
+}
+
+namespace omni::tts {
+
+// A [channels, time] activation, row-major (one row per channel).
+struct Act {
+  int c = 0;
+  int t = 0;
+  std::vector<float> d;
+  Act() = default;
+  Act(int channels, int time) : c(channels), t(time), d(size_t(channels) * size_t(time), 0.f) {}
+  float* row(int ch) { return d.data() + size_t(ch) * size_t(t); }
+  const float* row(int ch) const { return d.data() + size_t(ch) * size_t(t); }
+};
+
+// torch.nn.Conv1d (weights [cout, cin/groups, k], zero padding `pad` on both sides).
+struct Conv1d {
+  int cin = 0, cout = 0, k = 1, stride = 1, dilation = 1, pad = 0, groups = 1;
+  std::vector<float> w;
+  std::vector<float> b;  // empty: no bias
+  PackedWeights packed;  // w in GEMM panel layout (prepare()); packed per call if empty
+  void prepare();
+  // in_slope != 1: applies leaky_relu(in_slope) to the input first (fused into the padding copy).
+  Act operator()(const Act& x, ThreadPool* pool, float in_slope = 1.f) const;
+};
+
+// torch.nn.ConvTranspose1d (weights [cin, cout, k]).
+struct ConvTranspose1d {
+  int cin = 0, cout = 0, k = 1, stride = 1, pad = 0;
+  std::vector<float> w;
+  std::vector<float> b;
+  Act operator()(const Act& x, ThreadPool* pool, float in_slope = 1.f) const;
+};
+
+// VITS' LayerNorm over the channel axis at every time step.
+struct ChannelLayerNorm {
+  std::vector<float> gamma, beta;
+  float eps = 1e-5f;
+  void operator()(Act& x) const;
+};
+
+void leaky_relu(Act& x, float slope);
+void gelu_erf(Act& x);
+void relu(Act& x);
+void add_into(Act& dst, const Act& src);  // dst += src (same shape)
+
+}  // namespace omni::tts
