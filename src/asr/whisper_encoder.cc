@@ -34,8 +34,8 @@ std::vector<float> conv1d(const WhisperMatrix& w, const std::vector<float>& bias
             for (int64_t c = 0; c < c_in; ++c) row[c * 3 + k] = in ? x[src * c_in + c] : 0.0f;
           }
           if (w.type == DType::F16) {
-            kernels::fp32_to_fp16(row, cols, half.data());
-            kernels::fp16_to_fp32(half.data(), cols, row);
+            kernels::fp32_to_fp16_row(row, cols, half.data());
+            kernels::fp16_to_fp32_row(half.data(), cols, row);
           }
         }
       },

@@ -22,6 +22,18 @@ struct RegisterCommand {
   explicit RegisterCommand(CommandSetup setup) { CommandRegistry::all().push_back(std::move(setup)); }
 };
 
+// The sub-command group `name` (e.g. "bench"), created on first use so several command files
+// can add sub-commands to it.
+inline CLI::App* command_group(CLI::App& app, const std::string& name,
+                               const std::string& description) {
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    if (sub->get_name() == name) return sub;
+  }
+  CLI::App* group = app.add_subcommand(name, description);
+  group->require_subcommand(1);
+  return group;
+}
+
 // Exit codes shared by all commands.
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 1;  // the input or the run failed (message on stderr)
