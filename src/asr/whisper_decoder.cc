@@ -1,0 +1,147 @@
+// Whisper decoder: token + positional embeddings, pre-LN blocks with causal self-attention (KV
+// cache), cross-attention over the window's audio features (K/V computed once per window), MLP,
+// final layer norm and logits against the token embedding.
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "asr/whisper_forward.h"
+#include "asr/whisper_ops.h"
+#include "core/error.h"
+#include "core/quant.h"
+
+namespace omni::asr {
+namespace {
+
+using detail::gelu;
+using detail::layer_norm;
+using detail::linear;
+
+// For each of n queries (q [n][ns], scaled) and each head: softmax over keys [0, n_keys(i)) of
+// k [.][ns] (scaled), weighted sum of v [.][ns] into out [n][ns].
+template <class NKeys>
+void attend(const float* q, const float* k, const float* v, int64_t n, int64_t ns, int64_t n_head,
+            NKeys n_keys, float* out, ThreadPool& pool) {
+  const int64_t dh = ns / n_head;
+  // Small jobs (one token of a small model) run on the caller: waking workers costs more.
+  const int64_t work = std::max<int64_t>(1, n_keys(n - 1) * dh);
+  const int64_t grain = std::max<int64_t>(1, detail::kParallelMacs / work);
+  pool.parallel_for(n * n_head, [&](int64_t b, int64_t e) {
+    std::vector<float> s;
+    for (int64_t job = b; job < e; ++job) {
+      const int64_t i = job / n_head, h = job % n_head;
+      const int64_t nk = n_keys(i);
+      s.resize(static_cast<size_t>(nk));
+      const float* qi = q + i * ns + h * dh;
+      for (int64_t j = 0; j < nk; ++j) s[j] = kernels::dot_f32(qi, k + j * ns + h * dh, dh);
+      kernels::softmax(s.data(), nk);
+      float* o = out + i * ns + h * dh;
+      std::fill(o, o + dh, 0.0f);
+      for (int64_t j = 0; j < nk; ++j) {
+        const float p = s[j];
+        const float* vj = v + j * ns + h * dh;
+        for (int64_t d = 0; d < dh; ++d) o[d] += p * vj[d];
+      }
+    }
+  }, grain);
+}
+
+}  // namespace
+
+WhisperDecoder::WhisperDecoder(const WhisperModel& model, ThreadPool& pool)
+    : m_(model), pool_(pool) {
+  const auto& hp = m_.hparams();
+  const size_t self = static_cast<size_t>(hp.n_text_ctx) * hp.n_text_state;
+  k_self_.assign(hp.n_text_layer, std::vector<float>(self));
+  v_self_.assign(hp.n_text_layer, std::vector<float>(self));
+  k_cross_.resize(hp.n_text_layer);
+  v_cross_.resize(hp.n_text_layer);
+}
+
+void WhisperDecoder::set_audio(const std::vector<float>& features, int n_ctx) {
+  const auto& hp = m_.hparams();
+  const int64_t ns = hp.n_text_state;
+  if (n_ctx < 1 || n_ctx > hp.n_audio_ctx ||
+      features.size() != static_cast<size_t>(n_ctx) * static_cast<size_t>(ns)) {
+    throw Error("whisper decoder: audio features do not match n_ctx " + std::to_string(n_ctx));
+  }
+  const float scale = std::pow(static_cast<float>(ns / hp.n_text_head), -0.25f);
+  for (size_t l = 0; l < m_.dec_layers.size(); ++l) {
+    const auto& L = m_.dec_layers[l];
+    k_cross_[l].resize(features.size());
+    v_cross_[l].resize(features.size());
+    linear(L.cross.k, features.data(), n_ctx, k_cross_[l].data(), pool_);
+    kernels::scale(k_cross_[l].data(), scale, static_cast<int64_t>(features.size()),
+                   k_cross_[l].data());
+    linear(L.cross.v, features.data(), n_ctx, v_cross_[l].data(), pool_);
+  }
+  n_audio_ = n_ctx;
+  n_past_ = 0;
+}
+
+void WhisperDecoder::truncate(int n) {
+  if (n < 0 || n > n_past_) throw Error("whisper decoder: bad truncate position");
+  n_past_ = n;
+}
+
+void WhisperDecoder::decode(const int32_t* tokens, int n, std::vector<float>& logits) {
+  const auto& hp = m_.hparams();
+  if (n_audio_ == 0) throw Error("whisper decoder: no audio features set");
+  if (n < 1 || n_past_ + n > hp.n_text_ctx) {
+    throw Error("whisper decoder: " + std::to_string(n_past_ + n) +
+                " tokens exceed the text context " + std::to_string(hp.n_text_ctx));
+  }
+  const int64_t ns = hp.n_text_state, n_head = hp.n_text_head;
+  const size_t sz = static_cast<size_t>(n) * ns;
+  std::vector<float> x(sz), h(sz), q(sz), a(sz), o(sz), mlp(sz * 4);
+  const auto& emb = m_.token_embedding;
+  const size_t row_bytes = *omni::row_bytes(emb.type, static_cast<uint64_t>(ns));
+  for (int i = 0; i < n; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= hp.n_vocab) {
+      throw Error("whisper decoder: token id " + std::to_string(tokens[i]) + " out of range");
+    }
+    dequantize_row(emb.type, static_cast<const uint8_t*>(emb.data) + row_bytes * tokens[i],
+                   x.data() + i * ns, ns);
+    kernels::add(x.data() + i * ns, m_.dec_pos.data() + (n_past_ + i) * ns, ns,
+                 x.data() + i * ns);
+  }
+  const float scale = std::pow(static_cast<float>(ns / n_head), -0.25f);
+  const int64_t past = n_past_;
+  for (size_t l = 0; l < m_.dec_layers.size(); ++l) {
+    const auto& L = m_.dec_layers[l];
+    float* kc = k_self_[l].data();
+    float* vc = v_self_[l].data();
+    layer_norm(L.attn_ln, x.data(), n, ns, h.data(), pool_);
+    linear(L.attn.q, h.data(), n, q.data(), pool_);
+    linear(L.attn.k, h.data(), n, kc + past * ns, pool_);
+    linear(L.attn.v, h.data(), n, vc + past * ns, pool_);
+    kernels::scale(q.data(), scale, n * ns, q.data());
+    kernels::scale(kc + past * ns, scale, n * ns, kc + past * ns);
+    attend(q.data(), kc, vc, n, ns, n_head, [&](int64_t i) { return past + i + 1; }, a.data(),
+           pool_);
+    linear(L.attn.o, a.data(), n, o.data(), pool_);
+    kernels::add(x.data(), o.data(), n * ns, x.data());
+
+    layer_norm(L.cross_ln, x.data(), n, ns, h.data(), pool_);
+    linear(L.cross.q, h.data(), n, q.data(), pool_);
+    kernels::scale(q.data(), scale, n * ns, q.data());
+    const int64_t na = n_audio_;
+    attend(q.data(), k_cross_[l].data(), v_cross_[l].data(), n, ns, n_head,
+           [&](int64_t) { return na; }, a.data(), pool_);
+    linear(L.cross.o, a.data(), n, o.data(), pool_);
+    kernels::add(x.data(), o.data(), n * ns, x.data());
+
+    layer_norm(L.mlp_ln, x.data(), n, ns, h.data(), pool_);
+    linear(L.fc1, h.data(), n, mlp.data(), pool_);
+    gelu(mlp.data(), n * ns * 4, pool_);
+    linear(L.fc2, mlp.data(), n, o.data(), pool_);
+    kernels::add(x.data(), o.data(), n * ns, x.data());
+  }
+  n_past_ += n;
+  const float* last = x.data() + (n - 1) * ns;
+  layer_norm(m_.dec_ln, last, 1, ns, h.data(), pool_);
+  logits.resize(static_cast<size_t>(hp.n_vocab));
+  kernels::matmul(emb.type, emb.data, emb.rows, emb.cols, h.data(), 1, logits.data(), &pool_);
+}
+
+}  // namespace omni::asr
