@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libstb-dev
   libsndfile1-dev libsamplerate0-dev
+  libcpp-httplib-dev
 )
 
 missing=()
