@@ -18,12 +18,12 @@ struct ServerOptions {
   std::string model_path;
   std::string host = "127.0.0.1";
   int port = 8080;
-  std::string api_key;       // empty: no auth; else `Authorization: Bearer KEY` on /v1/*
+  std::string api_key = "";  // empty: no auth; else `Authorization: Bearer KEY` on /v1/*
   uint32_t n_ctx = 0;        // per slot; 0: the model's, at most 4096
   int threads = 0;           // compute threads (shared by the slots); 0: all cores
   int parallel = 1;          // slots
   int max_queue = 16;        // requests waiting for a slot before 503
-  std::string cors_origin;   // empty: no CORS headers
+  std::string cors_origin = "";  // empty: no CORS headers
   size_t max_body = 1 << 20;  // bytes; larger bodies get 413
   int request_timeout_s = 600;  // per request, including the wait for a slot
   int http_threads = 0;      // connection threads; 0: parallel + max_queue + 4
