@@ -12,6 +12,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libstb-dev
   libsndfile1-dev libsamplerate0-dev
   libespeak-ng-dev espeak-ng-data libicu-dev
+  libcpp-httplib-dev
 )
 
 missing=()

@@ -1,0 +1,63 @@
+// omni serve -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--ctx N] [-t THREADS]
+//            [--parallel N] [--queue N] [--cors ORIGIN] [--max-body BYTES] [--timeout SECONDS]
+//   OpenAI-compatible HTTP server (see server/server.h). SIGINT/SIGTERM stop accepting and
+//   finish in-flight requests before exiting.
+#include <csignal>
+#include <cstdio>
+#include <pthread.h>
+#include <thread>
+
+#include "cli/command.h"
+#include "server/server.h"
+
+namespace omni::cli {
+namespace {
+
+void run_serve(const server::ServerOptions& opts) {
+  // Block the stop signals in every thread (the server's threads inherit the mask), then wait
+  // for them on one thread that calls stop(): no work inside a signal handler.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  server::Server srv(opts);
+  const int port = srv.bind();
+  std::fprintf(stderr, "omni serve: model '%s' on http://%s:%d (%d slot%s)\n", srv.model_id().c_str(),
+               opts.host.c_str(), port, opts.parallel, opts.parallel == 1 ? "" : "s");
+  std::thread waiter([&srv, set] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    if (sig == SIGINT || sig == SIGTERM) {
+      std::fprintf(stderr, "omni serve: stopping (finishing in-flight requests)\n");
+    }
+    srv.stop();
+  });
+  srv.run();
+  // run() also ends when listening fails; wake the waiter so it can be joined.
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+}
+
+RegisterCommand reg([](CLI::App& app) {
+  auto opts = std::make_shared<server::ServerOptions>();
+  auto* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server for a model");
+  cmd->add_option("-m,--model", opts->model_path, "GGUF model file")->required();
+  cmd->add_option("--host", opts->host, "address to bind (default 127.0.0.1: this machine only)");
+  cmd->add_option("--port", opts->port, "port (default 8080; 0 picks a free one)");
+  cmd->add_option("--api-key", opts->api_key, "require `Authorization: Bearer KEY` on /v1/*");
+  cmd->add_option("-c,--ctx", opts->n_ctx, "context size per slot (default: the model's, at most 4096)");
+  cmd->add_option("-t,--threads", opts->threads, "compute threads (default: all cores)");
+  cmd->add_option("--parallel", opts->parallel, "requests generated at once (slots, default 1)")
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--queue", opts->max_queue, "requests that may wait for a slot (default 16)")
+      ->check(CLI::Range(0, 4096));
+  cmd->add_option("--cors", opts->cors_origin, "allowed CORS origin (default: CORS off)");
+  cmd->add_option("--max-body", opts->max_body, "largest request body in bytes (default 1 MiB)");
+  cmd->add_option("--timeout", opts->request_timeout_s, "per-request time limit in seconds (default 600)")
+      ->check(CLI::Range(1, 86400));
+  cmd->callback([opts] { run_serve(*opts); });
+});
+
+}  // namespace
+}  // namespace omni::cli

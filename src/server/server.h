@@ -1,0 +1,52 @@
+// `omni serve`: an OpenAI-compatible HTTP server over one LLM (cpp-httplib underneath).
+//   GET /health, GET /v1/models, POST /v1/chat/completions, POST /v1/completions,
+//   POST /v1/embeddings, GET /metrics.
+// Requests run on `parallel` slots (own Context each) behind a bounded queue; streams stop when
+// the client goes away; stop() finishes in-flight requests before returning from run().
+//
+//   Server s(opts);           // loads the model
+//   int port = s.bind();      // 0 in opts.port → an ephemeral port
+//   s.run();                  // blocks until stop() (from another thread or a signal handler thread)
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace omni::server {
+
+struct ServerOptions {
+  std::string model_path;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string api_key = "";  // empty: no auth; else `Authorization: Bearer KEY` on /v1/*
+  uint32_t n_ctx = 0;        // per slot; 0: the model's, at most 4096
+  int threads = 0;           // compute threads (shared by the slots); 0: all cores
+  int parallel = 1;          // slots
+  int max_queue = 16;        // requests waiting for a slot before 503
+  std::string cors_origin = "";  // empty: no CORS headers
+  size_t max_body = 1 << 20;  // bytes; larger bodies get 413
+  int request_timeout_s = 600;  // per request, including the wait for a slot
+  int http_threads = 0;      // connection threads; 0: parallel + max_queue + 4
+};
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+  // Binds the listening socket; returns the port. Throws omni::Error when it cannot.
+  int bind();
+  // Serves until stop(); returns after in-flight requests have finished.
+  void run();
+  // Stops accepting, wakes queued requests (503) and lets running ones finish. Thread-safe.
+  void stop();
+  // The id under which /v1/models lists the model (the file name without .gguf).
+  const std::string& model_id() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace omni::server
