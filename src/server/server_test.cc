@@ -138,13 +138,21 @@ TEST(Server, HealthModelsAndMetrics) {
   auto missing = c.Get("/v1/models/gpt-4");
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404);
-  auto mt = c.Get("/metrics");
-  ASSERT_TRUE(mt);
-  EXPECT_NE(mt->body.find("omni_requests_total{endpoint=\"/v1/models\",status=\"200\"} 1"),
-            std::string::npos) << mt->body;
-  EXPECT_NE(mt->body.find("omni_requests_total{endpoint=\"/v1/models/{id}\",status=\"404\"} 1"),
-            std::string::npos);
-  EXPECT_NE(mt->body.find("omni_request_duration_seconds_bucket{endpoint=\"/health\",le=\"+Inf\"} 1"),
+  // A request is counted by the server's logger after its response is written, so a /metrics
+  // request on another connection can overtake it: wait (bounded) until the counts settle.
+  std::string body;
+  const std::string want = "omni_requests_total{endpoint=\"/v1/models/{id}\",status=\"404\"} 1";
+  for (int i = 0; i < 200; ++i) {
+    auto mt = c.Get("/metrics");
+    ASSERT_TRUE(mt);
+    body = mt->body;
+    if (body.find(want) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_NE(body.find("omni_requests_total{endpoint=\"/v1/models\",status=\"200\"} 1"),
+            std::string::npos) << body;
+  EXPECT_NE(body.find(want), std::string::npos) << body;
+  EXPECT_NE(body.find("omni_request_duration_seconds_bucket{endpoint=\"/health\",le=\"+Inf\"} 1"),
             std::string::npos);
   EXPECT_EQ(metric(s, "omni_queue_depth"), 0);
 }
