@@ -61,7 +61,6 @@ void Context::forward(const int32_t* tokens, uint32_t n, uint32_t out_first) {
   const uint32_t p0 = n_past();
   const bool f16_cache = cache_.type() == KvType::kF16;
   const float* rope_factors = w.rope_freqs ? f32(w.rope_freqs) : nullptr;
-  (void)F;
   const float kq_scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const uint32_t group = c.n_head / c.n_head_kv;
 

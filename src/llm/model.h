@@ -79,7 +79,7 @@ class Context {
 
  private:
   // Runs tokens [0, n) at positions n_past.. through all layers; leaves the final-norm hidden
-  // states of the rows selected by `out_rows` (first row index) in hidden_.
+  // states of rows [out_first, n) in hidden_ (row 0 = token out_first).
   void forward(const int32_t* tokens, uint32_t n, uint32_t out_first);
   void compute_logits(uint32_t n_rows, float* out);
 
