@@ -89,6 +89,12 @@ struct ImageEmbeddings {
   std::vector<float> data;  // n_tokens x n_embd, row-major
 };
 
+// Time spent, accumulated over calls (for benchmarks).
+struct EncodeTimings {
+  double vit_ms = 0;      // patch embedding + transformer layers (+ post-LN)
+  double project_ms = 0;  // projector (incl. pixel shuffle)
+};
+
 class ClipModel {
  public:
   // Throws omni::FormatError (bad file, missing or mis-shaped tensor, unknown projector type,
@@ -100,9 +106,11 @@ class ClipModel {
   PreprocessConfig preprocess_config() const;
 
   // One preprocessed tile (3 x S x S planar floats) -> tokens_per_tile() x n_embd_out.
-  std::vector<float> encode_tile(const float* tile, ThreadPool* pool = nullptr) const;
+  std::vector<float> encode_tile(const float* tile, ThreadPool* pool = nullptr,
+                                 EncodeTimings* timings = nullptr) const;
   // All tiles of a preprocessed image, concatenated.
-  ImageEmbeddings encode(const VisionInput& in, ThreadPool* pool = nullptr) const;
+  ImageEmbeddings encode(const VisionInput& in, ThreadPool* pool = nullptr,
+                         EncodeTimings* timings = nullptr) const;
   // Decode-free convenience: preprocess + encode.
   ImageEmbeddings encode(const Image& img, ThreadPool* pool = nullptr) const;
 

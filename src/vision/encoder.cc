@@ -2,6 +2,7 @@
 // over all tokens of a tile (weights read once per tile); attention runs per head and query
 // block on the thread pool. Float32 throughout; GELU is the tanh form llama.cpp uses.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -64,7 +65,9 @@ void attention(const float* q, const float* k, const float* v, int64_t n, int n_
 
 }  // namespace
 
-std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_arg) const {
+std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_arg,
+                                          EncodeTimings* timings) const {
+  const auto t0 = std::chrono::steady_clock::now();
   ThreadPool& pool = pool_arg ? *pool_arg : ThreadPool::global();
   const ClipHparams& hp = hp_;
   const int S = hp.image_size, P = hp.patch_size, G = hp.n_patches_side();
@@ -114,6 +117,7 @@ std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_ar
   }
   if (!w_.post_ln.w.empty()) norm_rows(w_.post_ln, hp.eps, x.data(), n, D, x.data());
 
+  const auto t1 = std::chrono::steady_clock::now();
   std::vector<float> out;
   switch (hp.projector) {
     case ProjectorType::kMlp: {
@@ -148,10 +152,16 @@ std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_ar
       break;
     }
   }
+  if (timings) {
+    const auto t2 = std::chrono::steady_clock::now();
+    timings->vit_ms += std::chrono::duration<double, std::milli>(t1 - t0).count();
+    timings->project_ms += std::chrono::duration<double, std::milli>(t2 - t1).count();
+  }
   return out;
 }
 
-ImageEmbeddings ClipModel::encode(const VisionInput& in, ThreadPool* pool) const {
+ImageEmbeddings ClipModel::encode(const VisionInput& in, ThreadPool* pool,
+                                  EncodeTimings* timings) const {
   if (in.size != hp_.image_size) {
     throw Error("vision input tiles are " + std::to_string(in.size) + " px, the model takes " +
                 std::to_string(hp_.image_size));
@@ -159,7 +169,7 @@ ImageEmbeddings ClipModel::encode(const VisionInput& in, ThreadPool* pool) const
   ImageEmbeddings e;
   e.n_embd = hp_.n_embd_out;
   for (const auto& tile : in.tiles) {
-    const auto t = encode_tile(tile.data(), pool);
+    const auto t = encode_tile(tile.data(), pool, timings);
     const int nt = static_cast<int>(t.size() / static_cast<size_t>(e.n_embd));
     e.tokens_per_tile.push_back(nt);
     e.n_tokens += nt;
