@@ -48,26 +48,39 @@ Image resize_bicubic(const Image& src, int w, int h) {
   Image dst = blank(w, h, {0, 0, 0});
   const float tx = static_cast<float>(src.width) / static_cast<float>(w);
   const float ty = static_cast<float>(src.height) / static_cast<float>(h);
-  auto at = [&](int x, int y, int c) {
-    x = std::clamp(x, 0, src.width - 1);
-    y = std::clamp(y, 0, src.height - 1);
-    return static_cast<float>(src.pixel(x, y)[c]);
-  };
+  // Horizontal pass over every source row once (each output row reads four of them), then the
+  // vertical pass; the arithmetic per value is the same as interpolating pixel by pixel.
+  std::vector<int> xs(static_cast<size_t>(w));
+  std::vector<float> dxs(static_cast<size_t>(w));
+  for (int j = 0; j < w; ++j) {
+    xs[static_cast<size_t>(j)] = static_cast<int>(tx * static_cast<float>(j));
+    dxs[static_cast<size_t>(j)] = tx * static_cast<float>(j) - static_cast<float>(xs[static_cast<size_t>(j)]);
+  }
+  const size_t row = static_cast<size_t>(w) * 3;
+  std::vector<float> hrows(static_cast<size_t>(src.height) * row);
+  for (int z = 0; z < src.height; ++z) {
+    float* out = hrows.data() + static_cast<size_t>(z) * row;
+    for (int j = 0; j < w; ++j) {
+      const int x = xs[static_cast<size_t>(j)];
+      const uint8_t* p[4];
+      for (int k = 0; k < 4; ++k) p[k] = src.pixel(std::clamp(x - 1 + k, 0, src.width - 1), z);
+      for (int c = 0; c < 3; ++c) {
+        out[static_cast<size_t>(j) * 3 + static_cast<size_t>(c)] =
+            cubic(p[0][c], p[1][c], p[2][c], p[3][c], dxs[static_cast<size_t>(j)]);
+      }
+    }
+  }
   for (int i = 0; i < h; ++i) {
     const int y = static_cast<int>(ty * static_cast<float>(i));
     const float dy = ty * static_cast<float>(i) - static_cast<float>(y);
-    for (int j = 0; j < w; ++j) {
-      const int x = static_cast<int>(tx * static_cast<float>(j));
-      const float dx = tx * static_cast<float>(j) - static_cast<float>(x);
-      for (int c = 0; c < 3; ++c) {
-        float col[4];
-        for (int k = 0; k < 4; ++k) {
-          const int z = y - 1 + k;
-          col[k] = cubic(at(x - 1, z, c), at(x, z, c), at(x + 1, z, c), at(x + 2, z, c), dx);
-        }
-        const float v = cubic(col[0], col[1], col[2], col[3], dy);
-        dst.pixel(j, i)[c] = static_cast<uint8_t>(std::min(std::max(std::round(v), 0.0f), 255.0f));
-      }
+    const float* r[4];
+    for (int k = 0; k < 4; ++k) {
+      r[k] = hrows.data() + static_cast<size_t>(std::clamp(y - 1 + k, 0, src.height - 1)) * row;
+    }
+    uint8_t* out = dst.pixel(0, i);
+    for (size_t e = 0; e < row; ++e) {
+      const float v = cubic(r[0][e], r[1][e], r[2][e], r[3][e], dy);
+      out[e] = static_cast<uint8_t>(std::min(std::max(std::round(v), 0.0f), 255.0f));
     }
   }
   return dst;
