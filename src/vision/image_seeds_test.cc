@@ -18,10 +18,7 @@ namespace {
 
 using namespace omni::vision::testing;
 
-std::filesystem::path seeds_dir() {
-  if (std::filesystem::exists("fuzz/seeds")) return "fuzz/seeds";
-  return std::filesystem::path(omni::testing::binary("")) / ".." / ".." / "fuzz" / "seeds";
-}
+std::filesystem::path seeds_dir() { return omni::testing::source_path("fuzz/seeds"); }
 
 struct Seed {
   const char* file;
