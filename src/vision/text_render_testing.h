@@ -18,6 +18,8 @@
 #include <vector>
 
 namespace omni::testing {
+// Internal linkage like the stb functions they call, so several test files may include this.
+namespace {
 
 struct RgbImage {
   int width = 0, height = 0;
@@ -109,4 +111,5 @@ inline RgbImage render_text(const std::string& font_path, const std::vector<std:
   return img;
 }
 
+}  // namespace
 }  // namespace omni::testing
