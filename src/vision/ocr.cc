@@ -3,6 +3,8 @@
 #include <tesseract/baseapi.h>
 #include <tesseract/resultiterator.h>
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -59,6 +61,14 @@ std::vector<fs::path> system_dirs() {
   return out;
 }
 
+// OpenMP's max-active-levels = 0 makes every parallel region run on one thread. Looked up at
+// run time: libgomp is loaded as Tesseract's dependency (when it was built with OpenMP), and
+// omni itself does not link it.
+void openmp_single_thread() {
+  using SetLevels = void (*)(int);
+  if (auto* f = reinterpret_cast<SetLevels>(dlsym(RTLD_DEFAULT, "omp_set_max_active_levels"))) f(0);
+}
+
 }  // namespace
 
 std::string find_tessdata(const std::string& languages, const std::string& override_dir) {
@@ -100,6 +110,7 @@ struct Ocr::Impl {
 
 Ocr::Ocr(OcrOptions options) : impl_(std::make_unique<Impl>()) {
   dir_ = find_tessdata(options.languages, options.tessdata);
+  if (options.single_thread) openmp_single_thread();
   if (impl_->api.Init(dir_.c_str(), options.languages.c_str(), tesseract::OEM_LSTM_ONLY) != 0) {
     throw Error("OCR: Tesseract could not load " + options.languages + " from " + dir_);
   }

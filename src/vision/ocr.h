@@ -31,6 +31,11 @@ struct OcrOptions {
   // 32-64 px the automatic analysis drops whole lines (measured with Tesseract 5.3 and the
   // Noto CJK font: 1 of 3 lines kept at 48 px), the column mode reads them all.
   OcrLayout layout = OcrLayout::kColumn;
+  // Tesseract parallelises parts of its LSTM with OpenMP, whose waiting threads spin; on two
+  // busy cores a page took 5.6 s that way against 0.95 s on one thread (docs/BENCHMARKS.md,
+  // "OCR"). true: OpenMP regions run on the calling thread (process-wide setting; nothing else
+  // in omni uses OpenMP). false: Tesseract's own threading.
+  bool single_thread = true;
 };
 
 // "column", "auto", "block", "sparse"; throws omni::Error for anything else.
