@@ -54,6 +54,16 @@ inline float round_f16(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
 }  // namespace
 
 void Context::forward(const int32_t* tokens, uint32_t n, uint32_t out_first) {
+  const ModelWeights& w = model_->weights();
+  const uint32_t E = model_->config().n_embd;
+  // x[T][E] = token embeddings
+  for (uint32_t t = 0; t < n; ++t) matrix_row(*w.tok_embd, static_cast<uint64_t>(tokens[t]), &x_[size_t{t} * E]);
+  std::vector<uint64_t> keys(n);
+  for (uint32_t t = 0; t < n; ++t) keys[t] = token_key(tokens[t]);
+  forward_rows(n, out_first, tokens, keys.data());
+}
+
+void Context::forward_rows(uint32_t n, uint32_t out_first, const int32_t* ids, const uint64_t* keys) {
   const LlmConfig& c = model_->config();
   const ModelWeights& w = model_->weights();
   ThreadPool& pool = *pool_;
@@ -70,9 +80,6 @@ void Context::forward(const int32_t* tokens, uint32_t n, uint32_t out_first) {
     rope_angles(p0 + t, c, rope_factors, &rope_cos_[size_t{t} * (c.rope_dims / 2)],
                 &rope_sin_[size_t{t} * (c.rope_dims / 2)]);
   }
-
-  // x[T][E] = token embeddings
-  for (uint32_t t = 0; t < n; ++t) matrix_row(*w.tok_embd, static_cast<uint64_t>(tokens[t]), &x_[size_t{t} * E]);
 
   for (uint32_t il = 0; il < c.n_layer; ++il) {
     if (cancel_.load(std::memory_order_relaxed)) throw Error("generation cancelled");
@@ -162,7 +169,8 @@ void Context::forward(const int32_t* tokens, uint32_t n, uint32_t out_first) {
   for (uint32_t t = out_first; t < n; ++t) {
     kernels::rms_norm(&x_[size_t{t} * E], f32(w.output_norm), c.rms_eps, E, &hidden_[size_t{t - out_first} * E]);
   }
-  history_.insert(history_.end(), tokens, tokens + n);
+  history_.insert(history_.end(), ids, ids + n);
+  keys_.insert(keys_.end(), keys, keys + n);
 }
 
 void Context::compute_logits(uint32_t n_rows, float* out) {

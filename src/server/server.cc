@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "llm/chat_prompt.h"
 #include "llm/chat_template.h"
 #include "llm/generate.h"
 #include "llm/model.h"
@@ -81,6 +82,7 @@ struct Server::Impl {
   void check_model(const json& req) const;
   std::unique_ptr<SlotLease> acquire(std::span<const int32_t> prompt, Clock::time_point deadline);
   std::vector<int32_t> tokenize_prompt(const std::string& text, bool parse_special) const;
+  std::vector<int32_t> checked_prompt(std::vector<int32_t> tokens) const;
   void chat_completions(const httplib::Request& req, httplib::Response& res);
   void completions(const httplib::Request& req, httplib::Response& res);
   void embeddings(const httplib::Request& req, httplib::Response& res);
@@ -119,7 +121,10 @@ std::vector<int32_t> Server::Impl::tokenize_prompt(const std::string& text, bool
   // Text that already starts with the BOS token (templates that write it) gets no second one.
   bool add_special = true;
   if (v.add_bos() && v.bos() != llm::kNoToken && text.starts_with(v.token_text(v.bos()))) add_special = false;
-  auto tokens = v.tokenize(text, add_special, parse_special);
+  return checked_prompt(v.tokenize(text, add_special, parse_special));
+}
+
+std::vector<int32_t> Server::Impl::checked_prompt(std::vector<int32_t> tokens) const {
   if (tokens.empty()) throw ApiError(400, "The prompt is empty.", "prompt", "invalid_value");
   if (tokens.size() >= slots->n_ctx()) {
     throw ApiError(400, "This model's maximum context length is " + std::to_string(slots->n_ctx()) +
@@ -143,14 +148,16 @@ void Server::Impl::chat_completions(const httplib::Request& req, httplib::Respon
   llm::ChatOptions co;
   if (v.bos() != llm::kNoToken) co.bos_token = v.token_text(v.bos());
   if (v.eos() != llm::kNoToken) co.eos_token = v.token_text(v.eos());
-  std::string text;
+  // Message text stays literal (no control tokens from what clients write); template text is
+  // parsed for specials.
+  llm::GuardedChat chat;
   try {
-    text = llm::render_chat(tmpl, messages, co);
+    chat = llm::render_chat_guarded(v, tmpl, messages, co);
   } catch (const Error& e) {
     throw ApiError(400, std::string("The chat template rejected the messages: ") + e.what(), "messages",
                    "invalid_messages");
   }
-  run_generation(res, tokenize_prompt(text, /*parse_special=*/true), std::move(params), true, deadline);
+  run_generation(res, checked_prompt(llm::tokenize_chat(v, chat)), std::move(params), true, deadline);
 }
 
 void Server::Impl::completions(const httplib::Request& req, httplib::Response& res) {
