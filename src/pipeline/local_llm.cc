@@ -1,5 +1,6 @@
 #include "pipeline/local_llm.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/error.h"
@@ -94,27 +95,35 @@ void LocalConversation::add_user(const UserMessage& msg) {
 }
 
 int LocalConversation::prefill(std::string_view pending, const CancelToken& cancel) {
-  if (pending.empty() || cancel.cancelled()) return 0;
+  if (cancel.cancelled()) return 0;
+  // Sentinel after the pending text: the rendering is certain only up to it (the template closes
+  // the user turn after the text, which is still growing).
+  static constexpr char kMark = '\x01';
   std::string text;
   if (has_template()) {
     auto msgs = messages_;
-    msgs.push_back(message("user", std::string(pending)));
+    if (pending_user_) {
+      msgs.back().content = msgs.back().content.get<std::string>() + "\n" + std::string(pending) + kMark;
+    } else {
+      msgs.push_back(message("user", std::string(pending) + kMark));
+    }
     text = render(msgs, false);
-    // The template closes the user turn after the text; only what precedes the (still growing)
-    // text is certain, so cut the rendering right after it.
-    const size_t at = text.rfind(pending);
+    const size_t at = text.rfind(kMark);
     if (at == std::string::npos) return 0;
-    text.resize(at + pending.size());
+    text.resize(at);
   } else {
     text = raw_;
-    if (!text.empty() && !text.ends_with(' ') && !text.ends_with('\n')) text += ' ';
+    if (!pending.empty() && !text.empty() && !text.ends_with(' ') && !text.ends_with('\n')) text += ' ';
     text += pending;
   }
+  if (text.empty()) return 0;
   std::vector<int32_t> toks = tokenize(text);
-  // The last token may merge with text still to come; keep it for the real turn.
+  // The last token may merge with text still to come; leave it to the real turn.
   if (toks.size() < 2) return 0;
   toks.pop_back();
   if (toks.size() > ctx_.n_ctx()) return 0;
+  const auto hist = ctx_.history();
+  if (hist.size() >= toks.size() && std::equal(toks.begin(), toks.end(), hist.begin())) return 0;
   const uint32_t kept = ctx_.reuse_prefix(toks);
   if (kept >= toks.size()) return 0;
   std::span<const int32_t> rest(toks.data() + kept, toks.size() - kept);
