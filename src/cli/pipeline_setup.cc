@@ -15,8 +15,8 @@ void add_pipeline_flags(CLI::App* cmd, PipelineFlags& f) {
                   "espeak:en | espeak:ko | espeak:<voice> | a Piper voice.onnx (default espeak:en)");
   cmd->add_option("--system", f.system, "system prompt");
   cmd->add_option("-l,--language", f.language, "language of speech in and out (en, ko, ...)");
-  cmd->add_option("-n,--n-predict", f.max_tokens, "max answer tokens (default 256)");
-  cmd->add_option("--temp", f.temp, "temperature (default 0 = greedy)");
+  cmd->add_option("-n,--n-predict", f.max_tokens, "max answer tokens");
+  cmd->add_option("--temp", f.temp, "temperature (0 = greedy)");
   cmd->add_option("--seed", f.seed, "sampling seed");
   cmd->add_option("-t,--threads", f.threads, "threads (default: all cores)")->check(CLI::Range(1, 256));
   cmd->add_option("-c,--ctx", f.ctx, "LLM context size (default: the model's, at most 4096)");
@@ -51,6 +51,10 @@ pipeline::TurnOptions turn_options(const PipelineFlags& f) {
   pipeline::TurnOptions o;
   o.gen.max_tokens = f.max_tokens;
   o.gen.temperature = f.temp;
+  if (f.temp > 0) {  // llama.cpp's sampling defaults
+    o.gen.top_k = 40;
+    o.gen.top_p = 0.95f;
+  }
   o.gen.seed = static_cast<uint64_t>(f.seed);
   o.stt.language = f.language;
   o.language = f.language;
