@@ -48,7 +48,7 @@ struct Transfer {
   bool cancelled = false;
 
   bool cancel_requested() {
-    if (request->cancel && request->cancel->load(std::memory_order_relaxed)) cancelled = true;
+    if (!cancelled && request->cancelled && request->cancelled()) cancelled = true;
     return cancelled;
   }
 

@@ -4,7 +4,7 @@
 //   r.method = "POST";
 //   r.url = base + "/v1/chat/completions";
 //   r.json(body);                                   // sets body + Content-Type
-//   r.cancel = &stop_flag;                          // set from another thread to abort
+//   r.cancelled = [&] { return stop_flag.load(); }; // polled; true aborts the transfer
 //   http::Response resp = http::perform(r, [&](std::string_view chunk) { sse.feed(chunk, ...); });
 //
 // A body callback receives the response body as it arrives (SSE, chunked audio, downloads);
@@ -13,7 +13,6 @@
 // status and the server's message (the OpenAI `{"error":{"message":...}}` when there is one).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -40,7 +39,7 @@ class HttpError : public Error {
   std::string message_;
 };
 
-// The transfer was stopped because Request::cancel became true.
+// The transfer was stopped because Request::cancelled returned true.
 class Cancelled : public Error {
  public:
   using Error::Error;
@@ -65,7 +64,9 @@ struct Request {
   long timeout_ms = 0;          // whole transfer; 0: no limit
   // Abort when fewer than 1 byte/s arrives for this long (a stalled server); 0: never.
   long stall_timeout_s = 60;
-  const std::atomic<bool>* cancel = nullptr;  // checked while the transfer runs
+  // Polled while the transfer runs (several times a second and on every received block);
+  // returning true aborts it with Cancelled.
+  std::function<bool()> cancelled;
 
   // Sets a JSON body and its Content-Type.
   Request& json(std::string text);
@@ -89,7 +90,7 @@ using OnHeaders = std::function<void(const Response&)>;
 
 // Runs the request. Throws:
 //   HttpError   status >= 400 (message from the body),
-//   Cancelled   request.cancel became true,
+//   Cancelled   request.cancelled() returned true,
 //   omni::Error anything else (cannot connect, timeout, DNS, TLS, ...), naming method and URL.
 Response perform(const Request& request, const OnData& on_data = {},
                  const OnHeaders& on_headers = {});

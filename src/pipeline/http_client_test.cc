@@ -165,7 +165,7 @@ TEST(HttpClient, CancelStopsAStream) {
   std::atomic<bool> cancel{false};
   Request r;
   r.url = s.url("/forever");
-  r.cancel = &cancel;
+  r.cancelled = [&] { return cancel.load(); };
   size_t bytes = 0;
   EXPECT_THROW(perform(r, [&](std::string_view c) {
     bytes += c.size();

@@ -123,7 +123,7 @@ Attempt transfer(const PullFile& file, const std::string& part, const PullOption
                  uint64_t* have) {
   http::Request req;
   req.url = file.url;
-  req.cancel = o.cancel;
+  req.cancelled = o.cancelled;
   req.connect_timeout_ms = o.connect_timeout_ms;
   req.stall_timeout_s = o.stall_timeout_s;
   if (*have > 0) req.range_from = static_cast<int64_t>(*have);

@@ -9,7 +9,6 @@
 //   - a Piper voice is two files (`x.onnx` + `x.onnx.json`), both pulled.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -50,7 +49,7 @@ struct PullOptions {
   std::string dir;  // empty: default_models_dir()
   std::function<void(const PullProgress&)> on_progress;
   std::function<void(const std::string&)> on_note;  // "resuming at ...", "server ignored Range"
-  const std::atomic<bool>* cancel = nullptr;
+  std::function<bool()> cancelled;  // polled during transfers; true stops with http::Cancelled
   int retries = 3;  // resumes after a broken transfer before giving up
   long connect_timeout_ms = 10000;
   long stall_timeout_s = 60;
