@@ -17,9 +17,9 @@
 namespace omni::pipeline {
 
 struct RemoteEndpoint {
-  std::string url;
-  std::string model;    // sent as "model"
-  std::string api_key;  // bearer key; empty: none
+  std::string url = "";
+  std::string model = "";    // sent as "model"
+  std::string api_key = "";  // bearer key; empty: none
   long connect_timeout_ms = 10000;
   long timeout_ms = 0;  // whole request; 0: none (streams stop on stalls instead)
 
