@@ -58,6 +58,8 @@ RegisterCommand reg([](CLI::App& app) {
   cmd->add_option("--max-body", opts->max_body, "largest request body in bytes (default 25 MiB)");
   cmd->add_option("--timeout", opts->request_timeout_s, "per-request time limit in seconds (default 600)")
       ->check(CLI::Range(1, 86400));
+  cmd->add_option("--http-threads", opts->http_threads,
+                  "connection threads (default: parallel + queue + 4)")->check(CLI::Range(1, 1024));
   cmd->add_option("--asr-model", opts->asr_model_path,
                   "whisper ggml model for /v1/audio/transcriptions and audio input");
   cmd->add_option("--voice-dir", opts->voice_dir,
