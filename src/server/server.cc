@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <sys/socket.h>
 #include <ctime>
 #include <random>
 #include <thread>
@@ -168,39 +169,70 @@ void Server::Impl::run_generation(httplib::Response& res, std::vector<int32_t> p
     return json{{"prompt_tokens", p}, {"completion_tokens", c}, {"total_tokens", p + c}};
   };
   if (!params.stream) {
-    bool timed_out = false;
-    auto on_text = [&](std::string_view) {
-      if (Clock::now() < deadline) return true;
-      timed_out = true;
-      return false;
-    };
-    const auto t0 = Clock::now();
-    const auto r = llm::generate(lease->context(), prompt, params.gen, on_text);
-    metrics.record_stage("llm", std::chrono::duration<double>(Clock::now() - t0).count());
-    lease.reset();  // the slot is free while the answer is spoken
-    metrics.add_tokens(static_cast<int64_t>(prompt.size()), static_cast<int64_t>(r.tokens.size()));
-    const std::string finish = timed_out ? "length" : r.finish_reason;
-    json choice = {{"index", 0}};
-    if (chat && audio.enabled) {
-      // As OpenAI: the text is the audio's transcript and `content` is null.
-      const EncodedAudio a = speak_all(r.text, audio.speech, audio.format);
-      const auto bytes = std::span(reinterpret_cast<const uint8_t*>(a.bytes.data()), a.bytes.size());
-      choice["message"] = {{"role", "assistant"}, {"content", nullptr}, {"refusal", nullptr},
-                           {"audio", {{"id", random_id("audio_")},
-                                      {"expires_at", std::time(nullptr) + 3600},
-                                      {"data", base64_encode(bytes)},
-                                      {"transcript", r.text}}}};
-    } else if (chat) {
-      choice["message"] = {{"role", "assistant"}, {"content", r.text}, {"refusal", nullptr}};
-    } else {
-      choice["text"] = r.text;
-    }
-    choice["logprobs"] = nullptr;
-    choice["finish_reason"] = finish;
-    json out = {{"id", rid}, {"object", object}, {"created", created}, {"model", id},
-                {"choices", json::array({choice})}, {"usage", usage(prompt.size(), r.tokens.size())},
-                {"system_fingerprint", "omni"}};
-    res.set_content(dump(out), "application/json");
+    // Still sent chunked, so a client that leaves is noticed: while the answer is being made, a
+    // space (leading JSON whitespace, which every parser skips) is written every half second,
+    // and a failed write stops the generation as it does for streams.
+    res.set_chunked_content_provider("application/json", [this, lease, prompt = std::move(prompt),
+                                                          params = std::move(params), chat, deadline,
+                                                          rid, created, object, usage,
+                                                          audio](size_t, httplib::DataSink& sink) mutable {
+      bool timed_out = false, client_gone = false;
+      auto last_beat = Clock::now();
+      auto on_text = [&](std::string_view) {
+        const auto now = Clock::now();
+        if (now >= deadline) {
+          timed_out = true;
+          return false;
+        }
+        if (now - last_beat >= std::chrono::milliseconds(500)) {
+          last_beat = now;
+          if (!sink.is_writable() || !sink.write(" ", 1)) {
+            client_gone = true;
+            return false;
+          }
+        }
+        return true;
+      };
+      llm::GenerateResult r;
+      json choice = {{"index", 0}};
+      try {
+        const auto t0 = Clock::now();
+        r = llm::generate(lease->context(), prompt, params.gen, on_text);
+        metrics.record_stage("llm", std::chrono::duration<double>(Clock::now() - t0).count());
+        lease.reset();  // the slot is free while the answer is spoken
+        metrics.add_tokens(static_cast<int64_t>(prompt.size()), static_cast<int64_t>(r.tokens.size()));
+        if (client_gone) {
+          metrics.add_cancelled();
+          return false;
+        }
+        if (chat && audio.enabled) {
+          // As OpenAI: the text is the audio's transcript and `content` is null.
+          const EncodedAudio a = speak_all(r.text, audio.speech, audio.format);
+          const auto bytes = std::span(reinterpret_cast<const uint8_t*>(a.bytes.data()), a.bytes.size());
+          choice["message"] = {{"role", "assistant"}, {"content", nullptr}, {"refusal", nullptr},
+                               {"audio", {{"id", random_id("audio_")},
+                                          {"expires_at", std::time(nullptr) + 3600},
+                                          {"data", base64_encode(bytes)},
+                                          {"transcript", r.text}}}};
+        } else if (chat) {
+          choice["message"] = {{"role", "assistant"}, {"content", r.text}, {"refusal", nullptr}};
+        } else {
+          choice["text"] = r.text;
+        }
+      } catch (const std::exception&) {
+        return false;  // the status line is gone: dropping the connection is the only signal left
+      }
+      choice["logprobs"] = nullptr;
+      choice["finish_reason"] = timed_out ? "length" : r.finish_reason;
+      const json out = {{"id", rid}, {"object", object}, {"created", created}, {"model", id},
+                        {"choices", json::array({choice})},
+                        {"usage", usage(prompt.size(), r.tokens.size())},
+                        {"system_fingerprint", "omni"}};
+      const std::string body = dump(out);
+      if (!sink.write(body.data(), body.size())) return false;
+      sink.done();
+      return true;
+    });
     return;
   }
   // Streaming: the whole generation runs inside the content provider, one SSE event per piece.
@@ -464,6 +496,11 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
   s.http.set_read_timeout(30);
   s.http.set_write_timeout(30);
   s.http.set_keep_alive_timeout(2);
+  // Remember the listening socket (the options hook sees it before bind) to widen its backlog.
+  s.http.set_socket_options([&s](socket_t sock) {
+    httplib::default_socket_options(sock);
+    if (s.listen_fd < 0) s.listen_fd = sock;
+  });
   s.setup_routes();
 }
 
@@ -478,6 +515,9 @@ int Server::bind() {
   if (port <= 0) {
     throw Error("serve: cannot listen on " + s.o.host + ":" + std::to_string(s.o.port));
   }
+  // cpp-httplib 0.11 listens with a backlog of 5: a burst of new connections (64 clients
+  // without keep-alive) overflows it and clients see resets. listen() again only resizes it.
+  if (s.listen_fd >= 0) ::listen(s.listen_fd, SOMAXCONN);
   return port;
 }
 

@@ -86,6 +86,7 @@ struct Server::Impl {
   std::string tmpl;
   std::time_t created_at = 0;
   std::atomic<bool> stopping{false}, run_started{false}, run_done{false};
+  int listen_fd = -1;
 
   void setup_routes();
   void setup_audio_routes();

@@ -42,6 +42,24 @@ test('a client that leaves mid-stream stops its generation and frees the slot', 
   assert.equal(await metric('omni_requests_cancelled_total'), cancelled + 1);
 });
 
+test('a non-streamed request whose client leaves is stopped too', async () => {
+  const cancelled = await metric('omni_requests_cancelled_total');
+  const ac = new AbortController();
+  const pending = fetch(srv.url + '/v1/chat/completions', { method: 'POST', signal: ac.signal,
+    headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(chat({ max_tokens: 100000 })) })
+    .then((r) => r.text()).catch(() => 'aborted');
+  await new Promise((res) => setTimeout(res, 700));
+  ac.abort();
+  assert.equal(await pending, 'aborted');
+  for (let i = 0; i < 100 && (await metric('omni_requests_cancelled_total')) === cancelled; i++) {
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  assert.equal(await metric('omni_requests_cancelled_total'), cancelled + 1);
+  const next = await postJson(srv.url + '/v1/chat/completions', chat({ max_tokens: 4 }));
+  assert.equal(next.status, 200, next.text);
+  assert.equal(next.json.choices[0].finish_reason, 'length');
+});
+
 test('a speech client that leaves mid-stream stops synthesis', async () => {
   const cancelled = await metric('omni_requests_cancelled_total');
   const input = Array.from({ length: 60 }, (_, i) => `Sentence ${i} of a long text to read aloud.`).join(' ');
