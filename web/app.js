@@ -19,6 +19,7 @@ window.omniStats = stats;
 const history = [];      // OpenAI chat messages of this conversation
 let attachments = [];    // data URLs of images waiting to be sent
 let busy = false;
+let abortTurn = null;    // stops the answer being streamed (the Send button turns into Stop)
 
 // ---------- settings ----------
 
@@ -232,7 +233,9 @@ async function send(extraParts = []) {
   if (!text && !images.length && !extraParts.length) return;
   if (el.speak.checked) audioContext();  // created inside the click/press gesture
   busy = true;
-  el.send.disabled = true;
+  const ac = new AbortController();
+  abortTurn = () => ac.abort();
+  el.send.textContent = 'Stop';
 
   const parts = [];
   if (text) parts.push({ type: 'text', text });
@@ -270,7 +273,7 @@ async function send(extraParts = []) {
   let unspoken = '';
   try {
     const r = await fetch('/v1/chat/completions', {
-      method: 'POST', headers: headers(),
+      method: 'POST', headers: headers(), signal: ac.signal,
       body: JSON.stringify({
         model: el.model.value, messages: history, stream: true,
         max_tokens: Number(el.maxTokens.value) || 256,
@@ -311,18 +314,28 @@ async function send(extraParts = []) {
     history.push({ role: 'assistant', content: reply });
     stats.turns++;
   } catch (e) {
-    history.pop();  // keep the conversation valid for the next request
-    answer.remove();
-    showError(e.message);
+    if (e.name === 'AbortError' && reply) {
+      // Stopped by the user: keep what was said so far (the server stops generating).
+      history.push({ role: 'assistant', content: reply });
+      stats.turns++;
+    } else {
+      history.pop();  // keep the conversation valid for the next request
+      answer.remove();
+      if (e.name !== 'AbortError') showError(e.message);
+    }
   } finally {
     turn.done = performance.now() - turn.t0;
     showLatency(turn.meta, turn);
     stats.lastTurn = { firstToken: turn.firstToken, done: turn.done, tokens: turn.tokens, text: reply };
     busy = false;
-    el.send.disabled = false;
+    abortTurn = null;
+    el.send.textContent = 'Send';
   }
 }
-el.composer.addEventListener('submit', (e) => { e.preventDefault(); send(); });
+el.composer.addEventListener('submit', (e) => {
+  e.preventDefault();
+  if (abortTurn) abortTurn(); else send();
+});
 el.input.addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); send(); }
 });
@@ -377,6 +390,7 @@ async function stopRecording() {
   let at = 0;
   for (const c of mic.chunks) { all.set(c, at); at += c.length; }
   if (n < mic.rate * 0.2) { showError('Recording too short: hold the microphone button while talking.'); return; }
+  if (busy) { showError('Still answering: send the recording again once the answer is done.'); return; }
   const pcm16k = await resampleTo16k(all, mic.rate);
   const wav = encodeWav(pcm16k, 16000);
   await send([{ type: 'input_audio', input_audio: { data: toBase64(wav), format: 'wav' },

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "asr/audio_io.h"
+#include "asr/wav.h"
 #include "core/error.h"
 #include "server/openai.h"
 
@@ -33,7 +34,19 @@ bool AsrEngine::multilingual() const { return transcriber_->model().tokens().mul
 
 asr::Transcript AsrEngine::transcribe(std::span<const uint8_t> file, const std::string& name,
                                       const asr::TranscribeOptions& options, double* seconds) {
-  const asr::Audio audio = asr::load_audio_memory(file, name);
+  // Uploads are bounded (--max-body) but compressed audio is not: cap what a file may decode to
+  // (2^25 samples = 128 MiB of floats, 35 min of 16 kHz mono) so a small FLAC cannot claim hours.
+  constexpr uint64_t kMaxSamples = uint64_t{1} << 25;
+  asr::Audio audio;
+  if (asr::looks_like_wav(file)) {
+    try {
+      audio = asr::read_wav(file, name);  // PCM WAV decodes to at most one sample per input byte
+    } catch (const asr::WavUnsupportedEncoding&) {
+      audio = asr::sndfile_decode_memory(file, name, kMaxSamples);
+    }
+  } else {
+    audio = asr::sndfile_decode_memory(file, name, kMaxSamples);
+  }
   if (audio.frames() == 0) throw FormatError(name + ": the audio holds no samples");
   if (seconds) *seconds = audio.seconds();
   std::lock_guard lock(mu_);

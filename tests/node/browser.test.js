@@ -49,6 +49,17 @@ after(async () => {
 });
 
 const stats = () => page.evaluate(() => ({ ...window.omniStats }));
+async function cancelled() {
+  const text = await (await fetch(srv.url + '/metrics')).text();
+  return Number(/^omni_requests_cancelled_total (\d+)/m.exec(text)[1]);
+}
+async function setMaxTokens(n) {
+  await page.evaluate((v) => {
+    const m = document.getElementById('max-tokens');
+    m.value = v;
+    m.dispatchEvent(new Event('change'));
+  }, n);
+}
 async function waitTurns(n) {
   await page.waitForFunction((k) => window.omniStats.turns + window.omniStats.errors >= k, n,
                              { timeout: 60000 });
@@ -69,6 +80,23 @@ test('text: the streamed answer appears with its latency, and is spoken', async 
     window.omniStats.chunksPlayed === window.omniStats.chunksRequested, null, { timeout: 60000 });
   assert.match(await answer.locator('.meta').textContent(), /first audio \d/);
   await page.screenshot({ path: path.join(artifacts(), 'ui-text.png') });
+});
+
+test('stop: the Send button stops a long answer and the server stops generating', async () => {
+  const cancelledBefore = await cancelled();
+  await setMaxTokens('100000');
+  await page.evaluate(() => { document.getElementById('speak').checked = false; });
+  await page.fill('#input', 'Tell me a very long story.');
+  await page.press('#input', 'Enter');
+  await page.waitForFunction(() => document.getElementById('send').textContent === 'Stop');
+  await page.waitForFunction(() => [...document.querySelectorAll('.msg.assistant .text')].pop()?.textContent.length > 20);
+  await page.click('#send');
+  await page.waitForFunction(() => document.getElementById('send').textContent === 'Send');
+  for (let i = 0; i < 100 && (await cancelled()) === cancelledBefore; i++) await page.waitForTimeout(50);
+  assert.equal(await cancelled(), cancelledBefore + 1);
+  assert.equal((await stats()).errors, 0);
+  await page.evaluate(() => { document.getElementById('speak').checked = true; });
+  await setMaxTokens('12');
 });
 
 test('image: picked and dropped images are attached and sent', async () => {
