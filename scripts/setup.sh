@@ -29,6 +29,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# The Node test clients (openai, playwright-core) from tests/node/package-lock.json.
+bash scripts/node_deps.sh
+
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)"
 echo "setup: built build/release/omni"

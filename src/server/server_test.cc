@@ -335,6 +335,10 @@ TEST(Server, BadRequestsGetOpenAiErrors) {
   expect_error(s.post("/v1/chat/completions",
                       json{{"model", "omni"}, {"messages", json::array({{{"role", "user"}, {"content",
                           json::array({{{"type", "image_url"}, {"image_url", {{"url", "x"}}}}})}}})}}),
+               400, "messages[0].content[0].image_url.url");
+  expect_error(s.post("/v1/chat/completions",
+                      json{{"model", "omni"}, {"messages", json::array({{{"role", "user"}, {"content",
+                          json::array({{{"type", "video_url"}, {"video_url", "x"}}})}}})}}),
                400, "messages[0].content[0].type");
   expect_error(s.post("/v1/chat/completions", json{{"model", "omni"}, {"messages", msgs}, {"temperature", "hot"}}),
                400, "temperature");
