@@ -242,6 +242,22 @@ void BM_QuantizeActivations(benchmark::State& state) {
 }
 BENCHMARK(BM_QuantizeActivations)->Arg(static_cast<int>(DType::Q8_0))->Arg(static_cast<int>(DType::Q4_K));
 
+// Attention of one block of 4 prompt queries over 512 cached positions (head_dim 64, a
+// Qwen2-0.5B head in a 512-token prompt): the probability-weighted sum of V rows.
+void BM_AttnPv4(benchmark::State& state) {
+  const int64_t len = 512, hd = 64, kv = 128;
+  std::vector<float> p(static_cast<size_t>(4 * len)), v(static_cast<size_t>(len * kv)), out(4 * hd);
+  for (size_t i = 0; i < p.size(); ++i) p[i] = static_cast<float>(i % 13) * 0.01f;
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i % 31) * 0.05f - 0.7f;
+  for (auto _ : state) {
+    omni::kernels::attn_pv4(p.data(), len, len, v.data(), kv, hd, out.data(), hd);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.counters["GFLOPS"] = benchmark::Counter(2.0 * 4 * len * hd * 1e-9 * static_cast<double>(state.iterations()),
+                                                benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_AttnPv4);
+
 const struct Registrar {
   Registrar() {
     std::printf("%s\n", omni::cpu_summary().c_str());

@@ -100,6 +100,8 @@ struct KernelTable {
   void (*layer_norm)(const float* x, const float* w, const float* b, float eps, int64_t n,
                      float* y);
   void (*softmax)(float* x, int64_t n, float scale, const float* mask);
+  void (*attn_pv4)(const float* p, int64_t ps, int64_t len, const float* v, int64_t vs,
+                   int64_t n, float* out, int64_t os);
   void (*rope)(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, RopeMode mode,
                const float* cos, const float* sin);
   void (*silu)(const float* x, int64_t n, float* y);
@@ -198,6 +200,14 @@ inline void layer_norm(const float* x, const float* w, const float* b, float eps
 // becomes all zeros.
 inline void softmax(float* x, int64_t n, float scale = 1.0f, const float* mask = nullptr) {
   active().softmax(x, n, scale, mask);
+}
+
+// Attention output for 4 query rows sharing one V: out[a * os + i] = sum_{s < len}
+// p[a * ps + s] * v[s * vs + i] for a < 4, i < n (each sum in order of s). Rows with fewer
+// valid positions (causal) pass zeros past their end.
+inline void attn_pv4(const float* p, int64_t ps, int64_t len, const float* v, int64_t vs,
+                     int64_t n, float* out, int64_t os) {
+  active().attn_pv4(p, ps, len, v, vs, n, out, os);
 }
 
 // cos/sin tables for one position as llama.cpp computes them: theta_i = pos * freq_scale *
