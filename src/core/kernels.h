@@ -78,6 +78,11 @@ struct KernelTable {
                       int64_t n, float* out);
   void (*tile4x4_f16)(const uint16_t* w, int64_t w_stride, const float* x, int64_t x_stride,
                       int64_t n, float* out);
+  // Optional GEMM block for float weights (nullptr where absent): 64 weight rows packed
+  // k-major (wp[64 * kk + r] = row r, column kk; 64-byte aligned) times m <= 6 activation
+  // rows: c[64 * a + r] = sum_{kk < kc} wp[64 * kk + r] * x[a * x_stride + kk] (overwritten).
+  void (*gemm6x64_f32)(const float* wp, int64_t kc, const float* x, int64_t x_stride, int64_t m,
+                       float* c);
   // Same for quantized weights: 4 weight rows starting at w (w_row_bytes apart) times the 4
   // prepared activation rows act[0..3] (as for the dot functions), n weight elements each.
   // out[4 * i + r] is bit for bit what the level's dot function returns for that pair: the
