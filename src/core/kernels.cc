@@ -302,6 +302,15 @@ void matmul(DType wtype, const void* w, int64_t rows, const Activations& act, fl
   const KernelTable::QuantTileFn qtile = quant_tile_fn(wtype, k);
   int64_t tile = std::clamp<int64_t>(static_cast<int64_t>((384 << 10) / rb), 4, 512);
   tile -= tile % 4;
+  if (qtile != nullptr) {
+    // Quantized tiles equal the dots bit for bit, so here the blocking may follow the thread
+    // count: round the tile count up to a multiple of it, so that the Q/K/V/O projections
+    // (896 or 128 rows, 1-3 L2 tiles) do not leave a thread idle.
+    const int64_t nt = tp.size();
+    int64_t want = (rows + tile - 1) / tile;
+    want = (want + nt - 1) / nt * nt;
+    tile = std::max<int64_t>(4, ((rows + want - 1) / want + 3) / 4 * 4);
+  }
   const int64_t tiles = (rows + tile - 1) / tile;
   tp.parallel_for(tiles, [&](int64_t tb, int64_t te) {
     for (int64_t t = tb; t < te; ++t) {
