@@ -14,8 +14,9 @@
 namespace {
 
 std::string load(const std::string& name) {
-  const auto path = std::filesystem::path(__FILE__).parent_path().parent_path() / "src" / "llm" /
-                    "testdata" / "templates" / name;
+  // OMNI_SOURCE_DIR, not __FILE__: ccache's base_dir makes __FILE__ relative.
+  const auto path = std::filesystem::path(OMNI_SOURCE_DIR) / "src" / "llm" / "testdata" /
+                    "templates" / name;
   std::ifstream f(path, std::ios::binary);
   if (!f) throw std::runtime_error("missing template " + path.string());
   std::stringstream ss;

@@ -538,7 +538,7 @@ TEST(QuantRoundTrip, NonFiniteInputIsNotUndefined) {
 // ---- ggml goldens: quantizer bytes and dequantized floats, bit for bit -------------------------
 
 std::filesystem::path golden_dir() {
-  return std::filesystem::path(__FILE__).parent_path() / "testdata" / "quant";
+  return omni::testing::source_path("src/core/testdata/quant");
 }
 
 Bytes golden(const std::string& name) {

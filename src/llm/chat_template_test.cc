@@ -20,7 +20,7 @@ namespace {
 using json = nlohmann::ordered_json;
 
 std::string load_template(const std::string& name) {
-  const auto path = std::filesystem::path(__FILE__).parent_path() / "testdata" / "templates" / name;
+  const auto path = omni::testing::source_path("src/llm/testdata/templates") / name;
   std::ifstream f(path, std::ios::binary);
   if (!f) throw std::runtime_error("missing test template " + path.string());
   std::stringstream ss;

@@ -26,6 +26,16 @@ inline std::filesystem::path refdata_dir() {
 #endif
 }
 
+// A file of the source tree (test data committed beside the tests). Not __FILE__: ccache's
+// base_dir makes it relative to the build folder.
+inline std::filesystem::path source_path(const std::string& rel) {
+#ifdef OMNI_SOURCE_DIR
+  return std::filesystem::path(OMNI_SOURCE_DIR) / rel;
+#else
+  return rel;
+#endif
+}
+
 // Path of a file under refdata; fails the test (fatally for the caller's ASSERT_NO_FATAL_FAILURE
 // or via the thrown exception) if it does not exist.
 inline std::string refdata(const std::string& rel) {
