@@ -1,5 +1,6 @@
-// `omni transcribe FILE -m MODEL [--json] [--no-timestamps] [-l LANG] [-t THREADS]`: speech to
-// text with our Whisper engine. FILE "-" reads the audio file from stdin.
+// `omni transcribe FILE [-m MODEL] [--engine whisper|pocketsphinx] [--json | --format F]
+// [--no-timestamps] [-l LANG] [-t THREADS]`: speech to text with our Whisper engine, or with
+// PocketSphinx when no Whisper model is given. FILE "-" reads the audio file from stdin.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -7,8 +8,11 @@
 #include <nlohmann/json.hpp>
 
 #include "asr/audio_io.h"
+#include "asr/pocketsphinx.h"
 #include "asr/whisper.h"
 #include "cli/command.h"
+#include "core/error.h"
+#include "server/transcription.h"
 
 namespace omni::cli {
 namespace {
@@ -17,6 +21,8 @@ struct TranscribeArgs {
   std::string input;
   std::string model;
   std::string language = "en";
+  std::string engine;  // "" = whisper with -m, else pocketsphinx
+  std::string format;  // "" = whisper.cpp-style lines (or --json)
   bool json = false;
   bool no_timestamps = false;
   bool translate = false;
@@ -37,13 +43,38 @@ std::string stamp(int64_t cs) {
 void run(const TranscribeArgs& a) {
   const asr::Audio audio = a.input == "-" ? asr::load_audio_stream(stdin)
                                           : asr::load_audio_file(a.input);
-  asr::Transcriber tr(a.model, a.threads);
-  asr::TranscribeOptions opt;
-  opt.language = a.language;
-  opt.no_timestamps = a.no_timestamps;
-  opt.translate = a.translate;
-  const asr::Transcript t = tr.transcribe(audio, opt);
-  if (a.json) {
+  const std::string engine = !a.engine.empty() ? a.engine : a.model.empty() ? "pocketsphinx" : "whisper";
+  asr::Transcript t;
+  if (engine == "pocketsphinx") {
+    if (a.language != "en" || a.translate) {
+      throw Error("pocketsphinx recognises English only; give a multilingual Whisper model (-m)");
+    }
+    asr::Pocketsphinx ps;
+    const auto r = ps.recognize(audio);
+    asr::WhisperSegment seg;
+    seg.t0 = r.words.empty() ? 0 : static_cast<int64_t>(r.words.front().t0 * 100);
+    seg.t1 = r.words.empty() ? static_cast<int64_t>(audio.seconds() * 100)
+                             : static_cast<int64_t>(r.words.back().t1 * 100 + 0.5);
+    seg.text = r.text;
+    t.text = r.text;
+    if (!r.text.empty()) t.segments.push_back(seg);
+  } else {
+    if (a.model.empty()) throw Error("--engine whisper needs a model: -m ggml-MODEL.bin");
+    asr::Transcriber tr(a.model, a.threads);
+    asr::TranscribeOptions opt;
+    opt.language = a.language;
+    opt.no_timestamps = a.no_timestamps;
+    opt.translate = a.translate;
+    t = tr.transcribe(audio, opt);
+  }
+  if (!a.format.empty()) {
+    // The same writers as the server's /v1/audio/transcriptions.
+    const auto f = server::parse_transcript_format(a.format);
+    const auto out = server::format_transcript(t, f, a.translate ? "translate" : "transcribe",
+                                               a.language, audio.seconds());
+    std::printf("%s", out.body.c_str());
+    if (!out.body.empty() && out.body.back() != '\n') std::printf("\n");
+  } else if (a.json) {
     nlohmann::json j;
     j["text"] = t.text;
     j["segments"] = nlohmann::json::array();
@@ -65,10 +96,15 @@ void run(const TranscribeArgs& a) {
 
 const RegisterCommand kRegister([](CLI::App& app) {
   auto args = std::make_shared<TranscribeArgs>();
-  CLI::App* cmd = app.add_subcommand("transcribe", "Speech to text (Whisper ggml model)");
+  CLI::App* cmd = app.add_subcommand("transcribe", "Speech to text (Whisper model or PocketSphinx)");
   cmd->add_option("file", args->input, "Audio file (WAV, FLAC, Ogg, MP3, ...; - for stdin)")
       ->required();
-  cmd->add_option("-m,--model", args->model, "Whisper model (whisper.cpp ggml .bin)")->required();
+  cmd->add_option("-m,--model", args->model, "Whisper model (whisper.cpp ggml .bin)");
+  cmd->add_option("--engine", args->engine,
+                  "whisper (needs -m) or pocketsphinx (English, no download; default without -m)")
+      ->check(CLI::IsMember({"whisper", "pocketsphinx"}));
+  cmd->add_option("--format", args->format, "Output as json, text, srt, vtt or verbose_json")
+      ->check(CLI::IsMember({"json", "text", "srt", "vtt", "verbose_json"}));
   cmd->add_flag("--json", args->json, "Print JSON {text, segments:[{t0,t1,text,tokens}]}");
   cmd->add_flag("--no-timestamps", args->no_timestamps, "Decode without timestamp tokens");
   cmd->add_flag("--translate", args->translate, "Translate to English (multilingual models)");
