@@ -1,6 +1,7 @@
 #include "vision/image.h"
 
 #include <webp/decode.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cctype>
@@ -43,8 +44,21 @@ void check_size(int64_t w, int64_t h, const ImageLimits& limits, std::string_vie
 // stb_image decodes what it can of a cut-off stream and pads the rest, so truncation is
 // detected here from the container structure before decoding.
 
-// Every chunk must fit (length + type + data + CRC) and IEND must be reached.
+// Every chunk must fit (length + type + data + CRC) and IEND must be reached. The image data
+// (IDAT chunks) is inflated once with zlib, output discarded, and must end within the size the
+// header implies: stb_image would otherwise grow its buffer for as long as a zip bomb inflates.
 void check_png_structure(std::span<const uint8_t> b, std::string_view name) {
+  const uint64_t w = be32(b.data() + 16), h = be32(b.data() + 20);
+  const uint64_t depth = b[24], color = b[25];
+  const uint64_t channels = color == 2 ? 3 : color == 4 ? 2 : color == 6 ? 4 : 1;
+  // Row bytes + filter byte; interlacing adds at most a filter byte per row per pass.
+  const uint64_t max_raw = ((w * channels * depth + 7) / 8 + 1) * h + 7 * (h + 8) + 64;
+  z_stream zs{};
+  if (inflateInit(&zs) != Z_OK) throw Error("zlib initialisation failed");
+  std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&zs, inflateEnd);
+  uint8_t sink[16384];
+  uint64_t raw = 0;
+  bool stream_end = false;
   size_t pos = 8;
   while (true) {
     if (b.size() - pos < 12) fail(name, "PNG truncated (chunk header at byte " + std::to_string(pos) + ")");
@@ -54,10 +68,31 @@ void check_png_structure(std::span<const uint8_t> b, std::string_view name) {
       fail(name, "PNG truncated (chunk at byte " + std::to_string(pos) + " declares " +
                      std::to_string(len) + " bytes)");
     }
-    const bool iend = std::memcmp(b.data() + pos + 4, "IEND", 4) == 0;
+    const uint8_t* type = b.data() + pos + 4;
+    if (std::memcmp(type, "IDAT", 4) == 0 && !stream_end) {
+      zs.next_in = const_cast<Bytef*>(b.data() + pos + 8);
+      zs.avail_in = static_cast<uInt>(len);
+      while (zs.avail_in > 0 && !stream_end) {
+        zs.next_out = sink;
+        zs.avail_out = sizeof sink;
+        const int rc = inflate(&zs, Z_NO_FLUSH);
+        raw += sizeof sink - zs.avail_out;
+        if (raw > max_raw) {
+          fail(name, "PNG image data inflates beyond the " + std::to_string(max_raw) +
+                         " bytes its header allows (decompression bomb?)");
+        }
+        if (rc == Z_STREAM_END) {
+          stream_end = true;
+        } else if (rc != Z_OK) {
+          fail(name, "PNG image data is corrupt (zlib: " + std::string(zs.msg ? zs.msg : "error") +
+                         ") in chunk at byte " + std::to_string(pos));
+        }
+      }
+    }
     pos += static_cast<size_t>(len) + 12;
-    if (iend) return;
+    if (std::memcmp(type, "IEND", 4) == 0) break;
   }
+  if (!stream_end) fail(name, "PNG image data is incomplete (truncated deflate stream)");
 }
 
 // The end-of-image marker must follow the first start-of-scan (an EXIF thumbnail carries its
@@ -155,7 +190,7 @@ void check_gif_structure(std::span<const uint8_t> b, std::string_view name) {
 
 // Declared size of a PNG (IHDR), checked before stb_image looks at it.
 void check_png_size(std::span<const uint8_t> b, const ImageLimits& limits, std::string_view name) {
-  if (b.size() < 24 || std::memcmp(b.data() + 12, "IHDR", 4) != 0) {
+  if (b.size() < 33 || std::memcmp(b.data() + 12, "IHDR", 4) != 0) {
     fail(name, "PNG truncated or without IHDR header");
   }
   check_size(be32(b.data() + 16), be32(b.data() + 20), limits, name);
