@@ -95,28 +95,57 @@ void check_png_structure(std::span<const uint8_t> b, std::string_view name) {
   if (!stream_end) fail(name, "PNG image data is incomplete (truncated deflate stream)");
 }
 
-// The end-of-image marker must follow the first start-of-scan (an EXIF thumbnail carries its
-// own EOI before it, inside APP1).
+// Walks every marker segment (skipping entropy-coded data after each start-of-scan): Huffman
+// tables must hold at most 256 codes (stb_image writes past its arrays otherwise), and the
+// end-of-image marker must follow the image data (an EXIF thumbnail's own EOI sits inside APP1).
 void check_jpeg_structure(std::span<const uint8_t> b, std::string_view name) {
-  size_t sos = 0;
-  for (size_t i = 2; i + 1 < b.size(); ++i) {
-    if (b[i] == 0xff && b[i + 1] == 0xda) {
-      sos = i;
-      break;
+  size_t i = 2;
+  bool seen_sos = false;
+  while (i + 1 < b.size()) {
+    if (b[i] != 0xff) {
+      if (!seen_sos) fail(name, "JPEG marker expected at byte " + std::to_string(i));
+      ++i;  // entropy-coded data
+      continue;
     }
-    // Skip whole marker segments so APP payloads are not scanned.
-    if (b[i] == 0xff && b[i + 1] >= 0xc0 && b[i + 1] != 0xff && b[i + 1] != 0xd8 &&
-        !(b[i + 1] >= 0xd0 && b[i + 1] <= 0xd7) && b[i + 1] != 0x01) {
-      if (i + 4 > b.size()) break;
-      const size_t len = be16(b.data() + i + 2);
-      if (len < 2) break;
-      i += 1 + len;  // loop adds 1 more: lands on the next marker
+    const uint8_t m = b[i + 1];
+    if (m == 0xff) {
+      ++i;
+      continue;
     }
+    if (m == 0x00 || m == 0x01 || (m >= 0xd0 && m <= 0xd7)) {
+      i += 2;
+      continue;
+    }
+    if (m == 0xd9) {
+      if (seen_sos) return;
+      fail(name, "JPEG ends before any image data");
+    }
+    if (m == 0xd8) fail(name, "JPEG has a second start-of-image marker at byte " + std::to_string(i));
+    if (i + 4 > b.size()) break;
+    const size_t len = be16(b.data() + i + 2);
+    if (len < 2 || i + 2 + len > b.size()) {
+      fail(name, "JPEG truncated (segment at byte " + std::to_string(i) + " declares " +
+                     std::to_string(len) + " bytes)");
+    }
+    if (m == 0xc4) {  // DHT: one or more tables of 1 + 16 + n bytes
+      size_t p = i + 4;
+      const size_t e = i + 2 + len;
+      while (p < e) {
+        if (p + 17 > e) fail(name, "JPEG Huffman table truncated at byte " + std::to_string(p));
+        size_t n = 0;
+        for (size_t k = 1; k <= 16; ++k) n += b[p + k];
+        if (n > 256) {
+          fail(name, "JPEG Huffman table at byte " + std::to_string(p) + " declares " +
+                         std::to_string(n) + " codes (at most 256)");
+        }
+        p += 17 + n;
+      }
+      if (p != e) fail(name, "JPEG Huffman segment at byte " + std::to_string(i) + " is malformed");
+    }
+    if (m == 0xda) seen_sos = true;
+    i += 2 + len;
   }
-  if (sos == 0) fail(name, "JPEG has no image data (no start-of-scan marker; truncated?)");
-  for (size_t i = b.size() - 1; i > sos + 1; --i) {
-    if (b[i] == 0xd9 && b[i - 1] == 0xff) return;
-  }
+  if (!seen_sos) fail(name, "JPEG has no image data (no start-of-scan marker; truncated?)");
   fail(name, "JPEG truncated (no end-of-image marker after the image data)");
 }
 
