@@ -13,7 +13,7 @@ PACKAGES=(
   libsndfile1-dev libsamplerate0-dev
   libespeak-ng-dev espeak-ng-data libicu-dev
   libcpp-httplib-dev libcurl4-openssl-dev libtomlplusplus-dev
-  libwebp-dev libjpeg-dev libtesseract-dev tesseract-ocr-eng tesseract-ocr-kor fonts-noto-cjk fonts-dejavu-core
+  libwebp-dev libjpeg-dev zlib1g-dev libtesseract-dev tesseract-ocr-eng tesseract-ocr-kor fonts-noto-cjk fonts-dejavu-core
   libpocketsphinx-dev pocketsphinx-en-us
   nodejs chromium
 )

@@ -1,6 +1,7 @@
 #include "vision/image.h"
 
 #include <webp/decode.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cctype>
@@ -43,8 +44,21 @@ void check_size(int64_t w, int64_t h, const ImageLimits& limits, std::string_vie
 // stb_image decodes what it can of a cut-off stream and pads the rest, so truncation is
 // detected here from the container structure before decoding.
 
-// Every chunk must fit (length + type + data + CRC) and IEND must be reached.
+// Every chunk must fit (length + type + data + CRC) and IEND must be reached. The image data
+// (IDAT chunks) is inflated once with zlib, output discarded, and must end within the size the
+// header implies: stb_image would otherwise grow its buffer for as long as a zip bomb inflates.
 void check_png_structure(std::span<const uint8_t> b, std::string_view name) {
+  const uint64_t w = be32(b.data() + 16), h = be32(b.data() + 20);
+  const uint64_t depth = b[24], color = b[25];
+  const uint64_t channels = color == 2 ? 3 : color == 4 ? 2 : color == 6 ? 4 : 1;
+  // Row bytes + filter byte; interlacing adds at most a filter byte per row per pass.
+  const uint64_t max_raw = ((w * channels * depth + 7) / 8 + 1) * h + 7 * (h + 8) + 64;
+  z_stream zs{};
+  if (inflateInit(&zs) != Z_OK) throw Error("zlib initialisation failed");
+  std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&zs, inflateEnd);
+  uint8_t sink[16384];
+  uint64_t raw = 0;
+  bool stream_end = false;
   size_t pos = 8;
   while (true) {
     if (b.size() - pos < 12) fail(name, "PNG truncated (chunk header at byte " + std::to_string(pos) + ")");
@@ -54,34 +68,84 @@ void check_png_structure(std::span<const uint8_t> b, std::string_view name) {
       fail(name, "PNG truncated (chunk at byte " + std::to_string(pos) + " declares " +
                      std::to_string(len) + " bytes)");
     }
-    const bool iend = std::memcmp(b.data() + pos + 4, "IEND", 4) == 0;
+    const uint8_t* type = b.data() + pos + 4;
+    if (std::memcmp(type, "IDAT", 4) == 0 && !stream_end) {
+      zs.next_in = const_cast<Bytef*>(b.data() + pos + 8);
+      zs.avail_in = static_cast<uInt>(len);
+      while (zs.avail_in > 0 && !stream_end) {
+        zs.next_out = sink;
+        zs.avail_out = sizeof sink;
+        const int rc = inflate(&zs, Z_NO_FLUSH);
+        raw += sizeof sink - zs.avail_out;
+        if (raw > max_raw) {
+          fail(name, "PNG image data inflates beyond the " + std::to_string(max_raw) +
+                         " bytes its header allows (decompression bomb?)");
+        }
+        if (rc == Z_STREAM_END) {
+          stream_end = true;
+        } else if (rc != Z_OK) {
+          fail(name, "PNG image data is corrupt (zlib: " + std::string(zs.msg ? zs.msg : "error") +
+                         ") in chunk at byte " + std::to_string(pos));
+        }
+      }
+    }
     pos += static_cast<size_t>(len) + 12;
-    if (iend) return;
+    if (std::memcmp(type, "IEND", 4) == 0) break;
   }
+  if (!stream_end) fail(name, "PNG image data is incomplete (truncated deflate stream)");
 }
 
-// The end-of-image marker must follow the first start-of-scan (an EXIF thumbnail carries its
-// own EOI before it, inside APP1).
+// Walks every marker segment (skipping entropy-coded data after each start-of-scan): Huffman
+// tables must hold at most 256 codes (stb_image writes past its arrays otherwise), and the
+// end-of-image marker must follow the image data (an EXIF thumbnail's own EOI sits inside APP1).
 void check_jpeg_structure(std::span<const uint8_t> b, std::string_view name) {
-  size_t sos = 0;
-  for (size_t i = 2; i + 1 < b.size(); ++i) {
-    if (b[i] == 0xff && b[i + 1] == 0xda) {
-      sos = i;
-      break;
+  size_t i = 2;
+  bool seen_sos = false;
+  while (i + 1 < b.size()) {
+    if (b[i] != 0xff) {
+      if (!seen_sos) fail(name, "JPEG marker expected at byte " + std::to_string(i));
+      ++i;  // entropy-coded data
+      continue;
     }
-    // Skip whole marker segments so APP payloads are not scanned.
-    if (b[i] == 0xff && b[i + 1] >= 0xc0 && b[i + 1] != 0xff && b[i + 1] != 0xd8 &&
-        !(b[i + 1] >= 0xd0 && b[i + 1] <= 0xd7) && b[i + 1] != 0x01) {
-      if (i + 4 > b.size()) break;
-      const size_t len = be16(b.data() + i + 2);
-      if (len < 2) break;
-      i += 1 + len;  // loop adds 1 more: lands on the next marker
+    const uint8_t m = b[i + 1];
+    if (m == 0xff) {
+      ++i;
+      continue;
     }
+    if (m == 0x00 || m == 0x01 || (m >= 0xd0 && m <= 0xd7)) {
+      i += 2;
+      continue;
+    }
+    if (m == 0xd9) {
+      if (seen_sos) return;
+      fail(name, "JPEG ends before any image data");
+    }
+    if (m == 0xd8) fail(name, "JPEG has a second start-of-image marker at byte " + std::to_string(i));
+    if (i + 4 > b.size()) break;
+    const size_t len = be16(b.data() + i + 2);
+    if (len < 2 || i + 2 + len > b.size()) {
+      fail(name, "JPEG truncated (segment at byte " + std::to_string(i) + " declares " +
+                     std::to_string(len) + " bytes)");
+    }
+    if (m == 0xc4) {  // DHT: one or more tables of 1 + 16 + n bytes
+      size_t p = i + 4;
+      const size_t e = i + 2 + len;
+      while (p < e) {
+        if (p + 17 > e) fail(name, "JPEG Huffman table truncated at byte " + std::to_string(p));
+        size_t n = 0;
+        for (size_t k = 1; k <= 16; ++k) n += b[p + k];
+        if (n > 256) {
+          fail(name, "JPEG Huffman table at byte " + std::to_string(p) + " declares " +
+                         std::to_string(n) + " codes (at most 256)");
+        }
+        p += 17 + n;
+      }
+      if (p != e) fail(name, "JPEG Huffman segment at byte " + std::to_string(i) + " is malformed");
+    }
+    if (m == 0xda) seen_sos = true;
+    i += 2 + len;
   }
-  if (sos == 0) fail(name, "JPEG has no image data (no start-of-scan marker; truncated?)");
-  for (size_t i = b.size() - 1; i > sos + 1; --i) {
-    if (b[i] == 0xd9 && b[i - 1] == 0xff) return;
-  }
+  if (!seen_sos) fail(name, "JPEG has no image data (no start-of-scan marker; truncated?)");
   fail(name, "JPEG truncated (no end-of-image marker after the image data)");
 }
 
@@ -155,7 +219,7 @@ void check_gif_structure(std::span<const uint8_t> b, std::string_view name) {
 
 // Declared size of a PNG (IHDR), checked before stb_image looks at it.
 void check_png_size(std::span<const uint8_t> b, const ImageLimits& limits, std::string_view name) {
-  if (b.size() < 24 || std::memcmp(b.data() + 12, "IHDR", 4) != 0) {
+  if (b.size() < 33 || std::memcmp(b.data() + 12, "IHDR", 4) != 0) {
     fail(name, "PNG truncated or without IHDR header");
   }
   check_size(be32(b.data() + 16), be32(b.data() + 20), limits, name);

@@ -1,6 +1,7 @@
 #include "vision/image.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <cstdlib>
 #include <string>
@@ -265,6 +266,26 @@ TEST(Image, HugeDeclaredDimensionsRefusedBeforeDecoding) {
   ImageLimits tiny;
   tiny.max_pixels = 15;
   expect_format_error(webp, "exceeds", tiny);
+}
+
+TEST(Image, PngZipBombRefused) {
+  // A 4x4 RGB PNG whose image data inflates to 64 MiB of zeros (about 64 KiB compressed).
+  std::vector<uint8_t> raw(64u << 20, 0);
+  uLongf n = compressBound(static_cast<uLong>(raw.size()));
+  std::vector<uint8_t> z(n);
+  ASSERT_EQ(compress2(z.data(), &n, raw.data(), static_cast<uLong>(raw.size()), 9), Z_OK);
+  z.resize(n);
+  auto png = encode_png(4, 4, 8, 2, std::vector<uint8_t>(48, 1));
+  // Replace the IDAT chunk (after the 33-byte signature + IHDR) with the bomb.
+  std::vector<uint8_t> bomb(png.begin(), png.begin() + 33);
+  png_chunk(bomb, "IDAT", z);
+  png_chunk(bomb, "IEND", {});
+  expect_format_error(bomb, "decompression bomb");
+  // Corrupt deflate data.
+  std::vector<uint8_t> bad(png.begin(), png.begin() + 33);
+  png_chunk(bad, "IDAT", {0x78, 0x01, 0xff, 0xff, 0xff});
+  png_chunk(bad, "IEND", {});
+  expect_format_error(bad, "corrupt");
 }
 
 // Every prefix of every encoding is refused with a FormatError (never a crash, never a
