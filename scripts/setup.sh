@@ -13,7 +13,7 @@ PACKAGES=(
   libsndfile1-dev libsamplerate0-dev
   libespeak-ng-dev espeak-ng-data libicu-dev
   libcpp-httplib-dev libcurl4-openssl-dev libtomlplusplus-dev
-  libwebp-dev libtesseract-dev tesseract-ocr-eng tesseract-ocr-kor fonts-noto-cjk fonts-dejavu-core
+  libwebp-dev libjpeg-dev libtesseract-dev tesseract-ocr-eng tesseract-ocr-kor fonts-noto-cjk fonts-dejavu-core
   libpocketsphinx-dev pocketsphinx-en-us
   nodejs chromium
 )
@@ -28,6 +28,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# The Node test clients (openai, playwright-core) from tests/node/package-lock.json.
+bash scripts/node_deps.sh
 
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)"

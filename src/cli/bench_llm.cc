@@ -78,6 +78,15 @@ void run_bench(const BenchFlags& f) {
   const Stat spp = stat(pp), stg = stat(tg);
   uint64_t weight_bytes = 0;
   for (const auto& t : model->file().tensors()) weight_bytes += t.n_bytes;
+  // Generation reads every weight once per token except an untied token embedding (one row),
+  // so this is the memory traffic it sustains, to compare with the bandwidth probe.
+  uint64_t read_bytes = weight_bytes;
+  bool untied = false;
+  for (const auto& t : model->file().tensors()) untied |= t.name == "output.weight";
+  for (const auto& t : model->file().tensors()) {
+    if (untied && t.name == "token_embd.weight") read_bytes -= t.n_bytes;
+  }
+  const double tg_gbs = static_cast<double>(read_bytes) * stg.mean * 1e-9;
   if (f.json) {
     nlohmann::json j;
     j["model"] = f.model;
@@ -87,14 +96,18 @@ void run_bench(const BenchFlags& f) {
     j["weight_bytes"] = weight_bytes;
     j["load_ms"] = load_ms;
     j["pp"] = {{"tokens", f.p}, {"tokens_per_s", spp.mean}, {"stddev", spp.stddev}};
-    j["tg"] = {{"tokens", f.n}, {"tokens_per_s", stg.mean}, {"stddev", stg.stddev}};
+    j["tg"] = {{"tokens", f.n}, {"tokens_per_s", stg.mean}, {"stddev", stg.stddev},
+               {"weight_gb_per_s", tg_gbs}};
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("model %s (%s, %.1f MiB of weights), %d threads, kernels %s, load %.0f ms\n",
                 f.model.c_str(), c.arch.c_str(), static_cast<double>(weight_bytes) / (1 << 20),
                 pool.size(), std::string(cpu_level_name(cpu_level())).c_str(), load_ms);
     if (f.p > 0) std::printf("pp%-5d %10.2f ± %.2f tokens/s\n", f.p, spp.mean, spp.stddev);
-    if (f.n > 0) std::printf("tg%-5d %10.2f ± %.2f tokens/s\n", f.n, stg.mean, stg.stddev);
+    if (f.n > 0) {
+      std::printf("tg%-5d %10.2f ± %.2f tokens/s (%.1f GB/s of weights)\n", f.n, stg.mean, stg.stddev,
+                  tg_gbs);
+    }
   }
 }
 

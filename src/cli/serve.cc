@@ -1,7 +1,8 @@
 // omni serve -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--ctx N] [-t THREADS]
 //            [--parallel N] [--queue N] [--cors ORIGIN] [--max-body BYTES] [--timeout SECONDS]
-//   OpenAI-compatible HTTP server (see server/server.h). SIGINT/SIGTERM stop accepting and
-//   finish in-flight requests before exiting.
+//            [--asr-model WHISPER.bin] [--voice-dir DIR] [--voice FILE.onnx|ESPEAK] [--no-web-ui]
+//   OpenAI-compatible HTTP server (see server/server.h) with the browser UI at /.
+//   SIGINT/SIGTERM stop accepting and finish in-flight requests before exiting.
 #include <csignal>
 #include <cstdio>
 #include <pthread.h>
@@ -23,8 +24,9 @@ void run_serve(const server::ServerOptions& opts) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   server::Server srv(opts);
   const int port = srv.bind();
-  std::fprintf(stderr, "omni serve: model '%s' on http://%s:%d (%d slot%s)\n", srv.model_id().c_str(),
-               opts.host.c_str(), port, opts.parallel, opts.parallel == 1 ? "" : "s");
+  std::fprintf(stderr, "omni serve: model '%s' on http://%s:%d (%d slot%s)%s\n",
+               srv.model_id().c_str(), opts.host.c_str(), port, opts.parallel,
+               opts.parallel == 1 ? "" : "s", opts.web_ui ? ", web UI at /" : "");
   std::thread waiter([&srv, set] {
     int sig = 0;
     sigwait(&set, &sig);
@@ -53,9 +55,19 @@ RegisterCommand reg([](CLI::App& app) {
   cmd->add_option("--queue", opts->max_queue, "requests that may wait for a slot (default 16)")
       ->check(CLI::Range(0, 4096));
   cmd->add_option("--cors", opts->cors_origin, "allowed CORS origin (default: CORS off)");
-  cmd->add_option("--max-body", opts->max_body, "largest request body in bytes (default 1 MiB)");
+  cmd->add_option("--max-body", opts->max_body, "largest request body in bytes (default 25 MiB)");
   cmd->add_option("--timeout", opts->request_timeout_s, "per-request time limit in seconds (default 600)")
       ->check(CLI::Range(1, 86400));
+  cmd->add_option("--http-threads", opts->http_threads,
+                  "connection threads (default: parallel + queue + 4)")->check(CLI::Range(1, 1024));
+  cmd->add_option("--asr-model", opts->asr_model_path,
+                  "whisper ggml model for /v1/audio/transcriptions and audio input");
+  cmd->add_option("--voice-dir", opts->voice_dir,
+                  "folder of Piper voices (NAME.onnx + NAME.onnx.json), offered by NAME");
+  cmd->add_option("--voice", opts->voice,
+                  "default voice: a Piper .onnx file (also used for OpenAI voice names) or an "
+                  "espeak-ng voice (default: espeak-ng en-us)");
+  cmd->add_flag("!--no-web-ui", opts->web_ui, "do not serve the browser UI at /");
   cmd->callback([opts] { run_serve(*opts); });
 });
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "core/error.h"
@@ -206,6 +207,62 @@ const void* Activations::row(int64_t i) const {
   return nullptr;
 }
 
+namespace {
+
+// Float weights through the level's GEMM block: each thread takes panels of 64 weight rows,
+// converts and packs kKc columns of them k-major (512 x 64 floats = 128 KiB, stays in L2),
+// and runs every group of 6 activation rows over the packed block; the partial sums of
+// successive column blocks are added in order. Conversion happens once per weight element
+// per call, not once per activation row group as in the dot tiles. Blocking depends only on
+// the shapes, so results do not depend on the thread count.
+void gemm_packed(const KernelTable& k, DType wtype, const void* w, int64_t rows, int64_t cols,
+                 const float* x, int64_t m, float* y, ThreadPool& tp) {
+  constexpr int64_t kNr = 64, kKc = 512, kMr = 6;
+  const int64_t panels = (rows + kNr - 1) / kNr;
+  tp.parallel_for(panels, [&](int64_t pb, int64_t pe) {
+    thread_local std::vector<float> buf;
+    buf.resize(static_cast<size_t>(kKc * kNr + 16 + kKc + kMr * kNr));
+    const auto base = reinterpret_cast<uintptr_t>(buf.data());
+    float* wp = buf.data() + ((64 - base % 64) % 64) / sizeof(float);
+    float* stage = wp + kKc * kNr;
+    float* c = stage + kKc;
+    for (int64_t p = pb; p < pe; ++p) {
+      const int64_t r0 = p * kNr, nr = std::min(kNr, rows - r0);
+      for (int64_t k0 = 0; k0 < cols; k0 += kKc) {
+        const int64_t kc = std::min(kKc, cols - k0);
+        for (int64_t r = 0; r < kNr; ++r) {
+          if (r >= nr) {
+            for (int64_t kk = 0; kk < kc; ++kk) wp[kNr * kk + r] = 0.0f;
+            continue;
+          }
+          const float* src = stage;
+          if (wtype == DType::F16) {
+            k.fp16_to_fp32_row(static_cast<const uint16_t*>(w) + (r0 + r) * cols + k0, kc, stage);
+          } else {
+            src = static_cast<const float*>(w) + (r0 + r) * cols + k0;
+          }
+          for (int64_t kk = 0; kk < kc; ++kk) wp[kNr * kk + r] = src[kk];
+        }
+        for (int64_t a0 = 0; a0 < m; a0 += kMr) {
+          const int64_t ma = std::min(kMr, m - a0);
+          k.gemm6x64_f32(wp, kc, x + a0 * cols + k0, cols, ma, c);
+          for (int64_t a = 0; a < ma; ++a) {
+            float* yr = y + (a0 + a) * rows + r0;
+            const float* cr = c + kNr * a;
+            if (k0 == 0) {
+              std::memcpy(yr, cr, static_cast<size_t>(nr) * sizeof(float));
+            } else {
+              for (int64_t r = 0; r < nr; ++r) yr[r] += cr[r];
+            }
+          }
+        }
+      }
+    }
+  }, 1);
+}
+
+}  // namespace
+
 void matmul(DType wtype, const void* w, int64_t rows, const Activations& act, float* y,
             ThreadPool* pool) {
   if (act_format(wtype) != act.format()) {
@@ -228,6 +285,11 @@ void matmul(DType wtype, const void* w, int64_t rows, const Activations& act, fl
         8);
     return;
   }
+  const KernelTable& k = active();
+  if ((wtype == DType::F32 || wtype == DType::F16) && k.gemm6x64_f32 != nullptr && m >= 8) {
+    gemm_packed(k, wtype, w, rows, cols, static_cast<const float*>(act.row(0)), m, y, tp);
+    return;
+  }
   // Batched: a tile of weight rows (about 384 KiB, it stays in L2 next to the current group of
   // activation rows) meets every activation row
   // before the next tile is read, so weights stream from memory once per call. Float weights
@@ -235,12 +297,20 @@ void matmul(DType wtype, const void* w, int64_t rows, const Activations& act, fl
   // rows per pass: 8 loads feed 16 FMAs); quantized weights use the level's 4x4 tile, whose
   // outputs are bit-identical to the dots. The blocking depends only on the shapes, so results
   // do not depend on the thread count.
-  const KernelTable& k = active();
   const bool tiled_f32 = wtype == DType::F32 && k.tile4x4_f32 != nullptr;
   const bool tiled_f16 = wtype == DType::F16 && k.tile4x4_f16 != nullptr;
   const KernelTable::QuantTileFn qtile = quant_tile_fn(wtype, k);
   int64_t tile = std::clamp<int64_t>(static_cast<int64_t>((384 << 10) / rb), 4, 512);
   tile -= tile % 4;
+  if (qtile != nullptr) {
+    // Quantized tiles equal the dots bit for bit, so here the blocking may follow the thread
+    // count: round the tile count up to a multiple of it, so that the Q/K/V/O projections
+    // (896 or 128 rows, 1-3 L2 tiles) do not leave a thread idle.
+    const int64_t nt = tp.size();
+    int64_t want = (rows + tile - 1) / tile;
+    want = (want + nt - 1) / nt * nt;
+    tile = std::max<int64_t>(4, ((rows + want - 1) / want + 3) / 4 * 4);
+  }
   const int64_t tiles = (rows + tile - 1) / tile;
   tp.parallel_for(tiles, [&](int64_t tb, int64_t te) {
     for (int64_t t = tb; t < te; ++t) {

@@ -78,6 +78,11 @@ struct KernelTable {
                       int64_t n, float* out);
   void (*tile4x4_f16)(const uint16_t* w, int64_t w_stride, const float* x, int64_t x_stride,
                       int64_t n, float* out);
+  // Optional GEMM block for float weights (nullptr where absent): 64 weight rows packed
+  // k-major (wp[64 * kk + r] = row r, column kk; 64-byte aligned) times m <= 6 activation
+  // rows: c[64 * a + r] = sum_{kk < kc} wp[64 * kk + r] * x[a * x_stride + kk] (overwritten).
+  void (*gemm6x64_f32)(const float* wp, int64_t kc, const float* x, int64_t x_stride, int64_t m,
+                       float* c);
   // Same for quantized weights: 4 weight rows starting at w (w_row_bytes apart) times the 4
   // prepared activation rows act[0..3] (as for the dot functions), n weight elements each.
   // out[4 * i + r] is bit for bit what the level's dot function returns for that pair: the
@@ -100,6 +105,8 @@ struct KernelTable {
   void (*layer_norm)(const float* x, const float* w, const float* b, float eps, int64_t n,
                      float* y);
   void (*softmax)(float* x, int64_t n, float scale, const float* mask);
+  void (*attn_pv4)(const float* p, int64_t ps, int64_t len, const float* v, int64_t vs,
+                   int64_t n, float* out, int64_t os);
   void (*rope)(float* x, int64_t n_heads, int64_t head_dim, int64_t n_rot, RopeMode mode,
                const float* cos, const float* sin);
   void (*silu)(const float* x, int64_t n, float* y);
@@ -198,6 +205,14 @@ inline void layer_norm(const float* x, const float* w, const float* b, float eps
 // becomes all zeros.
 inline void softmax(float* x, int64_t n, float scale = 1.0f, const float* mask = nullptr) {
   active().softmax(x, n, scale, mask);
+}
+
+// Attention output for 4 query rows sharing one V: out[a * os + i] = sum_{s < len}
+// p[a * ps + s] * v[s * vs + i] for a < 4, i < n (each sum in order of s). Rows with fewer
+// valid positions (causal) pass zeros past their end.
+inline void attn_pv4(const float* p, int64_t ps, int64_t len, const float* v, int64_t vs,
+                     int64_t n, float* out, int64_t os) {
+  active().attn_pv4(p, ps, len, v, vs, n, out, os);
 }
 
 // cos/sin tables for one position as llama.cpp computes them: theta_i = pos * freq_scale *

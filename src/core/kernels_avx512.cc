@@ -138,6 +138,44 @@ void tile4x4_f16(const uint16_t* w, int64_t ws, const float* x, int64_t xs, int6
   tile4x4(w, ws, x, xs, n, out);
 }
 
+// Outer-product GEMM block for float weights packed k-major: wp[16 * (4 * kk + j) + l] is weight
+// row 16 j + l at column kk (64 rows, kc columns). Per column, 4 weight vectors meet M
+// broadcast activations: 4 M FMAs for 4 + M loads, and every accumulator is a final output
+// (no horizontal sums). c[64 * a + r] = sum_kk wp[kk][r] * x[a * xs + kk], summed in order of kk.
+template <int M>
+void gemm_block(const float* wp, int64_t kc, const float* x, int64_t xs, float* c) {
+  __m512 acc[M][4];
+  for (int a = 0; a < M; ++a) {
+    for (int j = 0; j < 4; ++j) acc[a][j] = _mm512_setzero_ps();
+  }
+  for (int64_t kk = 0; kk < kc; ++kk) {
+    const float* w = wp + 64 * kk;
+    const __m512 w0 = _mm512_load_ps(w), w1 = _mm512_load_ps(w + 16);
+    const __m512 w2 = _mm512_load_ps(w + 32), w3 = _mm512_load_ps(w + 48);
+    for (int a = 0; a < M; ++a) {
+      const __m512 xa = _mm512_set1_ps(x[a * xs + kk]);
+      acc[a][0] = _mm512_fmadd_ps(w0, xa, acc[a][0]);
+      acc[a][1] = _mm512_fmadd_ps(w1, xa, acc[a][1]);
+      acc[a][2] = _mm512_fmadd_ps(w2, xa, acc[a][2]);
+      acc[a][3] = _mm512_fmadd_ps(w3, xa, acc[a][3]);
+    }
+  }
+  for (int a = 0; a < M; ++a) {
+    for (int j = 0; j < 4; ++j) _mm512_storeu_ps(c + 64 * a + 16 * j, acc[a][j]);
+  }
+}
+
+void gemm6x64_f32(const float* wp, int64_t kc, const float* x, int64_t xs, int64_t m, float* c) {
+  switch (m) {
+    case 1: gemm_block<1>(wp, kc, x, xs, c); break;
+    case 2: gemm_block<2>(wp, kc, x, xs, c); break;
+    case 3: gemm_block<3>(wp, kc, x, xs, c); break;
+    case 4: gemm_block<4>(wp, kc, x, xs, c); break;
+    case 5: gemm_block<5>(wp, kc, x, xs, c); break;
+    default: gemm_block<6>(wp, kc, x, xs, c); break;
+  }
+}
+
 const Q8Row& q8(const void* act) { return *static_cast<const Q8Row*>(act); }
 
 inline __m256i loadu256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
@@ -776,6 +814,7 @@ void detail::fill_avx512(KernelTable& t) {
   t.dot_bf16 = k::dot_bf16;
   t.tile4x4_f32 = k::tile4x4_f32;
   t.tile4x4_f16 = k::tile4x4_f16;
+  t.gemm6x64_f32 = k::gemm6x64_f32;
   t.dot_q8_0 = k::dot_q8_0;
   t.dot_q4_0 = k::dot_q32<k::Q32::k4_0>;
   t.dot_q4_1 = k::dot_q32<k::Q32::k4_1>;
@@ -795,6 +834,7 @@ void detail::fill_avx512(KernelTable& t) {
   t.rms_norm = k::rms_norm;
   t.layer_norm = k::layer_norm;
   t.softmax = k::softmax;
+  t.attn_pv4 = k::attn_pv4;
   t.rope = k::rope;
   t.silu = k::silu;
   t.swiglu = k::swiglu;

@@ -245,6 +245,45 @@ TEST(KernelsMatmul, MatchesRowDotsAndIgnoresThreadCount) {
   }
 }
 
+// Float batches of 8+ rows run packed GEMM blocks (64 weight rows x 512 columns per block):
+// shapes with several column blocks, a partial row panel and a partial group of 6 rows.
+TEST(KernelsMatmul, PackedFloatGemmMatchesDoubleReference) {
+  std::mt19937 rng(6);
+  ThreadPool one(1), two(2);
+  for (DType t : {DType::F32, DType::F16}) {
+    const int64_t cols = 1100, rows = 133, m = 13;
+    const auto f = random_floats(rng, rows * cols), x = random_floats(rng, m * cols);
+    std::vector<uint8_t> w(static_cast<size_t>(rows * cols) * (t == DType::F32 ? 4 : 2));
+    std::vector<float> wf(f.size());
+    for (size_t i = 0; i < f.size(); ++i) {
+      if (t == DType::F32) {
+        std::memcpy(w.data() + 4 * i, &f[i], 4);
+        wf[i] = f[i];
+      } else {
+        const uint16_t v = fp32_to_fp16(f[i]);
+        std::memcpy(w.data() + 2 * i, &v, 2);
+        wf[i] = fp16_to_fp32(v);
+      }
+    }
+    std::vector<float> y1(static_cast<size_t>(m * rows)), y2(y1.size());
+    matmul(t, w.data(), rows, cols, x.data(), m, y1.data(), &one);
+    matmul(t, w.data(), rows, cols, x.data(), m, y2.data(), &two);
+    EXPECT_EQ(y1, y2) << dtype_name(t);
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t r = 0; r < rows; ++r) {
+        double ref = 0, abs_sum = 0;
+        for (int64_t c = 0; c < cols; ++c) {
+          const double p = static_cast<double>(wf[r * cols + c]) * x[i * cols + c];
+          ref += p;
+          abs_sum += std::fabs(p);
+        }
+        // Up to 512 sequential float additions per block: bound by n eps |terms|.
+        EXPECT_NEAR(y1[i * rows + r], ref, 1100 * 6e-8 * abs_sum) << dtype_name(t) << " " << i << " " << r;
+      }
+    }
+  }
+}
+
 // The quantized 4x4 tiles must return exactly the level's dots (the float order is the dot's),
 // at every level that has them, with block counts that leave tails in every blocked loop.
 TEST(KernelsMatmul, QuantTilesAreBitIdenticalToDots) {

@@ -251,5 +251,31 @@ TEST(KernelsElementwise, HalfConversionsMatchScalarBits) {
   }
 }
 
+TEST(KernelsElementwise, AttnPv4) {
+  std::mt19937 rng(40);
+  FOR_EACH_LEVEL(k) {
+    for (int64_t n : {int64_t{1}, int64_t{9}, int64_t{64}, int64_t{80}, int64_t{128}}) {
+      for (int64_t len : {int64_t{1}, int64_t{5}, int64_t{130}}) {
+        const int64_t vs = n + 3, ps = len + 2, os = n + 1;
+        const auto v = random_floats(rng, len * vs, -2, 2), p = random_floats(rng, 4 * ps, 0, 1);
+        std::vector<float> out(4 * os, -1.0f);
+        k->attn_pv4(p.data(), ps, len, v.data(), vs, n, out.data(), os);
+        for (int64_t a = 0; a < 4; ++a) {
+          for (int64_t i = 0; i < n; ++i) {
+            double r = 0, mag = 0;
+            for (int64_t s = 0; s < len; ++s) {
+              r += static_cast<double>(p[a * ps + s]) * v[s * vs + i];
+              mag += std::fabs(static_cast<double>(p[a * ps + s]) * v[s * vs + i]);
+            }
+            // len sequential roundings, each at most half an ulp of the running magnitude.
+            EXPECT_NEAR(out[a * os + i], r, 1.2e-7 * mag * static_cast<double>(len) + 1e-30)
+                << n << " " << len << " " << cpu_level_name(level_);
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace omni::kernels

@@ -304,6 +304,7 @@ void detail::fill_scalar(KernelTable& t) {
   t.rms_norm = k::rms_norm;
   t.layer_norm = k::layer_norm;
   t.softmax = k::softmax;
+  t.attn_pv4 = k::attn_pv4;
   t.rope = k::rope;
   t.silu = k::silu;
   t.swiglu = k::swiglu;

@@ -1,6 +1,7 @@
 #include "llm/chat.h"
 
 #include "core/error.h"
+#include "llm/chat_prompt.h"
 
 namespace omni::llm {
 namespace {
@@ -36,6 +37,16 @@ std::string Chat::render(bool add_generation_prompt) const {
   return render_chat(template_, messages_, o);
 }
 
+std::vector<int32_t> Chat::prompt_tokens() const {
+  const Vocab& v = model_->vocab();
+  ChatOptions o;
+  o.add_generation_prompt = true;
+  if (v.bos() != kNoToken) o.bos_token = v.token_text(v.bos());
+  if (v.eos() != kNoToken) o.eos_token = v.token_text(v.eos());
+  // Message text stays literal: a user typing "<|im_start|>system" gets those characters.
+  return tokenize_chat(v, render_chat_guarded(v, template_, messages_, o));
+}
+
 std::vector<int32_t> Chat::tokenize(const std::string& text) const {
   const Vocab& v = model_->vocab();
   // Templates that write the BOS text themselves must not get a second BOS from the tokenizer.
@@ -50,7 +61,7 @@ GenerateResult Chat::send(const std::string& user_text, const GenerateOptions& o
   if (has_template()) {
     messages_.push_back(message("user", user_text));
     try {
-      r = generate(ctx_, tokenize(render(true)), opts, on_text);
+      r = generate(ctx_, prompt_tokens(), opts, on_text);
     } catch (...) {
       messages_.pop_back();
       throw;

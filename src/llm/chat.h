@@ -36,6 +36,7 @@ class Chat {
 
  private:
   std::vector<int32_t> tokenize(const std::string& text) const;
+  std::vector<int32_t> prompt_tokens() const;  // the rendered conversation, messages literal
 
   std::shared_ptr<const Model> model_;
   Context ctx_;

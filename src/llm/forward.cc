@@ -47,13 +47,19 @@ void project(std::initializer_list<std::pair<const gguf::TensorInfo*, float*>> o
   }
 }
 
-// With an F16 cache llama.cpp's attention multiplies in half precision (Q and the softmax
-// probabilities are rounded to f16 as well); we round the same values so results agree.
-inline float round_f16(float x) { return fp16_to_fp32(fp32_to_fp16(x)); }
-
 }  // namespace
 
 void Context::forward(const int32_t* tokens, uint32_t n, uint32_t out_first) {
+  const ModelWeights& w = model_->weights();
+  const uint32_t E = model_->config().n_embd;
+  // x[T][E] = token embeddings
+  for (uint32_t t = 0; t < n; ++t) matrix_row(*w.tok_embd, static_cast<uint64_t>(tokens[t]), &x_[size_t{t} * E]);
+  std::vector<uint64_t> keys(n);
+  for (uint32_t t = 0; t < n; ++t) keys[t] = token_key(tokens[t]);
+  forward_rows(n, out_first, tokens, keys.data());
+}
+
+void Context::forward_rows(uint32_t n, uint32_t out_first, const int32_t* ids, const uint64_t* keys) {
   const LlmConfig& c = model_->config();
   const ModelWeights& w = model_->weights();
   ThreadPool& pool = *pool_;
@@ -70,9 +76,6 @@ void Context::forward(const int32_t* tokens, uint32_t n, uint32_t out_first) {
     rope_angles(p0 + t, c, rope_factors, &rope_cos_[size_t{t} * (c.rope_dims / 2)],
                 &rope_sin_[size_t{t} * (c.rope_dims / 2)]);
   }
-
-  // x[T][E] = token embeddings
-  for (uint32_t t = 0; t < n; ++t) matrix_row(*w.tok_embd, static_cast<uint64_t>(tokens[t]), &x_[size_t{t} * E]);
 
   for (uint32_t il = 0; il < c.n_layer; ++il) {
     if (cancel_.load(std::memory_order_relaxed)) throw Error("generation cancelled");
@@ -123,24 +126,58 @@ void Context::forward(const int32_t* tokens, uint32_t n, uint32_t out_first) {
       kf = kf_.data();
       vf = vf_.data();
     }
-    pool.parallel_for(int64_t{n} * c.n_head, [&](int64_t begin, int64_t end) {
-      std::vector<float> qh(hd), score(n_kv), acc(hd);
+    // With an F16 cache llama.cpp's attention multiplies in half precision (Q and the softmax
+    // probabilities are rounded to f16 as well); we round the same values so results agree.
+    // Queries go in blocks of 4 per head: scores come from 4x4 register tiles (4 queries x 4
+    // cached keys) and the weighted sum of V rows from one pass over V for all 4 queries, so K
+    // and V are read once per block instead of once per token. Positions past a query's causal
+    // end get probability 0.
+    const kernels::KernelTable& kt = kernels::active();
+    const uint32_t n_blocks = (n + 3) / 4;
+    pool.parallel_for(int64_t{n_blocks} * c.n_head, [&](int64_t begin, int64_t end) {
+      std::vector<float> qb(size_t{4} * hd, 0.0f), score(size_t{4} * n_kv), out(size_t{4} * hd);
+      std::vector<uint16_t> half(std::max(n_kv, hd));
+      float tile[16];
       for (int64_t job = begin; job < end; ++job) {
-        const uint32_t t = static_cast<uint32_t>(job / c.n_head), h = static_cast<uint32_t>(job % c.n_head);
-        const uint32_t kvh = h / group, len = p0 + t + 1;
-        const float* q = &q_[size_t{t} * Q + size_t{h} * hd];
-        for (uint32_t i = 0; i < hd; ++i) qh[i] = f16_cache ? round_f16(q[i]) : q[i];
-        const float* kh = kf + size_t{kvh} * hd;
-        for (uint32_t s = 0; s < len; ++s) score[s] = kernels::dot_f32(kh + size_t{s} * KV, qh.data(), hd);
-        kernels::softmax(score.data(), len, kq_scale, nullptr);
-        std::fill(acc.begin(), acc.end(), 0.0f);
-        const float* vh = vf + size_t{kvh} * hd;
-        for (uint32_t s = 0; s < len; ++s) {
-          const float p = f16_cache ? round_f16(score[s]) : score[s];
-          const float* vr = vh + size_t{s} * KV;
-          for (uint32_t i = 0; i < hd; ++i) acc[i] += p * vr[i];
+        const uint32_t blk = static_cast<uint32_t>(job / c.n_head), h = static_cast<uint32_t>(job % c.n_head);
+        const uint32_t t0 = 4 * blk, nq = std::min(4u, n - t0), kvh = h / group;
+        const uint32_t len = p0 + t0 + nq;  // keys seen by the block's last query
+        for (uint32_t a = 0; a < nq; ++a) {
+          const float* q = &q_[size_t{t0 + a} * Q + size_t{h} * hd];
+          if (f16_cache) {
+            kt.fp32_to_fp16_row(q, hd, half.data());
+            kt.fp16_to_fp32_row(half.data(), hd, &qb[a * hd]);
+          } else {
+            std::memcpy(&qb[a * hd], q, hd * sizeof(float));
+          }
         }
-        std::memcpy(&attn_[size_t{t} * Q + size_t{h} * hd], acc.data(), hd * sizeof(float));
+        const float* kh = kf + size_t{kvh} * hd;
+        uint32_t s = 0;
+        if (nq == 4 && kt.tile4x4_f32 != nullptr) {
+          for (; s + 4 <= len; s += 4) {
+            kt.tile4x4_f32(kh + size_t{s} * KV, KV, qb.data(), hd, hd, tile);
+            for (uint32_t a = 0; a < 4; ++a) {
+              for (uint32_t r = 0; r < 4; ++r) score[a * len + s + r] = tile[4 * a + r];
+            }
+          }
+        }
+        for (; s < len; ++s) {
+          for (uint32_t a = 0; a < nq; ++a) score[a * len + s] = kt.dot_f32(kh + size_t{s} * KV, &qb[a * hd], hd);
+        }
+        for (uint32_t a = 0; a < 4; ++a) {
+          float* sc = &score[a * len];
+          const uint32_t la = a < nq ? p0 + t0 + a + 1 : 0;
+          if (la > 0) kt.softmax(sc, la, kq_scale, nullptr);
+          if (f16_cache) {
+            kt.fp32_to_fp16_row(sc, la, half.data());
+            kt.fp16_to_fp32_row(half.data(), la, sc);
+          }
+          std::fill(sc + la, sc + len, 0.0f);
+        }
+        kt.attn_pv4(score.data(), len, len, vf + size_t{kvh} * hd, KV, hd, out.data(), hd);
+        for (uint32_t a = 0; a < nq; ++a) {
+          std::memcpy(&attn_[size_t{t0 + a} * Q + size_t{h} * hd], &out[a * hd], hd * sizeof(float));
+        }
       }
     });
 
@@ -162,7 +199,8 @@ void Context::forward(const int32_t* tokens, uint32_t n, uint32_t out_first) {
   for (uint32_t t = out_first; t < n; ++t) {
     kernels::rms_norm(&x_[size_t{t} * E], f32(w.output_norm), c.rms_eps, E, &hidden_[size_t{t - out_first} * E]);
   }
-  history_.insert(history_.end(), tokens, tokens + n);
+  history_.insert(history_.end(), ids, ids + n);
+  keys_.insert(keys_.end(), keys, keys + n);
 }
 
 void Context::compute_logits(uint32_t n_rows, float* out) {

@@ -31,10 +31,15 @@ size_t held_back(std::string_view text, const std::vector<std::string>& stops) {
 
 GenerateResult generate(Context& ctx, std::span<const int32_t> prompt, const GenerateOptions& opts,
                         const OnText& on_text) {
+  return generate(ctx, Prompt(prompt), opts, on_text);
+}
+
+GenerateResult generate(Context& ctx, const Prompt& prompt, const GenerateOptions& opts,
+                        const OnText& on_text) {
   if (prompt.empty()) throw Error("generate: the prompt is empty");
   if (prompt.size() > ctx.n_ctx()) {
     throw Error("the prompt has " + std::to_string(prompt.size()) +
-                " tokens, more than the context size " + std::to_string(ctx.n_ctx()));
+                " positions, more than the context size " + std::to_string(ctx.n_ctx()));
   }
   std::vector<std::string> stops;
   for (const auto& s : opts.stop) {
@@ -46,7 +51,9 @@ GenerateResult generate(Context& ctx, std::span<const int32_t> prompt, const Gen
   const uint32_t kept = ctx.reuse_prefix(prompt);
   r.timings.reused_tokens = static_cast<int>(kept);
   r.timings.prompt_tokens = static_cast<int>(prompt.size() - kept);
-  auto logits = ctx.eval(prompt.subspan(kept));
+  Prompt todo;
+  todo.append(prompt, kept);
+  auto logits = ctx.eval(todo);
   r.timings.prompt_ms = ms_since(t0);
 
   Sampler sampler(opts.sampling);

@@ -49,4 +49,9 @@ using OnText = std::function<bool(std::string_view text)>;
 GenerateResult generate(Context& ctx, std::span<const int32_t> prompt, const GenerateOptions& opts,
                         const OnText& on_text = {});
 
+// The same for a prompt of tokens and embedding rows (e.g. text around an image). Reuse stops at
+// the first position whose token or embedding row differs from the history.
+GenerateResult generate(Context& ctx, const Prompt& prompt, const GenerateOptions& opts,
+                        const OnText& on_text = {});
+
 }  // namespace omni::llm

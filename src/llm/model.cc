@@ -97,19 +97,84 @@ std::vector<float> Context::eval_all(std::span<const int32_t> tokens) {
   return out;
 }
 
-uint32_t Context::reuse_prefix(std::span<const int32_t> prompt) {
+uint32_t Context::keep_prefix(std::span<const uint64_t> keys) {
   size_t keep = 0;
-  while (keep < history_.size() && keep < prompt.size() && history_[keep] == prompt[keep]) ++keep;
-  if (keep == prompt.size() && keep > 0) --keep;  // re-evaluate the last token for its logits
+  while (keep < keys_.size() && keep < keys.size() && keys_[keep] == keys[keep]) ++keep;
+  if (keep == keys.size() && keep > 0) --keep;  // re-evaluate the last position for its logits
   history_.resize(keep);
+  keys_.resize(keep);
   return static_cast<uint32_t>(keep);
+}
+
+uint32_t Context::reuse_prefix(std::span<const int32_t> prompt) {
+  std::vector<uint64_t> keys(prompt.size());
+  for (size_t i = 0; i < prompt.size(); ++i) keys[i] = token_key(prompt[i]);
+  return keep_prefix(keys);
+}
+
+uint32_t Context::reuse_prefix(const Prompt& prompt) { return keep_prefix(prompt.keys()); }
+
+std::span<const float> Context::eval(const Prompt& prompt) {
+  if (prompt.empty()) throw Error("eval: no tokens");
+  const LlmConfig& c = model_->config();
+  const uint32_t E = c.n_embd;
+  for (const auto& chunk : prompt.chunks()) {
+    if (!chunk.is_embd()) {
+      check_tokens(chunk.tokens, c.n_vocab);
+    } else if (chunk.embd.size() != size_t{chunk.n_rows} * E) {
+      throw Error("eval: an embedding chunk of " + std::to_string(chunk.n_rows) + " rows holds " +
+                  std::to_string(chunk.embd.size()) + " values; this model needs rows of n_embd = " +
+                  std::to_string(E));
+    }
+  }
+  if (n_past() + prompt.size() > n_ctx()) {
+    throw Error("context full: " + std::to_string(n_past()) + " + " + std::to_string(prompt.size()) +
+                " positions exceed the context size " + std::to_string(n_ctx()));
+  }
+  cancel_.store(false);
+  // Batches of up to n_batch positions, tokens and embedding rows mixed as they come.
+  const ModelWeights& w = model_->weights();
+  std::vector<int32_t> ids;
+  std::vector<uint64_t> keys;
+  size_t done = 0;
+  auto flush = [&] {
+    const auto n = static_cast<uint32_t>(ids.size());
+    forward_rows(n, done == prompt.size() ? n - 1 : n, ids.data(), keys.data());
+    ids.clear();
+    keys.clear();
+  };
+  for (const auto& chunk : prompt.chunks()) {
+    for (uint32_t i = 0; i < chunk.n_positions(); ++i) {
+      float* x = &x_[ids.size() * E];
+      if (chunk.is_embd()) {
+        const std::span<const float> row(&chunk.embd[size_t{i} * E], E);
+        std::copy(row.begin(), row.end(), x);
+        ids.push_back(kEmbeddingPosition);
+        keys.push_back(embedding_key(row));
+      } else {
+        matrix_row(*w.tok_embd, static_cast<uint64_t>(chunk.tokens[i]), x);
+        ids.push_back(chunk.tokens[i]);
+        keys.push_back(token_key(chunk.tokens[i]));
+      }
+      ++done;
+      if (ids.size() == options_.n_batch || done == prompt.size()) flush();
+    }
+  }
+  compute_logits(1, logits_.data());
+  return logits_;
+}
+
+std::span<const float> Context::eval_embeddings(std::span<const float> embd, uint32_t n) {
+  Prompt p;
+  p.add_embeddings(embd, n);
+  return eval(p);
 }
 
 std::vector<float> Context::embed(std::span<const int32_t> tokens, Pooling pooling) {
   if (tokens.empty()) throw Error("embed: no tokens");
   check_tokens(tokens, model_->config().n_vocab);
   if (tokens.size() > n_ctx()) throw Error("embed: input longer than the context size");
-  history_.clear();
+  clear();
   cancel_.store(false);
   const uint32_t E = model_->config().n_embd;
   std::vector<double> sum(E, 0.0);
@@ -125,7 +190,7 @@ std::vector<float> Context::embed(std::span<const int32_t> tokens, Pooling pooli
   if (pooling == Pooling::kMean) {
     for (uint32_t j = 0; j < E; ++j) out[j] = static_cast<float>(sum[j] / static_cast<double>(tokens.size()));
   }
-  history_.clear();
+  clear();
   return out;
 }
 

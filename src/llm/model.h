@@ -12,6 +12,7 @@
 #include "core/gguf.h"
 #include "llm/config.h"
 #include "llm/kv_cache.h"
+#include "llm/prompt.h"
 #include "llm/vocab.h"
 #include "llm/weights.h"
 
@@ -55,12 +56,22 @@ class Context {
   const Model& model() const { return *model_; }
   uint32_t n_ctx() const { return cache_.n_ctx(); }
   uint32_t n_past() const { return static_cast<uint32_t>(history_.size()); }
+  // Token ids of the evaluated positions; kEmbeddingPosition where an embedding row went in.
   std::span<const int32_t> history() const { return history_; }
+  // Identity of every evaluated position (see Prompt::keys), for prefix reuse.
+  std::span<const uint64_t> history_keys() const { return keys_; }
 
   // Appends `tokens` after the history and returns the logits of the last one (n_vocab floats,
   // valid until the next call). Throws omni::Error if the context would overflow, a token id is
   // out of range, or the evaluation is cancelled (the history then keeps what was evaluated).
   std::span<const float> eval(std::span<const int32_t> tokens);
+
+  // Like eval, for a prompt of tokens and embedding rows (each row n_embd floats, fed to the
+  // first layer in place of a token embedding; positions and KV cache as for tokens). Throws
+  // omni::Error also when an embedding row is not n_embd wide.
+  std::span<const float> eval(const Prompt& prompt);
+  // Appends `n` embedding rows (`embd` holds n x n_embd floats) and returns the last one's logits.
+  std::span<const float> eval_embeddings(std::span<const float> embd, uint32_t n);
 
   // Like eval, but returns the logits of every token ([tokens.size()][n_vocab]).
   std::vector<float> eval_all(std::span<const int32_t> tokens);
@@ -69,7 +80,14 @@ class Context {
   // stays valid) and drops the rest; returns the number of tokens kept. At least one token of the
   // prompt is always left to evaluate, so its logits can be produced.
   uint32_t reuse_prefix(std::span<const int32_t> prompt);
-  void clear() { history_.clear(); }
+  // The same for a prompt with embeddings: positions match when their keys do (an embedding row
+  // matches only a row with identical bytes), so a different image is never mistaken for cached
+  // history.
+  uint32_t reuse_prefix(const Prompt& prompt);
+  void clear() {
+    history_.clear();
+    keys_.clear();
+  }
 
   // Final-norm hidden states of `tokens` evaluated from position 0, pooled (for embeddings).
   std::vector<float> embed(std::span<const int32_t> tokens, Pooling pooling);
@@ -81,6 +99,10 @@ class Context {
   // Runs tokens [0, n) at positions n_past.. through all layers; leaves the final-norm hidden
   // states of rows [out_first, n) in hidden_ (row 0 = token out_first).
   void forward(const int32_t* tokens, uint32_t n, uint32_t out_first);
+  // The same with the first-layer inputs already in x_ rows [0, n); appends `ids` / `keys` (n
+  // each) to the history once every layer has run.
+  void forward_rows(uint32_t n, uint32_t out_first, const int32_t* ids, const uint64_t* keys);
+  uint32_t keep_prefix(std::span<const uint64_t> keys);
   void compute_logits(uint32_t n_rows, float* out);
 
   std::shared_ptr<const Model> model_;
@@ -88,6 +110,7 @@ class Context {
   ThreadPool* pool_;
   KvCache cache_;
   std::vector<int32_t> history_;
+  std::vector<uint64_t> keys_;  // one per history_ entry
   std::atomic<bool> cancel_{false};
 
   // Scratch, sized for n_batch tokens.

@@ -306,6 +306,17 @@ TokenId Vocab::byte_to_token(uint8_t b) const {
 
 std::vector<TokenId> Vocab::tokenize(std::string_view raw, bool add_special,
                                      bool parse_special) const {
+  return tokenize(raw, add_special, parse_special, {});
+}
+
+std::vector<TokenId> Vocab::tokenize(std::string_view raw, bool add_special, bool parse_special,
+                                     std::span<const TextSpan> literal) const {
+  const auto in_literal = [&](size_t begin, size_t end) {
+    for (const TextSpan& s : literal) {
+      if (begin < s.end && s.begin < end) return true;
+    }
+    return false;
+  };
   struct Fragment {
     TokenId token;  // kNoToken for text
     size_t off, len;
@@ -325,10 +336,14 @@ std::vector<TokenId> Vocab::tokenize(std::string_view raw, bool add_special,
         next.push_back(f);
         continue;
       }
-      size_t off = f.off, len = f.len;
+      size_t off = f.off, len = f.len, from = f.off;
       while (len > 0) {
-        const size_t hit = raw.substr(0, off + len).find(st, off);
+        const size_t hit = raw.substr(0, off + len).find(st, from);
         if (hit == std::string_view::npos) break;
+        if ((a & kAttrSpecial) && in_literal(hit, hit + st.size())) {
+          from = hit + 1;  // control-token text inside a literal span stays text
+          continue;
+        }
         size_t left = hit - off;
         if (a & kAttrLstrip) {
           while (left > 0 && is_space(raw[off + left - 1])) --left;
@@ -342,6 +357,7 @@ std::vector<TokenId> Vocab::tokenize(std::string_view raw, bool add_special,
         }
         off = roff;
         len = rlen;
+        from = off;
       }
       if (len > 0) next.push_back({kNoToken, off, len});
     }

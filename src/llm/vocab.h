@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -26,6 +27,12 @@ class File;
 namespace omni::llm {
 
 using TokenId = int32_t;
+
+// A byte range [begin, end) of a text.
+struct TextSpan {
+  size_t begin = 0, end = 0;
+  bool operator==(const TextSpan&) const = default;
+};
 inline constexpr TokenId kNoToken = -1;
 
 enum class VocabType { kSpm, kBpe, kWpm };
@@ -106,6 +113,11 @@ class Vocab {
   // matched).
   std::vector<TokenId> tokenize(std::string_view text, bool add_special,
                                 bool parse_special) const;
+  // Like tokenize, but control-token texts that overlap a `literal` byte span of `text` stay
+  // plain text even with parse_special (for user-supplied text inside a rendered template). Text
+  // is not cut at span edges, so without control-token texts the ids equal tokenize's.
+  std::vector<TokenId> tokenize(std::string_view text, bool add_special, bool parse_special,
+                                std::span<const TextSpan> literal) const;
 
   // Bytes of one token. `special` = render control/unknown tokens as their text (else "").
   // `lstrip` drops one leading space.

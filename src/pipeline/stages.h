@@ -228,7 +228,7 @@ struct TtsOptions {
 struct AudioChunk {
   std::span<const float> samples;
   int sample_rate = 0;
-  bool end_of_text = false;  // the last chunk of this synthesize() call
+  bool end_of_text = false;  // the last chunk of this synthesize() call (may be empty)
 };
 // Return false to stop synthesis.
 using OnAudio = std::function<bool(const AudioChunk& chunk)>;

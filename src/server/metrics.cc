@@ -16,6 +16,24 @@ void Metrics::record_request(const std::string& endpoint, int status, double sec
   h.sum += seconds;
 }
 
+namespace {
+
+template <class H, class B>
+void observe(H& h, const B& buckets, double seconds) {
+  size_t b = 0;
+  while (b < buckets.size() && seconds > buckets[b]) ++b;
+  if (b < buckets.size()) ++h.counts[b];
+  ++h.count;
+  h.sum += seconds;
+}
+
+}  // namespace
+
+void Metrics::record_stage(const std::string& stage, double seconds) {
+  std::lock_guard lock(mu_);
+  observe(stages_[stage], kBuckets, seconds);
+}
+
 void Metrics::add_tokens(int64_t prompt, int64_t generated) {
   prompt_tokens_.fetch_add(prompt);
   generated_tokens_.fetch_add(generated);
@@ -66,6 +84,21 @@ std::string Metrics::render() const {
          static_cast<unsigned long long>(h.count));
     line("omni_request_duration_seconds_sum{endpoint=\"%s\"} %.6f\n", ep.c_str(), h.sum);
     line("omni_request_duration_seconds_count{endpoint=\"%s\"} %llu\n", ep.c_str(),
+         static_cast<unsigned long long>(h.count));
+  }
+  out += "# HELP omni_stage_duration_seconds Time one request spent in a pipeline stage.\n";
+  out += "# TYPE omni_stage_duration_seconds histogram\n";
+  for (const auto& [st, h] : stages_) {
+    uint64_t cum = 0;
+    for (size_t b = 0; b < kBuckets.size(); ++b) {
+      cum += h.counts[b];
+      line("omni_stage_duration_seconds_bucket{stage=\"%s\",le=\"%g\"} %llu\n", st.c_str(),
+           kBuckets[b], static_cast<unsigned long long>(cum));
+    }
+    line("omni_stage_duration_seconds_bucket{stage=\"%s\",le=\"+Inf\"} %llu\n", st.c_str(),
+         static_cast<unsigned long long>(h.count));
+    line("omni_stage_duration_seconds_sum{stage=\"%s\"} %.6f\n", st.c_str(), h.sum);
+    line("omni_stage_duration_seconds_count{stage=\"%s\"} %llu\n", st.c_str(),
          static_cast<unsigned long long>(h.count));
   }
   return out;

@@ -17,6 +17,8 @@ class Metrics {
   // label set stays bounded whatever clients send.
   void record_request(const std::string& endpoint, int status, double seconds);
   void add_tokens(int64_t prompt, int64_t generated);
+  // Time spent in one pipeline stage ("asr", "llm", "tts", "ocr": a fixed set) by one request.
+  void record_stage(const std::string& stage, double seconds);
   void add_cancelled() { cancelled_.fetch_add(1); }
   void set_queue_depth(int64_t depth) { queue_depth_.store(depth); }
   void set_busy_slots(int64_t busy) { busy_slots_.store(busy); }
@@ -35,6 +37,7 @@ class Metrics {
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, uint64_t> requests_;
   std::map<std::string, Histogram> latency_;
+  std::map<std::string, Histogram> stages_;
   uint64_t errors_ = 0;
   std::atomic<int64_t> prompt_tokens_{0}, generated_tokens_{0}, cancelled_{0};
   std::atomic<int64_t> queue_depth_{0}, busy_slots_{0};

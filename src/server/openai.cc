@@ -167,7 +167,7 @@ CompletionParams parse_completion_params(const json& req, size_t n_vocab, bool c
   return p;
 }
 
-std::vector<llm::ChatMessage> parse_messages(const json& req) {
+std::vector<llm::ChatMessage> parse_messages(const json& req, const PartToText& to_text) {
   auto it = req.find("messages");
   if (it == req.end() || it->is_null()) {
     throw ApiError(400, "Missing required parameter: 'messages'.", "messages",
@@ -213,14 +213,21 @@ std::vector<llm::ChatMessage> parse_messages(const json& req) {
           throw ApiError(400, "Missing required parameter: '" + pw + ".type'.", pw + ".type",
                          "missing_required_parameter");
         }
-        if (*type != "text") {
+        std::string piece;
+        if (*type == "text") {
+          auto t = part.find("text");
+          if (t == part.end() || !t->is_string()) throw wrong_type(pw + ".text", "a string");
+          piece = t->get<std::string>();
+        } else if (to_text && (*type == "image_url" || *type == "input_audio")) {
+          piece = to_text(part, type->get<std::string>(), pw);
+        } else {
           throw bad(pw + ".type", "Content parts of type '" + type->get<std::string>() +
-                                      "' are not supported by this model; use 'text'.");
+                                      "' are not supported by this model; use 'text'" +
+                                      (to_text ? ", 'image_url' or 'input_audio'." : "."));
         }
-        auto t = part.find("text");
-        if (t == part.end() || !t->is_string()) throw wrong_type(pw + ".text", "a string");
+        if (piece.empty()) continue;
         if (!text.empty()) text += "\n";
-        text += t->get<std::string>();
+        text += piece;
       }
       cm.content = text;
     } else {

@@ -2,6 +2,7 @@
 // same validation (types, ranges) and error messages OpenAI gives.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -41,8 +42,15 @@ struct CompletionParams {
 };
 CompletionParams parse_completion_params(const nlohmann::json& req, size_t n_vocab, bool chat);
 
-// `messages` → template messages (string content or text parts joined).
-std::vector<llm::ChatMessage> parse_messages(const nlohmann::json& req);
+// Turns a non-text content part (`image_url`, `input_audio`) into prompt text; `where` names the
+// part in error messages ("messages[0].content[1]").
+using PartToText = std::function<std::string(const nlohmann::json& part, const std::string& type,
+                                             const std::string& where)>;
+
+// `messages` → template messages (string content, or parts joined by newlines). Without
+// `to_text`, parts other than `text` are rejected.
+std::vector<llm::ChatMessage> parse_messages(const nlohmann::json& req,
+                                             const PartToText& to_text = nullptr);
 
 // `input` of /v1/embeddings: a string or an array of strings.
 std::vector<std::string> parse_embedding_input(const nlohmann::json& req);

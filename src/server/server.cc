@@ -7,23 +7,26 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <sys/socket.h>
 #include <ctime>
 #include <random>
 #include <thread>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "llm/chat_prompt.h"
 #include "llm/chat_template.h"
 #include "llm/generate.h"
 #include "llm/model.h"
 #include "server/metrics.h"
 #include "server/openai.h"
 #include "server/slots.h"
+#include "server/base64.h"
+#include "server/server_impl.h"
 
 namespace omni::server {
 
 using nlohmann::json;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -31,28 +34,16 @@ namespace {
 thread_local Clock::time_point t_request_start;
 
 std::string endpoint_label(const std::string& path) {
-  static const char* const kKnown[] = {"/health", "/v1/models", "/v1/chat/completions",
-                                       "/v1/completions", "/v1/embeddings", "/metrics"};
+  static const char* const kKnown[] = {
+      "/health", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
+      "/metrics", "/v1/audio/transcriptions", "/v1/audio/translations", "/v1/audio/speech",
+      "/v1/audio/voices"};
   for (const char* k : kKnown) {
     if (path == k) return k;
   }
   if (path.starts_with("/v1/models/")) return "/v1/models/{id}";
+  if (!path.starts_with("/v1/")) return "web";
   return "other";
-}
-
-std::string random_id(const char* prefix) {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char kHex[] = "0123456789abcdef";
-  std::string id = prefix;
-  for (int i = 0; i < 24; ++i) id += kHex[rng() & 15];
-  return id;
-}
-
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-void send_error(httplib::Response& res, const ApiError& e) {
-  res.status = e.status;
-  res.set_content(error_body(e), "application/json");
 }
 
 std::string basename_no_gguf(const std::string& path) {
@@ -63,31 +54,6 @@ std::string basename_no_gguf(const std::string& path) {
 
 }  // namespace
 
-struct Server::Impl {
-  explicit Impl(ServerOptions opts) : o(std::move(opts)) {}
-
-  ServerOptions o;
-  std::shared_ptr<const llm::Model> model;
-  std::unique_ptr<ThreadPool> pool;
-  Metrics metrics;
-  std::unique_ptr<SlotPool> slots;
-  httplib::Server http;
-  std::string id;
-  std::string tmpl;
-  std::time_t created_at = 0;
-  std::atomic<bool> stopping{false}, run_started{false}, run_done{false};
-
-  void setup_routes();
-  void check_model(const json& req) const;
-  std::unique_ptr<SlotLease> acquire(std::span<const int32_t> prompt, Clock::time_point deadline);
-  std::vector<int32_t> tokenize_prompt(const std::string& text, bool parse_special) const;
-  void chat_completions(const httplib::Request& req, httplib::Response& res);
-  void completions(const httplib::Request& req, httplib::Response& res);
-  void embeddings(const httplib::Request& req, httplib::Response& res);
-  // Runs one generation, non-streamed (JSON body) or streamed (SSE). `chat` picks the shapes.
-  void run_generation(httplib::Response& res, std::vector<int32_t> prompt, CompletionParams params,
-                      bool chat, Clock::time_point deadline);
-};
 
 void Server::Impl::check_model(const json& req) const {
   const std::string m = require_string(req, "model");
@@ -119,7 +85,10 @@ std::vector<int32_t> Server::Impl::tokenize_prompt(const std::string& text, bool
   // Text that already starts with the BOS token (templates that write it) gets no second one.
   bool add_special = true;
   if (v.add_bos() && v.bos() != llm::kNoToken && text.starts_with(v.token_text(v.bos()))) add_special = false;
-  auto tokens = v.tokenize(text, add_special, parse_special);
+  return checked_prompt(v.tokenize(text, add_special, parse_special));
+}
+
+std::vector<int32_t> Server::Impl::checked_prompt(std::vector<int32_t> tokens) const {
   if (tokens.empty()) throw ApiError(400, "The prompt is empty.", "prompt", "invalid_value");
   if (tokens.size() >= slots->n_ctx()) {
     throw ApiError(400, "This model's maximum context length is " + std::to_string(slots->n_ctx()) +
@@ -133,8 +102,17 @@ void Server::Impl::chat_completions(const httplib::Request& req, httplib::Respon
   const auto deadline = Clock::now() + std::chrono::seconds(o.request_timeout_s);
   const json body = parse_body(req.body);
   check_model(body);
-  auto messages = parse_messages(body);
   auto params = parse_completion_params(body, model->vocab().n_tokens(), /*chat=*/true);
+  AudioOut audio = parse_audio_output(body);
+  if (audio.enabled && params.stream && audio.format != "pcm16") {
+    throw ApiError(400, "Streamed audio output needs audio.format 'pcm16'.", "audio.format",
+                   "invalid_value");
+  }
+  // Non-text parts are turned into text (transcripts, OCR words) before the template sees them.
+  auto messages = parse_messages(body, [this](const json& part, const std::string& type,
+                                              const std::string& where) {
+    return part_to_text(part, type, where);
+  });
   if (tmpl.empty()) {
     throw ApiError(400, "The model '" + id + "' has no chat template; use /v1/completions.", "model",
                    "no_chat_template");
@@ -143,14 +121,17 @@ void Server::Impl::chat_completions(const httplib::Request& req, httplib::Respon
   llm::ChatOptions co;
   if (v.bos() != llm::kNoToken) co.bos_token = v.token_text(v.bos());
   if (v.eos() != llm::kNoToken) co.eos_token = v.token_text(v.eos());
-  std::string text;
+  // Message text stays literal (no control tokens from what clients write); template text is
+  // parsed for specials.
+  llm::GuardedChat chat;
   try {
-    text = llm::render_chat(tmpl, messages, co);
+    chat = llm::render_chat_guarded(v, tmpl, messages, co);
   } catch (const Error& e) {
     throw ApiError(400, std::string("The chat template rejected the messages: ") + e.what(), "messages",
                    "invalid_messages");
   }
-  run_generation(res, tokenize_prompt(text, /*parse_special=*/true), std::move(params), true, deadline);
+  run_generation(res, checked_prompt(llm::tokenize_chat(v, chat)), std::move(params), true, deadline,
+                 std::move(audio));
 }
 
 void Server::Impl::completions(const httplib::Request& req, httplib::Response& res) {
@@ -179,11 +160,13 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
     }
   }
   auto params = parse_completion_params(body, model->vocab().n_tokens(), /*chat=*/false);
-  run_generation(res, tokenize_prompt(prompt, /*parse_special=*/true), std::move(params), false, deadline);
+  run_generation(res, tokenize_prompt(prompt, /*parse_special=*/true), std::move(params), false, deadline,
+                 AudioOut{});
 }
 
 void Server::Impl::run_generation(httplib::Response& res, std::vector<int32_t> prompt,
-                                  CompletionParams params, bool chat, Clock::time_point deadline) {
+                                  CompletionParams params, bool chat, Clock::time_point deadline,
+                                  AudioOut audio) {
   std::shared_ptr<SlotLease> lease = acquire(prompt, deadline);
   const std::string rid = random_id(chat ? "chatcmpl-" : "cmpl-");
   const std::time_t created = std::time(nullptr);
@@ -192,37 +175,82 @@ void Server::Impl::run_generation(httplib::Response& res, std::vector<int32_t> p
     return json{{"prompt_tokens", p}, {"completion_tokens", c}, {"total_tokens", p + c}};
   };
   if (!params.stream) {
-    bool timed_out = false;
-    auto on_text = [&](std::string_view) {
-      if (Clock::now() < deadline) return true;
-      timed_out = true;
-      return false;
-    };
-    const auto r = llm::generate(lease->context(), prompt, params.gen, on_text);
-    metrics.add_tokens(static_cast<int64_t>(prompt.size()), static_cast<int64_t>(r.tokens.size()));
-    const std::string finish = timed_out ? "length" : r.finish_reason;
-    json choice = {{"index", 0}};
-    if (chat) {
-      choice["message"] = {{"role", "assistant"}, {"content", r.text}, {"refusal", nullptr}};
-    } else {
-      choice["text"] = r.text;
-    }
-    choice["logprobs"] = nullptr;
-    choice["finish_reason"] = finish;
-    json out = {{"id", rid}, {"object", object}, {"created", created}, {"model", id},
-                {"choices", json::array({choice})}, {"usage", usage(prompt.size(), r.tokens.size())},
-                {"system_fingerprint", "omni"}};
-    res.set_content(dump(out), "application/json");
+    // Still sent chunked, so a client that leaves is noticed: while the answer is being made, a
+    // space (leading JSON whitespace, which every parser skips) is written every half second,
+    // and a failed write stops the generation as it does for streams.
+    res.set_chunked_content_provider("application/json", [this, lease, prompt = std::move(prompt),
+                                                          params = std::move(params), chat, deadline,
+                                                          rid, created, object, usage,
+                                                          audio](size_t, httplib::DataSink& sink) mutable {
+      bool timed_out = false, client_gone = false;
+      auto last_beat = Clock::now();
+      auto on_text = [&](std::string_view) {
+        const auto now = Clock::now();
+        if (now >= deadline) {
+          timed_out = true;
+          return false;
+        }
+        if (now - last_beat >= std::chrono::milliseconds(500)) {
+          last_beat = now;
+          if (!sink.is_writable() || !sink.write(" ", 1)) {
+            client_gone = true;
+            return false;
+          }
+        }
+        return true;
+      };
+      llm::GenerateResult r;
+      json choice = {{"index", 0}};
+      try {
+        const auto t0 = Clock::now();
+        r = llm::generate(lease->context(), prompt, params.gen, on_text);
+        metrics.record_stage("llm", std::chrono::duration<double>(Clock::now() - t0).count());
+        lease.reset();  // the slot is free while the answer is spoken
+        metrics.add_tokens(static_cast<int64_t>(prompt.size()), static_cast<int64_t>(r.tokens.size()));
+        if (client_gone) {
+          metrics.add_cancelled();
+          return false;
+        }
+        if (chat && audio.enabled) {
+          // As OpenAI: the text is the audio's transcript and `content` is null.
+          const EncodedAudio a = speak_all(r.text, audio.speech, audio.format);
+          const auto bytes = std::span(reinterpret_cast<const uint8_t*>(a.bytes.data()), a.bytes.size());
+          choice["message"] = {{"role", "assistant"}, {"content", nullptr}, {"refusal", nullptr},
+                               {"audio", {{"id", random_id("audio_")},
+                                          {"expires_at", std::time(nullptr) + 3600},
+                                          {"data", base64_encode(bytes)},
+                                          {"transcript", r.text}}}};
+        } else if (chat) {
+          choice["message"] = {{"role", "assistant"}, {"content", r.text}, {"refusal", nullptr}};
+        } else {
+          choice["text"] = r.text;
+        }
+      } catch (const std::exception&) {
+        return false;  // the status line is gone: dropping the connection is the only signal left
+      }
+      choice["logprobs"] = nullptr;
+      choice["finish_reason"] = timed_out ? "length" : r.finish_reason;
+      const json out = {{"id", rid}, {"object", object}, {"created", created}, {"model", id},
+                        {"choices", json::array({choice})},
+                        {"usage", usage(prompt.size(), r.tokens.size())},
+                        {"system_fingerprint", "omni"}};
+      const std::string body = dump(out);
+      if (!sink.write(body.data(), body.size())) return false;
+      sink.done();
+      return true;
+    });
     return;
   }
   // Streaming: the whole generation runs inside the content provider, one SSE event per piece.
   const std::string model_id = id;
   Metrics* m = &metrics;
+  SpeechEngine* speech_engine = speech.get();
+  const std::string audio_id = random_id("audio_");
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       "text/event-stream",
       [lease, prompt = std::move(prompt), params = std::move(params), chat, deadline, rid, created,
-       model_id, m, usage](size_t, httplib::DataSink& sink) {
+       model_id, m, usage, audio, speech_engine, audio_id](size_t, httplib::DataSink& sink) mutable {
         auto chunk = [&](const json& delta_or_text, const json& finish) {
           json choice = {{"index", 0}};
           if (chat) {
@@ -243,7 +271,23 @@ void Server::Impl::run_generation(httplib::Response& res, std::vector<int32_t> p
           return sink.is_writable() && sink.write(line.data(), line.size());
         };
         bool client_gone = false, timed_out = false;
-        if (chat && !send(chunk(json{{"role", "assistant"}, {"content", ""}}, nullptr))) client_gone = true;
+        if (chat && !send(chunk(json{{"role", "assistant"}, {"content", audio.enabled ? json(nullptr) : json("")}}, nullptr))) {
+          client_gone = true;
+        }
+        // Spoken answers (modalities audio): text goes out as audio.transcript deltas; each
+        // finished sentence is synthesised and sent as base64 pcm16 (24 kHz) audio.data.
+        std::string unspoken;
+        auto speak = [&](const std::string& text) {
+          bool ok = true;
+          const auto t0 = Clock::now();
+          speech_engine->synthesize(text, audio.speech, [&](std::span<const int16_t> pcm) {
+            const auto bytes = std::span(reinterpret_cast<const uint8_t*>(pcm.data()), pcm.size() * 2);
+            ok = send(chunk(json{{"audio", {{"id", audio_id}, {"data", base64_encode(bytes)}}}}, nullptr));
+            return ok;
+          });
+          m->record_stage("tts", std::chrono::duration<double>(Clock::now() - t0).count());
+          return ok;
+        };
         llm::GenerateResult r;
         if (!client_gone) {
           try {
@@ -252,13 +296,30 @@ void Server::Impl::run_generation(httplib::Response& res, std::vector<int32_t> p
                 timed_out = true;
                 return false;
               }
-              const json piece = chat ? json{{"content", t}} : json(t);
+              json piece = chat ? json{{"content", t}} : json(t);
+              if (audio.enabled) piece = json{{"audio", {{"id", audio_id}, {"transcript", t}}}};
               if (!send(chunk(piece, nullptr))) {
                 client_gone = true;
                 return false;
               }
+              if (audio.enabled) {
+                unspoken += t;
+                // Speak every finished sentence now; keep the unfinished tail.
+                auto sentences = split_sentences(unspoken);
+                const bool tail_open = !unspoken.empty() && !ends_sentence(unspoken);
+                if (sentences.size() > (tail_open ? 1u : 0u)) {
+                  std::string done;
+                  for (size_t k = 0; k + (tail_open ? 1 : 0) < sentences.size(); ++k) done += sentences[k] + " ";
+                  unspoken = tail_open ? sentences.back() : "";
+                  if (!speak(done)) {
+                    client_gone = true;
+                    return false;
+                  }
+                }
+              }
               return true;
             });
+            if (audio.enabled && !client_gone && !unspoken.empty() && !speak(unspoken)) client_gone = true;
           } catch (const std::exception& e) {
             // Headers are gone already: report in-band, as OpenAI does for mid-stream failures.
             send(json::parse(error_body(ApiError(500, e.what()))));
@@ -272,6 +333,10 @@ void Server::Impl::run_generation(httplib::Response& res, std::vector<int32_t> p
           return false;  // drops the connection
         }
         const std::string finish = timed_out ? "length" : r.finish_reason;
+        if (audio.enabled &&
+            !send(chunk(json{{"audio", {{"id", audio_id}, {"expires_at", std::time(nullptr) + 3600}}}}, nullptr))) {
+          return false;
+        }
         if (!send(chunk(chat ? json::object() : json(""), finish))) return false;
         if (params.include_usage) {
           json u = {{"id", rid}, {"object", chat ? "chat.completion.chunk" : "text_completion"},
@@ -318,19 +383,6 @@ void Server::Impl::embeddings(const httplib::Request& req, httplib::Response& re
 }
 
 void Server::Impl::setup_routes() {
-  auto guarded = [](auto fn) {
-    return [fn](const httplib::Request& req, httplib::Response& res) {
-      try {
-        fn(req, res);
-      } catch (const ApiError& e) {
-        send_error(res, e);
-      } catch (const Error& e) {
-        send_error(res, ApiError(400, e.what()));
-      } catch (const std::exception& e) {
-        send_error(res, ApiError(500, std::string("internal error: ") + e.what()));
-      }
-    };
-  };
   http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     t_request_start = Clock::now();
     if (o.api_key.empty() || req.method == "OPTIONS" || !req.path.starts_with("/v1/")) {
@@ -396,12 +448,18 @@ void Server::Impl::setup_routes() {
   auto model_json = [this] {
     return json{{"id", id}, {"object", "model"}, {"created", created_at}, {"owned_by", "omni"}};
   };
-  http.Get("/v1/models", [model_json](const httplib::Request&, httplib::Response& res) {
-    res.set_content(dump(json{{"object", "list"}, {"data", json::array({model_json()})}}),
-                    "application/json");
+  http.Get("/v1/models", [this, model_json](const httplib::Request&, httplib::Response& res) {
+    json data = json::array({model_json()});
+    if (asr) data.push_back({{"id", asr->id()}, {"object", "model"}, {"created", created_at}, {"owned_by", "omni"}});
+    res.set_content(dump(json{{"object", "list"}, {"data", data}}), "application/json");
   });
   http.Get(R"(/v1/models/(.+))", [this, model_json](const httplib::Request& req, httplib::Response& res) {
     const std::string m = req.matches[1];
+    if (asr && m == asr->id()) {
+      res.set_content(dump(json{{"id", m}, {"object", "model"}, {"created", created_at}, {"owned_by", "omni"}}),
+                      "application/json");
+      return;
+    }
     if (m != id && m != "omni") {
       send_error(res, ApiError(404, "The model '" + m + "' does not exist or you do not have access to it.",
                                "model", "model_not_found"));
@@ -415,6 +473,8 @@ void Server::Impl::setup_routes() {
   http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics.render(), "text/plain; version=0.0.4");
   });
+  setup_audio_routes();
+  if (o.web_ui) setup_web_routes();
 }
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
@@ -428,6 +488,8 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
   s.tmpl = s.model->file().get_string("tokenizer.chat_template").value_or("");
   s.created_at = std::time(nullptr);
   s.pool = std::make_unique<ThreadPool>(s.o.threads);
+  if (!s.o.asr_model_path.empty()) s.asr = std::make_unique<AsrEngine>(s.o.asr_model_path, s.o.threads);
+  s.speech = std::make_unique<SpeechEngine>(s.o.voice_dir, s.o.voice);
   s.slots = std::make_unique<SlotPool>(s.model, static_cast<size_t>(s.o.parallel),
                                        static_cast<size_t>(s.o.max_queue),
                                        llm::ContextOptions{.n_ctx = s.o.n_ctx, .pool = s.pool.get()},
@@ -440,6 +502,11 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
   s.http.set_read_timeout(30);
   s.http.set_write_timeout(30);
   s.http.set_keep_alive_timeout(2);
+  // Remember the listening socket (the options hook sees it before bind) to widen its backlog.
+  s.http.set_socket_options([&s](socket_t sock) {
+    httplib::default_socket_options(sock);
+    if (s.listen_fd < 0) s.listen_fd = sock;
+  });
   s.setup_routes();
 }
 
@@ -454,6 +521,9 @@ int Server::bind() {
   if (port <= 0) {
     throw Error("serve: cannot listen on " + s.o.host + ":" + std::to_string(s.o.port));
   }
+  // cpp-httplib 0.11 listens with a backlog of 5: a burst of new connections (64 clients
+  // without keep-alive) overflows it and clients see resets. listen() again only resizes it.
+  if (s.listen_fd >= 0) ::listen(s.listen_fd, SOMAXCONN);
   return port;
 }
 

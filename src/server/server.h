@@ -1,6 +1,7 @@
 // `omni serve`: an OpenAI-compatible HTTP server over one LLM (cpp-httplib underneath).
 //   GET /health, GET /v1/models, POST /v1/chat/completions, POST /v1/completions,
-//   POST /v1/embeddings, GET /metrics.
+//   POST /v1/embeddings, POST /v1/audio/transcriptions, POST /v1/audio/translations,
+//   POST /v1/audio/speech, GET /v1/audio/voices, GET /metrics, and the web UI at /.
 // Requests run on `parallel` slots (own Context each) behind a bounded queue; streams stop when
 // the client goes away; stop() finishes in-flight requests before returning from run().
 //
@@ -24,9 +25,13 @@ struct ServerOptions {
   int parallel = 1;          // slots
   int max_queue = 16;        // requests waiting for a slot before 503
   std::string cors_origin = "";  // empty: no CORS headers
-  size_t max_body = 1 << 20;  // bytes; larger bodies get 413
+  size_t max_body = 25 << 20;  // bytes (OpenAI's audio upload limit); larger bodies get 413
   int request_timeout_s = 600;  // per request, including the wait for a slot
   int http_threads = 0;      // connection threads; 0: parallel + max_queue + 4
+  std::string asr_model_path = "";  // whisper ggml model: /v1/audio/transcriptions, input_audio
+  std::string voice_dir = "";       // Piper voices (NAME.onnx + NAME.onnx.json) offered by name
+  std::string voice = "";           // default voice: a Piper .onnx file or an espeak-ng voice
+  bool web_ui = true;               // serve the browser UI at /
 };
 
 class Server {

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "llm_gen.h"
+#include "mmproj_gen.h"
 #include "whisper_gen.h"
 
 int main(int argc, char** argv) {
@@ -98,6 +99,23 @@ int main(int argc, char** argv) {
       ws = s;
     }
     generate_whisper(ws, wopts, wout);
+  });
+
+  auto* mm = app.add_subcommand("mmproj", "write a GGUF vision encoder + projector (mmproj)");
+  std::string mpreset, mout;
+  MmprojGenOptions mopts;
+  int mm_layers = 0;
+  mm->add_option("--preset", mpreset, "smolvlm-256m | llava15-7b")->required();
+  mm->add_option("--layers", mm_layers, "override the ViT layer count (smaller test files)");
+  mm->add_option("--type", mopts.type, "f32 f16 q8_0 (default f16)");
+  mm->add_option("--seed", mopts.seed);
+  mm->add_option("-o,--output", mout, "output .gguf")->required();
+  mm->callback([&] {
+    auto p = mmproj_preset(mpreset);
+    if (!p) throw omni::Error("unknown mmproj preset '" + mpreset + "'");
+    if (mm->count("--layers")) p->n_layer = static_cast<uint32_t>(mm_layers);
+    if (mopts.name.empty()) mopts.name = mpreset + "-random";
+    generate_mmproj(*p, mopts, mout);
   });
 
   try {

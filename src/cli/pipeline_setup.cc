@@ -1,0 +1,72 @@
+#include "cli/pipeline_setup.h"
+
+#include "asr/wav.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "pipeline/local_tts.h"
+#include "pipeline/local_whisper.h"
+
+namespace omni::cli {
+
+void add_pipeline_flags(CLI::App* cmd, PipelineFlags& f) {
+  cmd->add_option("-m,--model", f.llm, "GGUF language model")->required();
+  cmd->add_option("--asr-model", f.asr_model, "Whisper model (whisper.cpp ggml .bin)");
+  cmd->add_option("--voice", f.voice,
+                  "espeak:en | espeak:ko | espeak:<voice> | a Piper voice.onnx (default espeak:en)");
+  cmd->add_option("--system", f.system, "system prompt");
+  cmd->add_option("-l,--language", f.language, "language of speech in and out (en, ko, ...)");
+  cmd->add_option("-n,--n-predict", f.max_tokens, "max answer tokens");
+  cmd->add_option("--temp", f.temp, "temperature (0 = greedy)");
+  cmd->add_option("--seed", f.seed, "sampling seed");
+  cmd->add_option("-t,--threads", f.threads, "threads (default: all cores)")->check(CLI::Range(1, 256));
+  cmd->add_option("-c,--ctx", f.ctx, "LLM context size (default: the model's, at most 4096)");
+}
+
+LocalPipeline load_pipeline(const PipelineFlags& f, bool need_asr, bool need_image, bool speak) {
+  LocalPipeline p;
+  p.pool = std::make_unique<ThreadPool>(f.threads);
+  p.llm = std::make_unique<pipeline::LocalLanguageModel>(
+      f.llm, llm::ContextOptions{.n_ctx = f.ctx, .pool = p.pool.get()});
+  if (need_asr) {
+    if (f.asr_model.empty()) {
+      throw Error(
+          "audio input needs a speech recogniser: give --asr-model WHISPER.bin (the built-in "
+          "pocketsphinx default is not in this build yet)");
+    }
+    p.stt = std::make_unique<pipeline::WhisperStt>(f.asr_model, f.threads);
+  }
+  if (need_image) {
+    throw Error(
+        "image input needs the OCR image reader, which is not in this build yet");
+  }
+  if (speak) {
+    std::string voice = f.voice;
+    if (voice == "espeak:en" && f.language != "en") voice = "espeak:" + f.language;
+    p.tts = pipeline::make_tts(voice);
+  }
+  return p;
+}
+
+pipeline::TurnOptions turn_options(const PipelineFlags& f) {
+  pipeline::TurnOptions o;
+  o.gen.max_tokens = f.max_tokens;
+  o.gen.temperature = f.temp;
+  if (f.temp > 0) {  // llama.cpp's sampling defaults
+    o.gen.top_k = 40;
+    o.gen.top_p = 0.95f;
+  }
+  o.gen.seed = static_cast<uint64_t>(f.seed);
+  o.stt.language = f.language;
+  o.language = f.language;
+  return o;
+}
+
+void write_answer_wav(const std::string& path, const std::vector<float>& samples, int rate) {
+  asr::Audio a;
+  a.samples = samples;
+  a.sample_rate = rate;
+  a.channels = 1;
+  asr::write_wav_file(path, a, asr::WavEncoding::kPcm16);
+}
+
+}  // namespace omni::cli

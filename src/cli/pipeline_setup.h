@@ -1,0 +1,54 @@
+// Flags and stage construction shared by `omni run`, `omni bench pipeline` and `omni chat`'s
+// voice commands: the local stages with defaults that need no downloads (espeak-ng TTS).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "core/thread_pool.h"
+#include "pipeline/local_llm.h"
+#include "pipeline/turn.h"
+
+
+namespace omni::cli {
+
+struct PipelineFlags {
+  std::string llm;          // -m
+  std::string asr_model;    // --asr-model (whisper ggml)
+  std::string voice = "espeak:en";
+  std::string system;
+  std::string language = "en";
+  int max_tokens = 256;
+  float temp = 0.0f;
+  int64_t seed = 0;
+  int threads = 0;
+  uint32_t ctx = 0;
+};
+
+// Adds -m, --asr-model, --voice, --system, --language, -n, --temp, --seed, -t, -c.
+void add_pipeline_flags(CLI::App* cmd, PipelineFlags& f);
+
+// The loaded stages a command uses; members stay null when not asked for.
+struct LocalPipeline {
+  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<pipeline::LocalLanguageModel> llm;
+  std::unique_ptr<pipeline::SpeechToText> stt;
+  std::unique_ptr<pipeline::ImageReader> image_reader;
+  std::unique_ptr<pipeline::TextToSpeech> tts;
+
+  pipeline::Stages stages() const { return {stt.get(), image_reader.get(), tts.get()}; }
+};
+
+// Loads what the flags name. need_asr / need_image: the input has audio / an image; a missing
+// engine is a clear omni::Error. speak: build the TTS stage.
+LocalPipeline load_pipeline(const PipelineFlags& f, bool need_asr, bool need_image, bool speak);
+
+// Turn options from the flags.
+pipeline::TurnOptions turn_options(const PipelineFlags& f);
+
+// Writes mono float audio as a 16-bit WAV.
+void write_answer_wav(const std::string& path, const std::vector<float>& samples, int rate);
+
+}  // namespace omni::cli

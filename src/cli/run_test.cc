@@ -1,0 +1,85 @@
+// `omni run` as a subprocess: one turn from refdata audio (random-weight whisper), the stories
+// model and espeak-ng, its JSON, WAV and trace outputs, and its errors.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "asr/wav.h"
+#include "testing/refdata.h"
+
+namespace omni {
+namespace {
+
+using omni::testing::binary;
+using omni::testing::read_file;
+using omni::testing::refdata;
+using omni::testing::run_command;
+
+std::string tmp(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("omni_run_test_" + name)).string();
+}
+
+TEST(RunCli, AudioTurnWritesAnswerWavTraceAndJson) {
+  const std::string wav = tmp("answer.wav"), trace = tmp("trace.json");
+  std::string out;
+  const std::string cmd = binary("omni") + " run -m " + refdata("llm/models/stories260K.gguf") +
+                          " --asr-model " + refdata("asr/models/ggml-micro.en-random-f16.bin") +
+                          " --audio " + refdata("asr/audio/pocketsphinx_goforward.wav") +
+                          " --text 'Once upon a time' -n 24 -t 1 --json --out " + wav +
+                          " --trace " + trace;
+  ASSERT_EQ(run_command(cmd, &out), 0) << out;
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_FALSE(j["answer"].get<std::string>().empty());
+  EXPECT_NE(j["prompt"].get<std::string>().find("Once upon a time"), std::string::npos);
+  EXPECT_GE(j["timings"]["voice_to_voice_ms"].get<double>(), 0.0);
+  EXPECT_GT(j["timings"]["stages"]["asr_ms"].get<double>(), 0.0);
+  EXPECT_NEAR(j["timings"]["input_audio_s"].get<double>(), 2.786, 0.01);
+  const asr::Audio a = asr::read_wav_file(wav);
+  EXPECT_EQ(a.channels, 1);
+  EXPECT_GT(a.sample_rate, 0);
+  EXPECT_NEAR(a.seconds(), j["answer_audio_s"].get<double>(), 1e-3);
+  float peak = 0;
+  for (float s : a.samples) peak = std::max(peak, std::abs(s));
+  EXPECT_GT(peak, 0.05f);
+  const auto t = nlohmann::json::parse(read_file(trace));
+  EXPECT_GT(t["events"].size(), 5u);
+  EXPECT_EQ(t["tokens"]["generated"].get<int>(), j["timings"]["tokens"]["generated"].get<int>());
+  std::filesystem::remove(wav);
+  std::filesystem::remove(trace);
+}
+
+TEST(RunCli, TextTurnPrintsAnswerAndTimings) {
+  std::string out;
+  ASSERT_EQ(run_command(binary("omni") + " run -m " + refdata("llm/models/stories260K.gguf") +
+                            " --text 'Once upon a time' -n 16 -t 1 --voice espeak:ko",
+                        &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("answer: "), std::string::npos) << out;
+  EXPECT_NE(out.find("voice-to-voice"), std::string::npos) << out;
+}
+
+TEST(RunCli, ClearErrors) {
+  const std::string llm = refdata("llm/models/stories260K.gguf");
+  std::string out;
+  EXPECT_EQ(run_command(binary("omni") + " run -m " + llm, &out, true), 1);
+  EXPECT_NE(out.find("--audio"), std::string::npos) << out;
+  EXPECT_EQ(run_command(binary("omni") + " run -m " + llm + " --audio " +
+                            refdata("asr/audio/jfk.wav"),
+                        &out, true),
+            1);
+  EXPECT_NE(out.find("--asr-model"), std::string::npos) << out;
+  EXPECT_EQ(run_command(binary("omni") + " run -m " + llm + " --text hi --audio /nonexistent.wav",
+                        &out, true),
+            1);
+  EXPECT_NE(out.find("nonexistent.wav"), std::string::npos) << out;
+  EXPECT_EQ(run_command(binary("omni") + " run -m " + llm + " --text hi --voice espeak:nosuchvoice",
+                        &out, true),
+            1)
+      << out;
+}
+
+}  // namespace
+}  // namespace omni

@@ -1,0 +1,148 @@
+#include "pipeline/clause_chunker.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace omni::pipeline {
+namespace {
+
+using Strings = std::vector<std::string>;
+
+// Feeds `text` one byte at a time (the hardest streaming case: every boundary is seen at the
+// end of the buffer first) and flushes.
+Strings chunk_bytewise(std::string_view text, ChunkerOptions o = {}) {
+  ClauseChunker c(o);
+  Strings out;
+  for (char ch : text) {
+    for (auto& s : c.push(std::string_view(&ch, 1))) out.push_back(s);
+  }
+  for (auto& s : c.flush()) out.push_back(s);
+  return out;
+}
+
+Strings chunk_whole(std::string_view text, ChunkerOptions o = {}) {
+  ClauseChunker c(o);
+  Strings out = c.push(text);
+  for (auto& s : c.flush()) out.push_back(s);
+  return out;
+}
+
+void expect_both(std::string_view text, const Strings& want, ChunkerOptions o = {}) {
+  EXPECT_EQ(chunk_bytewise(text, o), want) << "bytewise: " << text;
+  EXPECT_EQ(chunk_whole(text, o), want) << "whole: " << text;
+}
+
+TEST(ClauseChunker, SentencesSplitAtTerminalPunctuation) {
+  expect_both("Hello there. How are you? I am fine!",
+              {"Hello there.", "How are you?", "I am fine!"});
+}
+
+TEST(ClauseChunker, WeakBoundariesNeedMinimumLength) {
+  ChunkerOptions o;
+  o.min_chars = 12;
+  expect_both("Yes, I think so, because the weather is nice; we can go.",
+              {"Yes, I think so,", "because the weather is nice;", "we can go."}, o);
+  o.min_chars = 1;
+  expect_both("Yes, I think so.", {"Yes,", "I think so."}, o);
+}
+
+TEST(ClauseChunker, NumbersAreNotSplit) {
+  expect_both("Pi is about 3.14 and a thousand is 1,000. Right.",
+              {"Pi is about 3.14 and a thousand is 1,000.", "Right."});
+  expect_both("It costs $2.50 today.", {"It costs $2.50 today."});
+}
+
+TEST(ClauseChunker, AbbreviationsAndInitialsAreNotSplit) {
+  expect_both("Ask Dr. Smith, e.g. at noon. Then go.", {"Ask Dr. Smith,", "e.g. at noon.", "Then go."});
+  expect_both("J. R. R. Tolkien wrote it. The U.S. Army agreed.",
+              {"J. R. R. Tolkien wrote it.", "The U.S. Army agreed."});
+  expect_both("Mr. and Mrs. Jones vs. the rest.", {"Mr. and Mrs. Jones vs. the rest."});
+}
+
+TEST(ClauseChunker, ListNumbersAndNewlines) {
+  expect_both("Steps:\n1. Open the box.\n2. Take it out.",
+              {"Steps:", "1. Open the box.", "2. Take it out."});
+}
+
+TEST(ClauseChunker, EllipsisAndClosingQuotes) {
+  expect_both("Well... maybe. He said \"stop.\" Then left.",
+              {"Well...", "maybe.", "He said \"stop.\"", "Then left."});
+  expect_both("(It works.) Good?!  Yes.", {"(It works.)", "Good?!", "Yes."});
+}
+
+TEST(ClauseChunker, UrlsAndDomainsStayWhole) {
+  expect_both("See example.com/a.b for details. Done.", {"See example.com/a.b for details.", "Done."});
+}
+
+TEST(ClauseChunker, KoreanPunctuationAndEndings) {
+  expect_both("안녕하세요. 오늘 날씨가 좋네요! 뭐 할까요?",
+              {"안녕하세요.", "오늘 날씨가 좋네요!", "뭐 할까요?"});
+  // Sentence endings without punctuation, then a space.
+  expect_both("감사합니다 다음에 또 만나요 안녕", {"감사합니다", "다음에 또 만나요", "안녕"});
+  // Full-width CJK punctuation needs no space after it.
+  expect_both("今日は晴れです。明日も？はい！", {"今日は晴れです。", "明日も？", "はい！"});
+}
+
+TEST(ClauseChunker, BoundaryAtEndWaitsForMoreText) {
+  ClauseChunker c;
+  EXPECT_TRUE(c.push("The value is 3.").empty());  // may be "3.5"
+  EXPECT_TRUE(c.push("5").empty());
+  EXPECT_EQ(c.push(" units. Next"), Strings{"The value is 3.5 units."});
+  EXPECT_EQ(c.flush(), Strings{"Next"});
+  EXPECT_TRUE(c.flush().empty());
+}
+
+TEST(ClauseChunker, LongTextIsCutAtASpace) {
+  ChunkerOptions o;
+  o.max_chars = 20;
+  const Strings got = chunk_bytewise("one two three four five six seven eight nine ten", o);
+  ASSERT_GE(got.size(), 3u);
+  for (const auto& s : got) {
+    EXPECT_LE(s.size(), 20u) << s;
+    EXPECT_NE(s.back(), ' ');
+  }
+  std::string joined;
+  for (const auto& s : got) joined += (joined.empty() ? "" : " ") + s;
+  EXPECT_EQ(joined, "one two three four five six seven eight nine ten");
+  // No space at all: a hard cut on a code point boundary.
+  const Strings hard = chunk_whole(std::string(45, 'x'), o);
+  EXPECT_EQ(hard, (Strings{std::string(20, 'x'), std::string(20, 'x'), std::string(5, 'x')}));
+  const Strings korean = chunk_whole("가나다라마바사아자차카타파하가나다라마바사아자차", o);
+  ASSERT_EQ(korean.size(), 2u);
+  EXPECT_EQ(korean[0].size(), 60u);  // 20 syllables of 3 bytes, never split inside one
+}
+
+TEST(ClauseChunker, TimeCapFlushesCompleteWords) {
+  using namespace std::chrono_literals;
+  ChunkerOptions o;
+  o.min_chars = 5;
+  o.max_wait = 300ms;
+  ClauseChunker c(o);
+  const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+  EXPECT_TRUE(c.push("Once upon a ti", t0).empty());
+  EXPECT_FALSE(c.poll(t0 + 299ms).has_value());
+  const auto got = c.poll(t0 + 300ms);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, "Once upon a");  // "ti" may still be growing
+  EXPECT_EQ(c.push("me there was.", t0 + 310ms), Strings{});
+  EXPECT_EQ(c.flush(), Strings{"time there was."});
+  // Too short to cut by time.
+  ClauseChunker d(o);
+  d.push("Hey", t0);
+  EXPECT_FALSE(d.poll(t0 + 1s).has_value());
+  // Disabled by default.
+  ClauseChunker e;
+  e.push("a long clause with no end in sight", t0);
+  EXPECT_FALSE(e.poll(t0 + 1h).has_value());
+}
+
+TEST(ClauseChunker, EmptyAndBlankInput) {
+  EXPECT_TRUE(chunk_whole("").empty());
+  EXPECT_TRUE(chunk_whole("   \n\n  ").empty());
+  expect_both("...", {"..."});
+}
+
+}  // namespace
+}  // namespace omni::pipeline

@@ -1,0 +1,176 @@
+#include "pipeline/local_llm.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace omni::pipeline {
+namespace {
+
+llm::ChatMessage message(std::string role, std::string content) {
+  llm::ChatMessage m;
+  m.role = std::move(role);
+  m.content = std::move(content);
+  return m;
+}
+
+}  // namespace
+
+LocalLanguageModel::LocalLanguageModel(const std::string& path, llm::ContextOptions ctx_options)
+    : LocalLanguageModel(llm::Model::load(path),
+                         std::filesystem::path(path).filename().string(), ctx_options) {}
+
+LocalLanguageModel::LocalLanguageModel(std::shared_ptr<const llm::Model> model, std::string name,
+                                       llm::ContextOptions ctx_options)
+    : model_(std::move(model)), name_(std::move(name)), ctx_options_(ctx_options) {}
+
+std::unique_ptr<TextGenerator> LocalLanguageModel::start_conversation(
+    const std::string& system_prompt) {
+  return std::make_unique<LocalConversation>(model_, name_, ctx_options_, system_prompt);
+}
+
+LocalConversation::LocalConversation(std::shared_ptr<const llm::Model> model, std::string name,
+                                     llm::ContextOptions ctx_options, std::string system_prompt)
+    : model_(std::move(model)),
+      name_(std::move(name)),
+      ctx_(model_, ctx_options),
+      template_(model_->file().get_string("tokenizer.chat_template").value_or("")),
+      system_(std::move(system_prompt)) {
+  reset();
+}
+
+void LocalConversation::reset() {
+  messages_.clear();
+  raw_.clear();
+  pending_user_ = false;
+  if (!system_.empty()) {
+    if (has_template()) {
+      messages_.push_back(message("system", system_));
+    } else {
+      raw_ = system_;
+    }
+  }
+}
+
+std::string LocalConversation::render(const std::vector<llm::ChatMessage>& messages,
+                                      bool add_generation_prompt) const {
+  const llm::Vocab& v = model_->vocab();
+  llm::ChatOptions o;
+  o.add_generation_prompt = add_generation_prompt;
+  if (v.bos() != llm::kNoToken) o.bos_token = v.token_text(v.bos());
+  if (v.eos() != llm::kNoToken) o.eos_token = v.token_text(v.eos());
+  return llm::render_chat(template_, messages, o);
+}
+
+std::vector<int32_t> LocalConversation::tokenize(const std::string& text) const {
+  const llm::Vocab& v = model_->vocab();
+  // Templates that write the BOS text themselves must not get a second BOS from the tokenizer.
+  bool add_special = true;
+  if (v.add_bos() && v.bos() != llm::kNoToken && text.starts_with(v.token_text(v.bos()))) {
+    add_special = false;
+  }
+  return v.tokenize(text, add_special, /*parse_special=*/has_template());
+}
+
+void LocalConversation::add_user(const UserMessage& msg) {
+  if (msg.has_images()) {
+    throw Error(name_ + ": this model takes text only (give the image to an image reader)");
+  }
+  const std::string text = msg.joined_text();
+  if (text.empty()) throw Error("conversation: empty user message");
+  if (has_template()) {
+    if (pending_user_) {
+      // Two user messages in a row become one (templates insist on alternating roles).
+      auto& last = messages_.back();
+      last.content = last.content.get<std::string>() + "\n" + text;
+    } else {
+      messages_.push_back(message("user", text));
+    }
+  } else {
+    if (!raw_.empty() && !raw_.ends_with(' ') && !raw_.ends_with('\n')) raw_ += ' ';
+    raw_ += text;
+  }
+  pending_user_ = true;
+}
+
+int LocalConversation::prefill(std::string_view pending, const CancelToken& cancel) {
+  if (cancel.cancelled()) return 0;
+  // Sentinel after the pending text: the rendering is certain only up to it (the template closes
+  // the user turn after the text, which is still growing).
+  static constexpr char kMark = '\x01';
+  std::string text;
+  if (has_template()) {
+    auto msgs = messages_;
+    if (pending_user_) {
+      msgs.back().content = msgs.back().content.get<std::string>() + "\n" + std::string(pending) + kMark;
+    } else {
+      msgs.push_back(message("user", std::string(pending) + kMark));
+    }
+    text = render(msgs, false);
+    const size_t at = text.rfind(kMark);
+    if (at == std::string::npos) return 0;
+    text.resize(at);
+  } else {
+    text = raw_;
+    if (!pending.empty() && !text.empty() && !text.ends_with(' ') && !text.ends_with('\n')) text += ' ';
+    text += pending;
+  }
+  if (text.empty()) return 0;
+  std::vector<int32_t> toks = tokenize(text);
+  // The last token may merge with text still to come; leave it to the real turn.
+  if (toks.size() < 2) return 0;
+  toks.pop_back();
+  if (toks.size() > ctx_.n_ctx()) return 0;
+  const auto hist = ctx_.history();
+  if (hist.size() >= toks.size() && std::equal(toks.begin(), toks.end(), hist.begin())) return 0;
+  const uint32_t kept = ctx_.reuse_prefix(toks);
+  if (kept >= toks.size()) return 0;
+  std::span<const int32_t> rest(toks.data() + kept, toks.size() - kept);
+  ctx_.eval(rest);
+  return static_cast<int>(rest.size());
+}
+
+Reply LocalConversation::generate(const GenOptions& options, const CancelToken& cancel,
+                                  const OnText& on_text) {
+  if (!pending_user_ && (has_template() || raw_.empty())) {
+    throw Error("conversation: no user message to answer");
+  }
+  llm::GenerateOptions o;
+  o.max_tokens = options.max_tokens;
+  o.stop = options.stop;
+  o.sampling.temperature = options.temperature;
+  o.sampling.top_p = options.top_p;
+  o.sampling.top_k = options.top_k;
+  o.sampling.seed = options.seed;
+  if (options.temperature <= 0) o.sampling.min_p = 0;
+  const std::string prompt = has_template() ? render(messages_, true) : raw_;
+  auto cb = [&](std::string_view piece) {
+    if (cancel.cancelled()) return false;
+    if (on_text && !on_text(piece)) return false;
+    return !cancel.cancelled();
+  };
+  llm::GenerateResult r;
+  if (cancel.cancelled()) {
+    r.finish_reason = "cancelled";
+  } else {
+    r = llm::generate(ctx_, tokenize(prompt), o, cb);
+  }
+  if (has_template()) {
+    messages_.push_back(message("assistant", r.text));
+  } else {
+    raw_ += r.text;
+  }
+  pending_user_ = false;
+  Reply out;
+  out.text = r.text;
+  out.finish_reason = r.finish_reason;
+  out.stats.prompt_tokens = r.timings.prompt_tokens;
+  out.stats.reused_tokens = r.timings.reused_tokens;
+  out.stats.generated_tokens = r.timings.generated_tokens;
+  out.stats.prompt_ms = r.timings.prompt_ms;
+  out.stats.generate_ms = r.timings.generate_ms;
+  return out;
+}
+
+}  // namespace omni::pipeline

@@ -1,0 +1,57 @@
+// What happened in one turn, for `--trace FILE.json`, the CLI's timings and the benchmark.
+// Times are milliseconds on the steady clock since the turn started. Events are recorded from
+// several threads (the LLM on the turn's thread, TTS on its worker), so Trace is thread-safe and
+// gives each event a sequence number: ordering tests compare sequence numbers, not durations.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "pipeline/cancel.h"
+
+namespace omni::pipeline {
+
+struct TraceEvent {
+  int seq = 0;
+  double t_ms = 0;
+  std::string stage;  // "input", "asr", "image", "llm", "tts", "audio"
+  std::string what;   // "start", "end", "token", "clause", "chunk", "prefill", ...
+  std::string detail;
+};
+
+struct TraceSummary {
+  double speech_end_ms = -1;         // the last user speech sample (input fully fed)
+  double first_audio_ms = -1;        // the first response audio sample handed out
+  double voice_to_voice_ms = -1;     // first_audio_ms - speech_end_ms (-1 when not measured)
+  double asr_ms = 0, image_ms = 0;   // stage durations
+  double llm_prompt_ms = 0, llm_first_token_ms = -1, llm_total_ms = 0;
+  double tts_first_chunk_ms = -1;    // from the first clause's TTS start to its first chunk
+  int prompt_tokens = 0, reused_tokens = 0, prefill_tokens = 0, generated_tokens = 0;
+  int clauses = 0;
+  double input_audio_s = 0, output_audio_s = 0;
+};
+
+class Trace {
+ public:
+  Trace() : t0_(Clock::now()) {}
+  Clock::time_point start() const { return t0_; }
+  double now_ms() const;
+  // Records an event at the current time; returns its time.
+  double mark(const std::string& stage, const std::string& what, const std::string& detail = "");
+  std::vector<TraceEvent> events() const;
+  // First event matching stage/what, or nullptr-like empty optional (seq -1).
+  TraceEvent find(const std::string& stage, const std::string& what) const;
+
+  TraceSummary summary;  // filled by the turn when it ends
+  nlohmann::ordered_json to_json() const;
+
+ private:
+  Clock::time_point t0_;
+  mutable std::mutex mu_;
+  std::vector<TraceEvent> events_;
+};
+
+}  // namespace omni::pipeline

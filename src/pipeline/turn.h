@@ -1,0 +1,74 @@
+// One voice turn: audio and/or text [+ image] → transcript → LLM (streamed) → clause chunker →
+// TTS (streamed) → audio out, with the stages overlapped:
+// - the image is read on its own thread while the audio is still arriving;
+// - while audio arrives in real time, the conversation so far (and, with a streaming ASR, the
+//   stable transcript prefix) is prefilled into the LLM's KV cache;
+// - a TTS worker thread speaks clause 1 while the LLM generates clause 2;
+// - cancelling the token (barge-in) stops generation within one token and TTS within one chunk.
+// Callbacks: on_text runs on the calling thread (LLM), on_audio on the TTS worker; neither may
+// call back into the stages.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pipeline/clause_chunker.h"
+#include "pipeline/stages.h"
+#include "pipeline/trace.h"
+
+namespace omni::pipeline {
+
+// The stages a turn uses; null ones are unavailable (an input needing one is an error).
+struct Stages {
+  SpeechToText* stt = nullptr;
+  ImageReader* image_reader = nullptr;
+  TextToSpeech* tts = nullptr;  // null: text answer only
+};
+
+struct TurnInput {
+  std::optional<asr::Audio> audio;    // the user's speech
+  std::string text;                   // typed text (added after the transcript)
+  std::optional<ImageInput> image;
+  // Feed the audio at real-time pace (as a microphone would), so the speech ends when the last
+  // sample has been fed; otherwise all audio is there at the start.
+  bool realtime = false;
+};
+
+struct TurnOptions {
+  SttOptions stt;
+  GenOptions gen;
+  TtsOptions tts;
+  ChunkerOptions chunker;
+  bool normalize = true;      // make clauses speakable (numbers, markdown, URLs, ...)
+  std::string language = "en";
+  int feed_block_ms = 20;     // real-time feeding granularity
+};
+
+struct TurnCallbacks {
+  std::function<void(const std::string&)> on_transcript;
+  OnText on_text;                                  // answer pieces; false cancels the turn
+  std::function<void(const std::string&)> on_clause;  // each clause as it goes to TTS
+  std::function<void(const AudioChunk&)> on_audio;  // response audio, in order
+};
+
+struct TurnResult {
+  std::string transcript;
+  std::string image_text;
+  std::string prompt;  // the user message sent to the LLM
+  std::string answer;
+  std::vector<std::string> clauses;
+  std::string finish_reason;  // the LLM's, or "cancelled"
+  bool cancelled = false;
+  int sample_rate = 0;
+  std::vector<float> audio;   // all response audio (mono, sample_rate)
+};
+
+// Runs one turn on `conversation` (which keeps the turn for the next one). Throws omni::Error for
+// a missing stage or a stage failure; cancellation returns normally with cancelled = true.
+TurnResult run_turn(const Stages& stages, TextGenerator& conversation, const TurnInput& input,
+                    const TurnOptions& options, const CancelToken& cancel, Trace& trace,
+                    const TurnCallbacks& callbacks = {});
+
+}  // namespace omni::pipeline

@@ -1,0 +1,218 @@
+#include "pipeline/turn.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "asr/audio_io.h"
+#include "pipeline/local_llm.h"
+#include "pipeline/local_tts.h"
+#include "pipeline/local_whisper.h"
+#include "testing/refdata.h"
+
+namespace omni::pipeline {
+namespace {
+
+std::shared_ptr<LocalLanguageModel> stories() {
+  static auto m = std::make_shared<LocalLanguageModel>(
+      testing::refdata("llm/models/stories260K.gguf"), llm::ContextOptions{.n_ctx = 512});
+  return m;
+}
+
+TurnOptions story_options(int max_tokens) {
+  TurnOptions o;
+  o.gen.max_tokens = max_tokens;
+  o.gen.temperature = 0;
+  o.chunker.min_chars = 4;
+  return o;
+}
+
+int count_after(const std::vector<TraceEvent>& ev, int seq, const std::string& stage,
+                const std::string& what) {
+  int n = 0;
+  for (const auto& e : ev) n += e.seq > seq && e.stage == stage && e.what == what;
+  return n;
+}
+
+// Blocks the LLM (inside its token callback) until the TTS worker has handed out audio. If the
+// stages did not overlap, the audio could only come after generation ended and this would time
+// out, leaving the ordering check below to fail.
+struct WaitForAudio {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool audio = false;
+  int clauses = 0;
+  void on_clause() {
+    std::lock_guard l(mu);
+    ++clauses;
+  }
+  void on_audio() {
+    {
+      std::lock_guard l(mu);
+      audio = true;
+    }
+    cv.notify_all();
+  }
+  void wait_if_clause_sent() {
+    std::unique_lock l(mu);
+    if (clauses > 0) cv.wait_for(l, std::chrono::seconds(30), [&] { return audio; });
+  }
+};
+
+TEST(Turn, TextTurnSpeaksWhileTheModelIsStillGenerating) {
+  auto conv = stories()->start_conversation("");
+  EspeakTts tts("en-us");
+  Stages st;
+  st.tts = &tts;
+  TurnInput in;
+  in.text = "Once upon a time, there was a little girl.";
+  WaitForAudio w;
+  TurnCallbacks cb;
+  cb.on_clause = [&](const std::string&) { w.on_clause(); };
+  cb.on_audio = [&](const AudioChunk&) { w.on_audio(); };
+  cb.on_text = [&](std::string_view) {
+    w.wait_if_clause_sent();
+    return true;
+  };
+  Trace trace;
+  const TurnResult r = run_turn(st, *conv, in, story_options(80), CancelToken(), trace, cb);
+  ASSERT_FALSE(r.answer.empty());
+  EXPECT_FALSE(r.cancelled);
+  ASSERT_GE(r.clauses.size(), 2u) << r.answer;
+  EXPECT_GT(r.audio.size(), 0u);
+  EXPECT_EQ(r.sample_rate, tts.sample_rate());
+  const TraceEvent first_audio = trace.find("audio", "first");
+  const TraceEvent llm_end = trace.find("llm", "end");
+  ASSERT_GE(first_audio.seq, 0);
+  ASSERT_GE(llm_end.seq, 0);
+  EXPECT_LT(first_audio.seq, llm_end.seq) << "TTS did not start before the LLM finished";
+  // Tokens after the first audio prove generation went on meanwhile.
+  EXPECT_GT(count_after(trace.events(), first_audio.seq, "llm", "token"), 0);
+  EXPECT_GE(trace.summary.voice_to_voice_ms, 0);
+  EXPECT_GT(trace.summary.generated_tokens, 0);
+  EXPECT_LE(trace.summary.generated_tokens, 80);
+  EXPECT_NEAR(trace.summary.output_audio_s, static_cast<double>(r.audio.size()) / r.sample_rate, 1e-9);
+  // The clauses are the answer, cut.
+  std::string joined, squeezed;
+  for (const auto& c : r.clauses) joined += c;
+  for (char c : r.answer) {
+    if (c != ' ' && c != '\n') squeezed += c;
+  }
+  std::string joined_squeezed;
+  for (char c : joined) {
+    if (c != ' ' && c != '\n') joined_squeezed += c;
+  }
+  EXPECT_EQ(joined_squeezed, squeezed);
+  const auto j = trace.to_json();
+  EXPECT_TRUE(j.contains("voice_to_voice_ms"));
+  EXPECT_GT(j["events"].size(), 5u);
+}
+
+TEST(Turn, BargeInStopsGenerationWithinATokenAndSpeechWithinAChunk) {
+  auto conv = stories()->start_conversation("");
+  EspeakTts tts("en-us");
+  Stages st;
+  st.tts = &tts;
+  TurnInput in;
+  in.text = "Once upon a time";
+  WaitForAudio w;
+  CancelToken cancel;
+  Trace trace;
+  int barge_seq = -1;
+  int chunks_after = 0;
+  TurnCallbacks cb;
+  cb.on_clause = [&](const std::string&) { w.on_clause(); };
+  cb.on_audio = [&](const AudioChunk&) {
+    if (barge_seq >= 0) {
+      ++chunks_after;
+      return;
+    }
+    // The user starts speaking over the first audio chunk (on the TTS thread).
+    cancel.cancel();
+    trace.mark("test", "barge-in");
+    barge_seq = trace.find("test", "barge-in").seq;
+    w.on_audio();
+  };
+  cb.on_text = [&](std::string_view) {
+    w.wait_if_clause_sent();
+    return true;
+  };
+  const TurnResult r = run_turn(st, *conv, in, story_options(200), cancel, trace, cb);
+  EXPECT_TRUE(r.cancelled);
+  EXPECT_EQ(r.finish_reason, "cancelled");
+  ASSERT_GE(barge_seq, 0);
+  const auto ev = trace.events();
+  EXPECT_LE(count_after(ev, barge_seq, "llm", "token"), 1);
+  EXPECT_EQ(count_after(ev, barge_seq, "tts", "chunk"), 0);
+  EXPECT_EQ(chunks_after, 0);
+  EXPECT_LT(trace.summary.generated_tokens, 200);
+  // The conversation keeps what was said and takes the next turn.
+  TurnInput next;
+  next.text = "The end.";
+  Trace t2;
+  st.tts = nullptr;
+  const TurnResult r2 = run_turn(st, *conv, next, story_options(8), CancelToken(), t2);
+  EXPECT_FALSE(r2.cancelled);
+  EXPECT_GT(t2.summary.reused_tokens, 0);
+}
+
+TEST(Turn, CancelledBeforeStartDoesNothing) {
+  auto conv = stories()->start_conversation("");
+  EspeakTts tts("en-us");
+  Stages st;
+  st.tts = &tts;
+  TurnInput in;
+  in.text = "Once upon a time";
+  CancelToken cancel;
+  cancel.cancel();
+  Trace trace;
+  const TurnResult r = run_turn(st, *conv, in, story_options(50), cancel, trace);
+  EXPECT_TRUE(r.cancelled);
+  EXPECT_TRUE(r.audio.empty());
+  EXPECT_EQ(trace.find("llm", "token").seq, -1);
+}
+
+TEST(Turn, MissingStagesAreErrors) {
+  auto conv = stories()->start_conversation("");
+  Stages none;
+  TurnInput in;
+  Trace t;
+  EXPECT_THROW(run_turn(none, *conv, in, {}, CancelToken(), t), Error);
+  in.audio = asr::Audio{{0.0f, 0.0f}, 16000, 1};
+  EXPECT_THROW(run_turn(none, *conv, in, {}, CancelToken(), t), Error);
+  in.audio.reset();
+  in.image = ImageInput{};
+  EXPECT_THROW(run_turn(none, *conv, in, {}, CancelToken(), t), Error);
+}
+
+TEST(Turn, RealTimeAudioIsTranscribedAfterItEndsAndTheModelPrefillsMeanwhile) {
+  auto conv = stories()->start_conversation("Once upon a time");
+  WhisperStt stt(testing::refdata("asr/models/ggml-micro.en-random-f16.bin"), 1);
+  EspeakTts tts("en-us");
+  Stages st;
+  st.stt = &stt;
+  st.tts = &tts;
+  TurnInput in;
+  asr::Audio a = asr::load_audio_file(testing::refdata("asr/audio/pocketsphinx_goforward.wav"));
+  a.samples.resize(static_cast<size_t>(a.sample_rate) / 2);  // 0.5 s keeps the test fast
+  in.audio = a;
+  in.text = "there was a dog.";
+  in.realtime = true;
+  Trace trace;
+  const TurnResult r = run_turn(st, *conv, in, story_options(20), CancelToken(), trace);
+  EXPECT_FALSE(r.cancelled);
+  EXPECT_GE(trace.summary.speech_end_ms, 500.0 - 1.0);
+  EXPECT_GT(trace.summary.prefill_tokens, 0);
+  EXPECT_GT(trace.summary.reused_tokens, 0);
+  EXPECT_LT(trace.find("llm", "prefill").seq, trace.find("input", "end").seq);
+  EXPECT_LT(trace.find("input", "end").seq, trace.find("asr", "start").seq);
+  EXPECT_NE(r.prompt.find("there was a dog."), std::string::npos);
+  if (trace.summary.first_audio_ms >= 0) {
+    EXPECT_NEAR(trace.summary.voice_to_voice_ms,
+                trace.summary.first_audio_ms - trace.summary.speech_end_ms, 1e-9);
+  }
+}
+
+}  // namespace
+}  // namespace omni::pipeline

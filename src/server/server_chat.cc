@@ -1,0 +1,188 @@
+// Chat beyond text: `input_audio` parts (transcribed by the ASR model), `image_url` parts (the
+// words path: image → text), and spoken answers (`modalities: ["text", "audio"]`).
+#include "asr/audio_io.h"
+#include "server/base64.h"
+#include "server/server_impl.h"
+
+namespace omni::server {
+
+using nlohmann::json;
+
+namespace {
+
+const json& require_object(const json& part, const char* key, const std::string& where) {
+  auto it = part.find(key);
+  if (it == part.end() || it->is_null()) {
+    throw ApiError(400, "Missing required parameter: '" + where + "." + key + "'.", where + "." + key,
+                   "missing_required_parameter");
+  }
+  if (!it->is_object()) {
+    throw ApiError(400, "Invalid type for '" + where + "." + key + "': expected an object.",
+                   where + "." + key, "invalid_type");
+  }
+  return *it;
+}
+
+std::string require_field(const json& obj, const char* key, const std::string& where) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) {
+    throw ApiError(400, "Missing required parameter: '" + where + "." + key + "'.", where + "." + key,
+                   "missing_required_parameter");
+  }
+  if (!it->is_string()) {
+    throw ApiError(400, "Invalid type for '" + where + "." + key + "': expected a string.",
+                   where + "." + key, "invalid_type");
+  }
+  return it->get<std::string>();
+}
+
+}  // namespace
+
+std::string Server::Impl::part_to_text(const json& part, const std::string& type,
+                                       const std::string& where) {
+  if (type == "input_audio") {
+    const json& ia = require_object(part, "input_audio", where);
+    const std::string pw = where + ".input_audio";
+    const std::string data = require_field(ia, "data", pw);
+    const std::string format = require_field(ia, "format", pw);
+    if (format != "wav" && format != "mp3" && format != "flac" && format != "ogg" && format != "opus") {
+      throw ApiError(400, "Invalid value for '" + pw + ".format': '" + format +
+                              "'. Supported values are: 'wav', 'mp3', 'flac', 'ogg' and 'opus'.",
+                     pw + ".format", "invalid_value");
+    }
+    AsrEngine& engine = require_asr("Audio input ('input_audio')");
+    std::vector<uint8_t> bytes;
+    try {
+      bytes = base64_decode(data, pw + ".data");
+    } catch (const FormatError& e) {
+      throw ApiError(400, e.what(), pw + ".data", "invalid_base64");
+    }
+    const auto t0 = Clock::now();
+    asr::Transcript t;
+    try {
+      t = engine.transcribe(bytes, pw + ".data", {});
+    } catch (const FormatError& e) {
+      throw ApiError(400, std::string("The audio could not be decoded: ") + e.what(), pw + ".data",
+                     "invalid_audio");
+    }
+    metrics.record_stage("asr", std::chrono::duration<double>(Clock::now() - t0).count());
+    std::string text = t.text;
+    const size_t b = text.find_first_not_of(" \t\n");
+    return b == std::string::npos ? "" : text.substr(b);
+  }
+  // image_url: {"url": "data:image/png;base64,..."} (a bare string is accepted too).
+  auto it = part.find("image_url");
+  if (it == part.end() || it->is_null()) {
+    throw ApiError(400, "Missing required parameter: '" + where + ".image_url'.", where + ".image_url",
+                   "missing_required_parameter");
+  }
+  const std::string pw = where + ".image_url";
+  const json& img = part.at("image_url");
+  std::string url;
+  if (img.is_string()) {
+    url = img.get<std::string>();
+  } else {
+    url = require_field(img, "url", pw);
+  }
+  if (!url.starts_with("data:")) {
+    throw ApiError(400, "Only data: URLs are supported for images (got '" + url.substr(0, 40) +
+                            "'); send the image inline as base64.", pw + ".url", "invalid_image_url");
+  }
+  DataUrl d;
+  try {
+    d = parse_data_url(url, pw + ".url");
+  } catch (const FormatError& e) {
+    throw ApiError(400, e.what(), pw + ".url", "invalid_image_url");
+  }
+  if (!image_to_text) {
+    throw ApiError(400, "Image input needs an image-to-text stage (OCR words path), which this "
+                        "server build does not include yet; send text or audio instead.",
+                   pw, "image_input_unsupported");
+  }
+  const auto t0 = Clock::now();
+  std::string words = image_to_text(d.bytes, d.mime);
+  metrics.record_stage("ocr", std::chrono::duration<double>(Clock::now() - t0).count());
+  return words.empty() ? "" : "[Image text: " + words + "]";
+}
+
+Server::Impl::AudioOut Server::Impl::parse_audio_output(const json& body) const {
+  AudioOut out;
+  auto mod = body.find("modalities");
+  if (mod != body.end() && !mod->is_null()) {
+    if (!mod->is_array()) {
+      throw ApiError(400, "Invalid type for 'modalities': expected an array of strings.", "modalities",
+                     "invalid_type");
+    }
+    for (const auto& m : *mod) {
+      if (!m.is_string() || (m != "text" && m != "audio")) {
+        throw ApiError(400, "Invalid value in 'modalities': supported values are 'text' and 'audio'.",
+                       "modalities", "invalid_value");
+      }
+      if (m == "audio") out.enabled = true;
+    }
+  }
+  auto a = body.find("audio");
+  if (!out.enabled) {
+    if (a != body.end() && !a->is_null()) {
+      throw ApiError(400, "'audio' is only allowed with modalities [\"text\", \"audio\"].", "audio",
+                     "invalid_value");
+    }
+    return out;
+  }
+  if (a == body.end() || a->is_null()) {
+    throw ApiError(400, "Missing required parameter: 'audio' (with modalities including 'audio').",
+                   "audio", "missing_required_parameter");
+  }
+  if (!a->is_object()) throw ApiError(400, "Invalid type for 'audio': expected an object.", "audio", "invalid_type");
+  out.speech.voice = require_field(*a, "voice", "audio");
+  speech->check_voice(out.speech.voice);
+  out.format = require_field(*a, "format", "audio");
+  if (out.format != "wav" && out.format != "pcm16" && out.format != "flac" && out.format != "mp3" &&
+      out.format != "opus") {
+    throw ApiError(400, "Invalid value for 'audio.format': '" + out.format +
+                            "'. Supported values are: 'wav', 'pcm16', 'flac', 'mp3' and 'opus'.",
+                   "audio.format", "invalid_value");
+  }
+  return out;
+}
+
+EncodedAudio Server::Impl::speak_all(const std::string& text, const SpeechRequest& req,
+                                     const std::string& format) {
+  std::vector<int16_t> pcm;
+  const auto t0 = Clock::now();
+  speech->synthesize(text, req, [&](std::span<const int16_t> s) {
+    pcm.insert(pcm.end(), s.begin(), s.end());
+    return true;
+  });
+  metrics.record_stage("tts", std::chrono::duration<double>(Clock::now() - t0).count());
+  EncodedAudio out;
+  if (format == "pcm16" || format == "pcm") {
+    out.bytes.assign(reinterpret_cast<const char*>(pcm.data()), pcm.size() * 2);
+    out.content_type = "audio/pcm";
+    return out;
+  }
+  if (format == "wav") {
+    out.bytes = wav_header_s16(kSpeechSampleRate, static_cast<uint32_t>(pcm.size() * 2));
+    out.bytes.append(reinterpret_cast<const char*>(pcm.data()), pcm.size() * 2);
+    out.content_type = "audio/wav";
+    return out;
+  }
+  asr::Audio a;
+  a.sample_rate = kSpeechSampleRate;
+  a.samples.reserve(pcm.size());
+  for (const int16_t v : pcm) a.samples.push_back(v / 32768.0f);
+  asr::SndFormat f = asr::SndFormat::kFlac16;
+  out.content_type = "audio/flac";
+  if (format == "mp3") {
+    f = asr::SndFormat::kMp3;
+    out.content_type = "audio/mpeg";
+  } else if (format == "opus") {
+    f = asr::SndFormat::kOggOpus;
+    out.content_type = "audio/ogg";
+  }
+  const auto bytes = asr::sndfile_encode_memory(a, f);
+  out.bytes.assign(bytes.begin(), bytes.end());
+  return out;
+}
+
+}  // namespace omni::server

@@ -1,0 +1,185 @@
+// The ViT forward pass and the projectors of ClipModel. Every projection is one kernels::matmul
+// over all tokens of a tile (weights read once per tile); attention runs per head and query
+// block on the thread pool. Float32 throughout; GELU is the tanh form llama.cpp uses.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/kernels.h"
+#include "core/thread_pool.h"
+#include "vision/clip_model.h"
+
+namespace omni::vision {
+namespace {
+
+// y (m x l.rows) = x (m x l.cols) W^T + bias
+void apply(const Linear& l, const float* x, int64_t m, float* y, ThreadPool* pool) {
+  kernels::matmul(l.type, l.w, l.rows, l.cols, x, m, y, pool);
+  if (!l.bias.empty()) kernels::add_rows(y, l.bias.data(), m, l.rows, y);
+}
+
+void norm_rows(const Norm& n, float eps, const float* x, int64_t m, int64_t d, float* y) {
+  for (int64_t i = 0; i < m; ++i) kernels::layer_norm(x + i * d, n.w.data(), n.b.data(), eps, d, y + i * d);
+}
+
+void quick_gelu(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-1.702f * x[i]));
+}
+
+// Multi-head self-attention without mask over n tokens: out = softmax(q k^T / sqrt(dh)) v.
+void attention(const float* q, const float* k, const float* v, int64_t n, int n_head, int64_t d,
+               float* out, ThreadPool& pool) {
+  const int64_t dh = d / n_head;
+  // Per head: keys contiguous [n x dh], values transposed [dh x n], so both inner loops are dots.
+  std::vector<float> kh(static_cast<size_t>(n * d)), vt(static_cast<size_t>(n * d));
+  for (int h = 0; h < n_head; ++h) {
+    float* K = kh.data() + h * n * dh;
+    float* V = vt.data() + h * n * dh;
+    for (int64_t j = 0; j < n; ++j) {
+      std::memcpy(K + j * dh, k + j * d + h * dh, static_cast<size_t>(dh) * sizeof(float));
+      for (int64_t e = 0; e < dh; ++e) V[e * n + j] = v[j * d + h * dh + e];
+    }
+  }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+  const int64_t block = 16;
+  const int64_t n_blocks = (n + block - 1) / block;
+  pool.parallel_for(n_head * n_blocks, [&](int64_t b0, int64_t b1) {
+    std::vector<float> p(static_cast<size_t>(n));
+    for (int64_t bi = b0; bi < b1; ++bi) {
+      const int h = static_cast<int>(bi / n_blocks);
+      const float* K = kh.data() + h * n * dh;
+      const float* V = vt.data() + h * n * dh;
+      const int64_t i_end = std::min(n, (bi % n_blocks + 1) * block);
+      for (int64_t i = (bi % n_blocks) * block; i < i_end; ++i) {
+        const float* qi = q + i * d + h * dh;
+        for (int64_t j = 0; j < n; ++j) p[static_cast<size_t>(j)] = kernels::dot_f32(qi, K + j * dh, dh);
+        kernels::softmax(p.data(), n, scale);
+        float* oi = out + i * d + h * dh;
+        for (int64_t e = 0; e < dh; ++e) oi[e] = kernels::dot_f32(V + e * n, p.data(), n);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_arg,
+                                          EncodeTimings* timings) const {
+  const auto t0 = std::chrono::steady_clock::now();
+  ThreadPool& pool = pool_arg ? *pool_arg : ThreadPool::global();
+  const ClipHparams& hp = hp_;
+  const int S = hp.image_size, P = hp.patch_size, G = hp.n_patches_side();
+  const int64_t D = hp.n_embd, np = hp.n_patches();
+  const bool cls = hp.projector == ProjectorType::kMlp;
+  const int64_t n = np + (cls ? 1 : 0);
+
+  // Patches as rows of (channel, row, column) pixels: the convolution becomes one matmul.
+  const int64_t pp = 3LL * P * P;
+  std::vector<float> patches(static_cast<size_t>(np * pp));
+  for (int gy = 0; gy < G; ++gy) {
+    for (int gx = 0; gx < G; ++gx) {
+      float* row = patches.data() + (static_cast<int64_t>(gy) * G + gx) * pp;
+      for (int c = 0; c < 3; ++c) {
+        for (int ky = 0; ky < P; ++ky) {
+          const float* src = tile + (static_cast<int64_t>(c) * S + gy * P + ky) * S + gx * P;
+          std::memcpy(row + (static_cast<int64_t>(c) * P + ky) * P, src, static_cast<size_t>(P) * sizeof(float));
+        }
+      }
+    }
+  }
+  std::vector<float> x(static_cast<size_t>(n * D));
+  apply(w_.patch, patches.data(), np, x.data() + (cls ? D : 0), &pool);
+  if (cls) std::memcpy(x.data(), w_.class_embd.data(), static_cast<size_t>(D) * sizeof(float));
+  kernels::add(x.data(), w_.pos_embd.data(), n * D, x.data());
+  if (!w_.pre_ln.w.empty()) norm_rows(w_.pre_ln, hp.eps, x.data(), n, D, x.data());
+
+  std::vector<float> h(x.size()), q(x.size()), k(x.size()), v(x.size()), att(x.size());
+  std::vector<float> ff(static_cast<size_t>(n * hp.n_ff));
+  for (const ClipLayer& L : w_.layers) {
+    norm_rows(L.ln1, hp.eps, x.data(), n, D, h.data());
+    apply(L.q, h.data(), n, q.data(), &pool);
+    apply(L.k, h.data(), n, k.data(), &pool);
+    apply(L.v, h.data(), n, v.data(), &pool);
+    attention(q.data(), k.data(), v.data(), n, hp.n_head, D, att.data(), pool);
+    apply(L.o, att.data(), n, h.data(), &pool);
+    kernels::add(x.data(), h.data(), n * D, x.data());
+    norm_rows(L.ln2, hp.eps, x.data(), n, D, h.data());
+    apply(L.fc1, h.data(), n, ff.data(), &pool);
+    if (hp.use_gelu) {
+      kernels::gelu_tanh(ff.data(), n * hp.n_ff, ff.data());
+    } else {
+      quick_gelu(ff.data(), n * hp.n_ff);
+    }
+    apply(L.fc2, ff.data(), n, h.data(), &pool);
+    kernels::add(x.data(), h.data(), n * D, x.data());
+  }
+  if (!w_.post_ln.w.empty()) norm_rows(w_.post_ln, hp.eps, x.data(), n, D, x.data());
+
+  const auto t1 = std::chrono::steady_clock::now();
+  std::vector<float> out;
+  switch (hp.projector) {
+    case ProjectorType::kMlp: {
+      const float* patches_out = x.data() + D;  // the class token is not an image token
+      std::vector<float> mid(static_cast<size_t>(np * w_.mm0.rows));
+      apply(w_.mm0, patches_out, np, mid.data(), &pool);
+      kernels::gelu_tanh(mid.data(), static_cast<int64_t>(mid.size()), mid.data());
+      out.resize(static_cast<size_t>(np * w_.mm2.rows));
+      apply(w_.mm2, mid.data(), np, out.data(), &pool);
+      break;
+    }
+    case ProjectorType::kIdefics3: {
+      // Pixel shuffle: each s x s block of patches becomes one token of s*s*D features, the
+      // block's patches in row-major order.
+      const int s = hp.scale_factor, g = G / s;
+      const int64_t nt = static_cast<int64_t>(g) * g;
+      std::vector<float> shuffled(static_cast<size_t>(nt * s * s * D));
+      for (int ty = 0; ty < g; ++ty) {
+        for (int tx = 0; tx < g; ++tx) {
+          float* dst = shuffled.data() + (static_cast<int64_t>(ty) * g + tx) * s * s * D;
+          for (int dy = 0; dy < s; ++dy) {
+            for (int dx = 0; dx < s; ++dx) {
+              const int64_t patch = static_cast<int64_t>(s * ty + dy) * G + (s * tx + dx);
+              std::memcpy(dst + (static_cast<int64_t>(dy) * s + dx) * D, x.data() + patch * D,
+                          static_cast<size_t>(D) * sizeof(float));
+            }
+          }
+        }
+      }
+      out.resize(static_cast<size_t>(nt * w_.mm_fc.rows));
+      apply(w_.mm_fc, shuffled.data(), nt, out.data(), &pool);
+      break;
+    }
+  }
+  if (timings) {
+    const auto t2 = std::chrono::steady_clock::now();
+    timings->vit_ms += std::chrono::duration<double, std::milli>(t1 - t0).count();
+    timings->project_ms += std::chrono::duration<double, std::milli>(t2 - t1).count();
+  }
+  return out;
+}
+
+ImageEmbeddings ClipModel::encode(const VisionInput& in, ThreadPool* pool,
+                                  EncodeTimings* timings) const {
+  if (in.size != hp_.image_size) {
+    throw Error("vision input tiles are " + std::to_string(in.size) + " px, the model takes " +
+                std::to_string(hp_.image_size));
+  }
+  ImageEmbeddings e;
+  e.n_embd = hp_.n_embd_out;
+  for (const auto& tile : in.tiles) {
+    const auto t = encode_tile(tile.data(), pool, timings);
+    const int nt = static_cast<int>(t.size() / static_cast<size_t>(e.n_embd));
+    e.tokens_per_tile.push_back(nt);
+    e.n_tokens += nt;
+    e.data.insert(e.data.end(), t.begin(), t.end());
+  }
+  return e;
+}
+
+ImageEmbeddings ClipModel::encode(const Image& img, ThreadPool* pool) const {
+  return encode(preprocess(img, preprocess_config()), pool);
+}
+
+}  // namespace omni::vision
