@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "pipeline/config.h"
 #include "pipeline/stages.h"
 
 namespace omni::pipeline {
@@ -26,6 +27,10 @@ struct RemoteEndpoint {
   // "{base}/v1/{path}" whether or not `url` already ends in /v1.
   std::string endpoint(const std::string& path) const;
 };
+
+// The endpoint a config section ("asr", "llm" or "tts") names: {section}.url,
+// {section}.remote_model and the key from the environment variable {section}.api_key_env.
+RemoteEndpoint remote_endpoint_from_config(const Config& config, const std::string& section);
 
 std::unique_ptr<LanguageModel> make_remote_language_model(RemoteEndpoint endpoint);
 std::unique_ptr<SpeechToText> make_remote_speech_to_text(RemoteEndpoint endpoint);

@@ -1,5 +1,7 @@
 #include "pipeline/remote.h"
 
+#include <cstdlib>
+
 namespace omni::pipeline {
 
 std::string RemoteEndpoint::endpoint(const std::string& path) const {
@@ -7,6 +9,17 @@ std::string RemoteEndpoint::endpoint(const std::string& path) const {
   while (!base.empty() && base.back() == '/') base.pop_back();
   if (base.ends_with("/v1")) base.resize(base.size() - 3);
   return base + "/v1/" + path;
+}
+
+RemoteEndpoint remote_endpoint_from_config(const Config& config, const std::string& section) {
+  RemoteEndpoint ep;
+  ep.url = config.str(section + ".url");
+  ep.model = config.str(section + ".remote_model");
+  const std::string& env = config.str(section + ".api_key_env");
+  if (!env.empty()) {
+    if (const char* key = std::getenv(env.c_str())) ep.api_key = key;
+  }
+  return ep;
 }
 
 std::string base64_encode(std::string_view bytes) {

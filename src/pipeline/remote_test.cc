@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -173,6 +174,18 @@ TEST(Remote, Base64AndEndpoints) {
   EXPECT_EQ(RemoteEndpoint{.url = "http://h:1/v1/"}.endpoint("audio/speech"), "http://h:1/v1/audio/speech");
   EXPECT_EQ(RemoteEndpoint{.url = "http://h:1"}.endpoint("models"), "http://h:1/v1/models");
   EXPECT_THROW(make_remote_language_model({}), Error);
+
+  Config c;
+  c.set_flag("llm.url", "http://h:2");
+  c.set_flag("llm.remote_model", "qwen");
+  c.set_flag("llm.api_key_env", "OMNI_TEST_REMOTE_KEY");
+  ::setenv("OMNI_TEST_REMOTE_KEY", "k42", 1);
+  const RemoteEndpoint ep = remote_endpoint_from_config(c, "llm");
+  ::unsetenv("OMNI_TEST_REMOTE_KEY");
+  EXPECT_EQ(ep.url, "http://h:2");
+  EXPECT_EQ(ep.model, "qwen");
+  EXPECT_EQ(ep.api_key, "k42");
+  EXPECT_EQ(remote_endpoint_from_config(c, "tts").model, "tts-1");
 }
 
 asr::Audio tone(int rate, double seconds) {
