@@ -84,8 +84,10 @@ TEST(WhisperStream, JfkIn100msChunksMatchesOffline) {
   StreamingOptions o;
   std::string text;
   const auto parts = stream(f.tr, f.jfk.samples, o, &text);
-  // 11 s at a 500 ms step: 22 steps, plus the final update.
-  ASSERT_EQ(parts.size(), 23u);
+  // 11 s at a 500 ms step: 22 steps plus the final update, or 21 when finish() arrives before the
+  // worker reaches the last chunk (the final pass then covers that step).
+  ASSERT_GE(parts.size(), 22u);
+  ASSERT_LE(parts.size(), 23u);
   std::string prev;
   for (size_t i = 0; i < parts.size(); ++i) {
     const Partial& p = parts[i];
@@ -133,7 +135,8 @@ TEST(WhisperStream, TrimsLongBufferWithoutRetracting) {
   o.max_buffer_s = 2.0;  // forces trimming several times on the 11 s clip
   std::string text;
   const auto parts = stream(f.tr, f.jfk.samples, o, &text);
-  ASSERT_EQ(parts.size(), 12u);
+  ASSERT_GE(parts.size(), 11u);
+  ASSERT_LE(parts.size(), 12u);
   std::string prev;
   for (const auto& p : parts) {
     EXPECT_TRUE(starts_with(p.stable, prev));
