@@ -217,7 +217,8 @@ Transcript Transcriber::transcribe_16k(std::span<const float> samples,
   WhisperDecoder dec(m, *pool_);
   Greedy greedy(m, o);
   std::vector<float> logits;
-  const int n_ctx = m.hparams().n_audio_ctx;
+  const int n_ctx = o.audio_ctx > 0 ? std::min(o.audio_ctx, m.hparams().n_audio_ctx)
+                                    : m.hparams().n_audio_ctx;
   const int n_max = m.hparams().n_text_ctx / 2 - 4;
   const int seek_end = mel.n_len_org;
   int seek = 0;

@@ -27,6 +27,11 @@ struct TranscribeOptions {
   float entropy_thold = 2.4f;
   float logprob_thold = -1.0f;
   float no_speech_thold = 0.6f;
+  // Encoder frames per window (whisper.cpp's audio_ctx): 0 = the model's n_audio_ctx (1500 =
+  // 30 s). Smaller values encode only the first audio_ctx * 20 ms of each window (positional
+  // embedding sliced) and the decoder attends to those frames only: much faster for short audio,
+  // at some loss of accuracy. Values above n_audio_ctx are clamped.
+  int audio_ctx = 0;
 };
 
 // One sampled token as whisper.cpp reports it.

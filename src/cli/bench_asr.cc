@@ -1,13 +1,20 @@
 // `omni bench asr -m MODEL [-t THREADS]`: encoder time for a 30 s window and decoder tokens/s.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <span>
+#include <thread>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "asr/audio_io.h"
 #include "asr/mel.h"
+#include "asr/resample.h"
 #include "asr/whisper_forward.h"
+#include "asr/whisper_stream.h"
 #include "cli/command.h"
+#include "core/error.h"
 #include "core/thread_pool.h"
 
 namespace omni::cli {
@@ -17,13 +24,54 @@ struct BenchAsrArgs {
   std::string model;
   int threads = 0;
   int tokens = 64;
+  bool stream = false;
+  std::string audio;
+  double step_s = 0.5;
 };
 
 double ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
+// --stream: feeds AUDIO in 100 ms chunks at real-time pace and reports, per partial update, the
+// delay from the arrival of the newest chunk it covers to its emission.
+void run_stream(const BenchAsrArgs& a) {
+  if (a.audio.empty()) throw Error("bench asr --stream needs --audio FILE");
+  const asr::Audio in = asr::to_whisper_input(asr::load_audio_file(a.audio));
+  asr::Transcriber tr(a.model, a.threads);
+  asr::StreamingOptions so;
+  so.step_s = a.step_s;
+  std::vector<double> lat, comp;
+  asr::StreamingTranscriber st(tr, so, [&](const asr::Partial& p) {
+    if (p.final) return;
+    lat.push_back(p.latency_ms);
+    comp.push_back(p.compute_ms);
+  });
+  const std::span<const float> pcm(in.samples);
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < pcm.size(); i += 1600) {
+    std::this_thread::sleep_until(start + std::chrono::milliseconds(i / 16));
+    st.feed(pcm.subspan(i, std::min<size_t>(1600, pcm.size() - i)));
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string text = st.finish();
+  const double final_ms = ms_since(t0);
+  if (lat.empty()) throw Error("bench asr --stream: audio shorter than one step");
+  auto sorted = lat;
+  std::sort(sorted.begin(), sorted.end());
+  double sum = 0, csum = 0;
+  for (double v : lat) sum += v;
+  for (double v : comp) csum += v;
+  std::printf("model: %s, threads %d, step %.2f s, audio %.2f s, %zu partials\n", a.model.c_str(),
+              a.threads, a.step_s, static_cast<double>(pcm.size()) / 16000.0, lat.size());
+  std::printf("partial latency ms: mean %.1f  p50 %.1f  p90 %.1f  max %.1f  (compute mean %.1f)\n",
+              sum / static_cast<double>(lat.size()), sorted[sorted.size() / 2],
+              sorted[sorted.size() * 9 / 10], sorted.back(), csum / static_cast<double>(comp.size()));
+  std::printf("final pass after end of audio: %.1f ms\ntext: %s\n", final_ms, text.c_str());
+}
+
 void run(const BenchAsrArgs& a) {
+  if (a.stream) return run_stream(a);
   const auto model = asr::WhisperModel::load(a.model);
   ThreadPool pool(a.threads);
   const auto& hp = model->hparams();
@@ -73,6 +121,9 @@ const RegisterCommand kRegister([](CLI::App& app) {
   cmd->add_option("-t,--threads", args->threads, "Threads (default: all cores)")
       ->check(CLI::Range(1, 256));
   cmd->add_option("-n,--tokens", args->tokens, "Decoder steps to time")->check(CLI::Range(1, 440));
+  cmd->add_flag("--stream", args->stream, "Streaming partial latency at real-time feed (--audio)");
+  cmd->add_option("--audio", args->audio, "Audio file for --stream");
+  cmd->add_option("--step", args->step_s, "Streaming step in seconds")->check(CLI::Range(0.05, 30.0));
   cmd->callback([args] { run(*args); });
 });
 

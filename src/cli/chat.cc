@@ -38,7 +38,7 @@ void run_chat(ChatFlags& f) {
   const bool tty = isatty(fileno(stdin));
   std::fprintf(stderr,
                "omni chat: %s (%s%s). /reset clears the conversation, /audio PATH speaks from a "
-               "file, /say on|off, /exit quits.\n",
+               "file, /image PATH [question] reads an image's text, /say on|off, /exit quits.\n",
                f.p.llm.c_str(), lp.llm->model()->config().arch.c_str(),
                local && local->has_template() ? ", chat template"
                                               : ", no chat template: text continuation");
@@ -69,15 +69,18 @@ void run_chat(ChatFlags& f) {
         continue;
       }
       if (line.starts_with("/image")) {
-        throw Error("/image: the OCR image reader is not in this build yet");
-      }
-      if (line.starts_with("/audio")) {
+        // "/image PATH [question]": the image's words (OCR) go into the prompt with the question.
+        std::string rest = pipeline::trim(line.substr(6));
+        if (rest.empty()) throw Error("usage: /image PATH [question]");
+        const auto sp = rest.find(' ');
+        const std::string path = rest.substr(0, sp);
+        in.image = pipeline::ImageInput::from_file(path);
+        in.text = sp == std::string::npos ? "What does this image say?" : pipeline::trim(rest.substr(sp));
+        if (!lp.image_reader) lp.image_reader = make_image_reader(f.p);
+      } else if (line.starts_with("/audio")) {
         const std::string path = pipeline::trim(line.substr(6));
         if (path.empty()) throw Error("usage: /audio PATH");
-        if (!lp.stt) {
-          if (f.p.asr_model.empty()) throw Error("/audio needs --asr-model WHISPER.bin");
-          lp.stt = std::make_unique<pipeline::WhisperStt>(f.p.asr_model, f.p.threads);
-        }
+        if (!lp.stt) lp.stt = make_stt(f.p);
         in.audio = asr::load_audio_file(path);
       } else if (line.starts_with("/")) {
         throw Error("unknown command " + line + " (/reset /audio /say /image /exit)");

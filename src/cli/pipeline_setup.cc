@@ -3,6 +3,8 @@
 #include "asr/wav.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "pipeline/local_ocr.h"
+#include "pipeline/local_pocketsphinx.h"
 #include "pipeline/local_tts.h"
 #include "pipeline/local_whisper.h"
 
@@ -10,7 +12,8 @@ namespace omni::cli {
 
 void add_pipeline_flags(CLI::App* cmd, PipelineFlags& f) {
   cmd->add_option("-m,--model", f.llm, "GGUF language model")->required();
-  cmd->add_option("--asr-model", f.asr_model, "Whisper model (whisper.cpp ggml .bin)");
+  cmd->add_option("--asr-model", f.asr_model,
+                  "Whisper model (whisper.cpp ggml .bin); default: PocketSphinx (English)");
   cmd->add_option("--voice", f.voice,
                   "espeak:en | espeak:ko | espeak:<voice> | a Piper voice.onnx (default espeak:en)");
   cmd->add_option("--system", f.system, "system prompt");
@@ -22,23 +25,30 @@ void add_pipeline_flags(CLI::App* cmd, PipelineFlags& f) {
   cmd->add_option("-c,--ctx", f.ctx, "LLM context size (default: the model's, at most 4096)");
 }
 
+std::unique_ptr<pipeline::SpeechToText> make_stt(const PipelineFlags& f) {
+  if (!f.asr_model.empty()) return std::make_unique<pipeline::WhisperStt>(f.asr_model, f.threads);
+  // No download needed; English only (the stage says so clearly for other languages).
+  if (f.language != "en") {
+    throw Error("speech in '" + f.language +
+                "' needs a multilingual Whisper model: give --asr-model WHISPER.bin (the built-in "
+                "PocketSphinx recogniser knows English only)");
+  }
+  return std::make_unique<pipeline::PocketsphinxStt>();
+}
+
+std::unique_ptr<pipeline::ImageReader> make_image_reader(const PipelineFlags& f) {
+  return std::make_unique<pipeline::OcrImageReader>(f.language == "ko" ? "kor+eng" : "eng+kor");
+}
+
 LocalPipeline load_pipeline(const PipelineFlags& f, bool need_asr, bool need_image, bool speak) {
   LocalPipeline p;
   p.pool = std::make_unique<ThreadPool>(f.threads);
   p.llm = std::make_unique<pipeline::LocalLanguageModel>(
       f.llm, llm::ContextOptions{.n_ctx = f.ctx, .pool = p.pool.get()});
   if (need_asr) {
-    if (f.asr_model.empty()) {
-      throw Error(
-          "audio input needs a speech recogniser: give --asr-model WHISPER.bin (the built-in "
-          "pocketsphinx default is not in this build yet)");
-    }
-    p.stt = std::make_unique<pipeline::WhisperStt>(f.asr_model, f.threads);
+    p.stt = make_stt(f);
   }
-  if (need_image) {
-    throw Error(
-        "image input needs the OCR image reader, which is not in this build yet");
-  }
+  if (need_image) p.image_reader = make_image_reader(f);
   if (speak) {
     std::string voice = f.voice;
     if (voice == "espeak:en" && f.language != "en") voice = "espeak:" + f.language;

@@ -41,6 +41,11 @@ struct LocalPipeline {
   pipeline::Stages stages() const { return {stt.get(), image_reader.get(), tts.get()}; }
 };
 
+// The speech recogniser the flags name: Whisper with --asr-model, else PocketSphinx (English).
+std::unique_ptr<pipeline::SpeechToText> make_stt(const PipelineFlags& f);
+// The words path for images: OCR (Tesseract), Korean first when the language is ko.
+std::unique_ptr<pipeline::ImageReader> make_image_reader(const PipelineFlags& f);
+
 // Loads what the flags name. need_asr / need_image: the input has audio / an image; a missing
 // engine is a clear omni::Error. speak: build the TTS stage.
 LocalPipeline load_pipeline(const PipelineFlags& f, bool need_asr, bool need_image, bool speak);

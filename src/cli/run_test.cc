@@ -1,5 +1,13 @@
 // `omni run` as a subprocess: one turn from refdata audio (random-weight whisper), the stories
 // model and espeak-ng, its JSON, WAV and trace outputs, and its errors.
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+// stb's own code trips -Wnull-dereference at -O3 (a false positive in its zlib writer).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <stb/stb_image_write.h>
+#pragma GCC diagnostic pop
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -7,7 +15,9 @@
 #include <nlohmann/json.hpp>
 
 #include "asr/wav.h"
+#include "asr/wer.h"
 #include "testing/refdata.h"
+#include "vision/text_render_testing.h"
 
 namespace omni {
 namespace {
@@ -66,11 +76,17 @@ TEST(RunCli, ClearErrors) {
   std::string out;
   EXPECT_EQ(run_command(binary("omni") + " run -m " + llm, &out, true), 1);
   EXPECT_NE(out.find("--audio"), std::string::npos) << out;
-  EXPECT_EQ(run_command(binary("omni") + " run -m " + llm + " --audio " +
+  // Without a Whisper model speech goes to PocketSphinx, which knows English only.
+  EXPECT_EQ(run_command(binary("omni") + " run -m " + llm + " -l ko --no-speech --audio " +
                             refdata("asr/audio/jfk.wav"),
                         &out, true),
             1);
   EXPECT_NE(out.find("--asr-model"), std::string::npos) << out;
+  EXPECT_EQ(run_command(binary("omni") + " run -m " + llm + " --image " +
+                            refdata("asr/audio/jfk.wav"),
+                        &out, true),
+            1);
+  EXPECT_NE(out.find("jfk.wav"), std::string::npos) << out;
   EXPECT_EQ(run_command(binary("omni") + " run -m " + llm + " --text hi --audio /nonexistent.wav",
                         &out, true),
             1);
@@ -79,6 +95,44 @@ TEST(RunCli, ClearErrors) {
                         &out, true),
             1)
       << out;
+}
+
+nlohmann::json run_json(const std::string& args) {
+  std::string out;
+  const std::string cmd = binary("omni") + " run -m " + refdata("llm/models/stories260K.gguf") +
+                          " -n 8 -t 1 --no-speech --json " + args;
+  EXPECT_EQ(run_command(cmd, &out), 0) << cmd << "\n" << out;
+  return nlohmann::json::parse(out);
+}
+
+// Zero downloads: speech goes through PocketSphinx when no Whisper model is configured.
+TEST(RunCli, DefaultRecognizerNeedsNoModel) {
+  const auto j = run_json("--audio " + refdata("asr/audio/pocketsphinx_goforward.wav"));
+  EXPECT_EQ(j["transcript"], "go forward ten meters");
+}
+
+// Round trip: our espeak-ng voice says a sentence, the turn's recognizer hears it back.
+TEST(RunCli, SpokenByOurVoiceHeardByOurRecognizer) {
+  const std::string said = tmp("said.wav");
+  const std::string sentence = "please open the door and turn on the light";
+  std::string out;
+  ASSERT_EQ(run_command(binary("omni") + " speak '" + sentence + "' -o " + said, &out, true), 0) << out;
+  const auto j = run_json("--audio " + said);
+  const auto wer = asr::word_error_rate(sentence, j["transcript"].get<std::string>());
+  std::printf("round trip heard \"%s\" (WER %.0f%%)\n", j["transcript"].get<std::string>().c_str(),
+              100 * wer.rate());
+  EXPECT_LE(wer.rate(), 0.35) << j["transcript"];
+}
+
+// Words path: an image's text reaches the LLM prompt through OCR.
+TEST(RunCli, ImageTextThroughOcr) {
+  const auto img = testing::render_text(testing::system_font("DejaVuSans.ttf"),
+                                        {"Meeting at 10 am", "Room 42"}, 36);
+  const std::string png = tmp("note.png");
+  ASSERT_TRUE(stbi_write_png(png.c_str(), img.width, img.height, 3, img.rgb.data(), img.width * 3));
+  const auto j = run_json("--image " + png + " --text 'When is the meeting?'");
+  EXPECT_EQ(asr::normalize_transcript(j["image_text"].get<std::string>()), "meeting at 10 am room 42")
+      << j["image_text"];
 }
 
 }  // namespace

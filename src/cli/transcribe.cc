@@ -1,15 +1,21 @@
 // `omni transcribe FILE [-m MODEL] [--engine whisper|pocketsphinx] [--json | --format F]
-// [--no-timestamps] [-l LANG] [-t THREADS]`: speech to text with our Whisper engine, or with
-// PocketSphinx when no Whisper model is given. FILE "-" reads the audio file from stdin.
+// [--no-timestamps] [-l LANG] [-t THREADS] [--stream]`: speech to text with our Whisper engine,
+// or with PocketSphinx when no Whisper model is given. FILE "-" reads the audio file from stdin.
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <span>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "asr/audio_io.h"
 #include "asr/pocketsphinx.h"
+#include "asr/resample.h"
 #include "asr/whisper.h"
+#include "asr/whisper_stream.h"
 #include "cli/command.h"
 #include "core/error.h"
 #include "server/transcription.h"
@@ -27,6 +33,8 @@ struct TranscribeArgs {
   bool no_timestamps = false;
   bool translate = false;
   int threads = 0;
+  bool stream = false;
+  double step_s = 0.5;
 };
 
 // Timestamps like whisper.cpp's output, [hh:mm:ss.mmm --> ...].
@@ -40,12 +48,44 @@ std::string stamp(int64_t cs) {
   return buf;
 }
 
+// --stream: feeds the file in 100 ms chunks (as fast as decoding allows) and prints every partial
+// update: one JSON line each with --json, else stable + [tentative] text rewritten in place.
+void run_stream(const TranscribeArgs& a, asr::Transcriber& tr, const asr::Audio& audio,
+                const asr::TranscribeOptions& opt) {
+  const asr::Audio in = asr::to_whisper_input(audio);
+  asr::StreamingOptions so;
+  so.transcribe = opt;
+  so.step_s = a.step_s;
+  const bool tty = isatty(fileno(stdout)) != 0;
+  asr::StreamingTranscriber st(tr, so, [&](const asr::Partial& p) {
+    if (a.json) {
+      const nlohmann::json j = {{"stable", p.stable},         {"tentative", p.tentative},
+                                {"final", p.final},           {"audio_s", p.audio_s},
+                                {"compute_ms", p.compute_ms}, {"latency_ms", p.latency_ms}};
+      std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    } else if (p.final) {
+      std::printf(tty ? "\r\033[K%s\n" : "%s\n", p.stable.c_str());
+    } else if (tty) {
+      std::printf("\r\033[K%s[%s]", p.stable.c_str(), p.tentative.c_str());
+    } else {
+      std::printf("%s[%s]\n", p.stable.c_str(), p.tentative.c_str());
+    }
+    std::fflush(stdout);
+  });
+  const std::span<const float> pcm(in.samples);
+  for (size_t i = 0; i < pcm.size(); i += 1600) {
+    st.feed(pcm.subspan(i, std::min<size_t>(1600, pcm.size() - i)));
+  }
+  st.finish();
+}
+
 void run(const TranscribeArgs& a) {
   const asr::Audio audio = a.input == "-" ? asr::load_audio_stream(stdin)
                                           : asr::load_audio_file(a.input);
   const std::string engine = !a.engine.empty() ? a.engine : a.model.empty() ? "pocketsphinx" : "whisper";
   asr::Transcript t;
   if (engine == "pocketsphinx") {
+    if (a.stream) throw Error("--stream is implemented for Whisper models (-m) only");
     if (a.language != "en" || a.translate) {
       throw Error("pocketsphinx recognises English only; give a multilingual Whisper model (-m)");
     }
@@ -65,6 +105,7 @@ void run(const TranscribeArgs& a) {
     opt.language = a.language;
     opt.no_timestamps = a.no_timestamps;
     opt.translate = a.translate;
+    if (a.stream) return run_stream(a, tr, audio, opt);
     t = tr.transcribe(audio, opt);
   }
   if (!a.format.empty()) {
@@ -111,6 +152,9 @@ const RegisterCommand kRegister([](CLI::App& app) {
   cmd->add_option("-l,--language", args->language, "Spoken language code (en, de, ...)");
   cmd->add_option("-t,--threads", args->threads, "Threads (default: all cores)")
       ->check(CLI::Range(1, 256));
+  cmd->add_flag("--stream", args->stream, "Streaming decode: print partial results as they form");
+  cmd->add_option("--step", args->step_s, "Streaming step in seconds (default 0.5)")
+      ->check(CLI::Range(0.05, 30.0));
   cmd->callback([args] { run(*args); });
 });
 

@@ -1,0 +1,118 @@
+// Streaming speech recognition on top of Transcriber: audio arrives in chunks, a worker thread
+// re-decodes the growing buffer every `step` of new audio and reports partial results.
+//
+// Stability follows LocalAgreement-2 (as in whisper_streaming): a word becomes stable once two
+// consecutive hypotheses agree on it and on everything before it; stable text never changes
+// afterwards. The rest of the latest hypothesis is the tentative tail.
+//
+// Work reuse: each step encodes only the frames the buffer covers (reduced audio_ctx, so a 3 s
+// buffer costs a tenth of a 30 s window); when the buffer grows past `max_buffer_s`, it is
+// trimmed at the end of the last fully stable segment, so committed audio is never decoded again.
+//
+// Threading contract:
+// - feed() may be called from a real-time audio thread: it copies the samples into a queue under
+//   a mutex held only for the copy, never blocks on decoding and never calls the callback.
+// - Decoding and every on_partial call happen on the transcriber's own worker thread, one call
+//   at a time, in order. The callback must not call feed()/finish() on the same object.
+// - finish() (any thread, once) decodes what is left and returns the final transcript; after it,
+//   feed() is an error. cancel() (any thread) stops the worker as soon as the current step ends;
+//   finish() then returns the text stable so far. The destructor cancels.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "asr/whisper.h"
+
+namespace omni::asr {
+
+struct StreamingOptions {
+  TranscribeOptions transcribe;  // audio_ctx is set per step from the buffer length
+  double step_s = 0.5;           // decode after this much new audio
+  double max_buffer_s = 20.0;    // trim the buffer (at a stable segment end) beyond this
+  // Final pass over the remaining buffer with the full 30 s context (exactly the offline result
+  // for clips that were never trimmed) instead of the reduced one.
+  bool final_full_context = true;
+};
+
+struct Partial {
+  std::string stable;     // all stable text since the start of the stream (only grows)
+  std::string tentative;  // the rest of the latest hypothesis (may change)
+  bool final = false;     // the last update, from finish()
+  double audio_s = 0;     // seconds of audio covered by this hypothesis (since stream start)
+  double compute_ms = 0;  // time spent decoding this step
+  // Wall time from the arrival (feed call) of the newest sample this step covers to the
+  // emission of this partial: the delay a user sees behind the audio.
+  double latency_ms = 0;
+};
+
+class StreamingTranscriber {
+ public:
+  using OnPartial = std::function<void(const Partial&)>;
+
+  // `transcriber` must outlive this object and is used by the worker thread only.
+  StreamingTranscriber(Transcriber& transcriber, StreamingOptions options, OnPartial on_partial);
+  ~StreamingTranscriber();
+  StreamingTranscriber(const StreamingTranscriber&) = delete;
+  StreamingTranscriber& operator=(const StreamingTranscriber&) = delete;
+
+  // 16 kHz mono samples. Throws omni::Error after finish().
+  void feed(std::span<const float> samples_16k);
+  // Flushes, waits for the worker, emits a final Partial and returns the whole text. Rethrows an
+  // error the worker hit.
+  std::string finish();
+  void cancel();
+
+ private:
+  struct Chunk {
+    std::vector<float> samples;
+    std::chrono::steady_clock::time_point arrival;
+  };
+  struct Hypothesis {
+    std::vector<std::string> words;        // whitespace-separated words, leading space kept
+    std::vector<size_t> segment_end_word;  // words[0, e) are complete at each segment end
+    std::vector<int64_t> segment_end_cs;   // that segment's end, centiseconds into the buffer
+  };
+
+  void worker();
+  void step(std::chrono::steady_clock::time_point newest_arrival, bool final);
+  Hypothesis decode(bool full_context);
+  void trim();
+  std::string committed_text() const;
+
+  Transcriber& tr_;
+  const StreamingOptions opt_;
+  const OnPartial on_partial_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Chunk> queue_;
+  bool finishing_ = false;
+  bool done_ = false;
+  std::atomic<bool> cancelled_{false};
+  std::exception_ptr error_;
+
+  // Worker-only state.
+  std::vector<float> buffer_;     // audio not yet trimmed away
+  int64_t buffer_offset_ = 0;     // samples trimmed so far
+  int64_t since_step_ = 0;        // samples fed since the last step
+  std::string stable_before_;     // text of trimmed audio
+  std::vector<std::string> committed_;  // stable words inside the buffer
+  std::vector<std::string> previous_;   // previous hypothesis (for agreement)
+  Hypothesis last_;
+  std::string final_text_;
+
+  std::thread thread_;
+};
+
+}  // namespace omni::asr
