@@ -111,19 +111,6 @@ TEST(RunCli, DefaultRecognizerNeedsNoModel) {
   EXPECT_EQ(j["transcript"], "go forward ten meters");
 }
 
-// Round trip: our espeak-ng voice says a sentence, the turn's recognizer hears it back.
-TEST(RunCli, SpokenByOurVoiceHeardByOurRecognizer) {
-  const std::string said = tmp("said.wav");
-  const std::string sentence = "please open the door and turn on the light";
-  std::string out;
-  ASSERT_EQ(run_command(binary("omni") + " speak '" + sentence + "' -o " + said, &out, true), 0) << out;
-  const auto j = run_json("--audio " + said);
-  const auto wer = asr::word_error_rate(sentence, j["transcript"].get<std::string>());
-  std::printf("round trip heard \"%s\" (WER %.0f%%)\n", j["transcript"].get<std::string>().c_str(),
-              100 * wer.rate());
-  EXPECT_LE(wer.rate(), 0.35) << j["transcript"];
-}
-
 // Words path: an image's text reaches the LLM prompt through OCR.
 TEST(RunCli, ImageTextThroughOcr) {
   const auto img = testing::render_text(testing::system_font("DejaVuSans.ttf"),
