@@ -114,6 +114,9 @@ Ocr::Ocr(OcrOptions options) : impl_(std::make_unique<Impl>()) {
   if (impl_->api.Init(dir_.c_str(), options.languages.c_str(), tesseract::OEM_LSTM_ONLY) != 0) {
     throw Error("OCR: Tesseract could not load " + options.languages + " from " + dir_);
   }
+  // Tesseract reports "Empty page!!" and resolution guesses on stderr; an image without text is
+  // a normal input here, not something to print.
+  impl_->api.SetVariable("debug_file", "/dev/null");
   switch (options.layout) {
     case OcrLayout::kColumn: impl_->api.SetPageSegMode(tesseract::PSM_SINGLE_COLUMN); break;
     case OcrLayout::kAuto: impl_->api.SetPageSegMode(tesseract::PSM_AUTO); break;
