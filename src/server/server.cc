@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <sys/socket.h>
 #include <ctime>
 #include <random>
@@ -18,6 +19,7 @@
 #include "llm/chat_template.h"
 #include "llm/generate.h"
 #include "llm/model.h"
+#include "pipeline/local_ocr.h"
 #include "server/metrics.h"
 #include "server/openai.h"
 #include "server/slots.h"
@@ -490,6 +492,19 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
   s.pool = std::make_unique<ThreadPool>(s.o.threads);
   if (!s.o.asr_model_path.empty()) s.asr = std::make_unique<AsrEngine>(s.o.asr_model_path, s.o.threads);
   s.speech = std::make_unique<SpeechEngine>(s.o.voice_dir, s.o.voice);
+  // Images reach the (text) LLM as words: OCR, when Tesseract's language data is installed.
+  try {
+    auto reader = std::make_shared<pipeline::OcrImageReader>("eng+kor");
+    s.image_to_text = [reader](std::span<const uint8_t> bytes, const std::string& mime) {
+      pipeline::ImageInput in;
+      in.bytes.assign(bytes.begin(), bytes.end());
+      in.mime = mime;
+      in.source = "image_url";
+      return reader->describe(in, pipeline::CancelToken()).text;
+    };
+  } catch (const Error& e) {
+    std::fprintf(stderr, "serve: image input disabled: %s\n", e.what());
+  }
   s.slots = std::make_unique<SlotPool>(s.model, static_cast<size_t>(s.o.parallel),
                                        static_cast<size_t>(s.o.max_queue),
                                        llm::ContextOptions{.n_ctx = s.o.n_ctx, .pool = s.pool.get()},

@@ -100,7 +100,13 @@ std::string Server::Impl::part_to_text(const json& part, const std::string& type
                    pw, "image_input_unsupported");
   }
   const auto t0 = Clock::now();
-  std::string words = image_to_text(d.bytes, d.mime);
+  std::string words;
+  try {
+    words = image_to_text(d.bytes, d.mime);
+  } catch (const FormatError& e) {
+    throw ApiError(400, std::string("The image could not be read: ") + e.what(), pw + ".url",
+                   "invalid_image");
+  }
   metrics.record_stage("ocr", std::chrono::duration<double>(Clock::now() - t0).count());
   return words.empty() ? "" : "[Image text: " + words + "]";
 }
