@@ -43,13 +43,14 @@ class Pocketsphinx {
   Pocketsphinx(const Pocketsphinx&) = delete;
   Pocketsphinx& operator=(const Pocketsphinx&) = delete;
 
-  // Whole utterance, any rate / channel count (resampled to 16 kHz mono).
+  // Whole utterance, any rate / channel count (resampled to 16 kHz mono), normalised over the
+  // whole utterance: more accurate than the incremental path below.
   PocketsphinxResult recognize(const Audio& audio);
 
   // Incremental use: begin(), feed() 16 kHz mono floats (each returns the current best
   // hypothesis), end() for the final result. Live normalisation adapts per block and carries over
   // from one utterance to the next (speaker adaptation), so the words can depend on block sizes
-  // and history; on a fresh object, 100 ms blocks (1600 samples) give what recognize() gives.
+  // and history, and are less accurate than recognize() on the same audio.
   void begin();
   std::string feed(std::span<const float> samples_16k);
   PocketsphinxResult end();

@@ -18,7 +18,7 @@ namespace omni::asr {
 namespace {
 
 // Measured 2026-11-28 (see docs/TESTING.md); the bound leaves room for libm differences only.
-constexpr double kMaxWer = 0.60;
+constexpr double kMaxWer = 0.35;
 
 nlohmann::json clips() {
   std::ifstream f(omni::testing::refdata("asr/audio/transcripts.json"));
@@ -54,11 +54,10 @@ TEST(Pocketsphinx, WordErrorRateOnRealSpeech) {
   EXPECT_LT(wer, kMaxWer);
 }
 
-TEST(Pocketsphinx, StreamingEndsWithTheOfflineResult) {
-  // Two decoders: one carries its cepstral mean from utterance to utterance (speaker adaptation),
-  // so a second utterance on the same object may decode differently.
+TEST(Pocketsphinx, StreamingGivesPartialsAndAFinalResult) {
+  // Two decoders: one carries its cepstral mean from utterance to utterance (speaker adaptation).
   Pocketsphinx ps, offline_ps;
-  const auto audio = load_audio_file(omni::testing::refdata("asr/audio/librivox_sense_and_sensibility_0880.wav"));
+  const auto audio = load_audio_file(omni::testing::refdata("asr/audio/pocketsphinx_goforward.wav"));
   const auto offline = offline_ps.recognize(audio);
   ps.begin();
   std::string last_partial;
