@@ -15,7 +15,6 @@ namespace {
 
 constexpr const char* kDebianModelDir = "/usr/share/pocketsphinx/model/en-us";
 constexpr double kFrameSeconds = 0.01;
-constexpr size_t kBlock = 1600;  // pocketsphinx's default 100 frames per second
 
 void require_file(const std::string& path, const char* what) {
   if (!std::filesystem::exists(path)) {

@@ -98,7 +98,6 @@ class StreamingTranscriber {
   std::condition_variable cv_;
   std::deque<Chunk> queue_;
   bool finishing_ = false;
-  bool done_ = false;
   std::atomic<bool> cancelled_{false};
   std::exception_ptr error_;
 
