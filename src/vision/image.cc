@@ -229,13 +229,8 @@ Image decode_stb(std::span<const uint8_t> b, ImageFormat fmt, const ImageLimits&
                  std::string_view name) {
   const int len = static_cast<int>(b.size());
   if (fmt == ImageFormat::kPng) check_png_size(b, limits, name);
-  int w = 0, h = 0, comp = 0;
-  if (!stbi_info_from_memory(b.data(), len, &w, &h, &comp)) {
-    // stb tries every format, so its last reason is "unknown image type": not helpful.
-    fail(name, std::string(image_format_name(fmt)) + " header not readable (corrupt, truncated "
-                   "or an unsupported variant)");
-  }
-  check_size(w, h, limits, name);
+  // The structure walks come before any stb call: stbi_info already parses JPEG tables (DHT),
+  // and a table it cannot hold is an out-of-bounds write inside stb (found by image_fuzz).
   switch (fmt) {
     case ImageFormat::kPng: check_png_structure(b, name); break;
     case ImageFormat::kJpeg: check_jpeg_structure(b, name); break;
@@ -243,6 +238,13 @@ Image decode_stb(std::span<const uint8_t> b, ImageFormat fmt, const ImageLimits&
     case ImageFormat::kGif: check_gif_structure(b, name); break;
     default: break;
   }
+  int w = 0, h = 0, comp = 0;
+  if (!stbi_info_from_memory(b.data(), len, &w, &h, &comp)) {
+    // stb tries every format, so its last reason is "unknown image type": not helpful.
+    fail(name, std::string(image_format_name(fmt)) + " header not readable (corrupt, truncated "
+                   "or an unsupported variant)");
+  }
+  check_size(w, h, limits, name);
   int w2 = 0, h2 = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> px(
       stbi_load_from_memory(b.data(), len, &w2, &h2, &comp, 3), stbi_image_free);

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <functional>
 
+#include "core/error.h"
 #include "testing/refdata.h"
 #include "vision/image.h"
 #include "vision/image_testing.h"
@@ -65,6 +66,20 @@ TEST(ImageSeeds, CommittedSeedsDecodeToTheirPattern) {
     int m = 0;
     for (size_t i = 0; i < img.rgb.size(); ++i) m = std::max(m, std::abs(int{img.rgb[i]} - int{ref.rgb[i]}));
     EXPECT_LE(m, s.tolerance) << s.file;
+  }
+}
+
+}  // namespace
+}  // namespace omni::vision
+
+namespace omni::vision {
+namespace {
+
+// Inputs image_fuzz found: JPEG Huffman tables that stb_image's header probe (stbi_info) wrote
+// past its arrays before our structure walk ran. Now a clear error, and clean under UBSan.
+TEST(ImageSeeds, FuzzFoundJpegTablesAreRefusedBeforeStb) {
+  for (const char* f : {"image_crash_stb_dht_1.jpg", "image_crash_stb_dht_2.jpg"}) {
+    EXPECT_THROW(load_image((seeds_dir() / f).string()), omni::FormatError) << f;
   }
 }
 
