@@ -1,6 +1,5 @@
 #include "pipeline/local_pocketsphinx.h"
 
-#include "asr/resample.h"
 #include "core/error.h"
 
 namespace omni::pipeline {
