@@ -466,39 +466,46 @@ int VitsModel::flow_context_frames() const {
 }
 
 bool VitsModel::synthesize_streaming(std::span<const int64_t> ids, const VitsOptions& opt,
-                                     int chunk_frames, const OnChunk& on_chunk) const {
+                                     int chunk_frames, const OnChunk& on_chunk,
+                                     int first_chunk_frames) const {
   Act g;
   Act zp = prior(ids, opt, &g, nullptr);
   const Act* gp = gin_ > 0 ? &g : nullptr;
   const int ctx = decoder_context_frames();
   const int hop = hop_length();
   chunk_frames = std::max(1, chunk_frames);
-  // First audio early: run the flow over just the frames the first chunk needs (plus the
-  // flow's own receptive field), decode and deliver that chunk, then run the flow over the
-  // whole sentence for the rest. Both give the same values where they are used.
-  const int first_end = std::min(zp.t, chunk_frames);
-  const int flow_end = std::min(zp.t, first_end + ctx + flow_context_frames());
-  if (flow_end < zp.t) {
-    Act head(zp.c, flow_end);
-    for (int c = 0; c < zp.c; ++c) std::copy(zp.row(c), zp.row(c) + flow_end, head.row(c));
-    const Act zh = flow_reverse(std::move(head), gp, opt.pool);
-    const int hi = std::min(zh.t, first_end + ctx);
-    Act part(zh.c, hi);
-    for (int c = 0; c < zh.c; ++c) std::copy(zh.row(c), zh.row(c) + hi, part.row(c));
-    const std::vector<float> audio = decode(part, gp, opt.pool);
-    if (!on_chunk(std::span<const float>(audio).first(size_t(first_end) * hop))) return false;
-  }
-  const Act z = flow_reverse(std::move(zp), gp, opt.pool);
-  for (int start = flow_end < z.t ? first_end : 0; start < z.t; start += chunk_frames) {
-    const int end = std::min(z.t, start + chunk_frames);
+  if (first_chunk_frames <= 0) first_chunk_frames = chunk_frames;
+  const int y_len = zp.t;
+  // Decodes frames [start, end) of z (with up to ctx frames of context each side) and hands
+  // them on.
+  auto deliver = [&](const Act& z, int start, int end) {
     const int lo = std::max(0, start - ctx), hi = std::min(z.t, end + ctx);
     Act part(z.c, hi - lo);
     for (int c = 0; c < z.c; ++c) std::copy(z.row(c) + lo, z.row(c) + hi, part.row(c));
     const std::vector<float> audio = decode(part, gp, opt.pool);
     const size_t from = size_t(start - lo) * hop;
-    if (!on_chunk(std::span<const float>(audio).subspan(from, size_t(end - start) * hop))) {
-      return false;
-    }
+    return on_chunk(std::span<const float>(audio).subspan(from, size_t(end - start) * hop),
+                    end == y_len);
+  };
+  // First audio early: run the flow over just the frames the (small) first chunk needs plus
+  // the flow's own receptive field, decode and deliver that chunk, then run the flow over the
+  // whole sentence for the rest. Both give the same values where they are used.
+  const int first_end = std::min(zp.t, first_chunk_frames);
+  const int flow_end = std::min(zp.t, first_end + ctx + flow_context_frames());
+  int start = 0;
+  if (flow_end < y_len) {
+    Act head(zp.c, flow_end);
+    for (int c = 0; c < zp.c; ++c) std::copy(zp.row(c), zp.row(c) + flow_end, head.row(c));
+    const Act zh = flow_reverse(std::move(head), gp, opt.pool);
+    // Right context past flow_end is not needed: first_end + ctx <= flow_end.
+    if (!deliver(zh, 0, first_end)) return false;
+    start = first_end;
+  }
+  const Act z = flow_reverse(std::move(zp), gp, opt.pool);
+  while (start < y_len) {
+    const int end = std::min(y_len, start + (start == 0 ? first_end : chunk_frames));
+    if (!deliver(z, start, end)) return false;
+    start = end;
   }
   return true;
 }
