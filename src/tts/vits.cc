@@ -467,6 +467,7 @@ void VitsModel::prepare() {
   }
   dec_.conv_pre.prepare();
   dec_.conv_post.prepare();
+  for (ConvTranspose1d& u : dec_.ups) u.prepare();
   if (gin_) dec_.cond.prepare();
   for (ResBlock& rb : dec_.resblocks) {
     for (Conv1d& c : rb.convs) c.prepare();
@@ -477,7 +478,9 @@ void VitsModel::prepare() {
 int VitsModel::flow_context_frames() const {
   int frames = 0;
   for (const CouplingLayer& c : flow_) {
-    for (const Conv1d& conv : c.wn.in_layers) frames += conv.dilation * (conv.k - 1) / 2 + 1;
+    // Only the WaveNet convs look sideways (pre/post are 1x1); each coupling layer's output
+    // depends on its input through them alone.
+    for (const Conv1d& conv : c.wn.in_layers) frames += conv.dilation * (conv.k - 1) / 2;
   }
   return frames + 2;
 }

@@ -85,6 +85,28 @@ Act Conv1d::operator()(const Act& x, ThreadPool* pool, float in_slope) const {
   return y;
 }
 
+PackedWeights ConvTranspose1d::pack_phase(int ph) const {
+  // Phase ph uses taps kk = kk0 + j*stride; A[co, (ci, j)] = w[ci, co, kk].
+  const int kk0 = (ph + pad) % stride;
+  const int taps = kk0 < k ? (k - kk0 + stride - 1) / stride : 0;
+  std::vector<float> a(size_t(cout) * cin * taps);
+  for (int ci = 0; ci < cin; ++ci) {
+    for (int j = 0; j < taps; ++j) {
+      const int kk = kk0 + j * stride;
+      for (int co = 0; co < cout; ++co)
+        a[size_t(co) * cin * taps + size_t(ci) * taps + j] = w[(size_t(ci) * cout + co) * k + kk];
+    }
+  }
+  PackedWeights pw;
+  pw.pack(a.data(), cout, cin * taps, cin * taps);
+  return pw;
+}
+
+void ConvTranspose1d::prepare() {
+  phases.clear();
+  for (int ph = 0; ph < stride; ++ph) phases.push_back(pack_phase(ph));
+}
+
 Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool, float in_slope) const {
   if (x.c != cin) throw Error("conv_transpose1d: channel mismatch");
   const int tout = (x.t - 1) * stride - 2 * pad + k;
@@ -109,19 +131,14 @@ Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool, float in_slope) 
       }
       continue;
     }
-    std::vector<float> a(size_t(cout) * cin * taps);
     std::vector<const float*> rows(size_t(cin) * taps);
     for (int ci = 0; ci < cin; ++ci) {
-      for (int j = 0; j < taps; ++j) {
-        const int kk = kk0 + j * stride;
-        for (int co = 0; co < cout; ++co) {
-          a[size_t(co) * cin * taps + size_t(ci) * taps + j] = w[(size_t(ci) * cout + co) * k + kk];
-        }
+      for (int j = 0; j < taps; ++j)
         rows[size_t(ci) * taps + j] = xp.data() + size_t(ci) * tp + left + base - j;
-      }
     }
-    PackedWeights pw;
-    pw.pack(a.data(), cout, cin * taps, cin * taps);
+    PackedWeights local;
+    if (phases.empty()) local = pack_phase(ph);
+    const PackedWeights& pw = phases.empty() ? local : phases[size_t(ph)];
     std::vector<float> tmp(size_t(cout) * q_count);
     gemm_rows(pw, rows.data(), q_count, b.empty() ? nullptr : b.data(), tmp.data(), q_count, pool);
     for (int co = 0; co < cout; ++co) {

@@ -42,7 +42,12 @@ struct ConvTranspose1d {
   int cin = 0, cout = 0, k = 1, stride = 1, pad = 0;
   std::vector<float> w;
   std::vector<float> b;
+  // Per output phase (o % stride), the taps of w that phase uses, packed for the GEMM kernel
+  // (prepare()); packed per call if empty.
+  std::vector<PackedWeights> phases;
+  void prepare();
   Act operator()(const Act& x, ThreadPool* pool, float in_slope = 1.f) const;
+  PackedWeights pack_phase(int ph) const;
 };
 
 // VITS' LayerNorm over the channel axis at every time step.
