@@ -186,8 +186,7 @@ Act VitsModel::encode(std::span<const int64_t> ids, Act* hidden, ThreadPool* poo
     e.norm1[l](x);
     Act f = e.ffn[l].conv1(x, pool);
     relu(f);
-    f = e.ffn[l].conv2(f, pool);
-    add_into(x, f);
+    e.ffn[l].conv2.accumulate(f, x, pool);
     e.norm2[l](x);
   }
   Act stats = e.proj(x, pool);
@@ -306,9 +305,13 @@ std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* poo
       const ResBlock& rb = d.resblocks[i * nk + j];
       Act xr = x;
       for (size_t k = 0; k < rb.convs.size(); ++k) {
-        Act xt = rb.convs[k](xr, inner, d.lrelu_slope);
-        if (!rb.convs2.empty()) xt = rb.convs2[k](xt, inner, d.lrelu_slope);
-        add_into(xr, xt);
+        // xr += conv(lrelu(xr)), the residual add fused into the GEMM's output pass.
+        if (rb.convs2.empty()) {
+          rb.convs[k].accumulate(xr, xr, inner, d.lrelu_slope);
+        } else {
+          const Act xt = rb.convs[k](xr, inner, d.lrelu_slope);
+          rb.convs2[k].accumulate(xt, xr, inner, d.lrelu_slope);
+        }
       }
       outs[j] = std::move(xr);
     };

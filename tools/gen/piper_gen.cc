@@ -4,7 +4,6 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <string_view>
 #include <vector>
 
@@ -329,9 +328,15 @@ Widths template_widths(const std::vector<Field>& graph, const std::string& path)
 
 // The config is Piper's; only our own "omni_random_model" record of the widths changes.
 std::string resize_config(std::string json, const PiperShape& s) {
-  const auto set = [&](const char* key, int v) {
-    json = std::regex_replace(json, std::regex(std::string("\"") + key + "\": *[0-9]+"),
-                              std::string("\"") + key + "\": " + std::to_string(v));
+  const auto set = [&](const std::string& key, int v) {
+    const std::string k = "\"" + key + "\":";
+    for (size_t at = json.find(k); at != std::string::npos; at = json.find(k, at + 1)) {
+      size_t b = at + k.size();
+      while (b < json.size() && json[b] == ' ') ++b;
+      size_t e = b;
+      while (e < json.size() && json[e] >= '0' && json[e] <= '9') ++e;
+      if (e > b) json.replace(b, e - b, std::to_string(v));
+    }
   };
   set("hidden_channels", s.hidden);
   set("inter_channels", s.hidden);
