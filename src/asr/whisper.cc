@@ -197,12 +197,15 @@ Transcript Transcriber::transcribe(const Audio& audio, const TranscribeOptions& 
 
 Transcript Transcriber::transcribe_16k(std::span<const float> samples,
                                        const TranscribeOptions& o) {
+  LogMelOptions mo;
+  mo.pool = pool_;
+  return transcribe_mel(log_mel_spectrogram(samples, model_->mel_filters(), mo), o);
+}
+
+Transcript Transcriber::transcribe_mel(const LogMel& mel, const TranscribeOptions& o) {
   const WhisperModel& m = *model_;
   const WhisperTokens& tk = m.tokens();
   const int n_vocab = m.n_vocab();
-  LogMelOptions mo;
-  mo.pool = pool_;
-  const LogMel mel = log_mel_spectrogram(samples, m.mel_filters(), mo);
 
   std::vector<int32_t> prompt = {tk.sot};
   if (tk.multilingual) {
@@ -219,7 +222,9 @@ Transcript Transcriber::transcribe_16k(std::span<const float> samples,
   std::vector<float> logits;
   const int n_ctx = o.audio_ctx > 0 ? std::min(o.audio_ctx, m.hparams().n_audio_ctx)
                                     : m.hparams().n_audio_ctx;
-  const int n_max = m.hparams().n_text_ctx / 2 - 4;
+  int n_max = m.hparams().n_text_ctx / 2 - 4;
+  const bool capped = o.max_tokens > 0 && o.max_tokens < n_max;
+  if (capped) n_max = o.max_tokens;
   const int seek_end = mel.n_len_org;
   int seek = 0;
   while (seek + kDeltaMin < seek_end) {
@@ -264,6 +269,12 @@ Transcript Transcriber::transcribe_16k(std::span<const float> samples,
             seq.result_len = i + 1;
             seek_delta = kChunkFrames;
           }
+          completed = true;
+          break;
+        }
+        if (capped && i == n_max - 1) {
+          seq.result_len = i + 1;
+          seek_delta = std::min(seek_end - seek, kChunkFrames);
           completed = true;
           break;
         }

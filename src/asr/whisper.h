@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "asr/audio.h"
+#include "asr/mel.h"
 #include "asr/whisper_model.h"
 
 namespace omni {
@@ -32,6 +33,11 @@ struct TranscribeOptions {
   // embedding sliced) and the decoder attends to those frames only: much faster for short audio,
   // at some loss of accuracy. Values above n_audio_ctx are clamped.
   int audio_ctx = 0;
+  // Cap on sampled tokens per window (0: none beyond whisper's n_text_ctx/2 - 4). When reached,
+  // the window ends as if completed: every sampled token is kept (text after the last timestamp
+  // becomes a segment ending at the window end) and seek moves past the window. Streaming uses it
+  // to bound the work of one step (random or confused models may never emit EOT).
+  int max_tokens = 0;
 };
 
 // One sampled token as whisper.cpp reports it.
@@ -69,6 +75,9 @@ class Transcriber {
   Transcript transcribe(const Audio& audio, const TranscribeOptions& options = {});
   // 16 kHz mono samples.
   Transcript transcribe_16k(std::span<const float> samples, const TranscribeOptions& options = {});
+  // A log-mel spectrogram computed by the caller (e.g. incrementally, see StreamingLogMel) with
+  // this model's filters and whisper.cpp's 30 s of padding.
+  Transcript transcribe_mel(const LogMel& mel, const TranscribeOptions& options = {});
 
  private:
   std::shared_ptr<const WhisperModel> model_;

@@ -49,6 +49,13 @@ class WhisperDecoder {
   int n_past_ = 0;
   std::vector<std::vector<float>> k_self_, v_self_;    // per layer [n_text_ctx][n_state]
   std::vector<std::vector<float>> k_cross_, v_cross_;  // per layer [n_audio][n_state]
+  // With the level's GEMM block (and d_head <= 64), the cross K/V per layer packed for it
+  // instead: keys in panels of 64 per head ([h][panel][d][64]), values padded to 64 columns
+  // ([h][n_audio][64]); offsets into cross_buf_ (64-byte aligned).
+  bool cross_packed_ = false;
+  int64_t cross_panels_ = 0;
+  std::vector<float> cross_buf_;
+  std::vector<size_t> kp_off_, vp_off_;
 };
 
 }  // namespace omni::asr
