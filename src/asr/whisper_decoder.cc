@@ -54,8 +54,6 @@ WhisperDecoder::WhisperDecoder(const WhisperModel& model, ThreadPool& pool)
   const size_t self = static_cast<size_t>(hp.n_text_ctx) * hp.n_text_state;
   k_self_.assign(hp.n_text_layer, std::vector<float>(self));
   v_self_.assign(hp.n_text_layer, std::vector<float>(self));
-  k_cross_.resize(hp.n_text_layer);
-  v_cross_.resize(hp.n_text_layer);
 }
 
 void WhisperDecoder::set_audio(const std::vector<float>& features, int n_ctx) {
@@ -66,15 +64,20 @@ void WhisperDecoder::set_audio(const std::vector<float>& features, int n_ctx) {
     throw Error("whisper decoder: audio features do not match n_ctx " + std::to_string(n_ctx));
   }
   const float scale = std::pow(static_cast<float>(ns / hp.n_text_head), -0.25f);
+  auto cross = std::make_shared<CrossKv>();
+  cross->k.resize(m_.dec_layers.size());
+  cross->v.resize(m_.dec_layers.size());
   for (size_t l = 0; l < m_.dec_layers.size(); ++l) {
     const auto& L = m_.dec_layers[l];
-    k_cross_[l].resize(features.size());
-    v_cross_[l].resize(features.size());
-    linear(L.cross.k, features.data(), n_ctx, k_cross_[l].data(), pool_);
-    kernels::scale(k_cross_[l].data(), scale, static_cast<int64_t>(features.size()),
-                   k_cross_[l].data());
-    linear(L.cross.v, features.data(), n_ctx, v_cross_[l].data(), pool_);
+    auto& k = cross->k[l];
+    auto& v = cross->v[l];
+    k.resize(features.size());
+    v.resize(features.size());
+    linear(L.cross.k, features.data(), n_ctx, k.data(), pool_);
+    kernels::scale(k.data(), scale, static_cast<int64_t>(features.size()), k.data());
+    linear(L.cross.v, features.data(), n_ctx, v.data(), pool_);
   }
+  cross_ = std::move(cross);
   n_audio_ = n_ctx;
   n_past_ = 0;
 }
@@ -82,6 +85,19 @@ void WhisperDecoder::set_audio(const std::vector<float>& features, int n_ctx) {
 void WhisperDecoder::truncate(int n) {
   if (n < 0 || n > n_past_) throw Error("whisper decoder: bad truncate position");
   n_past_ = n;
+}
+
+void WhisperDecoder::copy_from(const WhisperDecoder& other) {
+  if (&other == this) return;
+  if (&other.m_ != &m_) throw Error("whisper decoder: copy_from a decoder of another model");
+  cross_ = other.cross_;
+  n_audio_ = other.n_audio_;
+  n_past_ = other.n_past_;
+  const size_t n = static_cast<size_t>(n_past_) * static_cast<size_t>(m_.hparams().n_text_state);
+  for (size_t l = 0; l < k_self_.size(); ++l) {
+    std::copy_n(other.k_self_[l].begin(), n, k_self_[l].begin());
+    std::copy_n(other.v_self_[l].begin(), n, v_self_[l].begin());
+  }
 }
 
 void WhisperDecoder::decode(const int32_t* tokens, int n, std::vector<float>& logits) {
@@ -126,7 +142,7 @@ void WhisperDecoder::decode(const int32_t* tokens, int n, std::vector<float>& lo
     linear(L.cross.q, h.data(), n, q.data(), pool_);
     kernels::scale(q.data(), scale, n * ns, q.data());
     const int64_t na = n_audio_;
-    attend(q.data(), k_cross_[l].data(), v_cross_[l].data(), n, ns, n_head,
+    attend(q.data(), cross_->k[l].data(), cross_->v[l].data(), n, ns, n_head,
            [&](int64_t) { return na; }, a.data(), pool_);
     linear(L.cross.o, a.data(), n, o.data(), pool_);
     kernels::add(x.data(), o.data(), n * ns, x.data());

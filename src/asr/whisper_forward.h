@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "asr/mel.h"
@@ -41,6 +42,9 @@ class WhisperDecoder {
   void decode(const int32_t* tokens, int n, std::vector<float>& logits);
   // Drops cached positions >= n (n <= n_past), e.g. to re-run a prompt.
   void truncate(int n);
+  // Makes this decoder continue from `other`'s state: shares its audio (cross-attention K/V,
+  // no copy) and copies its n_past cached token positions. Beam search forks hypotheses this way.
+  void copy_from(const WhisperDecoder& other);
 
  private:
   const WhisperModel& m_;
@@ -48,7 +52,11 @@ class WhisperDecoder {
   int n_audio_ = 0;
   int n_past_ = 0;
   std::vector<std::vector<float>> k_self_, v_self_;    // per layer [n_text_ctx][n_state]
-  std::vector<std::vector<float>> k_cross_, v_cross_;  // per layer [n_audio][n_state]
+  struct CrossKv {
+    std::vector<std::vector<float>> k, v;  // per layer [n_audio][n_state]
+  };
+  // Shared between decoders forked from one another (read-only once computed).
+  std::shared_ptr<const CrossKv> cross_;
 };
 
 }  // namespace omni::asr
