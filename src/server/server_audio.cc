@@ -72,22 +72,22 @@ void Server::Impl::transcriptions(const httplib::Request& req, httplib::Response
   const auto file = req.get_file_value("file");
   const TranscriptFormat format = parse_transcript_format(
       req.has_file("response_format") ? form_field(req, "response_format") : "json");
-  form_number(req, "temperature", 0, 1, 0);  // validated; decoding is greedy (temperature 0)
   if (req.has_file("stream") && form_field(req, "stream") == "true") {
     throw ApiError(400, "Streaming is not supported for the whisper model: omit 'stream'.", "stream",
                    "unsupported_value");
-  }
-  if (!form_field(req, "prompt").empty()) {
-    throw ApiError(400, "'prompt' is not supported by this server's whisper engine yet.", "prompt",
-                   "unsupported_parameter");
   }
   for (const char* k : {"timestamp_granularities[]", "timestamp_granularities"}) {
     if (req.has_file(k) && form_field(req, k) != "segment") {
       throw ApiError(400, "Only 'segment' timestamp granularity is supported.", k, "invalid_value");
     }
   }
-  asr::TranscribeOptions opt;
+  // The CLI's decoding (beam search, temperature fallback); a temperature > 0 samples at that
+  // fixed temperature, as OpenAI's API does. Previous text goes in as the prompt.
+  asr::TranscribeOptions opt = asr::default_decoding_options();
   opt.translate = translate;
+  opt.temperature = static_cast<float>(form_number(req, "temperature", 0, 1, 0));
+  if (opt.temperature > 0.0f) opt.temperature_inc = 0.0f;
+  opt.initial_prompt = form_field(req, "prompt");
   std::string language = "en";
   if (!translate && req.has_file("language")) {
     language = form_field(req, "language");
@@ -95,6 +95,10 @@ void Server::Impl::transcriptions(const httplib::Request& req, httplib::Response
       throw ApiError(400, "Invalid language '" + language + "'. Language parameter must be "
                           "specified in ISO-639-1 format.", "language", "invalid_language_format");
     }
+  }
+  if (!asr->multilingual() && language != "en") {
+    throw ApiError(400, "The model '" + asr->id() + "' is English-only: it cannot transcribe '" +
+                            language + "'.", "language", "unsupported_value");
   }
   opt.language = language;
   double seconds = 0;

@@ -60,7 +60,7 @@ std::string Server::Impl::part_to_text(const json& part, const std::string& type
     const auto t0 = Clock::now();
     asr::Transcript t;
     try {
-      t = engine.transcribe(bytes, pw + ".data", {});
+      t = engine.transcribe(bytes, pw + ".data", asr::default_decoding_options());
     } catch (const FormatError& e) {
       throw ApiError(400, std::string("The audio could not be decoded: ") + e.what(), pw + ".data",
                      "invalid_audio");
