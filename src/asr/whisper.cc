@@ -223,6 +223,7 @@ Transcript Transcriber::transcribe_16k(std::span<const float> samples,
   const int seek_end = mel.n_len_org;
   int seek = 0;
   while (seek + kDeltaMin < seek_end) {
+    const size_t window_first = out.segments.size();
     dec.set_audio(whisper_encode(m, mel, seek, n_ctx, *pool_), n_ctx);
     dec.decode(prompt.data(), static_cast<int>(prompt.size()), logits);
     float no_speech_prob = 0.0f;
@@ -320,6 +321,10 @@ Transcript Transcriber::transcribe_16k(std::span<const float> samples,
                                   toks.back().id > tk.beg;
     if (single_ts_ending) seek_delta = std::min(seek_end - seek, kChunkFrames);
     seek += seek_delta;
+    if (o.on_window &&
+        !o.on_window(std::span(out.segments).subspan(window_first))) {
+      break;
+    }
   }
   return out;
 }

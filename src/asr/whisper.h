@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -17,6 +18,8 @@ class ThreadPool;
 }
 
 namespace omni::asr {
+
+struct WhisperSegment;
 
 struct TranscribeOptions {
   std::string language = "en";  // ISO code ("en", "de", ...); ignored by English-only models
@@ -32,6 +35,10 @@ struct TranscribeOptions {
   // embedding sliced) and the decoder attends to those frames only: much faster for short audio,
   // at some loss of accuracy. Values above n_audio_ctx are clamped.
   int audio_ctx = 0;
+  // Called after each 30 s window with the segments it added (possibly none), on the calling
+  // thread: lets a caller stream text window by window. Returning false stops after that
+  // window; the transcript then holds what was decoded so far.
+  std::function<bool(std::span<const WhisperSegment> added)> on_window;
 };
 
 // One sampled token as whisper.cpp reports it.
