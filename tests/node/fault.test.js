@@ -101,11 +101,28 @@ test('a speech client that stops reading is dropped after the write timeout', as
   const input = Array.from({ length: 90 }, (_, i) => `Sentence ${i} of a long text to read.`).join(' ').slice(0, 4096);
   const s = await stallAfterFirstBytes('/v1/audio/speech', { model: 'tts-1', voice: 'alloy', input, response_format: 'pcm' });
   try {
-    for (let i = 0; i < 600 && (await metric('omni_requests_cancelled_total')) === cancelled; i++) {
+    for (let i = 0; i < 150 && (await metric('omni_requests_cancelled_total')) === cancelled; i++) {
       await new Promise((res) => setTimeout(res, 100));
     }
     assert.equal(await metric('omni_requests_cancelled_total'), cancelled + 1);
     await quickHealth();
+  } finally {
+    s.destroy();
+  }
+});
+
+test('a streamed chat whose client stops reading frees the model slot after the write timeout', async () => {
+  const cancelled = await metric('omni_requests_cancelled_total');
+  const tokens = await metric('omni_generated_tokens_total');
+  // A spoken answer streams base64 PCM per sentence: megabytes that fill the socket buffers.
+  const s = await stallAfterFirstBytes('/v1/chat/completions', chat({ stream: true, max_tokens: 3000,
+    modalities: ['text', 'audio'], audio: { voice: 'alloy', format: 'pcm16' } }));
+  try {
+    // The only slot is taken by the stalled stream; this request gets it once that one is dropped.
+    const next = await postJson(srv.url + '/v1/chat/completions', chat({ max_tokens: 2 }));
+    assert.equal(next.status, 200, next.text);
+    assert.equal(await metric('omni_requests_cancelled_total'), cancelled + 1);
+    assert.ok((await metric('omni_generated_tokens_total')) - tokens < 3000);
   } finally {
     s.destroy();
   }
