@@ -426,6 +426,7 @@ Transcript Transcriber::transcribe_mel(const LogMel& mel, const TranscribeOption
   const int seek_end = mel.n_len_org;
   int seek = 0;
   while (seek + kDeltaMin < seek_end) {
+    const size_t window_first = out.segments.size();
     base.set_audio(whisper_encode(m, mel, seek, n_ctx, *pool_), n_ctx);
     // Previous text as <|startofprev|> context, as much as leaves room for a full window.
     std::vector<int32_t> prompt;
@@ -607,6 +608,10 @@ Transcript Transcriber::transcribe_mel(const LogMel& mel, const TranscribeOption
                                   toks.back().id > tk.beg;
     if (single_ts_ending) seek_delta = std::min(seek_end - seek, kChunkFrames);
     seek += seek_delta;
+    if (o.on_window &&
+        !o.on_window(std::span(out.segments).subspan(window_first))) {
+      break;
+    }
   }
   return out;
 }

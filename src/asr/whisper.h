@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -19,6 +20,8 @@ class ThreadPool;
 }
 
 namespace omni::asr {
+
+struct WhisperSegment;
 
 struct TranscribeOptions {
   // ISO code ("en", "de", ...) or "auto" (detected from the first window on multilingual models).
@@ -57,6 +60,10 @@ struct TranscribeOptions {
   // becomes a segment ending at the window end) and seek moves past the window. Streaming uses it
   // to bound the work of one step (random or confused models may never emit EOT).
   int max_tokens = 0;
+  // Called after each 30 s window with the segments it added (possibly none), on the calling
+  // thread: lets a caller stream text window by window. Returning false stops after that
+  // window; the transcript then holds what was decoded so far.
+  std::function<bool(std::span<const WhisperSegment> added)> on_window;
 };
 
 // whisper-cli's decoding defaults (what `omni transcribe` and the server use): beam search with 5
