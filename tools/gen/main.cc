@@ -120,11 +120,13 @@ int main(int argc, char** argv) {
     generate_mmproj(*p, mopts, mout);
   });
 
-  auto* pv = app.add_subcommand("piper", "write a Piper (VITS) voice resized from a template voice");
+  auto* pv =
+      app.add_subcommand("piper", "write a Piper (VITS) voice resized from a template voice");
   std::string pout;
   PiperShape ps;
   PiperGenOptions popts;
-  pv->add_option("--from", popts.from, "template voice .onnx (single speaker; .onnx.json beside it)")->required();
+  pv->add_option("--from", popts.from, "template voice .onnx (single speaker, .onnx.json beside)")
+      ->required();
   pv->add_option("--hidden", ps.hidden, "hidden = inter channels (medium 192)");
   pv->add_option("--filter", ps.filter, "encoder FFN channels (medium 768)");
   pv->add_option("--decoder", ps.decoder, "decoder initial channels (medium 256)");
