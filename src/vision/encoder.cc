@@ -1,6 +1,6 @@
 // The ViT forward pass and the projectors of ClipModel. Every projection is one kernels::matmul
-// over all tokens of a tile (weights read once per tile); attention runs per head and query
-// block on the thread pool. Float32 throughout; GELU is the tanh form llama.cpp uses.
+// over all tokens of a tile (weights read once per tile); attention is two blocked GEMMs per head
+// (vision/attention.h). Float32 throughout; GELU is the tanh form llama.cpp uses.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/kernels.h"
 #include "core/thread_pool.h"
+#include "vision/attention.h"
 #include "vision/clip_model.h"
 
 namespace omni::vision {
@@ -26,41 +27,6 @@ void norm_rows(const Norm& n, float eps, const float* x, int64_t m, int64_t d, f
 
 void quick_gelu(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-1.702f * x[i]));
-}
-
-// Multi-head self-attention without mask over n tokens: out = softmax(q k^T / sqrt(dh)) v.
-void attention(const float* q, const float* k, const float* v, int64_t n, int n_head, int64_t d,
-               float* out, ThreadPool& pool) {
-  const int64_t dh = d / n_head;
-  // Per head: keys contiguous [n x dh], values transposed [dh x n], so both inner loops are dots.
-  std::vector<float> kh(static_cast<size_t>(n * d)), vt(static_cast<size_t>(n * d));
-  for (int h = 0; h < n_head; ++h) {
-    float* K = kh.data() + h * n * dh;
-    float* V = vt.data() + h * n * dh;
-    for (int64_t j = 0; j < n; ++j) {
-      std::memcpy(K + j * dh, k + j * d + h * dh, static_cast<size_t>(dh) * sizeof(float));
-      for (int64_t e = 0; e < dh; ++e) V[e * n + j] = v[j * d + h * dh + e];
-    }
-  }
-  const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
-  const int64_t block = 16;
-  const int64_t n_blocks = (n + block - 1) / block;
-  pool.parallel_for(n_head * n_blocks, [&](int64_t b0, int64_t b1) {
-    std::vector<float> p(static_cast<size_t>(n));
-    for (int64_t bi = b0; bi < b1; ++bi) {
-      const int h = static_cast<int>(bi / n_blocks);
-      const float* K = kh.data() + h * n * dh;
-      const float* V = vt.data() + h * n * dh;
-      const int64_t i_end = std::min(n, (bi % n_blocks + 1) * block);
-      for (int64_t i = (bi % n_blocks) * block; i < i_end; ++i) {
-        const float* qi = q + i * d + h * dh;
-        for (int64_t j = 0; j < n; ++j) p[static_cast<size_t>(j)] = kernels::dot_f32(qi, K + j * dh, dh);
-        kernels::softmax(p.data(), n, scale);
-        float* oi = out + i * d + h * dh;
-        for (int64_t e = 0; e < dh; ++e) oi[e] = kernels::dot_f32(V + e * n, p.data(), n);
-      }
-    }
-  });
 }
 
 }  // namespace
@@ -102,7 +68,8 @@ std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_ar
     apply(L.q, h.data(), n, q.data(), &pool);
     apply(L.k, h.data(), n, k.data(), &pool);
     apply(L.v, h.data(), n, v.data(), &pool);
-    attention(q.data(), k.data(), v.data(), n, hp.n_head, D, att.data(), pool);
+    self_attention(q.data(), k.data(), v.data(), n, hp.n_head, D,
+                   1.0f / std::sqrt(static_cast<float>(D / hp.n_head)), att.data(), pool);
     apply(L.o, att.data(), n, h.data(), &pool);
     kernels::add(x.data(), h.data(), n * D, x.data());
     norm_rows(L.ln2, hp.eps, x.data(), n, D, h.data());
