@@ -33,7 +33,12 @@ std::string converted_copy(const std::string& src, DType type, const std::string
     const bool matrix = t.name.size() > 7 && t.name.compare(t.name.size() - 7, 7, ".weight") == 0 &&
                         (t.shape.size() == 2 || t.name == "v.patch_embd.weight");
     DType to = matrix ? type : DType::F32;
-    if (to == DType::Q8_0 && (t.shape.size() != 2 || t.shape[0] % 32 != 0)) to = DType::F16;
+    // Q8_0 for the projection matrices only (embeddings and the patch kernel stay F16, as the
+    // loader takes them).
+    if (to == DType::Q8_0 && (t.shape.size() != 2 || t.shape[0] % 32 != 0 ||
+                              t.name == "v.position_embd.weight")) {
+      to = DType::F16;
+    }
     if (to == DType::F32) {
       w.add_tensor(t.name, t.type, t.shape, t.bytes());
       continue;
