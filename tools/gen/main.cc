@@ -107,8 +107,12 @@ int main(int argc, char** argv) {
   std::string mpreset, mout;
   MmprojGenOptions mopts;
   int mm_layers = 0;
+  uint32_t mm_preproc = 0;
   mm->add_option("--preset", mpreset, "smolvlm-256m | llava15-7b")->required();
   mm->add_option("--layers", mm_layers, "override the ViT layer count (smaller test files)");
+  mm->add_option("--preproc-size", mm_preproc,
+                 "idefics3: longest edge of the tiled image (default 4 x image size; "
+                 "= image size gives 1 tile + the global image)");
   mm->add_option("--type", mopts.type, "f32 f16 q8_0 (default f16)");
   mm->add_option("--seed", mopts.seed);
   mm->add_option("-o,--output", mout, "output .gguf")->required();
@@ -116,6 +120,7 @@ int main(int argc, char** argv) {
     auto p = mmproj_preset(mpreset);
     if (!p) throw omni::Error("unknown mmproj preset '" + mpreset + "'");
     if (mm->count("--layers")) p->n_layer = static_cast<uint32_t>(mm_layers);
+    if (mm->count("--preproc-size")) p->preproc_image_size = mm_preproc;
     if (mopts.name.empty()) mopts.name = mpreset + "-random";
     generate_mmproj(*p, mopts, mout);
   });
