@@ -219,7 +219,9 @@ Transcript Transcriber::transcribe_16k(std::span<const float> samples,
   std::vector<float> logits;
   const int n_ctx = o.audio_ctx > 0 ? std::min(o.audio_ctx, m.hparams().n_audio_ctx)
                                     : m.hparams().n_audio_ctx;
-  const int n_max = m.hparams().n_text_ctx / 2 - 4;
+  const int n_limit = m.hparams().n_text_ctx / 2 - 4;
+  const bool capped = o.max_decode_tokens > 0 && o.max_decode_tokens < n_limit;
+  const int n_max = capped ? o.max_decode_tokens : n_limit;
   const int seek_end = mel.n_len_org;
   int seek = 0;
   while (seek + kDeltaMin < seek_end) {
@@ -264,6 +266,13 @@ Transcript Transcriber::transcribe_16k(std::span<const float> samples,
             seq.result_len = i + 1;
             seek_delta = kChunkFrames;
           }
+          completed = true;
+          break;
+        }
+        if (capped && i == n_max - 1) {
+          // The caller's cap stands in for end-of-text: keep everything, move to the next window.
+          seq.result_len = i + 1;
+          seek_delta = std::min(kChunkFrames, seek_end - seek);
           completed = true;
           break;
         }

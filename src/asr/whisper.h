@@ -32,6 +32,11 @@ struct TranscribeOptions {
   // embedding sliced) and the decoder attends to those frames only: much faster for short audio,
   // at some loss of accuracy. Values above n_audio_ctx are clamped.
   int audio_ctx = 0;
+  // Cap on the tokens sampled per 30 s window; a window that reaches it ends there and keeps
+  // what it decoded (0 = the model's limit, n_text_ctx / 2 - 4). Benchmarks with random-weight
+  // models use it to simulate a trained model's transcript length (random weights never sample
+  // end-of-text, so they would always decode to the limit).
+  int max_decode_tokens = 0;
 };
 
 // One sampled token as whisper.cpp reports it.
