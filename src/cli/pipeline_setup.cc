@@ -32,6 +32,8 @@ void add_pipeline_flags(CLI::App* cmd, PipelineFlags& f) {
   cmd->add_option("--asr-max-tokens", f.asr_max_tokens,
                   "cap on Whisper's decoded tokens per 30 s window (0 = the model's limit)")
       ->check(CLI::Range(0, 448));
+  cmd->add_flag("--no-asr-stream", f.no_asr_stream,
+                "Whisper: no streaming partials during real-time input (transcribe at the end)");
   cmd->add_flag("--no-vad", f.no_vad, "no voice activity detection (the input's end ends speech)");
   cmd->add_option("--config", f.config_file,
                   "configuration file (default $OMNI_CONFIG or ~/.config/omni/omni.toml)");
@@ -129,7 +131,11 @@ void apply_config(const pipeline::Config& c, PipelineFlags& f) {
 }
 
 std::unique_ptr<pipeline::SpeechToText> make_stt(const PipelineFlags& f) {
-  if (!f.asr_model.empty()) return std::make_unique<pipeline::WhisperStt>(f.asr_model, f.threads);
+  if (!f.asr_model.empty()) {
+    auto w = std::make_unique<pipeline::WhisperStt>(f.asr_model, f.threads);
+    w->set_streaming(!f.no_asr_stream);
+    return w;
+  }
   // No download needed; English only (the stage says so clearly for other languages).
   if (f.language != "en") {
     throw Error("speech in '" + f.language +

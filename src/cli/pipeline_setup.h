@@ -32,6 +32,7 @@ struct PipelineFlags {
   uint32_t ctx = 0;
   int asr_max_tokens = 0;  // --asr-max-tokens (Whisper decode cap; 0 = the model's limit)
   bool no_vad = false;
+  bool no_asr_stream = false;  // --no-asr-stream: Whisper transcribes at end of speech only
   std::string config_file;        // --config
   std::vector<std::string> sets;  // --set KEY=VALUE
   // From the configuration only (no flags of their own).

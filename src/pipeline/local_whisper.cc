@@ -104,6 +104,7 @@ SttResult WhisperStt::transcribe(const asr::Audio& audio, const SttOptions& opti
 std::unique_ptr<SttStream> WhisperStt::start_stream(const SttOptions& options,
                                                     const CancelToken& cancel,
                                                     const OnPartial& on_partial) {
+  if (!streaming_) return nullptr;
   asr::StreamingOptions o;
   o.transcribe = whisper_options(options);
   o.step_s = step_s_;

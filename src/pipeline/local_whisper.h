@@ -25,6 +25,8 @@ class WhisperStt : public SpeechToText {
                                           const OnPartial& on_partial) override;
 
   const asr::WhisperModel& model() const { return transcriber_.model(); }
+  // false: start_stream() returns nullptr, so a turn transcribes the whole utterance at its end.
+  void set_streaming(bool on) { streaming_ = on; }
   // Seconds of new audio between streaming decodes (default 0.5).
   void set_stream_step(double seconds) { step_s_ = seconds; }
 
@@ -32,6 +34,7 @@ class WhisperStt : public SpeechToText {
   std::string name_;
   asr::Transcriber transcriber_;
   double step_s_ = 0.5;
+  bool streaming_ = true;
 };
 
 // The Whisper decoding options an SttOptions asks for.

@@ -216,8 +216,6 @@ TEST(Turn, RealTimeAudioIsTranscribedAfterItEndsAndTheModelPrefillsMeanwhile) {
   }
 }
 
-}  // namespace
-}  // namespace omni::pipeline
 
 // Streaming ASR in the turn: the stable words of PocketSphinx's partials are prefilled into the
 // chat model's KV cache (inside the template's user turn) before the speech ends, so at the end
@@ -325,3 +323,6 @@ TEST(Turn, VadTrimsTrailingSilenceOfAFile) {
   EXPECT_GT(trace.summary.speech_audio_s, 2.0);
   EXPECT_NEAR(trace.summary.input_audio_s, clip.seconds() + 4.0, 1e-3);
 }
+
+}  // namespace
+}  // namespace omni::pipeline
