@@ -77,7 +77,7 @@ asr::TranscribeOptions whisper_options(const SttOptions& options) {
   asr::TranscribeOptions o;
   o.language = options.language.empty() ? "en" : options.language;
   o.translate = options.translate;
-  o.max_decode_tokens = options.max_decode_tokens;
+  o.max_tokens = options.max_decode_tokens;
   return o;
 }
 
