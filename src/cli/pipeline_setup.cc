@@ -3,6 +3,7 @@
 #include "asr/wav.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "pipeline/local_caption.h"
 #include "pipeline/local_ocr.h"
 #include "pipeline/local_pocketsphinx.h"
 #include "pipeline/local_tts.h"
@@ -23,6 +24,15 @@ void add_pipeline_flags(CLI::App* cmd, PipelineFlags& f) {
   cmd->add_option("--seed", f.seed, "sampling seed");
   cmd->add_option("-t,--threads", f.threads, "threads (default: all cores)")->check(CLI::Range(1, 256));
   cmd->add_option("-c,--ctx", f.ctx, "LLM context size (default: the model's, at most 4096)");
+  cmd->add_option("--mmproj", f.mmproj,
+                  "the model's image projector (mmproj GGUF): images go in as embeddings");
+  cmd->add_option("--image-mode", f.image_mode,
+                  "how images reach the LLM: embed (needs --mmproj), ocr (words), caption (the "
+                  "VLM describes it, needs --mmproj), auto (embed when --mmproj matches the "
+                  "model, else ocr; default)")
+      ->check(CLI::IsMember({"auto", "embed", "ocr", "caption"}));
+  cmd->add_option("--ocr-languages", f.ocr_languages,
+                  "Tesseract languages for image words, e.g. eng+kor (default: from --language)");
 }
 
 std::unique_ptr<pipeline::SpeechToText> make_stt(const PipelineFlags& f) {
@@ -37,7 +47,25 @@ std::unique_ptr<pipeline::SpeechToText> make_stt(const PipelineFlags& f) {
 }
 
 std::unique_ptr<pipeline::ImageReader> make_image_reader(const PipelineFlags& f) {
+  if (!f.ocr_languages.empty()) return std::make_unique<pipeline::OcrImageReader>(f.ocr_languages);
   return std::make_unique<pipeline::OcrImageReader>(f.language == "ko" ? "kor+eng" : "eng+kor");
+}
+
+void setup_images(LocalPipeline& p, const PipelineFlags& f) {
+  if (!f.mmproj.empty() && !p.image_encoder) {
+    p.image_encoder = std::make_unique<pipeline::ClipImageEncoder>(f.mmproj, p.pool.get());
+  }
+  const int llm_n_embd = static_cast<int>(p.llm->model()->config().n_embd);
+  p.image_mode = pipeline::resolve_image_mode(pipeline::parse_image_mode(f.image_mode),
+                                              p.image_encoder ? p.image_encoder->n_embd_out() : 0,
+                                              llm_n_embd);
+  if (p.image_mode == pipeline::ImageMode::kOcr && !p.image_reader) {
+    p.image_reader = make_image_reader(f);
+  } else if (p.image_mode == pipeline::ImageMode::kCaption && !p.image_reader) {
+    p.image_reader = std::make_unique<pipeline::CaptionImageReader>(
+        p.llm->model(), p.llm->name(), *p.image_encoder,
+        llm::ContextOptions{.n_ctx = f.ctx, .pool = p.pool.get()});
+  }
 }
 
 LocalPipeline load_pipeline(const PipelineFlags& f, bool need_asr, bool need_image, bool speak) {
@@ -48,7 +76,7 @@ LocalPipeline load_pipeline(const PipelineFlags& f, bool need_asr, bool need_ima
   if (need_asr) {
     p.stt = make_stt(f);
   }
-  if (need_image) p.image_reader = make_image_reader(f);
+  if (need_image || !f.mmproj.empty()) setup_images(p, f);
   if (speak) {
     std::string voice = f.voice;
     if (voice == "espeak:en" && f.language != "en") voice = "espeak:" + f.language;

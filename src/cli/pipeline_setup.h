@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/thread_pool.h"
+#include "pipeline/local_image_encoder.h"
 #include "pipeline/local_llm.h"
 #include "pipeline/turn.h"
 
@@ -25,9 +26,13 @@ struct PipelineFlags {
   int64_t seed = 0;
   int threads = 0;
   uint32_t ctx = 0;
+  std::string mmproj;              // --mmproj: the LLM's image projector (embeddings path)
+  std::string image_mode = "auto"; // --image-mode embed|ocr|caption|auto
+  std::string ocr_languages;       // --ocr-languages eng+kor; "" = from --language
 };
 
-// Adds -m, --asr-model, --voice, --system, --language, -n, --temp, --seed, -t, -c.
+// Adds -m, --asr-model, --voice, --system, --language, -n, --temp, --seed, -t, -c, --mmproj,
+// --image-mode, --ocr-languages.
 void add_pipeline_flags(CLI::App* cmd, PipelineFlags& f);
 
 // The loaded stages a command uses; members stay null when not asked for.
@@ -35,16 +40,26 @@ struct LocalPipeline {
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<pipeline::LocalLanguageModel> llm;
   std::unique_ptr<pipeline::SpeechToText> stt;
-  std::unique_ptr<pipeline::ImageReader> image_reader;
+  std::unique_ptr<pipeline::ClipImageEncoder> image_encoder;  // --mmproj (embed and caption)
+  std::unique_ptr<pipeline::ImageReader> image_reader;        // ocr or caption
   std::unique_ptr<pipeline::TextToSpeech> tts;
+  pipeline::ImageMode image_mode = pipeline::ImageMode::kAuto;  // resolved by setup_images
 
-  pipeline::Stages stages() const { return {stt.get(), image_reader.get(), tts.get()}; }
+  pipeline::Stages stages() const {
+    return {stt.get(), image_reader.get(), tts.get(),
+            image_mode == pipeline::ImageMode::kEmbed ? image_encoder.get() : nullptr};
+  }
 };
 
 // The speech recogniser the flags name: Whisper with --asr-model, else PocketSphinx (English).
 std::unique_ptr<pipeline::SpeechToText> make_stt(const PipelineFlags& f);
-// The words path for images: OCR (Tesseract), Korean first when the language is ko.
+// The words path for images: OCR (Tesseract) in --ocr-languages, else Korean first when the
+// language is ko, else eng+kor.
 std::unique_ptr<pipeline::ImageReader> make_image_reader(const PipelineFlags& f);
+// Loads --mmproj (when given) and resolves --image-mode against the loaded LLM (p.llm must be
+// set): embed keeps the encoder for the turn, caption builds a CaptionImageReader on the LLM, ocr
+// a Tesseract reader. Throws omni::Error for embed/caption without a matching mmproj.
+void setup_images(LocalPipeline& p, const PipelineFlags& f);
 
 // Loads what the flags name. need_asr / need_image: the input has audio / an image; a missing
 // engine is a clear omni::Error. speak: build the TTS stage.
