@@ -1,5 +1,7 @@
 #include "pipeline/local_caption.h"
 
+#include <algorithm>
+
 #include "pipeline/text_util.h"
 
 namespace omni::pipeline {
@@ -21,7 +23,14 @@ ImageText CaptionImageReader::describe(const ImageInput& image, const CancelToke
     out.cancelled = true;
     return out;
   }
-  LocalConversation conv(model_, model_name_, ctx_options_, "");
+  // Unless a size is given, the context fits the image, the question and the answer even when the
+  // model's trained context is shorter (llama.cpp likewise only warns past it).
+  llm::ContextOptions co = ctx_options_;
+  if (co.n_ctx == 0) {
+    const uint32_t need = static_cast<uint32_t>(e->n_tokens) + 128 + static_cast<uint32_t>(max_tokens_);
+    co.n_ctx = std::max(std::min(model_->config().n_ctx_train, 4096u), need);
+  }
+  LocalConversation conv(model_, model_name_, co, "");
   UserMessage m;
   m.parts.push_back(MessagePart{"", std::make_shared<const ImageInput>(image), e});
   m.parts.push_back(MessagePart{std::string("\n") + kCaptionPrompt, nullptr, nullptr});

@@ -16,7 +16,8 @@ inline constexpr const char* kCaptionPrompt = "Describe this image in one paragr
 
 class CaptionImageReader : public ImageReader {
  public:
-  // `encoder` must project to the model's n_embd and outlive the reader.
+  // `encoder` must project to the model's n_embd and outlive the reader. ctx_options.n_ctx = 0:
+  // the model's context, grown to fit the image rows + question + max_tokens.
   CaptionImageReader(std::shared_ptr<const llm::Model> model, std::string model_name,
                      ImageEncoder& encoder, llm::ContextOptions ctx_options = {},
                      int max_tokens = 128);
