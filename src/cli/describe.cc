@@ -94,7 +94,7 @@ void run(const DescribeArgs& a) {
     throw Error("describe prints words (ocr or caption); for the embeddings use omni embed-image");
   }
   if (mode == "caption" && (a.model.empty() || a.mmproj.empty())) {
-    throw Error("caption mode needs the vision-language model: -m MODEL --mmproj FILE");
+    throw Error("caption mode needs -m MODEL --mmproj FILE (the vision-language model and its projector)");
   }
   if (mode == "auto") {
     mode = "ocr";
