@@ -2,6 +2,8 @@
 //            [--parallel N] [--queue N] [--cors ORIGIN] [--max-body BYTES] [--timeout SECONDS]
 //            [--asr-model WHISPER.bin] [--voice-dir DIR] [--voice FILE.onnx|ESPEAK] [--no-web-ui]
 //            [--mmproj FILE] [--image-mode auto|embed|ocr] [--ocr-languages eng+kor]
+//            [--allow-image-urls] [--image-url-max-bytes N] [--image-url-timeout S]
+//            [--write-timeout S]
 //   OpenAI-compatible HTTP server (see server/server.h) with the browser UI at /.
 //   SIGINT/SIGTERM stop accepting and finish in-flight requests before exiting.
 #include <csignal>
@@ -77,6 +79,16 @@ RegisterCommand reg([](CLI::App& app) {
       ->check(CLI::IsMember({"auto", "embed", "ocr"}));
   cmd->add_option("--ocr-languages", opts->ocr_languages,
                   "Tesseract languages for image words, e.g. eng+kor (default eng+kor; empty: no OCR)");
+  cmd->add_flag("--allow-image-urls", opts->allow_image_urls,
+                "download http(s) URLs in image_url parts (default: data: URLs only)");
+  cmd->add_option("--image-url-max-bytes", opts->image_url_max_bytes,
+                  "largest image downloaded for an image_url (default 20 MiB)");
+  cmd->add_option("--image-url-timeout", opts->image_url_timeout_s,
+                  "time limit in seconds for downloading an image_url (default 10)")
+      ->check(CLI::Range(1, 600));
+  cmd->add_option("--write-timeout", opts->write_timeout_s,
+                  "seconds a response write may stall (a client not reading) before the request "
+                  "is dropped and its slot freed (default 30)")->check(CLI::Range(1, 3600));
   cmd->callback([opts] { run_serve(*opts); });
 });
 
