@@ -1,9 +1,11 @@
 // omni chat -m MODEL [--system TEXT] [-n N] [--temp T] [--seed S] [-t THREADS]
 //           [--asr-model WHISPER] [--voice espeak:en|espeak:ko|FILE.onnx] [--say-out FILE.wav]
+//           [--mmproj FILE] [--image-mode embed|ocr|caption|auto] [--ocr-languages eng+kor]
 // An interactive conversation: the model's chat template, streamed replies, the KV cache kept
 // between turns. Commands: /reset (forget the conversation), /exit (or end of input),
 // /audio PATH (say something from an audio file; needs --asr-model), /say on|off (speak the
-// replies: each one is written to --say-out), /image PATH (ask about an image).
+// replies: each one is written to --say-out), /image PATH [question] (ask about an image: its
+// embeddings spliced into the conversation with --mmproj, else its OCR words or a caption).
 // Models without a chat template continue the text you type (a story model tells a story).
 #include <unistd.h>
 
@@ -38,10 +40,11 @@ void run_chat(ChatFlags& f) {
   const bool tty = isatty(fileno(stdin));
   std::fprintf(stderr,
                "omni chat: %s (%s%s). /reset clears the conversation, /audio PATH speaks from a "
-               "file, /image PATH [question] reads an image's text, /say on|off, /exit quits.\n",
+               "file, /image PATH [question] asks about an image (%s), /say on|off, /exit quits.\n",
                f.p.llm.c_str(), lp.llm->model()->config().arch.c_str(),
                local && local->has_template() ? ", chat template"
-                                              : ", no chat template: text continuation");
+                                              : ", no chat template: text continuation",
+               lp.image_encoder ? pipeline::image_mode_name(lp.image_mode) : "ocr or per --image-mode");
   std::string line;
   for (;;) {
     if (tty) std::fputs("> ", stdout);
@@ -69,14 +72,17 @@ void run_chat(ChatFlags& f) {
         continue;
       }
       if (line.starts_with("/image")) {
-        // "/image PATH [question]": the image's words (OCR) go into the prompt with the question.
+        // "/image PATH [question]": the image goes in as embeddings (--mmproj), or as its words
+        // (OCR or a caption), with the question.
         std::string rest = pipeline::trim(line.substr(6));
         if (rest.empty()) throw Error("usage: /image PATH [question]");
         const auto sp = rest.find(' ');
         const std::string path = rest.substr(0, sp);
         in.image = pipeline::ImageInput::from_file(path);
-        in.text = sp == std::string::npos ? "What does this image say?" : pipeline::trim(rest.substr(sp));
-        if (!lp.image_reader) lp.image_reader = make_image_reader(f.p);
+        in.text = sp != std::string::npos ? pipeline::trim(rest.substr(sp))
+                  : lp.image_mode == pipeline::ImageMode::kEmbed ? "What is in this image?"
+                                                                 : "What does this image say?";
+        if (!lp.image_reader && !lp.image_encoder) setup_images(lp, f.p);
       } else if (line.starts_with("/audio")) {
         const std::string path = pipeline::trim(line.substr(6));
         if (path.empty()) throw Error("usage: /audio PATH");

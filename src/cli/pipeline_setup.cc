@@ -7,6 +7,7 @@
 #include "asr/wav.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "pipeline/local_caption.h"
 #include "pipeline/local_ocr.h"
 #include "pipeline/local_pocketsphinx.h"
 #include "pipeline/local_tts.h"
@@ -38,6 +39,15 @@ void add_pipeline_flags(CLI::App* cmd, PipelineFlags& f) {
   cmd->add_option("--config", f.config_file,
                   "configuration file (default $OMNI_CONFIG or ~/.config/omni/omni.toml)");
   cmd->add_option("--set", f.sets, "override a setting, e.g. --set llm.temperature=0.2");
+  cmd->add_option("--mmproj", f.mmproj,
+                  "the model's image projector (mmproj GGUF): images go in as embeddings");
+  cmd->add_option("--image-mode", f.image_mode,
+                  "how images reach the LLM: embed (needs --mmproj), ocr (words), caption (the "
+                  "VLM describes it, needs --mmproj), auto (embed when --mmproj matches the "
+                  "model, else ocr; default)")
+      ->check(CLI::IsMember({"auto", "embed", "ocr", "caption"}));
+  cmd->add_option("--ocr-languages", f.ocr_languages,
+                  "Tesseract languages for image words, e.g. eng+kor (default: from --language)");
 }
 
 namespace {
@@ -113,7 +123,11 @@ void apply_config(const pipeline::Config& c, PipelineFlags& f) {
   }
   f.tts_rate = static_cast<int>(std::clamp<int64_t>(c.integer("tts.rate"), 20, 1000));
   f.tts_pitch = static_cast<int>(std::clamp<int64_t>(c.integer("tts.pitch"), 0, 100));
-  if (from_user(c, "vision.ocr_lang")) f.ocr_lang = c.str("vision.ocr_lang");
+  if (!given(f, "--ocr-languages") && from_user(c, "vision.ocr_lang")) {
+    f.ocr_languages = c.str("vision.ocr_lang");
+  }
+  if (!given(f, "--image-mode") && from_user(c, "vision.mode")) f.image_mode = c.str("vision.mode");
+  if (!given(f, "--mmproj") && from_user(c, "vision.mmproj")) f.mmproj = model_path(c.str("vision.mmproj"));
   if (c.boolean("pipeline.vad") && !f.no_vad) {
     pipeline::VadOptions v;
     v.energy_threshold_db = static_cast<float>(c.number("pipeline.vad_energy_db"));
@@ -146,8 +160,25 @@ std::unique_ptr<pipeline::SpeechToText> make_stt(const PipelineFlags& f) {
 }
 
 std::unique_ptr<pipeline::ImageReader> make_image_reader(const PipelineFlags& f) {
-  if (!f.ocr_lang.empty()) return std::make_unique<pipeline::OcrImageReader>(f.ocr_lang);
+  if (!f.ocr_languages.empty()) return std::make_unique<pipeline::OcrImageReader>(f.ocr_languages);
   return std::make_unique<pipeline::OcrImageReader>(f.language == "ko" ? "kor+eng" : "eng+kor");
+}
+
+void setup_images(LocalPipeline& p, const PipelineFlags& f) {
+  if (!f.mmproj.empty() && !p.image_encoder) {
+    p.image_encoder = std::make_unique<pipeline::ClipImageEncoder>(f.mmproj, p.pool.get());
+  }
+  const int llm_n_embd = static_cast<int>(p.llm->model()->config().n_embd);
+  p.image_mode = pipeline::resolve_image_mode(pipeline::parse_image_mode(f.image_mode),
+                                              p.image_encoder ? p.image_encoder->n_embd_out() : 0,
+                                              llm_n_embd);
+  if (p.image_mode == pipeline::ImageMode::kOcr && !p.image_reader) {
+    p.image_reader = make_image_reader(f);
+  } else if (p.image_mode == pipeline::ImageMode::kCaption && !p.image_reader) {
+    p.image_reader = std::make_unique<pipeline::CaptionImageReader>(
+        p.llm->model(), p.llm->name(), *p.image_encoder,
+        llm::ContextOptions{.n_ctx = f.ctx, .pool = p.pool.get()});
+  }
 }
 
 LocalPipeline load_pipeline(const PipelineFlags& f, bool need_asr, bool need_image, bool speak) {
@@ -158,7 +189,7 @@ LocalPipeline load_pipeline(const PipelineFlags& f, bool need_asr, bool need_ima
   if (need_asr) {
     p.stt = make_stt(f);
   }
-  if (need_image) p.image_reader = make_image_reader(f);
+  if (need_image || !f.mmproj.empty()) setup_images(p, f);
   if (speak) {
     std::string voice = f.voice;
     if (voice == "espeak:en" && f.language != "en") voice = "espeak:" + f.language;

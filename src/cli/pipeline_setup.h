@@ -13,6 +13,7 @@
 
 #include "core/thread_pool.h"
 #include "pipeline/config.h"
+#include "pipeline/local_image_encoder.h"
 #include "pipeline/local_llm.h"
 #include "pipeline/turn.h"
 
@@ -38,17 +39,21 @@ struct PipelineFlags {
   // From the configuration only (no flags of their own).
   int top_k = 40;
   float top_p = 0.95f;
-  std::string ocr_lang;          // "" = by language
   int tts_rate = 175, tts_pitch = 50;
   std::optional<pipeline::VadOptions> vad = pipeline::VadOptions{};
   pipeline::ChunkerOptions chunker;
   std::string config_used;       // the file that was read ("" when none)
 
+  std::string mmproj;              // --mmproj: the LLM's image projector (embeddings path)
+  std::string image_mode = "auto"; // --image-mode embed|ocr|caption|auto
+  std::string ocr_languages;       // --ocr-languages eng+kor; "" = from --language
+
   CLI::App* cmd = nullptr;  // set by add_pipeline_flags: tells which flags were given
 };
 
 // Adds -m, --asr-model, --voice, --system, --language, -n, --temp, --seed, -t, -c,
-// --asr-max-tokens, --no-vad, --config, --set.
+// --mmproj, --image-mode, --ocr-languages, --asr-max-tokens, --no-vad, --no-asr-stream, --config,
+// --set.
 void add_pipeline_flags(CLI::App* cmd, PipelineFlags& f);
 
 // Fills what the command line left unset from the configuration (omni.toml, --set). Call first
@@ -62,16 +67,26 @@ struct LocalPipeline {
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<pipeline::LocalLanguageModel> llm;
   std::unique_ptr<pipeline::SpeechToText> stt;
-  std::unique_ptr<pipeline::ImageReader> image_reader;
+  std::unique_ptr<pipeline::ClipImageEncoder> image_encoder;  // --mmproj (embed and caption)
+  std::unique_ptr<pipeline::ImageReader> image_reader;        // ocr or caption
   std::unique_ptr<pipeline::TextToSpeech> tts;
+  pipeline::ImageMode image_mode = pipeline::ImageMode::kAuto;  // resolved by setup_images
 
-  pipeline::Stages stages() const { return {stt.get(), image_reader.get(), tts.get()}; }
+  pipeline::Stages stages() const {
+    return {stt.get(), image_reader.get(), tts.get(),
+            image_mode == pipeline::ImageMode::kEmbed ? image_encoder.get() : nullptr};
+  }
 };
 
 // The speech recogniser the flags name: Whisper with --asr-model, else PocketSphinx (English).
 std::unique_ptr<pipeline::SpeechToText> make_stt(const PipelineFlags& f);
-// The words path for images: OCR (Tesseract), Korean first when the language is ko.
+// The words path for images: OCR (Tesseract) in --ocr-languages, else Korean first when the
+// language is ko, else eng+kor.
 std::unique_ptr<pipeline::ImageReader> make_image_reader(const PipelineFlags& f);
+// Loads --mmproj (when given) and resolves --image-mode against the loaded LLM (p.llm must be
+// set): embed keeps the encoder for the turn, caption builds a CaptionImageReader on the LLM, ocr
+// a Tesseract reader. Throws omni::Error for embed/caption without a matching mmproj.
+void setup_images(LocalPipeline& p, const PipelineFlags& f);
 
 // Loads what the flags name. need_asr / need_image: the input has audio / an image; a missing
 // engine is a clear omni::Error. speak: build the TTS stage.

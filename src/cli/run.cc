@@ -1,4 +1,5 @@
-// `omni run [--audio Q.wav] [--image I.png] [--text "..."] -m LLM [--asr-model WHISPER]
+// `omni run [--audio Q.wav] [--image I.png [--mmproj F] [--image-mode M]] [--text "..."] -m LLM
+//  [--asr-model WHISPER]
 //  [--voice espeak:en|espeak:ko|FILE.onnx] [--out A.wav] [--json] [--trace F.json] [--realtime]`
 // One voice turn from files: prints the transcript, the answer and the timings, writes the
 // spoken answer.
@@ -53,7 +54,14 @@ void run(const RunArgs& a) {
   if (a.json) {
     nlohmann::ordered_json j;
     j["transcript"] = r.transcript;
-    if (in.image) j["image_text"] = r.image_text;
+    if (in.image) {
+      j["image_mode"] = pipeline::image_mode_name(lp.image_mode);
+      if (lp.image_mode == pipeline::ImageMode::kEmbed) {
+        j["image_tokens"] = r.image_tokens;
+      } else {
+        j["image_text"] = r.image_text;
+      }
+    }
     j["prompt"] = r.prompt;
     j["answer"] = r.answer;
     j["clauses"] = r.clauses;
@@ -67,7 +75,11 @@ void run(const RunArgs& a) {
     return;
   }
   if (in.audio) std::printf("transcript: %s\n", r.transcript.c_str());
-  if (in.image) std::printf("image text: %s\n", r.image_text.c_str());
+  if (in.image && lp.image_mode == pipeline::ImageMode::kEmbed) {
+    std::printf("image: %d embedding rows\n", r.image_tokens);
+  } else if (in.image) {
+    std::printf("image text: %s\n", r.image_text.c_str());
+  }
   std::printf("answer: %s\n", r.answer.c_str());
   std::printf(
       "timings: asr %.0f ms, llm prompt %.0f ms (%d new + %d cached + %d prefilled tokens), "

@@ -1,6 +1,7 @@
 // omni serve -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--ctx N] [-t THREADS]
 //            [--parallel N] [--queue N] [--cors ORIGIN] [--max-body BYTES] [--timeout SECONDS]
 //            [--asr-model WHISPER.bin] [--voice-dir DIR] [--voice FILE.onnx|ESPEAK] [--no-web-ui]
+//            [--mmproj FILE] [--image-mode auto|embed|ocr] [--ocr-languages eng+kor]
 //            [--allow-image-urls] [--image-url-max-bytes N] [--image-url-timeout S]
 //            [--write-timeout S]
 //   OpenAI-compatible HTTP server (see server/server.h) with the browser UI at /.
@@ -70,6 +71,14 @@ RegisterCommand reg([](CLI::App& app) {
                   "default voice: a Piper .onnx file (also used for OpenAI voice names) or an "
                   "espeak-ng voice (default: espeak-ng en-us)");
   cmd->add_flag("!--no-web-ui", opts->web_ui, "do not serve the browser UI at /");
+  cmd->add_option("--mmproj", opts->mmproj_path,
+                  "the model's image projector (mmproj GGUF): image_url parts go in as embeddings");
+  cmd->add_option("--image-mode", opts->image_mode,
+                  "default for image_url parts: embed (needs --mmproj), ocr, auto (embed when "
+                  "--mmproj fits the model, else ocr; default); a request may set \"image_mode\"")
+      ->check(CLI::IsMember({"auto", "embed", "ocr"}));
+  cmd->add_option("--ocr-languages", opts->ocr_languages,
+                  "Tesseract languages for image words, e.g. eng+kor (default eng+kor; empty: no OCR)");
   cmd->add_flag("--allow-image-urls", opts->allow_image_urls,
                 "download http(s) URLs in image_url parts (default: data: URLs only)");
   cmd->add_option("--image-url-max-bytes", opts->image_url_max_bytes,

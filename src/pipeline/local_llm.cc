@@ -43,6 +43,7 @@ LocalConversation::LocalConversation(std::shared_ptr<const llm::Model> model, st
 void LocalConversation::reset() {
   messages_.clear();
   raw_.clear();
+  images_.clear();
   pending_user_ = false;
   if (!system_.empty()) {
     if (has_template()) {
@@ -73,11 +74,54 @@ std::vector<int32_t> LocalConversation::tokenize(const std::string& text) const 
   return v.tokenize(text, add_special, /*parse_special=*/has_template());
 }
 
+llm::Prompt LocalConversation::media_prompt(const std::string& text) const {
+  const llm::Vocab& v = model_->vocab();
+  llm::MediaPromptOptions mo;
+  mo.layout = layout_;
+  // As tokenize(): no second BOS when the template wrote it; specials only with a template.
+  mo.add_special = !(v.add_bos() && v.bos() != llm::kNoToken && text.starts_with(v.token_text(v.bos())));
+  mo.parse_special = has_template();
+  return llm::build_media_prompt(v, text, images_, mo);
+}
+
 void LocalConversation::add_user(const UserMessage& msg) {
-  if (msg.has_images()) {
-    throw Error(name_ + ": this model takes text only (give the image to an image reader)");
+  std::string text;
+  std::vector<llm::ImageEmbeddings> added;
+  bool prev_text = false;
+  for (const auto& p : msg.parts) {
+    if (!p.image && !p.embeddings) {
+      if (p.text.empty()) continue;
+      if (prev_text) text += '\n';
+      text += p.text;
+      prev_text = true;
+      continue;
+    }
+    const ImageEmbeddings* e = p.embeddings.get();
+    if (!e || e->data.empty()) {
+      throw Error(name_ + ": an image reaches this model only as embeddings (give --mmproj, or "
+                          "read the image as words with --image-mode ocr)");
+    }
+    const uint32_t n_embd = model_->config().n_embd;
+    if (e->n_embd <= 0 || static_cast<uint32_t>(e->n_embd) != n_embd) {
+      throw Error(name_ + ": the image embeddings have " + std::to_string(e->n_embd) +
+                  " values per row but the model's n_embd is " + std::to_string(n_embd));
+    }
+    const llm::ImageLayout layout =
+        e->projector == "idefics3" ? llm::ImageLayout::kIdefics3 : llm::ImageLayout::kPlain;
+    if ((!images_.empty() || !added.empty()) && layout != layout_) {
+      throw Error(name_ + ": images from different projector families in one conversation");
+    }
+    layout_ = layout;
+    llm::ImageEmbeddings ie;
+    ie.embd = e->data;
+    ie.n_embd = n_embd;
+    ie.grid_cols = static_cast<uint32_t>(e->grid_cols);
+    ie.grid_rows = static_cast<uint32_t>(e->grid_rows);
+    ie.rows_per_tile = static_cast<uint32_t>(e->tokens_per_tile);
+    added.push_back(std::move(ie));
+    text += llm::kMediaMarker;
+    prev_text = false;
   }
-  const std::string text = msg.joined_text();
   if (text.empty()) throw Error("conversation: empty user message");
   if (has_template()) {
     if (pending_user_) {
@@ -91,11 +135,14 @@ void LocalConversation::add_user(const UserMessage& msg) {
     if (!raw_.empty() && !raw_.ends_with(' ') && !raw_.ends_with('\n')) raw_ += ' ';
     raw_ += text;
   }
+  for (auto& a : added) images_.push_back(std::move(a));
   pending_user_ = true;
 }
 
 int LocalConversation::prefill(std::string_view pending, const CancelToken& cancel) {
   if (cancel.cancelled()) return 0;
+  // With images the prompt is not a token list; the next generate() reuses the cache by keys.
+  if (!images_.empty()) return 0;
   // Sentinel after the pending text: the rendering is certain only up to it (the template closes
   // the user turn after the text, which is still growing).
   static constexpr char kMark = '\x01';
@@ -154,7 +201,8 @@ Reply LocalConversation::generate(const GenOptions& options, const CancelToken& 
   if (cancel.cancelled()) {
     r.finish_reason = "cancelled";
   } else {
-    r = llm::generate(ctx_, tokenize(prompt), o, cb);
+    r = images_.empty() ? llm::generate(ctx_, tokenize(prompt), o, cb)
+                        : llm::generate(ctx_, media_prompt(prompt), o, cb);
   }
   if (has_template()) {
     messages_.push_back(message("assistant", r.text));

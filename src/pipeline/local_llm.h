@@ -10,6 +10,7 @@
 
 #include "llm/chat_template.h"
 #include "llm/generate.h"
+#include "llm/media_prompt.h"
 #include "llm/model.h"
 #include "pipeline/stages.h"
 
@@ -43,6 +44,12 @@ class LocalConversation : public TextGenerator {
                  const OnText& on_text = {}) override;
   int prefill(std::string_view pending_user_text, const CancelToken& cancel) override;
   void reset() override;
+  // Images whose parts carry embeddings (from an ImageEncoder whose projector width equals this
+  // model's n_embd) are spliced into the prompt where they stand in the message, with the
+  // family's image tokens (llm/media_prompt.h). Text parts are joined with "\n"; an image part
+  // sits directly between its neighbours (so "USER: " + image + "\nWhat is it?" is LLaVA's
+  // layout). The KV cache is reused across turns up to the first changed position.
+  bool supports_images() const override { return true; }
 
   bool has_template() const { return !template_.empty(); }
   const std::vector<llm::ChatMessage>& messages() const { return messages_; }
@@ -53,6 +60,7 @@ class LocalConversation : public TextGenerator {
   // The prompt for `messages` (+ generation prompt when asked), or the raw text.
   std::string render(const std::vector<llm::ChatMessage>& messages, bool add_generation_prompt) const;
   std::vector<int32_t> tokenize(const std::string& text) const;
+  llm::Prompt media_prompt(const std::string& text) const;  // text with markers + images_
 
   std::shared_ptr<const llm::Model> model_;
   std::string name_;
@@ -62,6 +70,9 @@ class LocalConversation : public TextGenerator {
   std::vector<llm::ChatMessage> messages_;
   std::string raw_;  // template-less models: the running text
   bool pending_user_ = false;
+  // Images of the conversation in order; each stands at one kMediaMarker in the rendered text.
+  std::vector<llm::ImageEmbeddings> images_;
+  llm::ImageLayout layout_ = llm::ImageLayout::kPlain;
 };
 
 }  // namespace omni::pipeline

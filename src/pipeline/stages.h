@@ -122,6 +122,11 @@ struct ImageEmbeddings {
   int n_embd = 0;
   std::vector<float> data;  // n_tokens * n_embd, row-major
   bool cancelled = false;
+  // How the LLM expects the rows laid out around its image tokens: "mlp" (LLaVA: the rows alone)
+  // or "idefics3" (SmolVLM: grid_cols x grid_rows tiles, row-major, then the global image, each
+  // tokens_per_tile rows, wrapped in the model's tile tokens).
+  std::string projector;
+  int grid_cols = 0, grid_rows = 0, tokens_per_tile = 0;
 };
 
 class ImageEncoder {

@@ -188,12 +188,26 @@ TurnResult run_turn(const Stages& stages, TextGenerator& conv, const TurnInput& 
   TraceSummary& sum = trace.summary;
   if (!input.audio && input.text.empty() && !input.image) throw Error("turn: no input");
   if (input.audio && !stages.stt) throw Error("turn: audio input needs a speech-to-text stage");
-  if (input.image && !stages.image_reader) throw Error("turn: image input needs an image reader");
+  const bool embed_image = input.image && stages.image_encoder;
+  if (input.image && !stages.image_reader && !embed_image) {
+    throw Error("turn: image input needs an image reader or an image encoder");
+  }
+  if (embed_image && !conv.supports_images()) {
+    throw Error("turn: " + conv.name() + " does not take image embeddings (use an image reader)");
+  }
   trace.mark("turn", "start");
 
-  // The image is read while the audio arrives.
+  // The image is read (or encoded) while the audio arrives.
   std::future<ImageText> image_future;
-  if (input.image) {
+  std::future<ImageEmbeddings> embed_future;
+  if (embed_image) {
+    embed_future = std::async(std::launch::async, [&] {
+      trace.mark("image", "start");
+      ImageEmbeddings e = stages.image_encoder->encode(*input.image, cancel);
+      trace.mark("image", "end", std::to_string(e.n_tokens) + " tokens");
+      return e;
+    });
+  } else if (input.image) {
     image_future = std::async(std::launch::async, [&] {
       trace.mark("image", "start");
       ImageText t = stages.image_reader->describe(*input.image, cancel);
@@ -226,11 +240,21 @@ TurnResult run_turn(const Stages& stages, TextGenerator& conv, const TurnInput& 
     sum.speech_end_ms = trace.mark("input", "end");
   }
 
+  std::string image_kind;
   if (image_future.valid()) {
     const auto t_img = Clock::now();
     ImageText t = image_future.get();
     sum.image_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_img).count();
     res.image_text = trim(t.text);
+    image_kind = t.kind;
+  }
+  std::shared_ptr<const ImageEmbeddings> embeddings;
+  if (embed_future.valid()) {
+    const auto t_img = Clock::now();
+    auto e = std::make_shared<ImageEmbeddings>(embed_future.get());
+    sum.image_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_img).count();
+    res.image_tokens = e->n_tokens;
+    embeddings = std::move(e);
   }
   if (cancel.cancelled()) {
     res.cancelled = true;
@@ -242,13 +266,26 @@ TurnResult run_turn(const Stages& stages, TextGenerator& conv, const TurnInput& 
   // The user message: what was said, what was typed, what the image shows.
   std::string msg = res.transcript;
   if (!input.text.empty()) msg += (msg.empty() ? "" : "\n") + input.text;
-  if (input.image) {
-    const std::string words = res.image_text.empty() ? "(no text found)" : res.image_text;
-    msg += (msg.empty() ? "" : "\n") + std::string("[The image shows this text: ") + words + "]";
+  if (input.image && !embeddings) {
+    if (image_kind == "caption") {
+      msg += (msg.empty() ? "" : "\n") + std::string("[Image description: ") +
+             (res.image_text.empty() ? "(none)" : res.image_text) + "]";
+    } else {
+      const std::string words = res.image_text.empty() ? "(no text found)" : res.image_text;
+      msg += (msg.empty() ? "" : "\n") + std::string("[The image shows this text: ") + words + "]";
+    }
   }
-  if (trim(msg).empty()) throw Error("turn: nothing was recognised in the input");
+  if (trim(msg).empty() && !embeddings) throw Error("turn: nothing was recognised in the input");
   res.prompt = msg;
-  conv.add_user(UserMessage::text_only(msg));
+  if (embeddings) {
+    // The image first, then the words on the next line (LLaVA's "<image>\nquestion").
+    UserMessage m;
+    m.parts.push_back(MessagePart{"", std::make_shared<const ImageInput>(*input.image), embeddings});
+    if (!trim(msg).empty()) m.parts.push_back(MessagePart{"\n" + msg, nullptr, nullptr});
+    conv.add_user(m);
+  } else {
+    conv.add_user(UserMessage::text_only(msg));
+  }
 
   // TTS worker: speaks clauses as the LLM produces them.
   ClauseQueue queue;

@@ -22,10 +22,13 @@
 namespace omni::pipeline {
 
 // The stages a turn uses; null ones are unavailable (an input needing one is an error).
+// An image goes in as embeddings when image_encoder is set (the conversation must take them:
+// TextGenerator::supports_images), otherwise as the image_reader's words (OCR or a caption).
 struct Stages {
   SpeechToText* stt = nullptr;
   ImageReader* image_reader = nullptr;
   TextToSpeech* tts = nullptr;  // null: text answer only
+  ImageEncoder* image_encoder = nullptr;
 };
 
 struct TurnInput {
@@ -65,8 +68,9 @@ struct TurnCallbacks {
 
 struct TurnResult {
   std::string transcript;
-  std::string image_text;
-  std::string prompt;  // the user message sent to the LLM
+  std::string image_text;     // words path: what the reader found
+  int image_tokens = 0;       // embeddings path: rows spliced into the prompt
+  std::string prompt;  // the user message sent to the LLM (the text; an embedded image is not in it)
   std::string answer;
   std::vector<std::string> clauses;
   std::string finish_reason;  // the LLM's, or "cancelled"

@@ -111,9 +111,10 @@ void Server::Impl::chat_completions(const httplib::Request& req, httplib::Respon
                    "invalid_value");
   }
   // Non-text parts are turned into text (transcripts, OCR words) before the template sees them.
-  auto messages = parse_messages(body, [this](const json& part, const std::string& type,
-                                              const std::string& where) {
-    return part_to_text(part, type, where);
+  RequestImages images = request_images(body);
+  auto messages = parse_messages(body, [this, &images](const json& part, const std::string& type,
+                                                       const std::string& where) {
+    return part_to_text(part, type, where, images);
   });
   if (tmpl.empty()) {
     throw ApiError(400, "The model '" + id + "' has no chat template; use /v1/completions.", "model",
@@ -132,8 +133,18 @@ void Server::Impl::chat_completions(const httplib::Request& req, httplib::Respon
     throw ApiError(400, std::string("The chat template rejected the messages: ") + e.what(), "messages",
                    "invalid_messages");
   }
-  run_generation(res, checked_prompt(llm::tokenize_chat(v, chat)), std::move(params), true, deadline,
-                 std::move(audio));
+  if (!images.images.empty()) {
+    llm::Prompt p = media_chat_prompt(chat, images);
+    if (p.size() >= slots->n_ctx()) {
+      throw ApiError(400, "This model's maximum context length is " + std::to_string(slots->n_ctx()) +
+                              " tokens. However, your prompt has " + std::to_string(p.size()) +
+                              " tokens (image embeddings included).", "messages", "context_length_exceeded");
+    }
+    run_generation(res, std::move(p), std::move(params), true, deadline, std::move(audio));
+    return;
+  }
+  run_generation(res, llm::Prompt(checked_prompt(llm::tokenize_chat(v, chat))), std::move(params), true,
+                 deadline, std::move(audio));
 }
 
 void Server::Impl::completions(const httplib::Request& req, httplib::Response& res) {
@@ -162,14 +173,14 @@ void Server::Impl::completions(const httplib::Request& req, httplib::Response& r
     }
   }
   auto params = parse_completion_params(body, model->vocab().n_tokens(), /*chat=*/false);
-  run_generation(res, tokenize_prompt(prompt, /*parse_special=*/true), std::move(params), false, deadline,
-                 AudioOut{});
+  run_generation(res, llm::Prompt(tokenize_prompt(prompt, /*parse_special=*/true)), std::move(params), false,
+                 deadline, AudioOut{});
 }
 
-void Server::Impl::run_generation(httplib::Response& res, std::vector<int32_t> prompt,
+void Server::Impl::run_generation(httplib::Response& res, llm::Prompt prompt,
                                   CompletionParams params, bool chat, Clock::time_point deadline,
                                   AudioOut audio) {
-  std::shared_ptr<SlotLease> lease = acquire(prompt, deadline);
+  std::shared_ptr<SlotLease> lease = acquire(prompt.token_view(), deadline);
   const std::string rid = random_id(chat ? "chatcmpl-" : "cmpl-");
   const std::time_t created = std::time(nullptr);
   const char* object = chat ? "chat.completion" : "text_completion";
@@ -493,18 +504,37 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
   s.pool = std::make_unique<ThreadPool>(s.o.threads);
   if (!s.o.asr_model_path.empty()) s.asr = std::make_unique<AsrEngine>(s.o.asr_model_path, s.o.threads);
   s.speech = std::make_unique<SpeechEngine>(s.o.voice_dir, s.o.voice);
-  // Images reach the (text) LLM as words: OCR, when Tesseract's language data is installed.
-  try {
-    auto reader = std::make_shared<pipeline::OcrImageReader>("eng+kor");
-    s.image_to_text = [reader](std::span<const uint8_t> bytes, const std::string& mime) {
-      pipeline::ImageInput in;
-      in.bytes.assign(bytes.begin(), bytes.end());
-      in.mime = mime;
-      in.source = "image_url";
-      return reader->describe(in, pipeline::CancelToken()).text;
-    };
-  } catch (const Error& e) {
-    std::fprintf(stderr, "serve: image input disabled: %s\n", e.what());
+  // Images reach the LLM as embeddings when an mmproj that fits it is given, and as words (OCR,
+  // when Tesseract's language data is installed) otherwise or when a request asks.
+  if (!s.o.mmproj_path.empty()) {
+    s.image_encoder = std::make_unique<pipeline::ClipImageEncoder>(s.o.mmproj_path, s.pool.get());
+  }
+  {
+    const int proj = s.image_encoder ? s.image_encoder->n_embd_out() : 0;
+    const int n_embd = static_cast<int>(s.model->config().n_embd);
+    s.image_mode = pipeline::resolve_image_mode(pipeline::parse_image_mode(s.o.image_mode), proj, n_embd);
+    if (s.image_mode == pipeline::ImageMode::kCaption) {
+      throw Error("serve: --image-mode caption is not offered by the server; use embed, ocr or auto");
+    }
+    if (s.image_encoder && proj != n_embd) {
+      std::fprintf(stderr, "serve: %s projects to %d values, the model's n_embd is %d: images go in as "
+                           "OCR words\n", s.o.mmproj_path.c_str(), proj, n_embd);
+      s.image_encoder.reset();
+    }
+  }
+  if (!s.o.ocr_languages.empty()) {
+    try {
+      auto reader = std::make_shared<pipeline::OcrImageReader>(s.o.ocr_languages);
+      s.image_to_text = [reader](std::span<const uint8_t> bytes, const std::string& mime) {
+        pipeline::ImageInput in;
+        in.bytes.assign(bytes.begin(), bytes.end());
+        in.mime = mime;
+        in.source = "image_url";
+        return reader->describe(in, pipeline::CancelToken()).text;
+      };
+    } catch (const Error& e) {
+      std::fprintf(stderr, "serve: image input disabled: %s\n", e.what());
+    }
   }
   s.slots = std::make_unique<SlotPool>(s.model, static_cast<size_t>(s.o.parallel),
                                        static_cast<size_t>(s.o.max_queue),

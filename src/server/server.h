@@ -32,6 +32,12 @@ struct ServerOptions {
   std::string voice_dir = "";       // Piper voices (NAME.onnx + NAME.onnx.json) offered by name
   std::string voice = "";           // default voice: a Piper .onnx file or an espeak-ng voice
   bool web_ui = true;               // serve the browser UI at /
+  // Images (`image_url` parts): with an mmproj whose projector width equals the model's n_embd
+  // they go in as embeddings (image_mode auto/embed), otherwise as OCR words in ocr_languages.
+  // A request may pick its own with the body field "image_mode": "auto" | "embed" | "ocr".
+  std::string mmproj_path = "";
+  std::string image_mode = "auto";  // auto | embed | ocr
+  std::string ocr_languages = "eng+kor";
   // `image_url` parts may name http(s) URLs the server downloads (off: only data: URLs).
   bool allow_image_urls = false;
   size_t image_url_max_bytes = 20 << 20;

@@ -278,7 +278,7 @@ void Server::Impl::setup_audio_routes() {
     for (const auto& n : speech->voice_names()) v.push_back(n);
     res.set_content(dump(json{{"default", speech->default_voice()}, {"voices", v},
                               {"asr", asr ? json(asr->id()) : json(nullptr)},
-                              {"image_input", static_cast<bool>(image_to_text)}}),
+                              {"image_input", static_cast<bool>(image_to_text) || image_encoder != nullptr}}),
                     "application/json");
   });
 }

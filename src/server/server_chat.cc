@@ -1,5 +1,6 @@
-// Chat beyond text: `input_audio` parts (transcribed by the ASR model), `image_url` parts (the
-// words path: image → text), and spoken answers (`modalities: ["text", "audio"]`).
+// Chat beyond text: `input_audio` parts (transcribed by the ASR model), `image_url` parts (as
+// embeddings spliced into the prompt with --mmproj, or the words path: image → OCR text), and
+// spoken answers (`modalities: ["text", "audio"]`).
 #include "asr/audio_io.h"
 #include "server/base64.h"
 #include "server/image_fetch.h"
@@ -39,8 +40,90 @@ std::string require_field(const json& obj, const char* key, const std::string& w
 
 }  // namespace
 
+Server::Impl::RequestImages Server::Impl::request_images(const json& body) const {
+  RequestImages r;
+  r.mode = image_mode;
+  auto it = body.find("image_mode");
+  if (it == body.end() || it->is_null()) return r;
+  if (!it->is_string()) {
+    throw ApiError(400, "Invalid type for 'image_mode': expected a string.", "image_mode", "invalid_type");
+  }
+  const std::string m = it->get<std::string>();
+  if (m == "ocr") {
+    r.mode = pipeline::ImageMode::kOcr;
+  } else if (m == "auto") {
+    r.mode = image_encoder ? pipeline::ImageMode::kEmbed : pipeline::ImageMode::kOcr;
+  } else if (m == "embed") {
+    if (!image_encoder) {
+      throw ApiError(400, "'image_mode' 'embed' needs the server started with an --mmproj that fits "
+                          "the model; use 'ocr' or 'auto'.", "image_mode", "invalid_value");
+    }
+    r.mode = pipeline::ImageMode::kEmbed;
+  } else if (m == "caption") {
+    throw ApiError(400, "'image_mode' 'caption' is not offered by this server; use 'embed', 'ocr' "
+                        "or 'auto'.", "image_mode", "invalid_value");
+  } else {
+    throw ApiError(400, "Invalid value for 'image_mode': '" + m +
+                            "'. Supported values are: 'auto', 'embed' and 'ocr'.", "image_mode",
+                   "invalid_value");
+  }
+  return r;
+}
+
+llm::Prompt Server::Impl::media_chat_prompt(const llm::GuardedChat& chat,
+                                            const RequestImages& ri) const {
+  // As mtmd: BOS once in front, every text piece tokenized on its own (template text parsed for
+  // specials, message text literal), each marker replaced by its image's rows and layout tokens.
+  const llm::Vocab& v = model->vocab();
+  const std::string& text = chat.text;
+  llm::Prompt p;
+  const bool bos_in_text = v.bos() != llm::kNoToken && text.starts_with(v.token_text(v.bos()));
+  if (v.add_bos() && v.bos() != llm::kNoToken && !bos_in_text) {
+    const llm::TokenId bos = v.bos();
+    p.add_tokens(std::span<const llm::TokenId>(&bos, 1));
+  }
+  size_t start = 0, k = 0;
+  for (;;) {
+    const size_t at = text.find(llm::kMediaMarker, start);
+    const size_t end = at == std::string::npos ? text.size() : at;
+    if (end > start) {
+      std::vector<llm::TextSpan> lit;
+      for (const auto& sp : chat.literal) {
+        const size_t b = std::max(sp.begin, start), e = std::min(sp.end, end);
+        if (b < e) lit.push_back({b - start, e - start});
+      }
+      p.add_tokens(v.tokenize(std::string_view(text).substr(start, end - start), false, true, lit));
+    }
+    if (at == std::string::npos) break;
+    if (k >= ri.images.size()) {
+      throw ApiError(400, "Message text may not contain '" + std::string(llm::kMediaMarker) +
+                              "' when images go in as embeddings.", "messages", "invalid_value");
+    }
+    llm::MediaPromptOptions mo;
+    mo.layout = ri.layout;
+    mo.add_special = false;
+    mo.parse_special = false;
+    try {
+      p.append(llm::build_media_prompt(v, llm::kMediaMarker, std::span(&ri.images[k], 1), mo));
+    } catch (const Error& e) {
+      throw ApiError(400, std::string("The image cannot be placed in this model's prompt: ") + e.what(),
+                     "messages", "invalid_value");
+    }
+    ++k;
+    start = at + llm::kMediaMarker.size();
+  }
+  if (k != ri.images.size()) {
+    throw ApiError(400, "The chat template dropped an image part.", "messages", "invalid_messages");
+  }
+  if (v.add_eos() && v.eos() != llm::kNoToken) {
+    const llm::TokenId eos = v.eos();
+    p.add_tokens(std::span<const llm::TokenId>(&eos, 1));
+  }
+  return p;
+}
+
 std::string Server::Impl::part_to_text(const json& part, const std::string& type,
-                                       const std::string& where) {
+                                       const std::string& where, RequestImages& images) {
   if (type == "input_audio") {
     const json& ia = require_object(part, "input_audio", where);
     const std::string pw = where + ".input_audio";
@@ -106,9 +189,34 @@ std::string Server::Impl::part_to_text(const json& part, const std::string& type
       throw ApiError(400, e.what(), pw + ".url", "invalid_image_url");
     }
   }
+  if (images.mode == pipeline::ImageMode::kEmbed) {
+    // The embeddings path: the marker stands in the message; media_chat_prompt splices the rows.
+    const auto t0 = Clock::now();
+    pipeline::ImageInput in;
+    in.bytes = std::move(d.bytes);
+    in.mime = d.mime;
+    in.source = pw + ".url";
+    pipeline::ImageEmbeddings e;
+    try {
+      e = image_encoder->encode(in, pipeline::CancelToken());
+    } catch (const FormatError& ex) {
+      throw ApiError(400, std::string("The image could not be read: ") + ex.what(), pw + ".url",
+                     "invalid_image");
+    }
+    metrics.record_stage("vision", std::chrono::duration<double>(Clock::now() - t0).count());
+    llm::ImageEmbeddings ie;
+    ie.embd = std::move(e.data);
+    ie.n_embd = static_cast<uint32_t>(e.n_embd);
+    ie.grid_cols = static_cast<uint32_t>(e.grid_cols);
+    ie.grid_rows = static_cast<uint32_t>(e.grid_rows);
+    ie.rows_per_tile = static_cast<uint32_t>(e.tokens_per_tile);
+    images.layout = e.projector == "idefics3" ? llm::ImageLayout::kIdefics3 : llm::ImageLayout::kPlain;
+    images.images.push_back(std::move(ie));
+    return std::string(llm::kMediaMarker);
+  }
   if (!image_to_text) {
-    throw ApiError(400, "Image input needs an image-to-text stage (OCR words path), which this "
-                        "server build does not include yet; send text or audio instead.",
+    throw ApiError(400, "Image input needs an image-to-text stage (OCR words path: Tesseract with "
+                        "the --ocr-languages data) or an --mmproj; send text or audio instead.",
                    pw, "image_input_unsupported");
   }
   const auto t0 = Clock::now();

@@ -18,7 +18,11 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "llm/chat_prompt.h"
+#include "llm/media_prompt.h"
 #include "llm/model.h"
+#include "llm/prompt.h"
+#include "pipeline/local_image_encoder.h"
 #include "server/metrics.h"
 #include "server/openai.h"
 #include "server/server.h"
@@ -81,6 +85,9 @@ struct Server::Impl {
   std::unique_ptr<SpeechEngine> speech;
   // Image → text for `image_url` parts (the words path); null until the build has one.
   std::function<std::string(std::span<const uint8_t> bytes, const std::string& mime)> image_to_text;
+  // The embeddings path (--mmproj), null without one or when it does not fit the model.
+  std::unique_ptr<pipeline::ClipImageEncoder> image_encoder;
+  pipeline::ImageMode image_mode = pipeline::ImageMode::kOcr;  // the resolved server default
   httplib::Server http;
   std::string id;
   std::string tmpl;
@@ -107,12 +114,24 @@ struct Server::Impl {
     SpeechRequest speech;
     std::string format;  // wav, pcm16, flac, mp3, opus
   };
-  void run_generation(httplib::Response& res, std::vector<int32_t> prompt, CompletionParams params,
+  void run_generation(httplib::Response& res, llm::Prompt prompt, CompletionParams params,
                       bool chat, Clock::time_point deadline, AudioOut audio);
 
-  // server_chat.cc: text for an `image_url` / `input_audio` content part.
+  // Images of one chat request on the embeddings path, in message order.
+  struct RequestImages {
+    pipeline::ImageMode mode = pipeline::ImageMode::kOcr;  // embed or ocr
+    std::vector<llm::ImageEmbeddings> images;
+    llm::ImageLayout layout = llm::ImageLayout::kPlain;
+  };
+  // server_chat.cc: the request's image mode (body field "image_mode", else the server's).
+  RequestImages request_images(const nlohmann::json& body) const;
+  // server_chat.cc: text for an `image_url` / `input_audio` content part. On the embeddings path
+  // an image part becomes llm::kMediaMarker and its embeddings are appended to `images`.
   std::string part_to_text(const nlohmann::json& part, const std::string& type,
-                           const std::string& where);
+                           const std::string& where, RequestImages& images);
+  // server_chat.cc: the rendered chat with each marker replaced by its image (model family
+  // layout), template text parsed for specials, message text literal.
+  llm::Prompt media_chat_prompt(const llm::GuardedChat& chat, const RequestImages& images) const;
   AudioOut parse_audio_output(const nlohmann::json& body) const;
   // The whole of `text` spoken and encoded in `format` (wav, pcm16/pcm, flac, mp3, opus).
   EncodedAudio speak_all(const std::string& text, const SpeechRequest& req, const std::string& format);

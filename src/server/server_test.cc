@@ -7,16 +7,20 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <cmath>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "core/gguf.h"
 #include "core/thread_pool.h"
 #include "llm/chat.h"
 #include "llm/chat_prompt.h"
 #include "llm/generate.h"
+#include "llm/media_prompt.h"
 #include "llm/model.h"
+#include "pipeline/local_image_encoder.h"
 #include "server/base64.h"
 #include "testing/refdata.h"
 
@@ -621,6 +625,109 @@ TEST(Server, StopFinishesInFlightRequests) {
   EXPECT_EQ(r.first, 200) << r.second.dump();
   EXPECT_EQ(r.second["choices"][0]["text"], greedy(stories(), "Once upon a time", 200));
   srv.reset();
+}
+
+}  // namespace
+}  // namespace omni::server
+
+namespace omni::server {
+namespace {
+
+// A copy of the tiny SmolVLM text model with a chat template (the refdata model has none; the
+// server's chat endpoint needs one), in a temporary file.
+std::string smol_with_template() {
+  const gguf::File f = gguf::File::open(testing::refdata("vision/models/tiny-smolvlm-text-rand-f32.gguf"));
+  gguf::Writer w(f.version());
+  for (const auto& kv : f.metadata()) w.set(kv.key, kv.value);
+  for (const auto& t : f.tensors()) w.add_tensor(t.name, t.type, t.shape, t.bytes());
+  w.set("tokenizer.chat_template",
+        gguf::make_string("{% for m in messages %}<|im_start|>{{ m['role'] }}:{{ m['content'] }}"
+                          "<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}"
+                          "Assistant:{% endif %}"));
+  const auto path = (std::filesystem::temp_directory_path() / "omni_server_smolvlm_chat.gguf").string();
+  w.write(path);
+  return path;
+}
+
+std::string data_url(const std::string& rel, const std::string& mime) {
+  const auto bytes = testing::read_file(testing::refdata(rel));
+  return "data:" + mime + ";base64," + base64_encode(bytes);
+}
+
+TEST(Server, ImageUrlPartsGoInAsEmbeddingsWithAnMmproj) {
+  const std::string model_path = smol_with_template();
+  const std::string mmproj = testing::refdata("vision/models/mmproj-tiny-smolvlm-rand-f32.gguf");
+  TestServer s({.model_path = model_path, .mmproj_path = mmproj});
+  const json req = {{"model", "omni_server_smolvlm_chat"},
+                    {"messages", json::array({{{"role", "user"},
+                                               {"content", json::array({
+                                                   {{"type", "image_url"},
+                                                    {"image_url", {{"url", data_url("vision/images/horse.png", "image/png")}}}},
+                                                   {{"type", "text"}, {"text", "Describe this image."}}})}}})},
+                    {"max_tokens", 6},
+                    {"temperature", 0}};
+  auto [status, r] = s.post("/v1/chat/completions", req);
+  ASSERT_EQ(status, 200) << r.dump();
+
+  // Reference: the same layout spliced directly (SmolVLM tiles of the encoder's embeddings).
+  auto model = llm::Model::load(model_path);
+  pipeline::ClipImageEncoder enc(mmproj);
+  const auto e = enc.encode(pipeline::ImageInput::from_file(testing::refdata("vision/images/horse.png")),
+                            pipeline::CancelToken());
+  llm::ImageEmbeddings ie;
+  ie.embd = e.data;
+  ie.n_embd = 64;
+  ie.grid_cols = 4;
+  ie.grid_rows = 4;
+  ie.rows_per_tile = 4;
+  llm::MediaPromptOptions mo;
+  mo.layout = llm::ImageLayout::kIdefics3;
+  const llm::Prompt p = llm::build_media_prompt(
+      model->vocab(), "<|im_start|>user:<__media__>\nDescribe this image.<end_of_utterance>\nAssistant:",
+      std::span(&ie, 1), mo);
+  llm::Context ctx(model, {.pool = &test_pool()});
+  llm::GenerateOptions o;
+  o.max_tokens = 6;
+  o.sampling.temperature = 0;
+  const auto want = llm::generate(ctx, p, o);
+  EXPECT_EQ(r["usage"]["prompt_tokens"], p.size());
+  EXPECT_EQ(r["choices"][0]["message"]["content"], want.text);
+
+  // The same request as OCR words: a different (text) prompt.
+  json ocr = req;
+  ocr["image_mode"] = "ocr";
+  auto [st2, r2] = s.post("/v1/chat/completions", ocr);
+  ASSERT_EQ(st2, 200) << r2.dump();
+  EXPECT_LT(r2["usage"]["prompt_tokens"].get<size_t>(), p.size());
+  json bad = req;
+  bad["image_mode"] = "pixels";
+  expect_error(s.post("/v1/chat/completions", bad), 400, "image_mode");
+  bad["image_mode"] = 3;
+  expect_error(s.post("/v1/chat/completions", bad), 400, "image_mode");
+  // Message text cannot smuggle in a marker.
+  json forged = req;
+  forged["messages"][0]["content"][1]["text"] = "<__media__>";
+  expect_error(s.post("/v1/chat/completions", forged), 400, "messages");
+
+  // Without an mmproj, embed is a clear 400 and auto means OCR.
+  TestServer plain({.model_path = model_path});
+  json embed = req;
+  embed["image_mode"] = "embed";
+  expect_error(plain.post("/v1/chat/completions", embed), 400, "image_mode");
+  std::filesystem::remove(model_path);
+}
+
+TEST(Server, EmbedModeWithAMismatchedMmprojIsAnError) {
+  // tiny-qwen2 has another n_embd than the tiny SmolVLM projector's 64.
+  auto model = llm::Model::load(qwen());
+  ASSERT_NE(model->config().n_embd, 64u);
+  ServerOptions o;
+  o.model_path = qwen();
+  o.mmproj_path = testing::refdata("vision/models/mmproj-tiny-smolvlm-rand-f32.gguf");
+  o.image_mode = "embed";
+  EXPECT_THROW(Server{o}, Error);
+  o.image_mode = "auto";  // auto falls back to OCR words
+  EXPECT_NO_THROW(Server{o});
 }
 
 }  // namespace

@@ -17,7 +17,7 @@ let srv;
 let client;
 
 before(async () => {
-  srv = await startServer(['--max-body', String(2 << 20)]);
+  srv = await startServer(['--max-body', String(2 << 20), '--ocr-languages', 'eng']);
   client = new OpenAI({ baseURL: srv.url + '/v1', apiKey: 'unused', maxRetries: 0 });
 });
 after(async () => { await srv.stop(); });
@@ -123,15 +123,23 @@ test('chat: bad input_audio and image parts get clear 400s', async () => {
                 400, 'messages[0].content[0].image_url.url');
   await rejects(client.chat.completions.create(part({ type: 'video', video: {} })), 400,
                 'messages[0].content[0].type');
+  await rejects(client.chat.completions.create(part({ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } })),
+                400, 'messages[0].content[0].image_url.url');
+});
+
+test('chat: image_url parts are read by OCR in --ocr-languages (the same words as omni describe)', async () => {
   const voices = await (await fetch(srv.url + '/v1/audio/voices')).json();
-  const png = readFileSync(refdata('vision/images/horse.png')).toString('base64');
-  const img = client.chat.completions.create(part({ type: 'image_url', image_url: { url: 'data:image/png;base64,' + png } }));
-  if (voices.image_input) {
-    assert.ok((await img).choices[0].message.content !== undefined);
-  } else {
-    const e = await rejects(img, 400, 'messages[0].content[0].image_url');
-    assert.match(e.message, /Image input needs/);
-  }
+  assert.equal(voices.image_input, true);
+  const file = refdata('vision/images/rocket.jpg');
+  const words = JSON.parse(execFileSync(env('OMNI_BIN'), ['describe', file, '--mode', 'ocr', '--lang', 'eng', '--json'],
+                                        { stdio: ['ignore', 'pipe', 'ignore'] })).text.replace(/[\n ]+$/, '');
+  const url = 'data:image/jpeg;base64,' + readFileSync(file).toString('base64');
+  const viaImage = await client.chat.completions.create({ ...chatReq, messages: [{ role: 'user', content: [
+    { type: 'text', text: 'What does it say?' }, { type: 'image_url', image_url: { url } }] }] });
+  const asText = words ? `What does it say?\n[Image text: ${words}]` : 'What does it say?';
+  const viaText = await client.chat.completions.create({ ...chatReq, messages: [{ role: 'user', content: asText }] });
+  assert.equal(viaImage.usage.prompt_tokens, viaText.usage.prompt_tokens);
+  assert.equal(viaImage.choices[0].message.content, viaText.choices[0].message.content);
 });
 
 test('chat: http(s) image URLs are fetched with --allow-image-urls (local file server), else a 400', async () => {
