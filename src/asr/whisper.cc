@@ -240,8 +240,10 @@ void score(Sequence& s) {
 // Applies a sampled token to h (whisper.cpp's per-token checks): timestamps move seek_delta and
 // result_len, EOT or reaching the end of the audio completes, decreasing timestamps or a full
 // context without progress fail.
-void advance(Hypothesis& h, const WhisperTokenData& token, int i, int n_max, int seek,
-             int seek_end, const WhisperTokens& tk, bool no_timestamps) {
+// capped: n_max is the caller's max_tokens, not the context limit: reaching it ends the window
+// as if the text stopped there (a bounded decode, e.g. streaming steps), not as a loop.
+void advance(Hypothesis& h, const WhisperTokenData& token, int i, int n_max, bool capped,
+             int seek, int seek_end, const WhisperTokens& tk, bool no_timestamps) {
   Sequence& seq = h.seq;
   seq.tokens.push_back(token);
   seq.sum_logprobs_all += token.plog;
@@ -268,6 +270,12 @@ void advance(Hypothesis& h, const WhisperTokenData& token, int i, int n_max, int
       seq.result_len = i + 1;
       h.seek_delta = kChunkFrames;
     }
+    h.completed = true;
+    return;
+  }
+  if (capped && i == n_max - 1) {
+    seq.result_len = i + 1;
+    h.seek_delta = std::min(seek_end - seek, kChunkFrames);
     h.completed = true;
     return;
   }
@@ -349,6 +357,12 @@ std::vector<float> Transcriber::language_probs_16k(std::span<const float> sample
 
 Transcript Transcriber::transcribe_16k(std::span<const float> samples,
                                        const TranscribeOptions& o) {
+  LogMelOptions mo;
+  mo.pool = pool_;
+  return transcribe_mel(log_mel_spectrogram(samples, model_->mel_filters(), mo), o);
+}
+
+Transcript Transcriber::transcribe_mel(const LogMel& mel, const TranscribeOptions& o) {
   const WhisperModel& m = *model_;
   const WhisperTokens& tk = m.tokens();
   const int n_vocab = m.n_vocab();
@@ -358,9 +372,6 @@ Transcript Transcriber::transcribe_16k(std::span<const float> samples,
   if (!(o.temperature >= 0.0f && o.temperature <= 1.0f) || !(o.temperature_inc >= 0.0f)) {
     throw Error("whisper: temperature must be in [0, 1] and its increment >= 0");
   }
-  LogMelOptions mo;
-  mo.pool = pool_;
-  const LogMel mel = log_mel_spectrogram(samples, m.mel_filters(), mo);
 
   Transcript out;
   std::vector<int32_t> prompt_init = {tk.sot};
@@ -409,10 +420,13 @@ Transcript Transcriber::transcribe_16k(std::span<const float> samples,
   const int n_ctx = o.audio_ctx > 0 ? std::min(o.audio_ctx, m.hparams().n_audio_ctx)
                                     : m.hparams().n_audio_ctx;
   const int n_text_ctx = m.hparams().n_text_ctx;
-  const int n_max = n_text_ctx / 2 - 4;
+  int n_max = n_text_ctx / 2 - 4;
+  const bool capped = o.max_tokens > 0 && o.max_tokens < n_max;
+  if (capped) n_max = o.max_tokens;
   const int seek_end = mel.n_len_org;
   int seek = 0;
   while (seek + kDeltaMin < seek_end) {
+    const size_t window_first = out.segments.size();
     base.set_audio(whisper_encode(m, mel, seek, n_ctx, *pool_), n_ctx);
     // Previous text as <|startofprev|> context, as much as leaves room for a full window.
     std::vector<int32_t> prompt;
@@ -496,14 +510,14 @@ Transcript Transcriber::transcribe_16k(std::span<const float> samples,
             hyps[j].seq = std::move(next[j].seq);
             hyps[j].seek_delta = next[j].seek_delta;
             hyps[j].has_ts = next[j].has_ts;
-            advance(hyps[j], chosen[j], i, n_max, seek, seek_end, tk, o.no_timestamps);
+            advance(hyps[j], chosen[j], i, n_max, capped, seek, seek_end, tk, o.no_timestamps);
           }
         } else {
           for (int j = 0; j < n_cur; ++j) {
             if (!active(j)) continue;
             Hypothesis& h = hyps[j];
             const WhisperTokenData tok = t > 0.0f ? filter.sample(h) : filter.greedy(h);
-            advance(h, tok, i, n_max, seek, seek_end, tk, o.no_timestamps);
+            advance(h, tok, i, n_max, capped, seek, seek_end, tk, o.no_timestamps);
           }
         }
         bool any = false;
@@ -595,6 +609,10 @@ Transcript Transcriber::transcribe_16k(std::span<const float> samples,
                                   toks.back().id > tk.beg;
     if (single_ts_ending) seek_delta = std::min(seek_end - seek, kChunkFrames);
     seek += seek_delta;
+    if (o.on_window &&
+        !o.on_window(std::span(out.segments).subspan(window_first))) {
+      break;
+    }
   }
   return out;
 }

@@ -5,12 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "asr/audio.h"
+#include "asr/mel.h"
 #include "asr/whisper_model.h"
 
 namespace omni {
@@ -18,6 +20,8 @@ class ThreadPool;
 }
 
 namespace omni::asr {
+
+struct WhisperSegment;
 
 struct TranscribeOptions {
   // ISO code ("en", "de", ...) or "auto" (detected from the first window on multilingual models).
@@ -51,6 +55,15 @@ struct TranscribeOptions {
   // embedding sliced) and the decoder attends to those frames only: much faster for short audio,
   // at some loss of accuracy. Values above n_audio_ctx are clamped.
   int audio_ctx = 0;
+  // Cap on sampled tokens per window (0: none beyond whisper's n_text_ctx/2 - 4). When reached,
+  // the window ends as if completed: every sampled token is kept (text after the last timestamp
+  // becomes a segment ending at the window end) and seek moves past the window. Streaming uses it
+  // to bound the work of one step (random or confused models may never emit EOT).
+  int max_tokens = 0;
+  // Called after each 30 s window with the segments it added (possibly none), on the calling
+  // thread: lets a caller stream text window by window. Returning false stops after that
+  // window; the transcript then holds what was decoded so far.
+  std::function<bool(std::span<const WhisperSegment> added)> on_window;
 };
 
 // whisper-cli's decoding defaults (what `omni transcribe` and the server use): beam search with 5
@@ -101,6 +114,9 @@ class Transcriber {
   Transcript transcribe(const Audio& audio, const TranscribeOptions& options = {});
   // 16 kHz mono samples.
   Transcript transcribe_16k(std::span<const float> samples, const TranscribeOptions& options = {});
+  // A log-mel spectrogram computed by the caller (e.g. incrementally, see StreamingLogMel) with
+  // this model's filters and whisper.cpp's 30 s of padding.
+  Transcript transcribe_mel(const LogMel& mel, const TranscribeOptions& options = {});
   // Probability of each language (index as whisper_language_index) for the first 30 s window of
   // 16 kHz mono samples: softmax over the language-token logits after <|startoftranscript|>.
   // Throws omni::Error for an English-only model.

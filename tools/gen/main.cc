@@ -1,5 +1,6 @@
 // omni-gen: writes random-weight models of real architectures and shapes (GGUF language models,
-// whisper.cpp ggml speech models) so tests and benchmarks never download anything.
+// whisper.cpp ggml speech models, Piper VITS voices) so tests and benchmarks never download
+// anything.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -7,6 +8,7 @@
 #include "core/error.h"
 #include "llm_gen.h"
 #include "mmproj_gen.h"
+#include "piper_gen.h"
 #include "whisper_gen.h"
 
 int main(int argc, char** argv) {
@@ -117,6 +119,20 @@ int main(int argc, char** argv) {
     if (mopts.name.empty()) mopts.name = mpreset + "-random";
     generate_mmproj(*p, mopts, mout);
   });
+
+  auto* pv =
+      app.add_subcommand("piper", "write a Piper (VITS) voice resized from a template voice");
+  std::string pout;
+  PiperShape ps;
+  PiperGenOptions popts;
+  pv->add_option("--from", popts.from, "template voice .onnx (single speaker, .onnx.json beside)")
+      ->required();
+  pv->add_option("--hidden", ps.hidden, "hidden = inter channels (medium 192)");
+  pv->add_option("--filter", ps.filter, "encoder FFN channels (medium 768)");
+  pv->add_option("--decoder", ps.decoder, "decoder initial channels (medium 256)");
+  pv->add_option("--seed", popts.seed);
+  pv->add_option("-o,--output", pout, "output .onnx (+ .onnx.json)")->required();
+  pv->callback([&] { generate_piper(ps, popts, pout); });
 
   try {
     app.parse(argc, argv);
