@@ -561,7 +561,8 @@ Transcript Transcriber::transcribe_mel(const LogMel& mel, const TranscribeOption
 
     const auto& toks = result.tokens;
     int seek_delta = result_seek_delta;
-    const bool no_speech = no_speech_prob > o.no_speech_thold && result.avg_logprobs < o.logprob_thold;
+    const bool no_speech =
+        no_speech_prob > o.no_speech_thold && result.avg_logprobs < o.logprob_thold;
     if (!toks.empty() && !no_speech) {
       size_t i0 = 0;
       int64_t t0 = seek + 2 * static_cast<int64_t>(toks.front().tid - tk.beg);

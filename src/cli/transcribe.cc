@@ -42,7 +42,7 @@ struct TranscribeArgs {
   bool translate = false;
   bool no_fallback = false;
   bool suppress_nst = false;
-  int beam = 5;
+  int beam = 0;  // 0: 5, or 1 (greedy) with --stream
   int best_of = 5;
   float temperature = 0.0f;
   uint32_t seed = 0;
@@ -144,10 +144,15 @@ void run(const TranscribeArgs& a) {
     opt.language = a.language;
     opt.no_timestamps = a.no_timestamps;
     opt.translate = translate;
-    opt.beam_size = a.beam;
+    // Streaming re-decodes the buffer every step: greedy without fallback keeps it fast.
+    if (a.stream) {
+      opt.beam_size = 1;
+      opt.temperature_inc = 0.0f;
+    }
+    if (a.beam > 0) opt.beam_size = a.beam;
     opt.best_of = a.best_of;
     opt.temperature = a.temperature;
-    opt.temperature_inc = a.no_fallback ? 0.0f : 0.2f;
+    if (a.no_fallback) opt.temperature_inc = 0.0f;
     opt.seed = a.seed;
     opt.initial_prompt = a.prompt;
     opt.suppress_non_speech = a.suppress_nst;
@@ -228,14 +233,16 @@ const RegisterCommand kRegister([](CLI::App& app) {
   cmd->add_flag("--translate", args->translate, "Same as --task translate");
   cmd->add_option("-l,--language", args->language,
                   "Spoken language: auto (detect; multilingual models) or a code (en, ko, ...)");
-  cmd->add_option("--beam,--beam-size", args->beam, "Beam size (1 = greedy; default 5)")
+  cmd->add_option("--beam,--beam-size", args->beam,
+                  "Beam size (1 = greedy; default 5, 1 with --stream)")
       ->check(CLI::Range(1, 16));
   cmd->add_option("--best-of", args->best_of, "Samples per fallback temperature (default 5)")
       ->check(CLI::Range(1, 16));
   cmd->add_option("--temperature", args->temperature, "Initial temperature (default 0)")
       ->check(CLI::Range(0.0f, 1.0f));
   cmd->add_flag("--no-fallback", args->no_fallback,
-                "No temperature fallback (retries at 0.2 ... 1.0 when a window fails)");
+                "No temperature fallback (retries at 0.2 ... 1.0 when a window fails; off with "
+                "--stream)");
   cmd->add_option("--seed", args->seed, "Seed for sampling at temperature > 0");
   cmd->add_option("--prompt", args->prompt, "Initial prompt: previous text, names, spellings");
   cmd->add_flag("--suppress-nst", args->suppress_nst, "Suppress non-speech symbol tokens");
