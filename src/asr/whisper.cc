@@ -363,6 +363,12 @@ Transcript Transcriber::transcribe_16k(std::span<const float> samples,
 }
 
 Transcript Transcriber::transcribe_mel(const LogMel& mel, const TranscribeOptions& o) {
+  if (mel.n_mel <= 0 || mel.n_len < 0 || mel.n_len_org < 0 || mel.n_len_org > mel.n_len ||
+      mel.data.size() != static_cast<size_t>(mel.n_mel) * static_cast<size_t>(mel.n_len)) {
+    throw Error("whisper: inconsistent log-mel (" + std::to_string(mel.n_mel) + " bins x " +
+                std::to_string(mel.n_len) + " frames, " + std::to_string(mel.n_len_org) +
+                " real, " + std::to_string(mel.data.size()) + " values)");
+  }
   const WhisperModel& m = *model_;
   const WhisperTokens& tk = m.tokens();
   const int n_vocab = m.n_vocab();

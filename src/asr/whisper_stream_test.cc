@@ -212,6 +212,17 @@ TEST(WhisperStream, TokenBudgetBoundsPartials) {
   for (size_t i = 0; i < 5; ++i) EXPECT_EQ(t.segments[0].tokens[i].id, u.segments[0].tokens[i].id);
 }
 
+TEST(WhisperAudioCtx, TranscribeMelRejectsInconsistentMel) {
+  Fixture f;
+  LogMel mel = log_mel_spectrogram(f.jfk.samples, f.tr.model().mel_filters());
+  EXPECT_EQ(f.tr.transcribe_mel(mel).text, f.tr.transcribe_16k(f.jfk.samples).text);
+  mel.data.resize(mel.data.size() - 1);
+  EXPECT_THROW(f.tr.transcribe_mel(mel), Error);
+  mel = log_mel_spectrogram(f.jfk.samples, f.tr.model().mel_filters());
+  mel.n_len_org = mel.n_len + 1;
+  EXPECT_THROW(f.tr.transcribe_mel(mel), Error);
+}
+
 TEST(WhisperStream, CancelStopsAndFinishReturns) {
   Fixture f;
   int calls = 0;
