@@ -380,7 +380,9 @@ Transcript Transcriber::transcribe_mel(const LogMel& mel, const TranscribeOption
   }
 
   Transcript out;
-  std::vector<int32_t> prompt_init = {tk.sot};
+  std::vector<int32_t> prompt_init;
+  prompt_init.reserve(4);  // also keeps GCC 12 -O3 from a false -Warray-bounds on the pushes
+  prompt_init.push_back(tk.sot);
   if (tk.multilingual) {
     int lang = -1;
     if (o.language.empty() || o.language == "auto") {
