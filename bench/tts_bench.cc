@@ -1,7 +1,9 @@
 // Text-to-speech speed: real-time factor (compute seconds per audio second; lower is better) of
 // our VITS engine on the refdata tiny voice (en2, "The quick brown fox ...") and on a
 // random-weight voice of Piper's real "medium" shape, at 1 and 2 threads. Reads refdata from
-// $OMNI_REFDATA or ../shared/refdata (run from the project root).
+// $OMNI_REFDATA or ../shared/refdata (run from the project root). The *File* benchmarks run the
+// voice named by $OMNI_TTS_VOICE (e.g. a medium voice from `omni-gen piper`, the same file
+// ONNX Runtime is timed on by scripts/bench/tts_vs_ort.sh).
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -71,7 +73,7 @@ void BM_TtsMediumFirstAudio(benchmark::State& state) {
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
     double first = 0;
-    model.synthesize_streaming(ids, opt, 32, [&](std::span<const float>) {
+    model.synthesize_streaming(ids, opt, 32, [&](std::span<const float>, bool) {
       first = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       return false;
     });
@@ -80,5 +82,49 @@ void BM_TtsMediumFirstAudio(benchmark::State& state) {
 }
 BENCHMARK(BM_TtsMediumFirstAudio)->ArgName("threads")->Arg(1)->Arg(2)
     ->Unit(benchmark::kMillisecond)->UseManualTime();
+
+const omni::tts::VitsModel* file_model(benchmark::State& state) {
+  static const char* path = std::getenv("OMNI_TTS_VOICE");
+  static const auto model =
+      path ? omni::tts::VitsModel::load(path) : omni::tts::VitsModel::random({}, 1);
+  if (!path) {
+    state.SkipWithError("set OMNI_TTS_VOICE to a Piper voice .onnx");
+    return nullptr;
+  }
+  return &model;
+}
+
+void BM_TtsFileEn2(benchmark::State& state) {
+  static const auto ids = en2_ids();
+  if (const auto* model = file_model(state)) run(state, *model, ids);
+}
+BENCHMARK(BM_TtsFileEn2)->ArgName("threads")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)
+    ->UseRealTime()->MinTime(2.0);
+
+// Time to first audio on the file voice, en2 (9 words): 32-frame chunks, the first one
+// `first` frames long (16: what PiperVoice uses).
+void BM_TtsFileFirstAudio(benchmark::State& state) {
+  static const auto ids = en2_ids();
+  const auto* model = file_model(state);
+  if (!model) return;
+  omni::ThreadPool pool(static_cast<int>(state.range(0)));
+  omni::tts::VitsOptions opt;
+  opt.pool = &pool;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    double first = 0;
+    model->synthesize_streaming(
+        ids, opt, 32,
+        [&](std::span<const float>, bool) {
+          first = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          return false;
+        },
+        static_cast<int>(state.range(1)));
+    state.SetIterationTime(first);
+  }
+}
+BENCHMARK(BM_TtsFileFirstAudio)->ArgNames({"threads", "first"})
+    ->Args({1, 16})->Args({2, 16})->Args({1, 8})->Args({2, 8})->Args({1, 32})->Args({2, 32})
+    ->Unit(benchmark::kMillisecond)->UseManualTime()->MinTime(1.0);
 
 }  // namespace

@@ -32,7 +32,10 @@ function saveSettings() {
   }));
 }
 if (saved.speak !== undefined) el.speak.checked = saved.speak;
-if (saved.imageMode) el.imageMode.value = saved.imageMode;
+// "words" was the mode before the server knew several; auto covers it.
+if (saved.imageMode && [...el.imageMode.options].some((o) => o.value === saved.imageMode)) {
+  el.imageMode.value = saved.imageMode;
+}
 if (saved.maxTokens) el.maxTokens.value = saved.maxTokens;
 if (saved.apiKey) el.apiKey.value = saved.apiKey;
 if (saved.temperature) el.temperature.value = saved.temperature;
@@ -226,6 +229,8 @@ function takeSentences(buffer, turn, final) {
 
 // ---------- chat ----------
 
+const hasImage = (m) => Array.isArray(m.content) && m.content.some((p) => p.type === 'image_url');
+
 async function send(extraParts = []) {
   if (busy) return;
   const text = el.input.value.trim();
@@ -277,6 +282,8 @@ async function send(extraParts = []) {
       body: JSON.stringify({
         model: el.model.value, messages: history, stream: true,
         max_tokens: Number(el.maxTokens.value) || 256,
+        // How the server should read images (a server without modes ignores the field).
+        ...(history.some(hasImage) && el.imageMode.value !== 'auto' && { image_mode: el.imageMode.value }),
         ...(el.temperature.value !== '' && { temperature: Number(el.temperature.value) }),
       }),
     });

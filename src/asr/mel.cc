@@ -74,9 +74,10 @@ Plan make_plan(const MelFilterBank& f) {
   return p;
 }
 
-// Frames [begin, end) with an FFT. Writes unnormalised log10 values.
+// Frames [begin, end) with an FFT. Writes unnormalised log10 values: bin j of frame i at
+// out[j * bin_stride + i * frame_stride].
 void compute_frames(const Plan& plan, const std::vector<float>& padded, const float* hann,
-                    int begin, int end, LogMel& mel) {
+                    int begin, int end, float* out, int64_t bin_stride, int64_t frame_stride) {
   WhisperFft fft(kMelFrameSize);
   std::vector<float> frame(kMelFrameSize), re(kMelBins), im(kMelBins), power(kMelBins);
   const int n_fft = plan.filters.n_fft;
@@ -85,7 +86,7 @@ void compute_frames(const Plan& plan, const std::vector<float>& padded, const fl
     for (int k = 0; k < kMelFrameSize; ++k) frame[k] = hann[k] * x[k];
     fft.transform(frame.data(), re.data(), im.data());
     for (int k = 0; k < kMelBins; ++k) power[k] = re[k] * re[k] + im[k] * im[k];
-    for (int j = 0; j < mel.n_mel; ++j) {
+    for (int j = 0; j < plan.filters.n_mel; ++j) {
       const float* w = &plan.filters.data[static_cast<size_t>(j) * n_fft];
       const RowSpan& r = plan.rows[j];
       double sum = 0.0;
@@ -97,8 +98,7 @@ void compute_frames(const Plan& plan, const std::vector<float>& padded, const fl
       if (r.tail) {
         for (int k = plan.tail_begin; k < n_fft; ++k) sum += power[k] * w[k];
       }
-      mel.data[static_cast<size_t>(j) * mel.n_len + i] =
-          static_cast<float>(std::log10(std::max(sum, 1e-10)));
+      out[j * bin_stride + i * frame_stride] = static_cast<float>(std::log10(std::max(sum, 1e-10)));
     }
   }
 }
@@ -150,6 +150,10 @@ MelFilterBank slaney_mel_filters(int n_mel, int n_fft, int sample_rate) {
   return fb;
 }
 
+namespace {
+void normalize(LogMel& mel, ThreadPool* pool);
+}  // namespace
+
 LogMel log_mel_spectrogram(std::span<const float> samples, const MelFilterBank& filters,
                            const LogMelOptions& opt) {
   if (filters.n_fft != kMelBins || filters.n_mel <= 0 ||
@@ -191,7 +195,8 @@ LogMel log_mel_spectrogram(std::span<const float> samples, const MelFilterBank& 
   const std::vector<float> hann = hann_window();
   const Plan plan = make_plan(filters);
   parallel_for(opt.pool, fft_frames, 32, [&](int64_t b, int64_t e) {
-    compute_frames(plan, padded, hann.data(), static_cast<int>(b), static_cast<int>(e), mel);
+    compute_frames(plan, padded, hann.data(), static_cast<int>(b), static_cast<int>(e),
+                   mel.data.data(), mel.n_len, 1);
   });
   // All-zero frames: log10(1e-10), stored as float like whisper.cpp does.
   const float silent = static_cast<float>(std::log10(1e-10));
@@ -200,12 +205,18 @@ LogMel log_mel_spectrogram(std::span<const float> samples, const MelFilterBank& 
               mel.data.begin() + static_cast<size_t>(j + 1) * mel.n_len, silent);
   }
   if (!opt.normalize || mel.data.empty()) return mel;
+  normalize(mel, opt.pool);
+  return mel;
+}
 
+namespace {
+// whisper.cpp's max-8 clamp and (v + 4) / 4 over the whole spectrogram.
+void normalize(LogMel& mel, ThreadPool* pool) {
   double mmax = -1e20;
   for (const float v : mel.data) mmax = std::max<double>(mmax, v);
   mmax -= 8.0;
   const float floor_v = static_cast<float>(mmax);
-  parallel_for(opt.pool, mel.n_mel, 8, [&](int64_t b, int64_t e) {
+  parallel_for(pool, mel.n_mel, 8, [&](int64_t b, int64_t e) {
     float* d = mel.data.data();
     for (size_t i = static_cast<size_t>(b) * mel.n_len; i < static_cast<size_t>(e) * mel.n_len;
          ++i) {
@@ -214,7 +225,104 @@ LogMel log_mel_spectrogram(std::span<const float> samples, const MelFilterBank& 
       d[i] = static_cast<float>((v + 4.0) / 4.0);
     }
   });
-  return mel;
+}
+
+// The padded signal log_mel_spectrogram frames: 200 reflected samples, the audio, zeros.
+float padded_sample(const std::vector<float>& x, int64_t p) {
+  constexpr int64_t kReflect = kMelFrameSize / 2;
+  const int64_t i = p < kReflect ? kReflect - p : p - kReflect;
+  return i < static_cast<int64_t>(x.size()) ? x[static_cast<size_t>(i)] : 0.0f;
+}
+
+}  // namespace
+
+StreamingLogMel::StreamingLogMel(const MelFilterBank& filters) : filters_(filters) {
+  if (filters_.n_fft != kMelBins || filters_.n_mel <= 0 ||
+      filters_.data.size() != static_cast<size_t>(filters_.n_mel) * filters_.n_fft) {
+    throw Error("StreamingLogMel: filter bank must be n_mel x 201");
+  }
+}
+
+int64_t StreamingLogMel::fft_frames() const {
+  const auto n = static_cast<int64_t>(samples_.size());
+  return std::min<int64_t>((n + kMelFrameSize / 2) / kMelHop + 1,
+                           (n + kWhisperPadSamples) / kMelHop);
+}
+
+void StreamingLogMel::recompute(int64_t begin, int64_t end, ThreadPool* pool) {
+  const int n_mel = filters_.n_mel;
+  raw_.resize(static_cast<size_t>(fft_frames() * n_mel));
+  end = std::min(end, fft_frames());
+  if (begin >= end) return;
+  // The padded samples frames [begin, end) read, starting at frame `begin`.
+  std::vector<float> local(static_cast<size_t>((end - begin) * kMelHop + kMelFrameSize));
+  for (size_t p = 0; p < local.size(); ++p) {
+    local[p] = padded_sample(samples_, begin * kMelHop + static_cast<int64_t>(p));
+  }
+  const std::vector<float> hann = hann_window();
+  const Plan plan = make_plan(filters_);
+  float* out = raw_.data() + begin * n_mel;
+  parallel_for(pool, static_cast<int>(end - begin), 32, [&](int64_t b, int64_t e) {
+    compute_frames(plan, local, hann.data(), static_cast<int>(b), static_cast<int>(e), out, 1,
+                   n_mel);
+  });
+}
+
+int64_t StreamingLogMel::final_frames() const {
+  // Frame i reads padded samples [160 i, 160 i + 400): audio up to 160 i + 200 and, for i < 2,
+  // the reflection of samples 1..200. Later samples cannot change it once those exist.
+  const auto n = static_cast<int64_t>(samples_.size());
+  if (n <= kMelFrameSize / 2) return 0;
+  return std::min(fft_frames(), (n - kMelFrameSize / 2) / kMelHop + 1);
+}
+
+void StreamingLogMel::append(std::span<const float> samples, ThreadPool* pool) {
+  const int64_t from = final_frames();
+  for (const float v : samples) samples_.push_back(std::isfinite(v) ? v : 0.0f);
+  recompute(from, fft_frames(), pool);
+}
+
+void StreamingLogMel::drop_front(int64_t n, ThreadPool* pool) {
+  n = std::clamp<int64_t>(n, 0, static_cast<int64_t>(samples_.size()));
+  if (n == 0) return;
+  const int64_t final_before = final_frames();
+  samples_.erase(samples_.begin(), samples_.begin() + n);
+  if (n % kMelHop != 0) {
+    recompute(0, fft_frames(), pool);
+    return;
+  }
+  // Whole hops: frame i now is old frame i + n/160, except frames 0 and 1, which read the
+  // reflection of the new first samples.
+  const int64_t shift = n / kMelHop;
+  const auto drop = static_cast<std::ptrdiff_t>(
+      std::min<int64_t>(shift * filters_.n_mel, static_cast<int64_t>(raw_.size())));
+  raw_.erase(raw_.begin(), raw_.begin() + drop);
+  const int64_t kept = std::max<int64_t>(0, final_before - shift);
+  if (kept < 2) {
+    recompute(0, fft_frames(), pool);
+    return;
+  }
+  recompute(0, 2, pool);
+  recompute(kept, fft_frames(), pool);
+}
+
+LogMel StreamingLogMel::mel(ThreadPool* pool) const {
+  const auto n = static_cast<int64_t>(samples_.size());
+  const int64_t n_len = (n + kWhisperPadSamples) / kMelHop;
+  LogMel m;
+  m.n_mel = filters_.n_mel;
+  m.n_len = static_cast<int>(n_len);
+  m.n_len_org = static_cast<int>(1 + (n + kMelFrameSize / 2 - kMelFrameSize) / kMelHop);
+  const int64_t frames = fft_frames();
+  const float silent = static_cast<float>(std::log10(1e-10));
+  m.data.assign(static_cast<size_t>(m.n_mel * n_len), silent);
+  for (int64_t i = 0; i < frames; ++i) {
+    for (int j = 0; j < m.n_mel; ++j) {
+      m.data[static_cast<size_t>(j * n_len + i)] = raw_[static_cast<size_t>(i * m.n_mel + j)];
+    }
+  }
+  normalize(m, pool);
+  return m;
 }
 
 }  // namespace omni::asr

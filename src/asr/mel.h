@@ -57,4 +57,32 @@ struct LogMelOptions {
 LogMel log_mel_spectrogram(std::span<const float> samples, const MelFilterBank& filters,
                            const LogMelOptions& options = {});
 
+// The log-mel of a buffer that grows at the end and is trimmed at the front (streaming), with
+// only the frames whose window changed recomputed: after append() only frames that saw the old
+// end (whose windows read zeros there) and new ones, after drop_front() by whole 160-sample hops
+// only the two frames reading the new start's reflection and the non-final tail. mel() equals
+// log_mel_spectrogram(buffer) bit for bit (the max-8 clamp is global, so normalisation runs
+// over the whole buffer on each call: cheap next to the FFTs).
+class StreamingLogMel {
+ public:
+  // Throws omni::Error if the filter bank is not n_mel x 201.
+  explicit StreamingLogMel(const MelFilterBank& filters);
+  // Non-finite samples count as 0. pool: spread new frames over it (nullptr: calling thread).
+  void append(std::span<const float> samples, ThreadPool* pool = nullptr);
+  // Forgets the first n samples (n > size(): all).
+  void drop_front(int64_t n, ThreadPool* pool = nullptr);
+  int64_t size() const { return static_cast<int64_t>(samples_.size()); }
+  // The normalised spectrogram of the current buffer with whisper.cpp's 30 s of padding.
+  LogMel mel(ThreadPool* pool = nullptr) const;
+
+ private:
+  int64_t fft_frames() const;    // frames whose window touches audio (as log_mel_spectrogram)
+  int64_t final_frames() const;  // leading frames later samples cannot change
+  void recompute(int64_t begin, int64_t end, ThreadPool* pool);
+
+  MelFilterBank filters_;
+  std::vector<float> samples_;
+  std::vector<float> raw_;  // [frame][n_mel] log10 values of frames [0, fft_frames())
+};
+
 }  // namespace omni::asr

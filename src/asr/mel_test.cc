@@ -229,3 +229,56 @@ TEST(LogMel, RejectsMalformedFilterBank) {
 
 }  // namespace
 }  // namespace omni::asr
+
+namespace omni::asr {
+namespace {
+
+// Growing and trimming a buffer in uneven pieces gives the batch spectrogram bit for bit.
+TEST(StreamingLogMel, EqualsBatchWhileGrowingAndTrimming) {
+  const Audio audio = read_wav_file(omni::testing::refdata("asr/audio/jfk.wav"));
+  const MelFilterBank filters = model_filters();
+  ThreadPool pool(2);
+  StreamingLogMel sm(filters);
+  std::vector<float> buffer;
+  std::mt19937 rng(7);
+  size_t pos = 0;
+  int checks = 0;
+  const auto check = [&](const char* what) {
+    const LogMel a = sm.mel(&pool);
+    const LogMel b = log_mel_spectrogram(buffer, filters);
+    ASSERT_EQ(a.n_len, b.n_len) << what << " at " << buffer.size();
+    ASSERT_EQ(a.n_len_org, b.n_len_org) << what;
+    EXPECT_EQ(compare(a.data, b.data).differing, 0u) << what << " at " << buffer.size();
+    ++checks;
+  };
+  // Starts with pieces shorter than the 200-sample reflection.
+  for (const size_t len : {50u, 120u, 90u, 1u, 400u}) {
+    sm.append(std::span(audio.samples).subspan(pos, len), &pool);
+    buffer.insert(buffer.end(), audio.samples.begin() + static_cast<std::ptrdiff_t>(pos),
+                  audio.samples.begin() + static_cast<std::ptrdiff_t>(pos + len));
+    pos += len;
+    check("append");
+  }
+  while (pos < audio.samples.size()) {
+    const size_t len = std::min<size_t>(audio.samples.size() - pos, 700 + rng() % 9000);
+    sm.append(std::span(audio.samples).subspan(pos, len), nullptr);
+    buffer.insert(buffer.end(), audio.samples.begin() + static_cast<std::ptrdiff_t>(pos),
+                  audio.samples.begin() + static_cast<std::ptrdiff_t>(pos + len));
+    pos += len;
+    check("append");
+    if (rng() % 3 == 0 && buffer.size() > 20000) {
+      // Whole hops (the streaming cut) and, now and then, an odd cut.
+      const int64_t cut = rng() % 4 == 0 ? 3001 : 160 * (10 + rng() % 60);
+      sm.drop_front(cut, &pool);
+      buffer.erase(buffer.begin(), buffer.begin() + cut);
+      check("drop_front");
+    }
+  }
+  sm.drop_front(static_cast<int64_t>(buffer.size()) - 100, nullptr);
+  buffer.erase(buffer.begin(), buffer.end() - 100);
+  check("short tail");
+  EXPECT_GT(checks, 20);
+}
+
+}  // namespace
+}  // namespace omni::asr

@@ -46,6 +46,35 @@ void attend(const float* q, const float* k, const float* v, int64_t n, int64_t n
   }, grain);
 }
 
+// Cross-attention of n queries over packed keys / values (see WhisperDecoder::CrossKv): per
+// head, scores against 64 keys at a time and the value sum through the GEMM block, with no
+// per-key horizontal sums.
+void attend_packed(const kernels::KernelTable& kt, const float* q, const float* kp_all,
+                   const float* vp_all, int64_t n, int64_t ns, int64_t n_head, int64_t na,
+                   int64_t panels, float* out, ThreadPool& pool) {
+  constexpr int64_t kNr = 64, kKc = 512;
+  const int64_t dh = ns / n_head;
+  const int64_t grain = std::max<int64_t>(1, detail::kParallelMacs / std::max<int64_t>(1, na * dh));
+  pool.parallel_for(n * n_head, [&](int64_t b, int64_t e) {
+    std::vector<float> s(static_cast<size_t>(panels * kNr));
+    float c[kNr];
+    for (int64_t job = b; job < e; ++job) {
+      const int64_t i = job / n_head, h = job % n_head;
+      const float* kp = kp_all + h * panels * kNr * dh;
+      const float* vp = vp_all + h * na * kNr;
+      for (int64_t p = 0; p < panels; ++p) {
+        kt.gemm6x64_f32(kp + p * dh * kNr, dh, q + i * ns + h * dh, ns, 1, s.data() + p * kNr);
+      }
+      kt.softmax(s.data(), na, 1.0f, nullptr);
+      float* o = out + i * ns + h * dh;
+      for (int64_t k0 = 0; k0 < na; k0 += kKc) {
+        kt.gemm6x64_f32(vp + k0 * kNr, std::min(kKc, na - k0), s.data() + k0, na, 1, c);
+        for (int64_t d = 0; d < dh; ++d) o[d] = k0 == 0 ? c[d] : o[d] + c[d];
+      }
+    }
+  }, grain);
+}
+
 }  // namespace
 
 WhisperDecoder::WhisperDecoder(const WhisperModel& model, ThreadPool& pool)
@@ -54,8 +83,6 @@ WhisperDecoder::WhisperDecoder(const WhisperModel& model, ThreadPool& pool)
   const size_t self = static_cast<size_t>(hp.n_text_ctx) * hp.n_text_state;
   k_self_.assign(hp.n_text_layer, std::vector<float>(self));
   v_self_.assign(hp.n_text_layer, std::vector<float>(self));
-  k_cross_.resize(hp.n_text_layer);
-  v_cross_.resize(hp.n_text_layer);
 }
 
 void WhisperDecoder::set_audio(const std::vector<float>& features, int n_ctx) {
@@ -66,15 +93,62 @@ void WhisperDecoder::set_audio(const std::vector<float>& features, int n_ctx) {
     throw Error("whisper decoder: audio features do not match n_ctx " + std::to_string(n_ctx));
   }
   const float scale = std::pow(static_cast<float>(ns / hp.n_text_head), -0.25f);
-  for (size_t l = 0; l < m_.dec_layers.size(); ++l) {
-    const auto& L = m_.dec_layers[l];
-    k_cross_[l].resize(features.size());
-    v_cross_[l].resize(features.size());
-    linear(L.cross.k, features.data(), n_ctx, k_cross_[l].data(), pool_);
-    kernels::scale(k_cross_[l].data(), scale, static_cast<int64_t>(features.size()),
-                   k_cross_[l].data());
-    linear(L.cross.v, features.data(), n_ctx, v_cross_[l].data(), pool_);
+  const int64_t n_head = hp.n_text_head, dh = ns / n_head, na = n_ctx;
+  constexpr int64_t kNr = 64;
+  auto cross = std::make_shared<CrossKv>();
+  cross->packed = kernels::active().gemm6x64_f32 != nullptr && dh <= kNr;
+  cross->panels = (na + kNr - 1) / kNr;
+  const int64_t panels = cross->panels;
+  const int64_t kp_size = n_head * panels * kNr * dh, vp_size = n_head * na * kNr;
+  const size_t n_layers = m_.dec_layers.size();
+  cross->k.resize(n_layers);
+  cross->v.resize(n_layers);
+  if (cross->packed) {
+    cross->buf.resize(n_layers * static_cast<size_t>(kp_size + vp_size) + 16);
+    const auto base = reinterpret_cast<uintptr_t>(cross->buf.data());
+    const size_t align = ((64 - base % 64) % 64) / sizeof(float);
+    cross->kp_off.resize(n_layers);
+    cross->vp_off.resize(n_layers);
+    for (size_t l = 0; l < n_layers; ++l) {
+      cross->kp_off[l] = align + l * static_cast<size_t>(kp_size + vp_size);
+      cross->vp_off[l] = cross->kp_off[l] + static_cast<size_t>(kp_size);
+    }
   }
+  for (size_t l = 0; l < n_layers; ++l) {
+    const auto& L = m_.dec_layers[l];
+    auto& kl = cross->k[l];
+    auto& vl = cross->v[l];
+    kl.resize(features.size());
+    vl.resize(features.size());
+    linear(L.cross.k, features.data(), n_ctx, kl.data(), pool_);
+    kernels::scale(kl.data(), scale, static_cast<int64_t>(features.size()), kl.data());
+    linear(L.cross.v, features.data(), n_ctx, vl.data(), pool_);
+    if (!cross->packed) continue;
+    const float* k = kl.data();
+    const float* v = vl.data();
+    float* kp_all = cross->buf.data() + cross->kp_off[l];
+    float* vp_all = cross->buf.data() + cross->vp_off[l];
+    pool_.parallel_for(n_head, [&](int64_t hb, int64_t he) {
+      for (int64_t h = hb; h < he; ++h) {
+        float* kp = kp_all + h * panels * kNr * dh;
+        float* vp = vp_all + h * na * kNr;
+        for (int64_t j = 0; j < panels * kNr; ++j) {
+          const int64_t p = j / kNr, r = j % kNr;
+          for (int64_t d = 0; d < dh; ++d) {
+            kp[(p * dh + d) * kNr + r] = j < na ? k[j * ns + h * dh + d] : 0.0f;
+          }
+        }
+        for (int64_t j = 0; j < na; ++j) {
+          std::copy_n(v + j * ns + h * dh, dh, vp + j * kNr);
+          std::fill_n(vp + j * kNr + dh, kNr - dh, 0.0f);
+        }
+      }
+    });
+    // The packed copies are all the decoder reads.
+    std::vector<float>().swap(kl);
+    std::vector<float>().swap(vl);
+  }
+  cross_ = std::move(cross);
   n_audio_ = n_ctx;
   n_past_ = 0;
 }
@@ -82,6 +156,19 @@ void WhisperDecoder::set_audio(const std::vector<float>& features, int n_ctx) {
 void WhisperDecoder::truncate(int n) {
   if (n < 0 || n > n_past_) throw Error("whisper decoder: bad truncate position");
   n_past_ = n;
+}
+
+void WhisperDecoder::copy_from(const WhisperDecoder& other) {
+  if (&other == this) return;
+  if (&other.m_ != &m_) throw Error("whisper decoder: copy_from a decoder of another model");
+  cross_ = other.cross_;
+  n_audio_ = other.n_audio_;
+  n_past_ = other.n_past_;
+  const size_t n = static_cast<size_t>(n_past_) * static_cast<size_t>(m_.hparams().n_text_state);
+  for (size_t l = 0; l < k_self_.size(); ++l) {
+    std::copy_n(other.k_self_[l].begin(), n, k_self_[l].begin());
+    std::copy_n(other.v_self_[l].begin(), n, v_self_[l].begin());
+  }
 }
 
 void WhisperDecoder::decode(const int32_t* tokens, int n, std::vector<float>& logits) {
@@ -126,8 +213,14 @@ void WhisperDecoder::decode(const int32_t* tokens, int n, std::vector<float>& lo
     linear(L.cross.q, h.data(), n, q.data(), pool_);
     kernels::scale(q.data(), scale, n * ns, q.data());
     const int64_t na = n_audio_;
-    attend(q.data(), k_cross_[l].data(), v_cross_[l].data(), n, ns, n_head,
-           [&](int64_t) { return na; }, a.data(), pool_);
+    if (cross_->packed) {
+      attend_packed(kernels::active(), q.data(), cross_->buf.data() + cross_->kp_off[l],
+                    cross_->buf.data() + cross_->vp_off[l], n, ns, n_head, na, cross_->panels,
+                    a.data(), pool_);
+    } else {
+      attend(q.data(), cross_->k[l].data(), cross_->v[l].data(), n, ns, n_head,
+             [&](int64_t) { return na; }, a.data(), pool_);
+    }
     linear(L.cross.o, a.data(), n, o.data(), pool_);
     kernels::add(x.data(), o.data(), n * ns, x.data());
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "asr/mel.h"
@@ -41,6 +42,9 @@ class WhisperDecoder {
   void decode(const int32_t* tokens, int n, std::vector<float>& logits);
   // Drops cached positions >= n (n <= n_past), e.g. to re-run a prompt.
   void truncate(int n);
+  // Makes this decoder continue from `other`'s state: shares its audio (cross-attention K/V,
+  // no copy) and copies its n_past cached token positions. Beam search forks hypotheses this way.
+  void copy_from(const WhisperDecoder& other);
 
  private:
   const WhisperModel& m_;
@@ -48,7 +52,19 @@ class WhisperDecoder {
   int n_audio_ = 0;
   int n_past_ = 0;
   std::vector<std::vector<float>> k_self_, v_self_;    // per layer [n_text_ctx][n_state]
-  std::vector<std::vector<float>> k_cross_, v_cross_;  // per layer [n_audio][n_state]
+  // Cross-attention K/V of one audio window, shared between decoders forked from one another
+  // (read-only once computed). With the level's GEMM block (and d_head <= 64) they are packed
+  // for it: keys in panels of 64 per head ([h][panel][d][64]), values padded to 64 columns
+  // ([h][n_audio][64]), at offsets into buf (64-byte aligned); otherwise plain per layer
+  // [n_audio][n_state] in k, v.
+  struct CrossKv {
+    std::vector<std::vector<float>> k, v;
+    bool packed = false;
+    int64_t panels = 0;
+    std::vector<float> buf;
+    std::vector<size_t> kp_off, vp_off;
+  };
+  std::shared_ptr<const CrossKv> cross_;
 };
 
 }  // namespace omni::asr

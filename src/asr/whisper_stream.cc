@@ -44,7 +44,10 @@ double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_c
 
 StreamingTranscriber::StreamingTranscriber(Transcriber& transcriber, StreamingOptions options,
                                            OnPartial on_partial)
-    : tr_(transcriber), opt_(std::move(options)), on_partial_(std::move(on_partial)) {
+    : tr_(transcriber),
+      opt_(std::move(options)),
+      on_partial_(std::move(on_partial)),
+      mel_(transcriber.model().mel_filters()) {
   if (!(opt_.step_s > 0.0) || !(opt_.max_buffer_s >= opt_.step_s) || opt_.max_buffer_s > 3600.0) {
     throw Error("streaming: step_s must be > 0 and <= max_buffer_s (<= 3600 s)");
   }
@@ -92,34 +95,41 @@ void StreamingTranscriber::worker() {
   try {
     auto newest = std::chrono::steady_clock::now();
     for (;;) {
-      Chunk c;
+      // Everything queued is taken at once: after a slow step the audio that arrived meanwhile
+      // goes into one step rather than one step per missed interval.
+      std::deque<Chunk> got;
       bool last = false;
       {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [&] { return !queue_.empty() || finishing_ || cancelled_; });
         if (cancelled_) break;
-        if (!queue_.empty()) {
-          c = std::move(queue_.front());
+        if (opt_.skip_when_behind) {
+          got.swap(queue_);
+        } else if (!queue_.empty()) {
+          got.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
         last = finishing_ && queue_.empty();
       }
-      if (!c.samples.empty()) {
+      for (Chunk& c : got) {
+        if (c.samples.empty()) continue;
         // Non-finite samples count as silence (the mel does the same).
         for (float& s : c.samples) {
           if (!std::isfinite(s)) s = 0.0f;
         }
         buffer_.insert(buffer_.end(), c.samples.begin(), c.samples.end());
+        mel_.append(c.samples);
         since_step_ += static_cast<int64_t>(c.samples.size());
         newest = c.arrival;
       }
       if (last) {
-        step(newest, true);
+        step(newest, true, 0);
         break;
       }
       if (since_step_ >= step_samples) {
+        const auto skipped = static_cast<int>(since_step_ / step_samples - 1);
         since_step_ = 0;
-        step(newest, false);
+        step(newest, false, skipped);
         trim();
       }
     }
@@ -135,7 +145,11 @@ StreamingTranscriber::Hypothesis StreamingTranscriber::decode(bool full_context)
   const auto frames = static_cast<int64_t>(
       (buffer_.size() + kSamplesPerEncoderFrame - 1) / kSamplesPerEncoderFrame);
   o.audio_ctx = full_context ? 0 : static_cast<int>(std::clamp<int64_t>(frames, 1, n_audio_ctx));
-  const Transcript t = tr_.transcribe_16k(buffer_, o);
+  if (!full_context && opt_.tokens_per_s > 0.0) {
+    const double seconds = static_cast<double>(buffer_.size()) / kRate;
+    o.max_tokens = static_cast<int>(std::ceil(opt_.tokens_per_s * seconds)) + opt_.token_margin;
+  }
+  const Transcript t = tr_.transcribe_mel(mel_.mel(), o);
   Hypothesis h;
   const auto buffer_cs = static_cast<int64_t>(buffer_.size()) / kSamplesPerCs;
   for (const auto& s : t.segments) {
@@ -151,7 +165,7 @@ std::string StreamingTranscriber::committed_text() const {
 }
 
 void StreamingTranscriber::step(std::chrono::steady_clock::time_point newest_arrival,
-                                bool final) {
+                                bool final, int skipped) {
   const auto t0 = std::chrono::steady_clock::now();
   Hypothesis h = decode(final && opt_.final_full_context);
   const size_t n_c = committed_.size();
@@ -172,6 +186,7 @@ void StreamingTranscriber::step(std::chrono::steady_clock::time_point newest_arr
   p.stable = committed_text();
   if (!final && committed_.size() < previous_.size()) p.tentative = join(previous_, committed_.size());
   p.final = final;
+  p.steps_skipped = skipped;
   p.audio_s = static_cast<double>(buffer_offset_ + static_cast<int64_t>(buffer_.size())) / kRate;
   const auto t1 = std::chrono::steady_clock::now();
   p.compute_ms = ms_between(t0, t1);
@@ -215,6 +230,7 @@ void StreamingTranscriber::trim() {
   previous_.erase(previous_.begin(),
                   previous_.begin() + static_cast<std::ptrdiff_t>(std::min(words, previous_.size())));
   buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(cut));
+  mel_.drop_front(static_cast<int64_t>(cut));
   buffer_offset_ += static_cast<int64_t>(cut);
   last_ = Hypothesis{};
 }

@@ -5,9 +5,20 @@
 // consecutive hypotheses agree on it and on everything before it; stable text never changes
 // afterwards. The rest of the latest hypothesis is the tentative tail.
 //
-// Work reuse: each step encodes only the frames the buffer covers (reduced audio_ctx, so a 3 s
-// buffer costs a tenth of a 30 s window); when the buffer grows past `max_buffer_s`, it is
-// trimmed at the end of the last fully stable segment, so committed audio is never decoded again.
+// Work per step is bounded so partials keep up with the audio:
+// - the log-mel is kept incrementally (StreamingLogMel: only frames near the new audio are
+//   computed);
+// - each step encodes only the frames the buffer covers (reduced audio_ctx, so a 3 s buffer costs
+//   a tenth of a 30 s window);
+// - a step samples at most tokens_per_s * buffer seconds + token_margin tokens. Speech runs at
+//   about 2-3 words, 3-4 tokens, per second, so the default (4/s + 8) does not cut a real
+//   transcript short, while a model that never emits EOT (random weights, noise) cannot spend
+//   220 sequential decoder steps on every update;
+// - when a step takes longer than the audio it covers, the audio that arrived meanwhile is
+//   taken in one step (the skipped steps are counted in Partial::steps_skipped) instead of
+//   queueing steps that would fall further behind;
+// - when the buffer grows past `max_buffer_s`, it is trimmed at the end of the last fully stable
+//   segment, so committed audio is never decoded again.
 //
 // Threading contract:
 // - feed() may be called from a real-time audio thread: it copies the samples into a queue under
@@ -32,6 +43,7 @@
 #include <thread>
 #include <vector>
 
+#include "asr/mel.h"
 #include "asr/whisper.h"
 
 namespace omni::asr {
@@ -40,6 +52,13 @@ struct StreamingOptions {
   TranscribeOptions transcribe;  // audio_ctx is set per step from the buffer length
   double step_s = 0.5;           // decode after this much new audio
   double max_buffer_s = 20.0;    // trim the buffer (at a stable segment end) beyond this
+  // Token budget of one partial step: ceil(tokens_per_s * buffer seconds) + token_margin
+  // (tokens_per_s <= 0: no cap beyond whisper's 220). The final pass is not capped.
+  double tokens_per_s = 4.0;
+  int token_margin = 8;
+  // Take all audio queued while a step ran into the next step (false: one step per step_s of
+  // audio, however late; deterministic step boundaries, for tests).
+  bool skip_when_behind = true;
   // Final pass over the remaining buffer with the full 30 s context (exactly the offline result
   // for clips that were never trimmed) instead of the reduced one.
   bool final_full_context = true;
@@ -51,6 +70,7 @@ struct Partial {
   bool final = false;     // the last update, from finish()
   double audio_s = 0;     // seconds of audio covered by this hypothesis (since stream start)
   double compute_ms = 0;  // time spent decoding this step
+  int steps_skipped = 0;  // steps merged into this one because the previous one ran late
   // Wall time from the arrival (feed call) of the newest sample this step covers to the
   // emission of this partial: the delay a user sees behind the audio.
   double latency_ms = 0;
@@ -85,7 +105,7 @@ class StreamingTranscriber {
   };
 
   void worker();
-  void step(std::chrono::steady_clock::time_point newest_arrival, bool final);
+  void step(std::chrono::steady_clock::time_point newest_arrival, bool final, int skipped);
   Hypothesis decode(bool full_context);
   void trim();
   std::string committed_text() const;
@@ -103,6 +123,7 @@ class StreamingTranscriber {
 
   // Worker-only state.
   std::vector<float> buffer_;     // audio not yet trimmed away
+  StreamingLogMel mel_;           // its log-mel
   int64_t buffer_offset_ = 0;     // samples trimmed so far
   int64_t since_step_ = 0;        // samples fed since the last step
   std::string stable_before_;     // text of trimmed audio

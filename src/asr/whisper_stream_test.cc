@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
 
 #include "asr/audio_io.h"
 #include "core/error.h"
@@ -82,6 +84,7 @@ std::vector<Partial> stream(Transcriber& tr, std::span<const float> pcm, Streami
 TEST(WhisperStream, JfkIn100msChunksMatchesOffline) {
   Fixture f;
   StreamingOptions o;
+  o.skip_when_behind = false;  // chunks arrive faster than real time: keep every step
   std::string text;
   const auto parts = stream(f.tr, f.jfk.samples, o, &text);
   // 11 s at a 500 ms step: 22 steps plus the final update, or 21 when finish() arrives before the
@@ -133,6 +136,7 @@ TEST(WhisperStream, TrimsLongBufferWithoutRetracting) {
   StreamingOptions o;
   o.step_s = 1.0;
   o.max_buffer_s = 2.0;  // forces trimming several times on the 11 s clip
+  o.skip_when_behind = false;
   std::string text;
   const auto parts = stream(f.tr, f.jfk.samples, o, &text);
   ASSERT_GE(parts.size(), 11u);
@@ -144,6 +148,68 @@ TEST(WhisperStream, TrimsLongBufferWithoutRetracting) {
   }
   EXPECT_EQ(parts.back().stable, text);
   EXPECT_NEAR(parts.back().audio_s, 11.0, 1e-9);
+}
+
+// A step that runs late: the first partial's callback holds the worker until the rest of the
+// clip is queued, so the next step must take all of it at once and count the skipped steps.
+TEST(WhisperStream, SkipsStepsWhenBehind) {
+  Fixture f;
+  StreamingOptions o;
+  o.step_s = 0.5;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool all_fed = false;
+  std::vector<Partial> parts;
+  StreamingTranscriber st(f.tr, o, [&](const Partial& p) {
+    std::unique_lock<std::mutex> lock(mu);
+    parts.push_back(p);
+    cv.notify_all();
+    if (parts.size() == 1) cv.wait(lock, [&] { return all_fed; });
+  });
+  const std::span<const float> pcm(f.jfk.samples);
+  for (size_t i = 0; i < pcm.size(); i += 1600) {
+    st.feed(pcm.subspan(i, std::min<size_t>(1600, pcm.size() - i)));
+    if (i == 4 * 1600) {  // 0.5 s fed: wait for the first partial
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return !parts.empty(); });
+    }
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    all_fed = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return parts.size() >= 2; });
+  }
+  const std::string text = st.finish();
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_NEAR(parts[0].audio_s, 0.5, 1e-9);
+  EXPECT_EQ(parts[0].steps_skipped, 0);
+  // The second step covers the whole clip: 21 intervals of 0.5 s after the first, 20 skipped.
+  EXPECT_FALSE(parts[1].final);
+  EXPECT_NEAR(parts[1].audio_s, 11.0, 1e-9);
+  EXPECT_EQ(parts[1].steps_skipped, 20);
+  EXPECT_TRUE(parts[2].final);
+  EXPECT_EQ(parts[2].stable, text);
+}
+
+// The per-step token budget bounds what a partial decodes: random weights never emit EOT, so
+// without it every step samples 220 tokens.
+TEST(WhisperStream, TokenBudgetBoundsPartials) {
+  Fixture f;
+  const std::span<const float> pcm(f.jfk.samples);
+  // 1 s of audio, a cap of 5 tokens (no timestamps: one segment holding every sampled token).
+  TranscribeOptions to;
+  to.no_timestamps = true;
+  to.max_tokens = 5;
+  to.audio_ctx = 50;
+  const Transcript t = f.tr.transcribe_16k(pcm.subspan(0, 16000), to);
+  ASSERT_EQ(t.segments.size(), 1u);
+  EXPECT_EQ(t.segments[0].tokens.size(), 5u);
+  to.max_tokens = 0;
+  const Transcript u = f.tr.transcribe_16k(pcm.subspan(0, 16000), to);
+  EXPECT_EQ(u.segments[0].tokens.size(), 220u);
+  // The capped tokens are the first tokens of the uncapped decode.
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(t.segments[0].tokens[i].id, u.segments[0].tokens[i].id);
 }
 
 TEST(WhisperStream, CancelStopsAndFinishReturns) {

@@ -123,7 +123,10 @@ const RegisterCommand reg([](CLI::App& app) {
   auto* cmd = app.add_subcommand("chat", "Interactive chat with a GGUF language model");
   add_pipeline_flags(cmd, f->p);
   cmd->add_option("--say-out", f->say_out, "where /say on writes each spoken reply (WAV)");
-  cmd->callback([f] { run_chat(*f); });
+  cmd->callback([f] {
+    apply_config(f->p);
+    run_chat(*f);
+  });
 });
 
 }  // namespace

@@ -1,5 +1,9 @@
 #include "cli/pipeline_setup.h"
 
+#include <cmath>
+#include <filesystem>
+#include <random>
+
 #include "asr/wav.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -7,11 +11,13 @@
 #include "pipeline/local_pocketsphinx.h"
 #include "pipeline/local_tts.h"
 #include "pipeline/local_whisper.h"
+#include "pipeline/pull.h"
 
 namespace omni::cli {
 
 void add_pipeline_flags(CLI::App* cmd, PipelineFlags& f) {
-  cmd->add_option("-m,--model", f.llm, "GGUF language model")->required();
+  f.cmd = cmd;
+  cmd->add_option("-m,--model", f.llm, "GGUF language model (default: llm.model in omni.toml)");
   cmd->add_option("--asr-model", f.asr_model,
                   "Whisper model (whisper.cpp ggml .bin); default: PocketSphinx (English)");
   cmd->add_option("--voice", f.voice,
@@ -23,10 +29,113 @@ void add_pipeline_flags(CLI::App* cmd, PipelineFlags& f) {
   cmd->add_option("--seed", f.seed, "sampling seed");
   cmd->add_option("-t,--threads", f.threads, "threads (default: all cores)")->check(CLI::Range(1, 256));
   cmd->add_option("-c,--ctx", f.ctx, "LLM context size (default: the model's, at most 4096)");
+  cmd->add_option("--asr-max-tokens", f.asr_max_tokens,
+                  "cap on Whisper's decoded tokens per 30 s window (0 = the model's limit)")
+      ->check(CLI::Range(0, 448));
+  cmd->add_flag("--no-asr-stream", f.no_asr_stream,
+                "Whisper: no streaming partials during real-time input (transcribe at the end)");
+  cmd->add_flag("--no-vad", f.no_vad, "no voice activity detection (the input's end ends speech)");
+  cmd->add_option("--config", f.config_file,
+                  "configuration file (default $OMNI_CONFIG or ~/.config/omni/omni.toml)");
+  cmd->add_option("--set", f.sets, "override a setting, e.g. --set llm.temperature=0.2");
+}
+
+namespace {
+
+bool given(const PipelineFlags& f, const char* flag) { return f.cmd && f.cmd->count(flag) > 0; }
+
+bool from_user(const pipeline::Config& c, std::string_view key) {
+  return c.entry(key).source != pipeline::ConfigSource::kDefault;
+}
+
+// A model setting is a path, or a file name in the models folder.
+std::string model_path(const std::string& v) {
+  if (v.empty() || std::filesystem::exists(v)) return v;
+  const std::string in_dir = pipeline::default_models_dir() + "/" + v;
+  return std::filesystem::exists(in_dir) ? in_dir : v;
+}
+
+}  // namespace
+
+void apply_config(PipelineFlags& f) {
+  pipeline::Config c = pipeline::Config::load(f.config_file);
+  for (const auto& s : f.sets) c.set_flag_assignment(s);
+  apply_config(c, f);
+}
+
+void apply_config(const pipeline::Config& c, PipelineFlags& f) {
+  f.config_used = c.file();
+  // Engines: the local pipeline of run/chat/bench has no remote stages yet.
+  for (const char* k : {"llm.url", "asr.url", "tts.url"}) {
+    if (!c.str(k).empty()) {
+      throw Error(std::string(k) + " is set, but omni run/chat use local engines only (remote "
+                  "stages serve `omni serve` clients); clear it or use the server");
+    }
+  }
+  if (!given(f, "--model") && from_user(c, "llm.model")) f.llm = model_path(c.str("llm.model"));
+  if (f.llm.empty()) throw Error("no language model: give -m MODEL.gguf or set llm.model in omni.toml");
+  if (!given(f, "--asr-model")) {
+    const std::string engine = c.str("asr.engine");
+    if (engine == "remote") throw Error("asr.engine = remote: omni run/chat use local engines only");
+    if (engine == "whisper") {
+      if (c.str("asr.model").empty()) throw Error("asr.engine = whisper needs asr.model");
+      f.asr_model = model_path(c.str("asr.model"));
+    } else if (from_user(c, "asr.engine")) {
+      f.asr_model.clear();  // pocketsphinx asked for by name
+    }
+  }
+  if (!given(f, "--language") && from_user(c, "asr.language")) f.language = c.str("asr.language");
+  if (!given(f, "--threads")) {
+    const int64_t t = from_user(c, "llm.threads") ? c.integer("llm.threads") : c.integer("asr.threads");
+    if (t < 0 || t > 256) throw Error("threads must be 0..256");
+    if (t > 0) f.threads = static_cast<int>(t);
+  }
+  if (!given(f, "--system") && from_user(c, "llm.system_prompt")) f.system = c.str("llm.system_prompt");
+  if (!given(f, "--temp") && from_user(c, "llm.temperature")) {
+    f.temp = static_cast<float>(c.number("llm.temperature"));
+  }
+  if (!given(f, "--seed") && from_user(c, "llm.seed")) {
+    f.seed = c.integer("llm.seed");
+    if (f.seed < 0) f.seed = static_cast<int64_t>(std::random_device{}() & 0x7fffffff);
+  }
+  if (!given(f, "--n-predict") && from_user(c, "llm.max_tokens")) {
+    f.max_tokens = static_cast<int>(std::clamp<int64_t>(c.integer("llm.max_tokens"), 1, 1 << 20));
+  }
+  if (!given(f, "--ctx") && from_user(c, "llm.ctx")) {
+    f.ctx = static_cast<uint32_t>(std::clamp<int64_t>(c.integer("llm.ctx"), 16, 1 << 20));
+  }
+  f.top_k = static_cast<int>(std::clamp<int64_t>(c.integer("llm.top_k"), 0, 1 << 20));
+  f.top_p = static_cast<float>(c.number("llm.top_p"));
+  if (!given(f, "--voice") && (from_user(c, "tts.engine") || from_user(c, "tts.voice"))) {
+    const std::string engine = c.str("tts.engine");
+    if (engine == "remote") throw Error("tts.engine = remote: omni run/chat use local engines only");
+    f.voice = engine == "piper" ? model_path(c.str("tts.voice")) : "espeak:" + c.str("tts.voice");
+  }
+  f.tts_rate = static_cast<int>(std::clamp<int64_t>(c.integer("tts.rate"), 20, 1000));
+  f.tts_pitch = static_cast<int>(std::clamp<int64_t>(c.integer("tts.pitch"), 0, 100));
+  if (from_user(c, "vision.ocr_lang")) f.ocr_lang = c.str("vision.ocr_lang");
+  if (c.boolean("pipeline.vad") && !f.no_vad) {
+    pipeline::VadOptions v;
+    v.energy_threshold_db = static_cast<float>(c.number("pipeline.vad_energy_db"));
+    v.noise_margin_db = static_cast<float>(c.number("pipeline.vad_noise_margin_db"));
+    v.zcr_max = static_cast<float>(c.number("pipeline.vad_zcr_max"));
+    v.hangover_ms = static_cast<int>(std::clamp<int64_t>(c.integer("pipeline.vad_hangover_ms"), 20, 10000));
+    v.min_speech_ms = static_cast<int>(std::clamp<int64_t>(c.integer("pipeline.vad_min_speech_ms"), 20, 10000));
+    f.vad = v;
+  } else {
+    f.vad.reset();
+  }
+  f.chunker.min_chars = static_cast<size_t>(std::clamp<int64_t>(c.integer("pipeline.chunker_min_chars"), 1, 1000));
+  f.chunker.max_wait = std::chrono::milliseconds(
+      std::clamp<int64_t>(c.integer("pipeline.chunker_max_latency_ms"), 0, 60000));
 }
 
 std::unique_ptr<pipeline::SpeechToText> make_stt(const PipelineFlags& f) {
-  if (!f.asr_model.empty()) return std::make_unique<pipeline::WhisperStt>(f.asr_model, f.threads);
+  if (!f.asr_model.empty()) {
+    auto w = std::make_unique<pipeline::WhisperStt>(f.asr_model, f.threads);
+    w->set_streaming(!f.no_asr_stream);
+    return w;
+  }
   // No download needed; English only (the stage says so clearly for other languages).
   if (f.language != "en") {
     throw Error("speech in '" + f.language +
@@ -37,6 +146,7 @@ std::unique_ptr<pipeline::SpeechToText> make_stt(const PipelineFlags& f) {
 }
 
 std::unique_ptr<pipeline::ImageReader> make_image_reader(const PipelineFlags& f) {
+  if (!f.ocr_lang.empty()) return std::make_unique<pipeline::OcrImageReader>(f.ocr_lang);
   return std::make_unique<pipeline::OcrImageReader>(f.language == "ko" ? "kor+eng" : "eng+kor");
 }
 
@@ -61,13 +171,18 @@ pipeline::TurnOptions turn_options(const PipelineFlags& f) {
   pipeline::TurnOptions o;
   o.gen.max_tokens = f.max_tokens;
   o.gen.temperature = f.temp;
-  if (f.temp > 0) {  // llama.cpp's sampling defaults
-    o.gen.top_k = 40;
-    o.gen.top_p = 0.95f;
+  if (f.temp > 0) {  // llama.cpp's sampling defaults unless configured
+    o.gen.top_k = f.top_k;
+    o.gen.top_p = f.top_p;
   }
   o.gen.seed = static_cast<uint64_t>(f.seed);
   o.stt.language = f.language;
+  o.stt.max_decode_tokens = f.asr_max_tokens;
   o.language = f.language;
+  o.tts.speed = static_cast<float>(f.tts_rate) / 175.0f;
+  o.tts.pitch = f.tts_pitch;
+  o.vad = f.no_vad ? std::nullopt : f.vad;
+  o.chunker = f.chunker;
   return o;
 }
 

@@ -1,13 +1,18 @@
 // Flags and stage construction shared by `omni run`, `omni bench pipeline` and `omni chat`'s
 // voice commands: the local stages with defaults that need no downloads (espeak-ng TTS).
+// Settings come from the flags, then omni.toml (pipeline/config.h; --config FILE, --set K=V),
+// then the built-in defaults: a flag given on the command line always wins.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "core/thread_pool.h"
+#include "pipeline/config.h"
 #include "pipeline/local_llm.h"
 #include "pipeline/turn.h"
 
@@ -25,10 +30,32 @@ struct PipelineFlags {
   int64_t seed = 0;
   int threads = 0;
   uint32_t ctx = 0;
+  int asr_max_tokens = 0;  // --asr-max-tokens (Whisper decode cap; 0 = the model's limit)
+  bool no_vad = false;
+  bool no_asr_stream = false;  // --no-asr-stream: Whisper transcribes at end of speech only
+  std::string config_file;        // --config
+  std::vector<std::string> sets;  // --set KEY=VALUE
+  // From the configuration only (no flags of their own).
+  int top_k = 40;
+  float top_p = 0.95f;
+  std::string ocr_lang;          // "" = by language
+  int tts_rate = 175, tts_pitch = 50;
+  std::optional<pipeline::VadOptions> vad = pipeline::VadOptions{};
+  pipeline::ChunkerOptions chunker;
+  std::string config_used;       // the file that was read ("" when none)
+
+  CLI::App* cmd = nullptr;  // set by add_pipeline_flags: tells which flags were given
 };
 
-// Adds -m, --asr-model, --voice, --system, --language, -n, --temp, --seed, -t, -c.
+// Adds -m, --asr-model, --voice, --system, --language, -n, --temp, --seed, -t, -c,
+// --asr-max-tokens, --no-vad, --config, --set.
 void add_pipeline_flags(CLI::App* cmd, PipelineFlags& f);
+
+// Fills what the command line left unset from the configuration (omni.toml, --set). Call first
+// thing in the command's callback. Throws omni::Error for a bad file or a setting the local
+// pipeline cannot honour (remote engines), and when no LLM is named anywhere.
+void apply_config(PipelineFlags& f);
+void apply_config(const pipeline::Config& c, PipelineFlags& f);
 
 // The loaded stages a command uses; members stay null when not asked for.
 struct LocalPipeline {

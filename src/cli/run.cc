@@ -95,7 +95,10 @@ const RegisterCommand kRegister([](CLI::App& app) {
   cmd->add_flag("--realtime", a->realtime,
                 "feed the audio at real-time pace (latency as with a live microphone)");
   cmd->add_flag("--no-speech", a->no_speech, "text answer only (no TTS)");
-  cmd->callback([a] { run(*a); });
+  cmd->callback([a] {
+    apply_config(a->p);
+    run(*a);
+  });
 });
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -120,6 +121,51 @@ TEST(RunCli, ImageTextThroughOcr) {
   const auto j = run_json("--image " + png + " --text 'When is the meeting?'");
   EXPECT_EQ(asr::normalize_transcript(j["image_text"].get<std::string>()), "meeting at 10 am room 42")
       << j["image_text"];
+}
+
+// omni.toml drives `omni run`: the LLM and its answer length come from the file, a flag wins
+// over the file, and [pipeline] vad = false turns off the trimming of trailing silence.
+TEST(RunCli, ConfigFileChangesWhatRunDoes) {
+  const std::string conf = tmp("omni.toml"), wav = tmp("question_silence.wav");
+  {
+    asr::Audio a = asr::read_wav_file(refdata("asr/audio/pocketsphinx_goforward.wav"));
+    a.samples.resize(a.samples.size() + static_cast<size_t>(a.sample_rate) * 3, 0.0f);
+    asr::write_wav_file(wav, a, asr::WavEncoding::kPcm16);
+  }
+  auto write_conf = [&](const std::string& extra) {
+    std::ofstream f(conf);
+    f << "[llm]\nmodel = \"" << refdata("llm/models/stories260K.gguf") << "\"\n"
+      << "max_tokens = 3\ntemperature = 0.0\n" << extra;
+  };
+  auto run_json = [&](const std::string& args) {
+    std::string out;
+    const std::string cmd = binary("omni") + " run --config " + conf + " --no-speech --json -t 1 " + args;
+    EXPECT_EQ(run_command(cmd, &out), 0) << cmd << "\n" << out;
+    return nlohmann::json::parse(out.empty() ? "{}" : out);
+  };
+  write_conf("");
+  // No -m: the model comes from the file, and so does the answer length.
+  auto j = run_json("--text 'Once upon a time'");
+  EXPECT_EQ(j["timings"]["tokens"]["generated"].get<int>(), 3);
+  j = run_json("--text 'Once upon a time' -n 5");
+  EXPECT_EQ(j["timings"]["tokens"]["generated"].get<int>(), 5);
+  // The default VAD trims the 3 s of silence after the question (PocketSphinx, no model).
+  j = run_json("--audio " + wav);
+  EXPECT_NEAR(j["timings"]["input_audio_s"].get<double>(), 5.786, 0.01);
+  EXPECT_LT(j["timings"]["speech_audio_s"].get<double>(), 3.1);
+  EXPECT_EQ(j["transcript"].get<std::string>(), "go forward ten meters");
+  write_conf("[pipeline]\nvad = false\n");
+  j = run_json("--audio " + wav);
+  EXPECT_NEAR(j["timings"]["speech_audio_s"].get<double>(), 5.786, 0.01);
+  // --set overrides the file too, and a bad value names the key.
+  j = run_json("--text 'Once upon a time' --set llm.max_tokens=2");
+  EXPECT_EQ(j["timings"]["tokens"]["generated"].get<int>(), 2);
+  std::string out;
+  EXPECT_EQ(run_command(binary("omni") + " run --config " + conf + " --text hi --set asr.engine=x",
+                        &out, true), 1);
+  EXPECT_NE(out.find("asr.engine"), std::string::npos) << out;
+  std::filesystem::remove(conf);
+  std::filesystem::remove(wav);
 }
 
 }  // namespace

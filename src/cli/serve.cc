@@ -1,6 +1,8 @@
 // omni serve -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--ctx N] [-t THREADS]
 //            [--parallel N] [--queue N] [--cors ORIGIN] [--max-body BYTES] [--timeout SECONDS]
 //            [--asr-model WHISPER.bin] [--voice-dir DIR] [--voice FILE.onnx|ESPEAK] [--no-web-ui]
+//            [--allow-image-urls] [--image-url-max-bytes N] [--image-url-timeout S]
+//            [--write-timeout S]
 //   OpenAI-compatible HTTP server (see server/server.h) with the browser UI at /.
 //   SIGINT/SIGTERM stop accepting and finish in-flight requests before exiting.
 #include <csignal>
@@ -68,6 +70,16 @@ RegisterCommand reg([](CLI::App& app) {
                   "default voice: a Piper .onnx file (also used for OpenAI voice names) or an "
                   "espeak-ng voice (default: espeak-ng en-us)");
   cmd->add_flag("!--no-web-ui", opts->web_ui, "do not serve the browser UI at /");
+  cmd->add_flag("--allow-image-urls", opts->allow_image_urls,
+                "download http(s) URLs in image_url parts (default: data: URLs only)");
+  cmd->add_option("--image-url-max-bytes", opts->image_url_max_bytes,
+                  "largest image downloaded for an image_url (default 20 MiB)");
+  cmd->add_option("--image-url-timeout", opts->image_url_timeout_s,
+                  "time limit in seconds for downloading an image_url (default 10)")
+      ->check(CLI::Range(1, 600));
+  cmd->add_option("--write-timeout", opts->write_timeout_s,
+                  "seconds a response write may stall (a client not reading) before the request "
+                  "is dropped and its slot freed (default 30)")->check(CLI::Range(1, 3600));
   cmd->callback([opts] { run_serve(*opts); });
 });
 

@@ -102,10 +102,12 @@ Config::Config() {
       make("server.timeout", int64_t{600}, "per-request time limit in seconds"),
       make("server.cors", S(""), "allowed CORS origin (empty: off)"),
 
-      make("pipeline.vad_energy_threshold", 0.01, "RMS level that counts as speech (0-1)"),
-      make("pipeline.vad_zcr_max", 0.35, "zero-crossing rate above which a frame is noise"),
-      make("pipeline.vad_silence_ms", int64_t{500}, "silence that ends an utterance"),
-      make("pipeline.vad_min_speech_ms", int64_t{150}, "shortest speech that starts an utterance"),
+      make("pipeline.vad", true, "end a spoken turn by voice activity (trims silence after a file)"),
+      make("pipeline.vad_energy_db", -45.0, "frames quieter than this (dBFS) are never speech"),
+      make("pipeline.vad_noise_margin_db", 12.0, "speech must be this far above the noise floor"),
+      make("pipeline.vad_zcr_max", 0.30, "zero-crossing rate above which a quiet frame is noise"),
+      make("pipeline.vad_hangover_ms", int64_t{600}, "silence that ends an utterance"),
+      make("pipeline.vad_min_speech_ms", int64_t{60}, "shortest speech that starts an utterance"),
       make("pipeline.chunker_max_latency_ms", int64_t{600}, "flush text to TTS after this long"),
       make("pipeline.chunker_min_chars", int64_t{12}, "shortest clause sent to TTS alone"),
   };

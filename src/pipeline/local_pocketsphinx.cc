@@ -1,10 +1,27 @@
 #include "pipeline/local_pocketsphinx.h"
 
+#include <algorithm>
+#include <sstream>
+#include <vector>
+
 #include "core/error.h"
 
 namespace omni::pipeline {
 
 namespace {
+
+std::vector<std::string> words_of(const std::string& s) {
+  std::istringstream in(s);
+  std::vector<std::string> w;
+  for (std::string x; in >> x;) w.push_back(x);
+  return w;
+}
+
+std::string join_words(const std::vector<std::string>& w, size_t from, size_t to) {
+  std::string s;
+  for (size_t i = from; i < to; ++i) s += (s.empty() ? "" : " ") + w[i];
+  return s;
+}
 
 void check_language(const SttOptions& o) {
   if (!o.language.empty() && o.language != "en") {
@@ -26,10 +43,28 @@ class PocketsphinxStream : public SttStream {
     if (cancel_.cancelled() || finished_) return;
     fed_ += samples_16k.size();
     const std::string hyp = engine_->feed(samples_16k);
-    // Pocketsphinx's running best path can still change anywhere, so nothing is marked stable
-    // before the end of the utterance.
-    if (on_partial_ && hyp != last_) on_partial_({hyp, 0, double(fed_) / 16000.0});
+    if (hyp == last_) return;
     last_ = hyp;
+    // Pocketsphinx's running best path can change anywhere, so stability is decided as in
+    // LocalAgreement-2: words that two consecutive hypotheses agree on (and that are not the
+    // last, possibly unfinished word of either) are committed and reported as stable from then
+    // on. It is a guess, not a guarantee: the final result may still differ, which costs only
+    // the prefill (the LLM keeps just the prefix that matches the real prompt).
+    const std::vector<std::string> w = words_of(hyp);
+    size_t agree = 0;
+    const size_t limit = std::min(prev_.size(), w.size());
+    while (agree < limit && prev_[agree] == w[agree]) ++agree;
+    agree = std::min(agree, limit == 0 ? 0 : limit - 1);
+    if (agree > committed_.size() &&
+        std::equal(committed_.begin(), committed_.end(), w.begin())) {
+      committed_.assign(w.begin(), w.begin() + static_cast<std::ptrdiff_t>(agree));
+    }
+    prev_ = w;
+    if (!on_partial_) return;
+    const std::string stable = join_words(committed_, 0, committed_.size());
+    const std::string tail = join_words(w, std::min(committed_.size(), w.size()), w.size());
+    const std::string text = stable + (stable.empty() || tail.empty() ? "" : " ") + tail;
+    on_partial_({text, stable.size(), double(fed_) / 16000.0});
   }
 
   SttResult finish() override {
@@ -52,6 +87,7 @@ class PocketsphinxStream : public SttStream {
   CancelToken cancel_;
   OnPartial on_partial_;
   std::string last_;
+  std::vector<std::string> prev_, committed_;
   size_t fed_ = 0;
   bool finished_ = false;
 };

@@ -27,6 +27,16 @@ TEST(PocketsphinxStt, StreamsPartialsAndFinishesWithTheTranscript) {
   for (size_t i = 1; i < partials.size(); ++i) {
     EXPECT_GE(partials[i].audio_seconds, partials[i - 1].audio_seconds);
   }
+  // Stable prefixes (words two hypotheses agreed on) appear before the end and only grow.
+  std::string stable;
+  size_t stable_before_end = 0;
+  for (size_t i = 0; i + 1 < partials.size(); ++i) {
+    const std::string s = partials[i].text.substr(0, partials[i].stable_bytes);
+    EXPECT_EQ(s.substr(0, stable.size()), stable) << i;
+    stable = s;
+    stable_before_end = std::max(stable_before_end, s.size());
+  }
+  EXPECT_GT(stable_before_end, 0u);
   EXPECT_EQ(partials.back().text, r.text);
   EXPECT_EQ(partials.back().stable_bytes, r.text.size());
   EXPECT_EQ(stt.transcribe(audio, {}, cancel).text, r.text);

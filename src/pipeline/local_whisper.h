@@ -1,6 +1,6 @@
-// Speech to text with our Whisper engine (whisper.cpp ggml model files). Whole-utterance only:
-// the turn buffers audio and transcribes at end of speech (a streaming transcriber plugs in
-// through SpeechToText::start_stream when it exists).
+// Speech to text with our Whisper engine (whisper.cpp ggml model files): whole utterances, and
+// streaming sessions on asr::StreamingTranscriber (LocalAgreement-2 stable prefixes) so a turn
+// can prefill the stable words into the LLM while the user is still speaking.
 #pragma once
 
 #include <memory>
@@ -19,10 +19,25 @@ class WhisperStt : public SpeechToText {
   std::string name() const override { return name_; }
   SttResult transcribe(const asr::Audio& audio, const SttOptions& options,
                        const CancelToken& cancel, const OnPartial& on_partial = {}) override;
+  // One session at a time (it decodes on its own worker thread with this object's model);
+  // partials are handed to on_partial from feed()/finish() on the caller's thread.
+  std::unique_ptr<SttStream> start_stream(const SttOptions& options, const CancelToken& cancel,
+                                          const OnPartial& on_partial) override;
+
+  const asr::WhisperModel& model() const { return transcriber_.model(); }
+  // false: start_stream() returns nullptr, so a turn transcribes the whole utterance at its end.
+  void set_streaming(bool on) { streaming_ = on; }
+  // Seconds of new audio between streaming decodes (default 0.5).
+  void set_stream_step(double seconds) { step_s_ = seconds; }
 
  private:
   std::string name_;
   asr::Transcriber transcriber_;
+  double step_s_ = 0.5;
+  bool streaming_ = true;
 };
+
+// The Whisper decoding options an SttOptions asks for.
+asr::TranscribeOptions whisper_options(const SttOptions& options);
 
 }  // namespace omni::pipeline

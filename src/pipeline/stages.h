@@ -38,6 +38,9 @@ struct SttOptions {
   std::string language = "en";  // ISO code; "" = let the model detect it (where it can)
   bool translate = false;       // translate to English instead of transcribing
   std::string prompt;           // optional context / vocabulary hint
+  // Cap on decoded tokens per window where the engine has one (Whisper); 0 = the model's limit.
+  // Benchmarks with random-weight models set it to simulate a trained model's transcript length.
+  int max_decode_tokens = 0;
 };
 
 // A hypothesis while audio is still arriving. `text` is the whole hypothesis so far; its first

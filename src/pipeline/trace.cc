@@ -51,6 +51,7 @@ nlohmann::ordered_json Trace::to_json() const {
                  {"generated", s.generated_tokens}};
   j["clauses"] = s.clauses;
   j["input_audio_s"] = s.input_audio_s;
+  j["speech_audio_s"] = s.speech_audio_s;
   j["output_audio_s"] = s.output_audio_s;
   auto ev = nlohmann::ordered_json::array();
   for (const auto& e : events()) {

@@ -23,7 +23,9 @@ struct TraceEvent {
 };
 
 struct TraceSummary {
-  double speech_end_ms = -1;         // the last user speech sample (input fully fed)
+  // The last user speech sample: the VAD's end of speech when the turn runs one, else the moment
+  // the input was fully fed.
+  double speech_end_ms = -1;
   double first_audio_ms = -1;        // the first response audio sample handed out
   double voice_to_voice_ms = -1;     // first_audio_ms - speech_end_ms (-1 when not measured)
   double asr_ms = 0, image_ms = 0;   // stage durations
@@ -32,6 +34,7 @@ struct TraceSummary {
   int prompt_tokens = 0, reused_tokens = 0, prefill_tokens = 0, generated_tokens = 0;
   int clauses = 0;
   double input_audio_s = 0, output_audio_s = 0;
+  double speech_audio_s = 0;  // input audio given to ASR (after the VAD ended or trimmed it)
 };
 
 class Trace {

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "pipeline/text_normalize.h"
 #include "pipeline/text_util.h"
+#include "pipeline/vad.h"
 
 namespace omni::pipeline {
 namespace {
@@ -60,6 +61,124 @@ void sleep_until(Clock::time_point t, const CancelToken& cancel) {
   }
 }
 
+double ms_since(Clock::time_point t0, Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(t - t0).count();
+}
+
+VadOptions vad_16k(VadOptions o) {
+  o.sample_rate = 16000;
+  return o;
+}
+
+// Whole-file input: cut what follows the last end of speech (plus a short margin, so the last
+// word's decay stays), so ASR does not decode silence.
+asr::Audio trim_trailing_silence(const asr::Audio& a, const VadOptions& vo, Trace& trace) {
+  asr::Audio s = asr::to_whisper_input(a);
+  Vad vad(vad_16k(vo));
+  double end_s = -1;
+  for (const auto& e : vad.feed(s.samples)) {
+    if (e.kind == VadEvent::kSpeechEnd) end_s = e.t_s;
+  }
+  for (const auto& e : vad.finish()) end_s = e.t_s;
+  if (end_s < 0) return s;  // no speech found: leave it to ASR
+  constexpr double kMarginS = 0.2;
+  const size_t keep = std::min(s.samples.size(), static_cast<size_t>((end_s + kMarginS) * 16000));
+  if (keep < s.samples.size()) {
+    trace.mark("vad", "trim", std::to_string(s.seconds()) + " s -> " +
+                                  std::to_string(static_cast<double>(keep) / 16000.0) + " s");
+    s.samples.resize(keep);
+  }
+  return s;
+}
+
+
+// Feeds `a` at real-time pace (times `speed`) to the stream (or buffers it for whole-utterance
+// ASR), prefilling the LLM with what is already known, until the input ends or the VAD decides
+// the speech has ended. Returns the transcript.
+std::string feed_realtime(const Stages& stages, TextGenerator& conv, const asr::Audio& a,
+                          double speed, const TurnOptions& opt, const CancelToken& cancel,
+                          Trace& trace) {
+  TraceSummary& sum = trace.summary;
+  if (!(speed > 0)) throw Error("turn: realtime_speed must be > 0");
+  const std::vector<float> s16k = asr::to_whisper_input(a).samples;
+  const auto t_start = Clock::now();
+  // Stream position (seconds of audio) -> wall clock.
+  auto wall = [&](double audio_s) {
+    return t_start + std::chrono::duration_cast<Clock::duration>(
+                         std::chrono::duration<double>(audio_s / speed));
+  };
+  auto prefill = [&](std::string_view text) {
+    const int n = conv.prefill(text, cancel);
+    sum.prefill_tokens += n;
+    if (n > 0) trace.mark("llm", "prefill", std::to_string(n) + " tokens");
+  };
+  std::string stable, prefilled;
+  bool stable_changed = false;
+  std::unique_ptr<SttStream> stream =
+      stages.stt->start_stream(opt.stt, cancel, [&](const PartialTranscript& p) {
+        const std::string s = p.text.substr(0, std::min(p.stable_bytes, p.text.size()));
+        if (s != stable) {
+          stable = s;
+          stable_changed = true;
+          trace.mark("asr", "stable", s);
+        }
+      });
+  // Whole-utterance ASR, or a stream with nothing stable yet: the conversation so far and the
+  // user-turn opener go into the KV cache first.
+  prefill("");
+  std::optional<Vad> vad;
+  if (opt.vad) vad.emplace(vad_16k(*opt.vad));
+  double speech_end_s = -1;  // the VAD's last speech sample, in stream seconds
+  const size_t block = static_cast<size_t>(16 * std::max(1, opt.feed_block_ms));
+  size_t fed = 0;
+  while (fed < s16k.size() && !cancel.cancelled() && speech_end_s < 0) {
+    sleep_until(wall(static_cast<double>(fed) / 16000.0), cancel);
+    const auto chunk = std::span<const float>(s16k).subspan(fed, std::min(block, s16k.size() - fed));
+    if (stream) stream->feed(chunk);
+    fed += chunk.size();
+    if (vad) {
+      for (const auto& e : vad->feed(chunk)) {
+        if (e.kind == VadEvent::kSpeechStart) {
+          trace.mark("vad", "speech_start", std::to_string(e.t_s) + " s");
+        } else {
+          speech_end_s = e.t_s;
+          trace.mark("vad", "speech_end", std::to_string(e.t_s) + " s, decided at " +
+                                              std::to_string(e.detected_s) + " s");
+        }
+      }
+    }
+    if (stable_changed && stable != prefilled && speech_end_s < 0) {
+      stable_changed = false;
+      prefilled = stable;
+      prefill(trim(stable));
+    }
+  }
+  if (speech_end_s < 0) {
+    sleep_until(wall(static_cast<double>(fed) / 16000.0), cancel);
+    if (vad) {
+      for (const auto& e : vad->finish()) speech_end_s = e.t_s;
+    }
+  }
+  const double end_mark = trace.mark("input", "end", speech_end_s >= 0 ? "vad" : "input ended");
+  sum.speech_end_ms =
+      speech_end_s >= 0 ? ms_since(trace.start(), wall(speech_end_s)) : end_mark;
+  sum.speech_audio_s = static_cast<double>(fed) / 16000.0;
+  trace.mark("asr", "start");
+  const auto t_asr = Clock::now();
+  SttResult r;
+  if (stream) {
+    r = stream->finish();
+  } else {
+    asr::Audio heard;
+    heard.sample_rate = 16000;
+    heard.channels = 1;
+    heard.samples.assign(s16k.begin(), s16k.begin() + static_cast<std::ptrdiff_t>(fed));
+    r = stages.stt->transcribe(heard, opt.stt, cancel);
+  }
+  sum.asr_ms = ms_since(t_asr, Clock::now());
+  return r.text;
+}
+
 }  // namespace
 
 TurnResult run_turn(const Stages& stages, TextGenerator& conv, const TurnInput& input,
@@ -89,50 +208,15 @@ TurnResult run_turn(const Stages& stages, TextGenerator& conv, const TurnInput& 
     sum.input_audio_s = a.seconds();
     trace.mark("input", "start", std::to_string(a.seconds()) + " s");
     if (input.realtime) {
-      const auto t_start = Clock::now();
-      const auto t_end = t_start + std::chrono::duration_cast<Clock::duration>(
-                                       std::chrono::duration<double>(a.seconds()));
-      std::string stable;
-      std::unique_ptr<SttStream> stream =
-          stages.stt->start_stream(opt.stt, cancel, [&](const PartialTranscript& p) {
-            stable = p.text.substr(0, std::min(p.stable_bytes, p.text.size()));
-          });
-      if (stream) {
-        // Streaming ASR: feed 16 kHz blocks at real-time pace; prefill stable prefixes.
-        const std::vector<float> s16k = asr::to_whisper_input(a).samples;
-        const size_t block = static_cast<size_t>(16 * opt.feed_block_ms);
-        std::string prefilled;
-        for (size_t i = 0; i < s16k.size() && !cancel.cancelled(); i += block) {
-          sleep_until(t_start + std::chrono::milliseconds(
-                                    static_cast<int64_t>(i / 16)), cancel);
-          stream->feed(std::span<const float>(s16k).subspan(i, std::min(block, s16k.size() - i)));
-          if (stable != prefilled) {
-            prefilled = stable;
-            const int n = conv.prefill(trim(stable), cancel);
-            sum.prefill_tokens += n;
-            if (n > 0) trace.mark("llm", "prefill", std::to_string(n) + " tokens");
-          }
-        }
-        sleep_until(t_end, cancel);
-      } else {
-        // Whole-utterance ASR: while the audio "arrives", put the conversation so far and the
-        // user-turn opener into the KV cache.
-        const int n = conv.prefill("", cancel);
-        sum.prefill_tokens += n;
-        if (n > 0) trace.mark("llm", "prefill", std::to_string(n) + " tokens");
-        sleep_until(t_end, cancel);
-      }
-      sum.speech_end_ms = trace.mark("input", "end");
-      trace.mark("asr", "start");
-      const auto t_asr = Clock::now();
-      SttResult r = stream ? stream->finish() : stages.stt->transcribe(a, opt.stt, cancel);
-      sum.asr_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_asr).count();
-      res.transcript = r.text;
+      res.transcript = feed_realtime(stages, conv, a, input.realtime_speed, opt, cancel, trace);
     } else {
+      asr::Audio speech = a;
+      if (opt.vad) speech = trim_trailing_silence(a, *opt.vad, trace);
+      sum.speech_audio_s = speech.seconds();
       sum.speech_end_ms = trace.mark("input", "end");
       trace.mark("asr", "start");
       const auto t_asr = Clock::now();
-      SttResult r = stages.stt->transcribe(a, opt.stt, cancel);
+      SttResult r = stages.stt->transcribe(speech, opt.stt, cancel);
       sum.asr_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_asr).count();
       res.transcript = r.text;
     }

@@ -17,6 +17,7 @@
 #include "pipeline/clause_chunker.h"
 #include "pipeline/stages.h"
 #include "pipeline/trace.h"
+#include "pipeline/vad.h"
 
 namespace omni::pipeline {
 
@@ -34,6 +35,9 @@ struct TurnInput {
   // Feed the audio at real-time pace (as a microphone would), so the speech ends when the last
   // sample has been fed; otherwise all audio is there at the start.
   bool realtime = false;
+  // Pace of real-time feeding: 1 = real time; tests use more to finish sooner (event order is
+  // what they check, not durations).
+  double realtime_speed = 1.0;
 };
 
 struct TurnOptions {
@@ -44,6 +48,12 @@ struct TurnOptions {
   bool normalize = true;      // make clauses speakable (numbers, markdown, URLs, ...)
   std::string language = "en";
   int feed_block_ms = 20;     // real-time feeding granularity
+  // End of speech by voice activity (vad.h; its sample_rate is ignored, the turn feeds 16 kHz).
+  // Real-time input: the turn ends when the VAD decides speech has ended (after its hangover),
+  // without waiting for the input to end, and voice-to-voice latency counts from the VAD's last
+  // speech sample. Whole-file input: trailing silence is trimmed before ASR. Unset: the input's
+  // end is the end of speech.
+  std::optional<VadOptions> vad;
 };
 
 struct TurnCallbacks {

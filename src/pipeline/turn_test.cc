@@ -6,7 +6,9 @@
 #include <mutex>
 
 #include "asr/audio_io.h"
+#include "asr/resample.h"
 #include "pipeline/local_llm.h"
+#include "pipeline/local_pocketsphinx.h"
 #include "pipeline/local_tts.h"
 #include "pipeline/local_whisper.h"
 #include "testing/refdata.h"
@@ -212,6 +214,114 @@ TEST(Turn, RealTimeAudioIsTranscribedAfterItEndsAndTheModelPrefillsMeanwhile) {
     EXPECT_NEAR(trace.summary.voice_to_voice_ms,
                 trace.summary.first_audio_ms - trace.summary.speech_end_ms, 1e-9);
   }
+}
+
+
+// Streaming ASR in the turn: the stable words of PocketSphinx's partials are prefilled into the
+// chat model's KV cache (inside the template's user turn) before the speech ends, so at the end
+// only the tail is evaluated; the prompt is the same token sequence a non-streamed turn builds.
+TEST(Turn, StreamingAsrPrefillsTheStableTranscriptBeforeSpeechEnds) {
+  LocalLanguageModel lm(testing::refdata("llm/models/tiny-qwen2-rand-f32.gguf"),
+                        llm::ContextOptions{.n_ctx = 256});
+  auto conv = lm.start_conversation("You are brief.");
+  PocketsphinxStt stt;
+  Stages st;
+  st.stt = &stt;
+  TurnInput in;
+  in.audio = asr::load_audio_file(testing::refdata("asr/audio/pocketsphinx_goforward.wav"));
+  in.realtime = true;
+  in.realtime_speed = 4.0;
+  Trace trace;
+  const TurnResult r = run_turn(st, *conv, in, story_options(2), CancelToken(), trace);
+  ASSERT_FALSE(r.cancelled);
+  const auto ev = trace.events();
+  const int input_end = trace.find("input", "end").seq;
+  // A prefill that follows a stable partial, all before the end of speech.
+  int stable_seq = -1, prefill_after_stable = -1;
+  for (const auto& e : ev) {
+    if (e.stage == "asr" && e.what == "stable" && !e.detail.empty() && stable_seq < 0) stable_seq = e.seq;
+    if (stable_seq >= 0 && e.stage == "llm" && e.what == "prefill" && prefill_after_stable < 0) {
+      prefill_after_stable = e.seq;
+    }
+  }
+  ASSERT_GE(stable_seq, 0);
+  ASSERT_GE(prefill_after_stable, 0);
+  EXPECT_LT(prefill_after_stable, input_end);
+  EXPECT_LT(input_end, trace.find("asr", "end").seq);
+
+  // The same user message on a fresh conversation, evaluated only at the end (no prefill).
+  auto fresh = lm.start_conversation("You are brief.");
+  fresh->add_user(UserMessage::text_only(r.prompt));
+  GenOptions g;
+  g.max_tokens = 1;
+  const Reply plain = fresh->generate(g, CancelToken());
+  const auto& s = trace.summary;
+  EXPECT_EQ(s.prompt_tokens + s.reused_tokens, plain.stats.prompt_tokens + plain.stats.reused_tokens);
+  // KV reuse covers more than the system prompt and user-turn opener: transcript words too.
+  auto opener = lm.start_conversation("You are brief.");
+  const int opener_tokens = opener->prefill("", CancelToken());
+  EXPECT_GT(s.reused_tokens, opener_tokens);
+  EXPECT_LT(s.prompt_tokens, plain.stats.prompt_tokens - opener_tokens);
+}
+
+asr::Audio with_silence(asr::Audio a, double seconds) {
+  a = asr::to_whisper_input(a);
+  a.samples.resize(a.samples.size() + static_cast<size_t>(seconds * 16000), 0.0f);
+  return a;
+}
+
+// VAD in a real-time turn: the speech ends at the VAD's decision (hangover after the last word),
+// before the appended silence has been fed, and voice-to-voice counts from the last speech
+// sample.
+TEST(Turn, VadEndsTheRealTimeTurnBeforeTheInputEnds) {
+  auto conv = stories()->start_conversation("Once upon a time");
+  PocketsphinxStt stt;
+  EspeakTts tts("en-us");
+  Stages st;
+  st.stt = &stt;
+  st.tts = &tts;
+  const asr::Audio clip =
+      asr::load_audio_file(testing::refdata("asr/audio/pocketsphinx_goforward.wav"));
+  TurnInput in;
+  in.audio = with_silence(clip, 3.0);
+  in.realtime = true;
+  in.realtime_speed = 4.0;
+  TurnOptions o = story_options(8);
+  o.vad = VadOptions{.hangover_ms = 600};
+  Trace trace;
+  const TurnResult r = run_turn(st, *conv, in, o, CancelToken(), trace);
+  EXPECT_EQ(r.transcript, "go forward ten meters");
+  const auto& s = trace.summary;
+  EXPECT_LT(trace.find("vad", "speech_start").seq, trace.find("vad", "speech_end").seq);
+  EXPECT_LT(trace.find("vad", "speech_end").seq, trace.find("input", "end").seq);
+  // Fed: the clip and the hangover, not the 3 s of silence after it.
+  EXPECT_LT(s.speech_audio_s, clip.seconds() + 1.0);
+  EXPECT_GT(s.speech_audio_s, 2.0);
+  // The last speech sample came before the VAD's decision (the hangover).
+  EXPECT_LT(s.speech_end_ms, trace.find("input", "end").t_ms);
+  ASSERT_GE(s.first_audio_ms, 0);
+  EXPECT_NEAR(s.voice_to_voice_ms, s.first_audio_ms - s.speech_end_ms, 1e-9);
+}
+
+// Whole-file input: trailing silence is cut before ASR.
+TEST(Turn, VadTrimsTrailingSilenceOfAFile) {
+  auto conv = stories()->start_conversation("Once upon a time");
+  PocketsphinxStt stt;
+  Stages st;
+  st.stt = &stt;
+  const asr::Audio clip =
+      asr::load_audio_file(testing::refdata("asr/audio/pocketsphinx_goforward.wav"));
+  TurnInput in;
+  in.audio = with_silence(clip, 4.0);
+  TurnOptions o = story_options(4);
+  o.vad = VadOptions{};
+  Trace trace;
+  const TurnResult r = run_turn(st, *conv, in, o, CancelToken(), trace);
+  EXPECT_EQ(r.transcript, "go forward ten meters");
+  EXPECT_GE(trace.find("vad", "trim").seq, 0);
+  EXPECT_LE(trace.summary.speech_audio_s, clip.seconds() + 0.2);
+  EXPECT_GT(trace.summary.speech_audio_s, 2.0);
+  EXPECT_NEAR(trace.summary.input_audio_s, clip.seconds() + 4.0, 1e-3);
 }
 
 }  // namespace

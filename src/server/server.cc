@@ -485,6 +485,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
   Impl& s = *impl_;
   if (s.o.parallel < 1) throw Error("serve: --parallel must be at least 1");
   if (s.o.max_queue < 0) throw Error("serve: the queue size must not be negative");
+  if (s.o.write_timeout_s < 1) throw Error("serve: the write timeout must be at least 1 s");
   s.model = llm::Model::load(s.o.model_path);
   s.id = basename_no_gguf(s.o.model_path);
   s.tmpl = s.model->file().get_string("tokenizer.chat_template").value_or("");
@@ -515,7 +516,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
   s.http.new_task_queue = [http_threads] { return new httplib::ThreadPool(http_threads); };
   s.http.set_payload_max_length(s.o.max_body);
   s.http.set_read_timeout(30);
-  s.http.set_write_timeout(30);
+  s.http.set_write_timeout(s.o.write_timeout_s);
   s.http.set_keep_alive_timeout(2);
   // Remember the listening socket (the options hook sees it before bind) to widen its backlog.
   s.http.set_socket_options([&s](socket_t sock) {

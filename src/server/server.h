@@ -32,6 +32,13 @@ struct ServerOptions {
   std::string voice_dir = "";       // Piper voices (NAME.onnx + NAME.onnx.json) offered by name
   std::string voice = "";           // default voice: a Piper .onnx file or an espeak-ng voice
   bool web_ui = true;               // serve the browser UI at /
+  // `image_url` parts may name http(s) URLs the server downloads (off: only data: URLs).
+  bool allow_image_urls = false;
+  size_t image_url_max_bytes = 20 << 20;
+  int image_url_timeout_s = 10;
+  // A response write that cannot progress for this long (a client that stopped reading) fails,
+  // which stops the generation or synthesis and frees its slot.
+  int write_timeout_s = 30;
 };
 
 class Server {

@@ -72,22 +72,31 @@ void Server::Impl::transcriptions(const httplib::Request& req, httplib::Response
   const auto file = req.get_file_value("file");
   const TranscriptFormat format = parse_transcript_format(
       req.has_file("response_format") ? form_field(req, "response_format") : "json");
-  form_number(req, "temperature", 0, 1, 0);  // validated; decoding is greedy (temperature 0)
-  if (req.has_file("stream") && form_field(req, "stream") == "true") {
-    throw ApiError(400, "Streaming is not supported for the whisper model: omit 'stream'.", "stream",
-                   "unsupported_value");
+  bool stream = false;
+  if (req.has_file("stream")) {
+    const std::string v = form_field(req, "stream");
+    if (v != "true" && v != "false") {
+      throw ApiError(400, "Invalid value for 'stream': expected 'true' or 'false'.", "stream",
+                     "invalid_type");
+    }
+    stream = v == "true";
   }
-  if (!form_field(req, "prompt").empty()) {
-    throw ApiError(400, "'prompt' is not supported by this server's whisper engine yet.", "prompt",
-                   "unsupported_parameter");
+  if (stream && format != TranscriptFormat::kJson && format != TranscriptFormat::kText) {
+    throw ApiError(400, "Streamed transcriptions support response_format 'json' or 'text' only.",
+                   "response_format", "unsupported_value");
   }
   for (const char* k : {"timestamp_granularities[]", "timestamp_granularities"}) {
     if (req.has_file(k) && form_field(req, k) != "segment") {
       throw ApiError(400, "Only 'segment' timestamp granularity is supported.", k, "invalid_value");
     }
   }
-  asr::TranscribeOptions opt;
+  // The CLI's decoding (beam search, temperature fallback); a temperature > 0 samples at that
+  // fixed temperature, as OpenAI's API does. Previous text goes in as the prompt.
+  asr::TranscribeOptions opt = asr::default_decoding_options();
   opt.translate = translate;
+  opt.temperature = static_cast<float>(form_number(req, "temperature", 0, 1, 0));
+  if (opt.temperature > 0.0f) opt.temperature_inc = 0.0f;
+  opt.initial_prompt = form_field(req, "prompt");
   std::string language = "en";
   if (!translate && req.has_file("language")) {
     language = form_field(req, "language");
@@ -96,21 +105,90 @@ void Server::Impl::transcriptions(const httplib::Request& req, httplib::Response
                           "specified in ISO-639-1 format.", "language", "invalid_language_format");
     }
   }
+  if (!asr->multilingual() && language != "en") {
+    throw ApiError(400, "The model '" + asr->id() + "' is English-only: it cannot transcribe '" +
+                            language + "'.", "language", "unsupported_value");
+  }
   opt.language = language;
-  double seconds = 0;
-  const auto t0 = Clock::now();
-  asr::Transcript t;
+  const auto deadline = Clock::now() + std::chrono::seconds(o.request_timeout_s);
+  asr::Audio audio;
   try {
-    t = asr->transcribe(std::span(reinterpret_cast<const uint8_t*>(file.content.data()), file.content.size()),
-                        file.filename.empty() ? "file" : file.filename, opt, &seconds);
+    audio = AsrEngine::decode(std::span(reinterpret_cast<const uint8_t*>(file.content.data()),
+                                        file.content.size()),
+                              file.filename.empty() ? "file" : file.filename);
   } catch (const FormatError& e) {
     throw ApiError(400, std::string("The audio file could not be decoded: ") + e.what(), "file",
                    "invalid_audio");
   }
-  metrics.record_stage("asr", std::chrono::duration<double>(Clock::now() - t0).count());
-  const auto out = format_transcript(t, format, translate ? "translate" : "transcribe",
-                                     translate ? "en" : language, seconds);
-  res.set_content(out.body, out.content_type);
+  const double seconds = audio.seconds();
+  if (!stream) {
+    const auto t0 = Clock::now();
+    opt.on_window = [deadline](std::span<const asr::WhisperSegment>) { return Clock::now() < deadline; };
+    const asr::Transcript t = asr->transcribe(audio, opt);
+    if (Clock::now() >= deadline) throw ApiError(504, "The request timed out.", "", "timeout");
+    metrics.record_stage("asr", std::chrono::duration<double>(Clock::now() - t0).count());
+    const auto out = format_transcript(t, format, translate ? "translate" : "transcribe",
+                                       translate ? "en" : language, seconds);
+    res.set_content(out.body, out.content_type);
+    return;
+  }
+  // Streamed (OpenAI's shape): one `transcript.text.delta` event per decoded segment, as each
+  // 30 s window is done, then `transcript.text.done` with the whole text (= the deltas joined,
+  // trailing space trimmed). A failed write (the client left) stops after the current window.
+  AsrEngine* engine = asr.get();
+  Metrics* mt = &metrics;
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [engine, mt, audio = std::move(audio), opt, deadline, seconds](size_t, httplib::DataSink& sink) mutable {
+        auto send = [&](const json& j) {
+          const std::string line = "data: " + dump(j) + "\n\n";
+          return sink.is_writable() && sink.write(line.data(), line.size());
+        };
+        bool client_gone = false;
+        bool started = false;  // only the first delta loses its leading space
+        std::string sent;
+        opt.on_window = [&](std::span<const asr::WhisperSegment> added) {
+          for (const auto& seg : added) {
+            std::string d = seg.text;
+            if (!started) d.erase(0, std::min(d.size(), d.find_first_not_of(" \t\r\n")));
+            if (d.empty()) continue;
+            started = true;
+            sent += d;
+            if (!send(json{{"type", "transcript.text.delta"}, {"delta", d}, {"logprobs", nullptr}})) {
+              client_gone = true;
+              return false;
+            }
+          }
+          return Clock::now() < deadline;
+        };
+        const auto t0 = Clock::now();
+        try {
+          engine->transcribe(audio, opt);
+        } catch (const std::exception& e) {
+          send(json::parse(error_body(ApiError(500, e.what()))));
+          sink.done();
+          return true;
+        }
+        mt->record_stage("asr", std::chrono::duration<double>(Clock::now() - t0).count());
+        if (client_gone) {
+          mt->add_cancelled();
+          return false;
+        }
+        if (Clock::now() >= deadline) {
+          send(json::parse(error_body(ApiError(504, "The request timed out.", "", "timeout"))));
+          sink.done();
+          return true;
+        }
+        const size_t e = sent.find_last_not_of(" \t\r\n");
+        const std::string text = e == std::string::npos ? "" : sent.substr(0, e + 1);
+        if (!send(json{{"type", "transcript.text.done"}, {"text", text}, {"logprobs", nullptr},
+                       {"usage", {{"type", "duration"}, {"seconds", std::ceil(seconds)}}}})) {
+          return false;
+        }
+        sink.done();
+        return true;
+      });
 }
 
 void Server::Impl::speech_endpoint(const httplib::Request& req, httplib::Response& res) {

@@ -2,6 +2,7 @@
 // words path: image → text), and spoken answers (`modalities: ["text", "audio"]`).
 #include "asr/audio_io.h"
 #include "server/base64.h"
+#include "server/image_fetch.h"
 #include "server/server_impl.h"
 
 namespace omni::server {
@@ -60,7 +61,7 @@ std::string Server::Impl::part_to_text(const json& part, const std::string& type
     const auto t0 = Clock::now();
     asr::Transcript t;
     try {
-      t = engine.transcribe(bytes, pw + ".data", {});
+      t = engine.transcribe(bytes, pw + ".data", asr::default_decoding_options());
     } catch (const FormatError& e) {
       throw ApiError(400, std::string("The audio could not be decoded: ") + e.what(), pw + ".data",
                      "invalid_audio");
@@ -84,15 +85,26 @@ std::string Server::Impl::part_to_text(const json& part, const std::string& type
   } else {
     url = require_field(img, "url", pw);
   }
-  if (!url.starts_with("data:")) {
-    throw ApiError(400, "Only data: URLs are supported for images (got '" + url.substr(0, 40) +
-                            "'); send the image inline as base64.", pw + ".url", "invalid_image_url");
-  }
   DataUrl d;
-  try {
-    d = parse_data_url(url, pw + ".url");
-  } catch (const FormatError& e) {
-    throw ApiError(400, e.what(), pw + ".url", "invalid_image_url");
+  if (is_http_url(url)) {
+    if (!o.allow_image_urls) {
+      throw ApiError(400, "Image URLs are not fetched by this server (start it with "
+                          "--allow-image-urls); send the image inline as a base64 data: URL.",
+                     pw + ".url", "invalid_image_url");
+    }
+    const auto t0 = Clock::now();
+    d = fetch_image_url(url, pw + ".url",
+                        {o.image_url_max_bytes, 1000L * o.image_url_timeout_s});
+    metrics.record_stage("image_fetch", std::chrono::duration<double>(Clock::now() - t0).count());
+  } else if (!url.starts_with("data:")) {
+    throw ApiError(400, "Only data: and http(s) URLs are supported for images (got '" +
+                            url.substr(0, 40) + "').", pw + ".url", "invalid_image_url");
+  } else {
+    try {
+      d = parse_data_url(url, pw + ".url");
+    } catch (const FormatError& e) {
+      throw ApiError(400, e.what(), pw + ".url", "invalid_image_url");
+    }
   }
   if (!image_to_text) {
     throw ApiError(400, "Image input needs an image-to-text stage (OCR words path), which this "

@@ -17,6 +17,7 @@
 #include "llm/chat_prompt.h"
 #include "llm/generate.h"
 #include "llm/model.h"
+#include "server/base64.h"
 #include "testing/refdata.h"
 
 namespace omni::server {
@@ -478,6 +479,131 @@ TEST(Server, FullQueueIsRejectedCleanly) {
   expect_error(s.post("/v1/completions", json{{"model", "omni"}, {"prompt", "hi"}, {"max_tokens", 2}}), 429);
   release = true;
   holder.join();
+}
+
+std::string read_file_bytes(const std::string& path) {
+  const std::vector<uint8_t> b = testing::read_file(path);
+  return {b.begin(), b.end()};
+}
+
+// A 16 kHz mono 16-bit WAV holding `copies` repetitions of a refdata clip's samples.
+std::string repeated_wav(const std::string& path, int copies) {
+  const std::string wav = read_file_bytes(path);
+  const std::string pcm = wav.substr(44);
+  std::string data;
+  for (int i = 0; i < copies; ++i) data += pcm;
+  std::string out = wav.substr(0, 44);
+  auto put32 = [&](size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) out[at + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+  };
+  put32(4, static_cast<uint32_t>(36 + data.size()));
+  put32(40, static_cast<uint32_t>(data.size()));
+  return out + data;
+}
+
+TEST(Server, StreamedTranscriptionSendsEachSegmentThenTheText) {
+  TestServer s({.model_path = qwen(), .asr_model_path = testing::refdata("asr/models/ggml-micro.en-random-f16.bin")});
+  // 2.8 s x 25 = 70 s: three 30 s windows, so text arrives window by window.
+  const std::string wav = repeated_wav(testing::refdata("asr/audio/pocketsphinx_goforward.wav"), 25);
+  auto post = [&](std::vector<std::pair<std::string, std::string>> fields) {
+    httplib::MultipartFormDataItems items = {{"file", wav, "speech.wav", "audio/wav"}};
+    for (auto& [k, v] : fields) items.push_back({k, v, "", ""});
+    auto c = s.client();
+    c.set_read_timeout(300);
+    return c.Post("/v1/audio/transcriptions", items);
+  };
+  auto verbose = post({{"model", "whisper-1"}, {"response_format", "verbose_json"}});
+  ASSERT_TRUE(verbose);
+  ASSERT_EQ(verbose->status, 200) << verbose->body;
+  const json v = json::parse(verbose->body);
+  size_t segments = 0;
+  for (const auto& seg : v["segments"]) {
+    if (seg["text"].get<std::string>().find_first_not_of(" \t\r\n") != std::string::npos) ++segments;
+  }
+  ASSERT_GT(segments, 1u) << verbose->body;
+
+  auto streamed = post({{"model", "whisper-1"}, {"stream", "true"}});
+  ASSERT_TRUE(streamed);
+  ASSERT_EQ(streamed->status, 200) << streamed->body;
+  EXPECT_EQ(streamed->get_header_value("Content-Type"), "text/event-stream");
+  const auto events = sse_events(streamed->body);
+  ASSERT_EQ(events.size(), segments + 1) << streamed->body;
+  std::string joined;
+  for (size_t i = 0; i + 1 < events.size(); ++i) {
+    const json e = json::parse(events[i]);
+    EXPECT_EQ(e["type"], "transcript.text.delta");
+    joined += e["delta"].get<std::string>();
+  }
+  const json done = json::parse(events.back());
+  EXPECT_EQ(done["type"], "transcript.text.done");
+  EXPECT_EQ(done["text"], v["text"]);
+  EXPECT_EQ(joined.substr(0, joined.find_last_not_of(' ') + 1), v["text"].get<std::string>());
+
+  // Subtitles cannot stream; a stream flag that is not a boolean is refused.
+  auto srt = post({{"model", "whisper-1"}, {"stream", "true"}, {"response_format", "srt"}});
+  ASSERT_TRUE(srt);
+  EXPECT_EQ(srt->status, 400);
+  auto bad = post({{"model", "whisper-1"}, {"stream", "yes"}});
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(json::parse(bad->body)["error"]["param"], "stream");
+}
+
+// image_url with http(s) URLs: off by default; when allowed, fetched (here from a local server)
+// and read exactly like the same bytes sent inline; every failure is a 400 naming the part.
+TEST(Server, ImageUrlsAreFetchedOnlyWhenAllowed) {
+  const std::string png = read_file_bytes(testing::refdata("vision/images/horse.png"));
+  httplib::Server files;
+  files.Get("/horse.png", [&](const httplib::Request&, httplib::Response& r) { r.set_content(png, "image/png"); });
+  files.Get("/big.png", [&](const httplib::Request&, httplib::Response& r) {
+    r.set_content(std::string(3 << 20, 'x'), "image/png");
+  });
+  files.Get("/slow.png", [&](const httplib::Request&, httplib::Response& r) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    r.set_content(png, "image/png");
+  });
+  files.Get("/redirect-file", [](const httplib::Request&, httplib::Response& r) {
+    r.set_redirect("file:///etc/passwd");
+  });
+  files.Get("/empty.png", [](const httplib::Request&, httplib::Response& r) { r.set_content("", "image/png"); });
+  const int fport = files.bind_to_any_port("127.0.0.1");
+  std::thread ft([&] { files.listen_after_bind(); });
+  const std::string base = "http://127.0.0.1:" + std::to_string(fport);
+  auto chat = [](const std::string& url) {
+    return json{{"model", "omni"}, {"max_tokens", 4}, {"temperature", 1}, {"seed", 1},
+                {"messages", json::array({{{"role", "user"}, {"content", json::array({
+                    {{"type", "text"}, {"text", "What is this?"}},
+                    {{"type", "image_url"}, {"image_url", {{"url", url}}}}})}}})}};
+  };
+  const std::string param = "messages[0].content[1].image_url.url";
+  {
+    TestServer off({.model_path = qwen()});
+    auto r = off.post("/v1/chat/completions", chat(base + "/horse.png"));
+    expect_error(r, 400, param);
+    EXPECT_NE(r.second["error"]["message"].get<std::string>().find("--allow-image-urls"), std::string::npos);
+  }
+  ServerOptions o{.model_path = qwen()};
+  o.allow_image_urls = true;
+  o.image_url_max_bytes = 1 << 20;
+  o.image_url_timeout_s = 1;
+  TestServer s(o);
+  const std::string b64 = base64_encode(std::span(reinterpret_cast<const uint8_t*>(png.data()), png.size()));
+  const auto inline_r = s.post("/v1/chat/completions", chat("data:image/png;base64," + b64));
+  ASSERT_EQ(inline_r.first, 200) << inline_r.second.dump();
+  const auto fetched = s.post("/v1/chat/completions", chat(base + "/horse.png"));
+  ASSERT_EQ(fetched.first, 200) << fetched.second.dump();
+  EXPECT_EQ(fetched.second["usage"], inline_r.second["usage"]);
+  EXPECT_EQ(fetched.second["choices"][0]["message"], inline_r.second["choices"][0]["message"]);
+  for (const std::string& bad : {base + "/missing.png", base + "/big.png", base + "/slow.png",
+                                base + "/redirect-file", base + "/empty.png",
+                                std::string("http://127.0.0.1:1/x.png"), std::string("ftp://127.0.0.1/x.png")}) {
+    auto r = s.post("/v1/chat/completions", chat(bad));
+    expect_error(r, 400, param);
+    EXPECT_EQ(r.second["error"]["code"], "invalid_image_url") << bad;
+  }
+  EXPECT_EQ(s.post("/v1/chat/completions", chat(base + "/horse.png")).first, 200);
+  files.stop();
+  ft.join();
 }
 
 TEST(Server, StopFinishesInFlightRequests) {

@@ -32,8 +32,7 @@ AsrEngine::AsrEngine(const std::string& model_path, int threads)
 
 bool AsrEngine::multilingual() const { return transcriber_->model().tokens().multilingual; }
 
-asr::Transcript AsrEngine::transcribe(std::span<const uint8_t> file, const std::string& name,
-                                      const asr::TranscribeOptions& options, double* seconds) {
+asr::Audio AsrEngine::decode(std::span<const uint8_t> file, const std::string& name) {
   // Uploads are bounded (--max-body) but compressed audio is not: cap what a file may decode to
   // (2^25 samples = 128 MiB of floats, 35 min of 16 kHz mono) so a small FLAC cannot claim hours.
   constexpr uint64_t kMaxSamples = uint64_t{1} << 25;
@@ -48,9 +47,19 @@ asr::Transcript AsrEngine::transcribe(std::span<const uint8_t> file, const std::
     audio = asr::sndfile_decode_memory(file, name, kMaxSamples);
   }
   if (audio.frames() == 0) throw FormatError(name + ": the audio holds no samples");
-  if (seconds) *seconds = audio.seconds();
+  return audio;
+}
+
+asr::Transcript AsrEngine::transcribe(const asr::Audio& audio, const asr::TranscribeOptions& options) {
   std::lock_guard lock(mu_);
   return transcriber_->transcribe(audio, options);
+}
+
+asr::Transcript AsrEngine::transcribe(std::span<const uint8_t> file, const std::string& name,
+                                      const asr::TranscribeOptions& options, double* seconds) {
+  const asr::Audio audio = decode(file, name);
+  if (seconds) *seconds = audio.seconds();
+  return transcribe(audio, options);
 }
 
 TranscriptFormat parse_transcript_format(const std::string& v) {

@@ -25,6 +25,10 @@ class AsrEngine {
   // Throws omni::FormatError for undecodable audio.
   asr::Transcript transcribe(std::span<const uint8_t> file, const std::string& name,
                              const asr::TranscribeOptions& options, double* seconds = nullptr);
+  // The two halves: decoding (FormatError for undecodable or empty audio, capped at 2^25
+  // samples) and recognition (one at a time; options.on_window streams it).
+  static asr::Audio decode(std::span<const uint8_t> file, const std::string& name);
+  asr::Transcript transcribe(const asr::Audio& audio, const asr::TranscribeOptions& options);
   bool multilingual() const;
 
  private:

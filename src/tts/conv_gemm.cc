@@ -153,7 +153,7 @@ void PackedWeights::pack(const float* a, int rows, int cols, int lda) {
 }
 
 void gemm_rows(const PackedWeights& a, const float* const* b_rows, int n, const float* bias,
-               float* y, int64_t ldy, ThreadPool* pool) {
+               float* y, int64_t ldy, ThreadPool* pool, bool accumulate) {
   static const Tile tile = pick_tile();
   const int tc = tile.cols;
   const int panels = (a.m + kR - 1) / kR;
@@ -172,7 +172,11 @@ void gemm_rows(const PackedWeights& a, const float* const* b_rows, int n, const 
         const int row = p * kR + i;
         const float bv = bias ? bias[row] : 0.f;
         float* yr = y + row * ldy + col;
-        for (int j = 0; j < cols; ++j) yr[j] = acc[i][j] + bv;
+        if (accumulate) {
+          for (int j = 0; j < cols; ++j) yr[j] = (acc[i][j] + bv) + yr[j];
+        } else {
+          for (int j = 0; j < cols; ++j) yr[j] = acc[i][j] + bv;
+        }
       }
     }
   };

@@ -25,8 +25,9 @@ struct PackedWeights {
 };
 
 // Y[i, 0..n) for all rows; b_rows[r] must be readable for n + 31 floats past its start
-// (callers pad). y has row stride ldy. bias may be null.
+// (callers pad). y has row stride ldy. bias may be null. With `accumulate`, Y is added to what
+// y holds: y = (A*B + bias) + y, the order of a separate residual add.
 void gemm_rows(const PackedWeights& a, const float* const* b_rows, int n, const float* bias,
-               float* y, int64_t ldy, ThreadPool* pool);
+               float* y, int64_t ldy, ThreadPool* pool, bool accumulate = false);
 
 }  // namespace omni::tts

@@ -43,18 +43,11 @@ bool PiperVoice::synthesize_chunks(std::string_view text, const SpeakOptions& op
   for (size_t i = 0; i < sentences.size(); ++i) {
     const std::vector<int64_t> ids = phonemes_to_ids(sentences[i], config_).ids;
     vo.seed = options.seed + i;
-    // Hold one chunk back so the sentence's last chunk can be flagged.
-    std::vector<float> pending;
-    bool have = false;
-    const bool go_on = model_.synthesize_streaming(ids, vo, chunk_frames,
-                                                   [&](std::span<const float> a) {
-      if (have && !on_chunk(i, pending, false)) return false;
-      pending.assign(a.begin(), a.end());
-      have = true;
-      return true;
-    });
+    const bool go_on = model_.synthesize_streaming(
+        ids, vo, chunk_frames,
+        [&](std::span<const float> a, bool last) { return on_chunk(i, a, last); },
+        std::min(chunk_frames, kFirstChunkFrames));
     if (!go_on) return false;
-    if (have && !on_chunk(i, pending, true)) return false;
   }
   return true;
 }

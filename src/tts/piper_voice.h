@@ -50,6 +50,9 @@ class PiperVoice {
   // Lowest latency: each sentence's audio in decoder chunks of about `chunk_frames` frames
   // (VitsModel::synthesize_streaming), first chunk as soon as it is decoded. `last` marks a
   // sentence's final chunk. Return false to stop; returns false if stopped.
+  // The first chunk of each sentence is at most kFirstChunkFrames long (~0.19 s of audio at
+  // 22050 Hz): cheap to decode, yet long enough to cover computing the next chunk.
+  static constexpr int kFirstChunkFrames = 16;
   using OnChunk = std::function<bool(size_t sentence, std::span<const float> samples, bool last)>;
   bool synthesize_chunks(std::string_view text, const SpeakOptions& options, int chunk_frames,
                          const OnChunk& on_chunk) const;

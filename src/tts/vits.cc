@@ -3,6 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <mutex>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -30,25 +35,27 @@ Act attention(const MultiHeadAttention& a, const Act& x, ThreadPool* pool) {
   std::vector<float> o(static_cast<size_t>(hd));
   for (int hh = 0; hh < heads; ++hh) {
     const std::vector<float> qt = time_major(q, hh, scale);
-    const std::vector<float> kt = time_major(k, hh, 1.f);
     const std::vector<float> vt = time_major(v, hh, 1.f);
     for (int i = 0; i < t; ++i) {
       const float* qi = qt.data() + size_t(i) * hd;
-      float mx = -INFINITY;
-      for (int j = 0; j < t; ++j) {
-        const float* kj = kt.data() + size_t(j) * hd;
-        float s = 0.f;
-        for (int d = 0; d < hd; ++d) s += qi[d] * kj[d];
-        const int r = j - i;
-        if (r >= -w && r <= w) {
-          const float* e = a.emb_rel_k.data() + size_t(r + w) * hd;
-          float sr = 0.f;
-          for (int d = 0; d < hd; ++d) sr += qi[d] * e[d];
-          s += sr;
-        }
-        scores[j] = s;
-        mx = std::max(mx, s);
+      // All keys at once (k is channel-major, so the inner loop runs over j and vectorises);
+      // each score still sums over d in ascending order, as a scalar dot product would.
+      std::fill(scores.begin(), scores.end(), 0.f);
+      for (int d = 0; d < hd; ++d) {
+        const float qd = qi[d];
+        const float* kr = k.row(hh * hd + d);
+        for (int j = 0; j < t; ++j) scores[j] += qd * kr[j];
       }
+      for (int r = -w; r <= w; ++r) {
+        const int j = i + r;
+        if (j < 0 || j >= t) continue;
+        const float* e = a.emb_rel_k.data() + size_t(r + w) * hd;
+        float sr = 0.f;
+        for (int d = 0; d < hd; ++d) sr += qi[d] * e[d];
+        scores[j] += sr;
+      }
+      float mx = -INFINITY;
+      for (int j = 0; j < t; ++j) mx = std::max(mx, scores[j]);
       float sum = 0.f;
       for (int j = 0; j < t; ++j) {
         scores[j] = std::exp(scores[j] - mx);
@@ -179,8 +186,7 @@ Act VitsModel::encode(std::span<const int64_t> ids, Act* hidden, ThreadPool* poo
     e.norm1[l](x);
     Act f = e.ffn[l].conv1(x, pool);
     relu(f);
-    f = e.ffn[l].conv2(f, pool);
-    add_into(x, f);
+    e.ffn[l].conv2.accumulate(f, x, pool);
     e.norm2[l](x);
   }
   Act stats = e.proj(x, pool);
@@ -299,9 +305,13 @@ std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* poo
       const ResBlock& rb = d.resblocks[i * nk + j];
       Act xr = x;
       for (size_t k = 0; k < rb.convs.size(); ++k) {
-        Act xt = rb.convs[k](xr, inner, d.lrelu_slope);
-        if (!rb.convs2.empty()) xt = rb.convs2[k](xt, inner, d.lrelu_slope);
-        add_into(xr, xt);
+        // xr += conv(lrelu(xr)), the residual add fused into the GEMM's output pass.
+        if (rb.convs2.empty()) {
+          rb.convs[k].accumulate(xr, xr, inner, d.lrelu_slope);
+        } else {
+          const Act xt = rb.convs[k](xr, inner, d.lrelu_slope);
+          rb.convs2[k].accumulate(xt, xr, inner, d.lrelu_slope);
+        }
       }
       outs[j] = std::move(xr);
     };
@@ -420,6 +430,16 @@ int VitsModel::decoder_context_frames() const {
 }
 
 void VitsModel::prepare() {
+#if defined(__GLIBC__)
+  // Synthesis allocates and frees tens of MB of activations per sentence. glibc's defaults hand
+  // large blocks back to the kernel (mmap/munmap, heap trimming), so every sentence re-faults
+  // its pages: 15% of first-audio time on the medium voice. Keep them in the heap instead.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  });
+#endif
   auto dds = [](DdsConv& d) {
     for (Conv1d& c : d.sep) c.prepare();
     for (Conv1d& c : d.pointwise) c.prepare();
@@ -450,6 +470,7 @@ void VitsModel::prepare() {
   }
   dec_.conv_pre.prepare();
   dec_.conv_post.prepare();
+  for (ConvTranspose1d& u : dec_.ups) u.prepare();
   if (gin_) dec_.cond.prepare();
   for (ResBlock& rb : dec_.resblocks) {
     for (Conv1d& c : rb.convs) c.prepare();
@@ -460,45 +481,54 @@ void VitsModel::prepare() {
 int VitsModel::flow_context_frames() const {
   int frames = 0;
   for (const CouplingLayer& c : flow_) {
-    for (const Conv1d& conv : c.wn.in_layers) frames += conv.dilation * (conv.k - 1) / 2 + 1;
+    // Only the WaveNet convs look sideways (pre/post are 1x1); each coupling layer's output
+    // depends on its input through them alone.
+    for (const Conv1d& conv : c.wn.in_layers) frames += conv.dilation * (conv.k - 1) / 2;
   }
   return frames + 2;
 }
 
 bool VitsModel::synthesize_streaming(std::span<const int64_t> ids, const VitsOptions& opt,
-                                     int chunk_frames, const OnChunk& on_chunk) const {
+                                     int chunk_frames, const OnChunk& on_chunk,
+                                     int first_chunk_frames) const {
   Act g;
   Act zp = prior(ids, opt, &g, nullptr);
   const Act* gp = gin_ > 0 ? &g : nullptr;
   const int ctx = decoder_context_frames();
   const int hop = hop_length();
   chunk_frames = std::max(1, chunk_frames);
-  // First audio early: run the flow over just the frames the first chunk needs (plus the
-  // flow's own receptive field), decode and deliver that chunk, then run the flow over the
-  // whole sentence for the rest. Both give the same values where they are used.
-  const int first_end = std::min(zp.t, chunk_frames);
-  const int flow_end = std::min(zp.t, first_end + ctx + flow_context_frames());
-  if (flow_end < zp.t) {
-    Act head(zp.c, flow_end);
-    for (int c = 0; c < zp.c; ++c) std::copy(zp.row(c), zp.row(c) + flow_end, head.row(c));
-    const Act zh = flow_reverse(std::move(head), gp, opt.pool);
-    const int hi = std::min(zh.t, first_end + ctx);
-    Act part(zh.c, hi);
-    for (int c = 0; c < zh.c; ++c) std::copy(zh.row(c), zh.row(c) + hi, part.row(c));
-    const std::vector<float> audio = decode(part, gp, opt.pool);
-    if (!on_chunk(std::span<const float>(audio).first(size_t(first_end) * hop))) return false;
-  }
-  const Act z = flow_reverse(std::move(zp), gp, opt.pool);
-  for (int start = flow_end < z.t ? first_end : 0; start < z.t; start += chunk_frames) {
-    const int end = std::min(z.t, start + chunk_frames);
+  if (first_chunk_frames <= 0) first_chunk_frames = chunk_frames;
+  const int y_len = zp.t;
+  // Decodes frames [start, end) of z (with up to ctx frames of context each side) and hands
+  // them on.
+  auto deliver = [&](const Act& z, int start, int end) {
     const int lo = std::max(0, start - ctx), hi = std::min(z.t, end + ctx);
     Act part(z.c, hi - lo);
     for (int c = 0; c < z.c; ++c) std::copy(z.row(c) + lo, z.row(c) + hi, part.row(c));
     const std::vector<float> audio = decode(part, gp, opt.pool);
     const size_t from = size_t(start - lo) * hop;
-    if (!on_chunk(std::span<const float>(audio).subspan(from, size_t(end - start) * hop))) {
-      return false;
-    }
+    return on_chunk(std::span<const float>(audio).subspan(from, size_t(end - start) * hop),
+                    end == y_len);
+  };
+  // First audio early: run the flow over just the frames the (small) first chunk needs plus
+  // the flow's own receptive field, decode and deliver that chunk, then run the flow over the
+  // whole sentence for the rest. Both give the same values where they are used.
+  const int first_end = std::min(zp.t, first_chunk_frames);
+  const int flow_end = std::min(zp.t, first_end + ctx + flow_context_frames());
+  int start = 0;
+  if (flow_end < y_len) {
+    Act head(zp.c, flow_end);
+    for (int c = 0; c < zp.c; ++c) std::copy(zp.row(c), zp.row(c) + flow_end, head.row(c));
+    const Act zh = flow_reverse(std::move(head), gp, opt.pool);
+    // Right context past flow_end is not needed: first_end + ctx <= flow_end.
+    if (!deliver(zh, 0, first_end)) return false;
+    start = first_end;
+  }
+  const Act z = flow_reverse(std::move(zp), gp, opt.pool);
+  while (start < y_len) {
+    const int end = std::min(y_len, start + (start == 0 ? first_end : chunk_frames));
+    if (!deliver(z, start, end)) return false;
+    start = end;
   }
   return true;
 }

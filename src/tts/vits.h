@@ -136,14 +136,17 @@ class VitsModel {
   std::vector<float> synthesize(std::span<const int64_t> ids, const VitsOptions& options,
                                 VitsTrace* trace = nullptr) const;
 
-  // Same audio, delivered in chunks of about `chunk_frames` decoder frames (x hop samples) as
-  // soon as each is decoded: encoder, durations and flow run for the whole sentence (cheap),
-  // then the decoder runs chunk by chunk with decoder_context_frames() of context on each side,
-  // so the concatenated chunks equal synthesize()'s output exactly. on_chunk returns false to
-  // stop. Returns false if stopped.
-  using OnChunk = std::function<bool(std::span<const float> samples)>;
+  // Same audio, delivered in chunks of `chunk_frames` decoder frames (x hop samples) as soon
+  // as each is decoded, the first chunk `first_chunk_frames` long (0: chunk_frames; small
+  // means early first audio): encoder, durations and flow run for the whole sentence (the
+  // flow first over just the frames the first chunk needs), then the decoder runs chunk by
+  // chunk with decoder_context_frames() of context on each side, so the concatenated chunks
+  // equal synthesize()'s output exactly. on_chunk gets `last` true for the sentence's final
+  // chunk and returns false to stop. Returns false if stopped.
+  using OnChunk = std::function<bool(std::span<const float> samples, bool last)>;
   bool synthesize_streaming(std::span<const int64_t> ids, const VitsOptions& options,
-                            int chunk_frames, const OnChunk& on_chunk) const;
+                            int chunk_frames, const OnChunk& on_chunk,
+                            int first_chunk_frames = 0) const;
   // Decoder receptive field, in decoder frames on each side (rounded up, plus a margin).
   int decoder_context_frames() const;
   // The flow's receptive field, in frames on each side (plus a margin).

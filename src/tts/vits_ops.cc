@@ -36,31 +36,61 @@ void Conv1d::prepare() {
   if (groups == 1 && stride == 1) packed.pack(w.data(), cout, cin * k, cin * k);
 }
 
-Act Conv1d::operator()(const Act& x, ThreadPool* pool, float in_slope) const {
+int Conv1d::out_len(const Act& x) const {
   if (x.c != cin)
     throw Error("conv1d: input has " + std::to_string(x.c) + " channels, want " +
                 std::to_string(cin));
   const int span = dilation * (k - 1) + 1;
   const int tout = (x.t + 2 * pad - span) / stride + 1;
   if (tout <= 0) throw Error("conv1d: input too short");
+  return tout;
+}
+
+void Conv1d::gemm(const Act& x, float in_slope, float* y, bool add, ThreadPool* pool) const {
+  const int tout = out_len(x);
   // Zero-padded copy so the inner loops have no bounds tests; the slack at the end lets the
-  // GEMM tiles read whole 16-column blocks.
+  // GEMM tiles read whole 32-column blocks. (Also what makes writing into x itself safe.)
+  const int tp = x.t + 2 * pad + 32;
+  std::vector<float> xp(size_t(cin) * tp);
+  for (int c = 0; c < cin; ++c) {
+    float* r = xp.data() + size_t(c) * tp;
+    std::fill(r, r + pad, 0.f);
+    copy_act(x.row(c), x.t, in_slope, r + pad);
+    std::fill(r + pad + x.t, r + tp, 0.f);
+  }
+  PackedWeights local;
+  if (packed.data.empty()) local.pack(w.data(), cout, cin * k, cin * k);
+  const PackedWeights& a = packed.data.empty() ? local : packed;
+  std::vector<const float*> rows(size_t(cin) * k);
+  for (int ci = 0; ci < cin; ++ci) {
+    for (int kk = 0; kk < k; ++kk)
+      rows[size_t(ci) * k + kk] = xp.data() + size_t(ci) * tp + kk * dilation;
+  }
+  gemm_rows(a, rows.data(), tout, b.empty() ? nullptr : b.data(), y, tout, pool, add);
+}
+
+void Conv1d::accumulate(const Act& x, Act& dst, ThreadPool* pool, float in_slope) const {
+  const int tout = out_len(x);
+  if (dst.c != cout || dst.t != tout) throw Error("conv1d: residual shape mismatch");
+  if (groups == 1 && stride == 1) {
+    gemm(x, in_slope, dst.d.data(), true, pool);
+    return;
+  }
+  const Act y = (*this)(x, pool, in_slope);
+  add_into(dst, y);
+}
+
+Act Conv1d::operator()(const Act& x, ThreadPool* pool, float in_slope) const {
+  const int tout = out_len(x);
+  if (groups == 1 && stride == 1) {
+    Act y(cout, tout);
+    gemm(x, in_slope, y.d.data(), false, pool);
+    return y;
+  }
   const int tp = x.t + 2 * pad + 32;
   std::vector<float> xp(size_t(cin) * tp, 0.f);
   for (int c = 0; c < cin; ++c) copy_act(x.row(c), x.t, in_slope, xp.data() + size_t(c) * tp + pad);
   Act y(cout, tout);
-  if (groups == 1 && stride == 1) {
-    PackedWeights local;
-    if (packed.data.empty()) local.pack(w.data(), cout, cin * k, cin * k);
-    const PackedWeights& a = packed.data.empty() ? local : packed;
-    std::vector<const float*> rows(size_t(cin) * k);
-    for (int ci = 0; ci < cin; ++ci) {
-      for (int kk = 0; kk < k; ++kk)
-        rows[size_t(ci) * k + kk] = xp.data() + size_t(ci) * tp + kk * dilation;
-    }
-    gemm_rows(a, rows.data(), tout, b.empty() ? nullptr : b.data(), y.d.data(), tout, pool);
-    return y;
-  }
   const int cin_g = cin / groups;
   const int cout_g = cout / groups;
   for_channels(pool, cout, int64_t(cin_g) * k * tout, [&](int co) {
@@ -83,6 +113,28 @@ Act Conv1d::operator()(const Act& x, ThreadPool* pool, float in_slope) const {
     }
   });
   return y;
+}
+
+PackedWeights ConvTranspose1d::pack_phase(int ph) const {
+  // Phase ph uses taps kk = kk0 + j*stride; A[co, (ci, j)] = w[ci, co, kk].
+  const int kk0 = (ph + pad) % stride;
+  const int taps = kk0 < k ? (k - kk0 + stride - 1) / stride : 0;
+  std::vector<float> a(size_t(cout) * cin * taps);
+  for (int ci = 0; ci < cin; ++ci) {
+    for (int j = 0; j < taps; ++j) {
+      const int kk = kk0 + j * stride;
+      for (int co = 0; co < cout; ++co)
+        a[size_t(co) * cin * taps + size_t(ci) * taps + j] = w[(size_t(ci) * cout + co) * k + kk];
+    }
+  }
+  PackedWeights pw;
+  pw.pack(a.data(), cout, cin * taps, cin * taps);
+  return pw;
+}
+
+void ConvTranspose1d::prepare() {
+  phases.clear();
+  for (int ph = 0; ph < stride; ++ph) phases.push_back(pack_phase(ph));
 }
 
 Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool, float in_slope) const {
@@ -109,19 +161,14 @@ Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool, float in_slope) 
       }
       continue;
     }
-    std::vector<float> a(size_t(cout) * cin * taps);
     std::vector<const float*> rows(size_t(cin) * taps);
     for (int ci = 0; ci < cin; ++ci) {
-      for (int j = 0; j < taps; ++j) {
-        const int kk = kk0 + j * stride;
-        for (int co = 0; co < cout; ++co) {
-          a[size_t(co) * cin * taps + size_t(ci) * taps + j] = w[(size_t(ci) * cout + co) * k + kk];
-        }
+      for (int j = 0; j < taps; ++j)
         rows[size_t(ci) * taps + j] = xp.data() + size_t(ci) * tp + left + base - j;
-      }
     }
-    PackedWeights pw;
-    pw.pack(a.data(), cout, cin * taps, cin * taps);
+    PackedWeights local;
+    if (phases.empty()) local = pack_phase(ph);
+    const PackedWeights& pw = phases.empty() ? local : phases[size_t(ph)];
     std::vector<float> tmp(size_t(cout) * q_count);
     gemm_rows(pw, rows.data(), q_count, b.empty() ? nullptr : b.data(), tmp.data(), q_count, pool);
     for (int co = 0; co < cout; ++co) {

@@ -35,6 +35,14 @@ struct Conv1d {
   void prepare();
   // in_slope != 1: applies leaky_relu(in_slope) to the input first (fused into the padding copy).
   Act operator()(const Act& x, ThreadPool* pool, float in_slope = 1.f) const;
+  // dst += conv(x) (a residual connection), written straight into dst (which may be x).
+  void accumulate(const Act& x, Act& dst, ThreadPool* pool, float in_slope = 1.f) const;
+
+ private:
+  // Output length for an input of x_t steps (throws if the input is too short).
+  int out_len(const Act& x) const;
+  // Runs the GEMM path (groups 1, stride 1) into y (or adds to it).
+  void gemm(const Act& x, float in_slope, float* y, bool add, ThreadPool* pool) const;
 };
 
 // torch.nn.ConvTranspose1d (weights [cin, cout, k]).
@@ -42,7 +50,12 @@ struct ConvTranspose1d {
   int cin = 0, cout = 0, k = 1, stride = 1, pad = 0;
   std::vector<float> w;
   std::vector<float> b;
+  // Per output phase (o % stride), the taps of w that phase uses, packed for the GEMM kernel
+  // (prepare()); packed per call if empty.
+  std::vector<PackedWeights> phases;
+  void prepare();
   Act operator()(const Act& x, ThreadPool* pool, float in_slope = 1.f) const;
+  PackedWeights pack_phase(int ph) const;
 };
 
 // VITS' LayerNorm over the channel axis at every time step.

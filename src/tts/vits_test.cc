@@ -122,30 +122,47 @@ TEST(Vits, ChunkedDecoderEqualsWholeSentence) {
   VitsOptions opt;
   const auto whole = tiny().synthesize(ids, opt);
   EXPECT_GT(tiny().decoder_context_frames(), 4);
+  const size_t frames = whole.size() / 256;
   for (int chunk : {5, 32, 1000}) {
-    std::vector<float> joined;
-    size_t chunks = 0;
-    EXPECT_TRUE(tiny().synthesize_streaming(ids, opt, chunk, [&](std::span<const float> a) {
-      EXPECT_LE(a.size(), size_t(chunk) * 256);
-      joined.insert(joined.end(), a.begin(), a.end());
-      ++chunks;
-      return true;
-    }));
-    EXPECT_EQ(chunks, (whole.size() / 256 + chunk - 1) / chunk);
-    EXPECT_EQ(joined, whole) << "chunk " << chunk;  // exact: context covers the receptive field
+    // First chunk: the same size, shorter (first audio early), or longer than the others.
+    for (int first : {0, 1, 8, 40}) {
+      std::vector<float> joined;
+      size_t chunks = 0, lasts = 0;
+      const size_t first_len = size_t(first > 0 ? first : chunk);
+      EXPECT_TRUE(tiny().synthesize_streaming(
+          ids, opt, chunk,
+          [&](std::span<const float> a, bool last) {
+            EXPECT_EQ(a.size(), std::min(chunks == 0 ? first_len * 256 : size_t(chunk) * 256,
+                                         whole.size() - joined.size()));
+            joined.insert(joined.end(), a.begin(), a.end());
+            ++chunks;
+            lasts += last;
+            EXPECT_EQ(last, joined.size() == whole.size());
+            return true;
+          },
+          first));
+      const size_t rest = frames > first_len ? frames - first_len : 0;
+      EXPECT_EQ(chunks, 1 + (rest + chunk - 1) / chunk);
+      EXPECT_EQ(lasts, 1u);
+      // Exact: the context covers the receptive field.
+      EXPECT_EQ(joined, whole) << "chunk " << chunk << " first " << first;
+    }
   }
   // Multi-speaker conditioning goes through the chunks too.
   VitsOptions ms;
   ms.speaker = 1;
   const auto ms_whole = tiny_ms().synthesize(ids, ms);
   std::vector<float> ms_joined;
-  tiny_ms().synthesize_streaming(ids, ms, 16, [&](std::span<const float> a) {
-    ms_joined.insert(ms_joined.end(), a.begin(), a.end());
-    return true;
-  });
+  tiny_ms().synthesize_streaming(
+      ids, ms, 16,
+      [&](std::span<const float> a, bool) {
+        ms_joined.insert(ms_joined.end(), a.begin(), a.end());
+        return true;
+      },
+      4);
   EXPECT_EQ(ms_joined, ms_whole);
   int calls = 0;
-  EXPECT_FALSE(tiny().synthesize_streaming(ids, opt, 16, [&](std::span<const float>) {
+  EXPECT_FALSE(tiny().synthesize_streaming(ids, opt, 16, [&](std::span<const float>, bool) {
     ++calls;
     return false;
   }));

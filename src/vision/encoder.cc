@@ -1,6 +1,7 @@
 // The ViT forward pass and the projectors of ClipModel. Every projection is one kernels::matmul
-// over all tokens of a tile (weights read once per tile); attention runs per head and query
-// block on the thread pool. Float32 throughout; GELU is the tanh form llama.cpp uses.
+// over all tokens of a tile (weights read once per tile); attention is two blocked GEMMs per head
+// (vision/attention.h). Float32 throughout; GELU and quick-GELU go through
+// llama.cpp's f16 tables (vision/gelu_table.h).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -9,7 +10,9 @@
 #include "core/error.h"
 #include "core/kernels.h"
 #include "core/thread_pool.h"
+#include "vision/attention.h"
 #include "vision/clip_model.h"
+#include "vision/gelu_table.h"
 
 namespace omni::vision {
 namespace {
@@ -20,48 +23,28 @@ void apply(const Linear& l, const float* x, int64_t m, float* y, ThreadPool* poo
   if (!l.bias.empty()) kernels::add_rows(y, l.bias.data(), m, l.rows, y);
 }
 
-void norm_rows(const Norm& n, float eps, const float* x, int64_t m, int64_t d, float* y) {
-  for (int64_t i = 0; i < m; ++i) kernels::layer_norm(x + i * d, n.w.data(), n.b.data(), eps, d, y + i * d);
-}
-
-void quick_gelu(float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-1.702f * x[i]));
-}
-
-// Multi-head self-attention without mask over n tokens: out = softmax(q k^T / sqrt(dh)) v.
-void attention(const float* q, const float* k, const float* v, int64_t n, int n_head, int64_t d,
-               float* out, ThreadPool& pool) {
-  const int64_t dh = d / n_head;
-  // Per head: keys contiguous [n x dh], values transposed [dh x n], so both inner loops are dots.
-  std::vector<float> kh(static_cast<size_t>(n * d)), vt(static_cast<size_t>(n * d));
-  for (int h = 0; h < n_head; ++h) {
-    float* K = kh.data() + h * n * dh;
-    float* V = vt.data() + h * n * dh;
-    for (int64_t j = 0; j < n; ++j) {
-      std::memcpy(K + j * dh, k + j * d + h * dh, static_cast<size_t>(dh) * sizeof(float));
-      for (int64_t e = 0; e < dh; ++e) V[e * n + j] = v[j * d + h * dh + e];
-    }
-  }
-  const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
-  const int64_t block = 16;
-  const int64_t n_blocks = (n + block - 1) / block;
-  pool.parallel_for(n_head * n_blocks, [&](int64_t b0, int64_t b1) {
-    std::vector<float> p(static_cast<size_t>(n));
-    for (int64_t bi = b0; bi < b1; ++bi) {
-      const int h = static_cast<int>(bi / n_blocks);
-      const float* K = kh.data() + h * n * dh;
-      const float* V = vt.data() + h * n * dh;
-      const int64_t i_end = std::min(n, (bi % n_blocks + 1) * block);
-      for (int64_t i = (bi % n_blocks) * block; i < i_end; ++i) {
-        const float* qi = q + i * d + h * dh;
-        for (int64_t j = 0; j < n; ++j) p[static_cast<size_t>(j)] = kernels::dot_f32(qi, K + j * dh, dh);
-        kernels::softmax(p.data(), n, scale);
-        float* oi = out + i * d + h * dh;
-        for (int64_t e = 0; e < dh; ++e) oi[e] = kernels::dot_f32(V + e * n, p.data(), n);
-      }
+// GELU (quick-GELU when !gelu) in place, in chunks over the pool (table lookups are scalar).
+void activation(bool gelu, float* x, int64_t n, ThreadPool& pool) {
+  constexpr int64_t kChunk = 16384;
+  pool.parallel_for((n + kChunk - 1) / kChunk, [&](int64_t b, int64_t e) {
+    const int64_t lo = b * kChunk, hi = std::min(n, e * kChunk);
+    if (gelu) {
+      gelu_tanh_f16_table(x + lo, hi - lo);
+    } else {
+      quick_gelu_f16_table(x + lo, hi - lo);
     }
   });
 }
+
+void norm_rows(const Norm& n, float eps, const float* x, int64_t m, int64_t d, float* y,
+               ThreadPool& pool) {
+  pool.parallel_for(m, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      kernels::layer_norm(x + i * d, n.w.data(), n.b.data(), eps, d, y + i * d);
+    }
+  }, 16);
+}
+
 
 }  // namespace
 
@@ -93,29 +76,26 @@ std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_ar
   apply(w_.patch, patches.data(), np, x.data() + (cls ? D : 0), &pool);
   if (cls) std::memcpy(x.data(), w_.class_embd.data(), static_cast<size_t>(D) * sizeof(float));
   kernels::add(x.data(), w_.pos_embd.data(), n * D, x.data());
-  if (!w_.pre_ln.w.empty()) norm_rows(w_.pre_ln, hp.eps, x.data(), n, D, x.data());
+  if (!w_.pre_ln.w.empty()) norm_rows(w_.pre_ln, hp.eps, x.data(), n, D, x.data(), pool);
 
   std::vector<float> h(x.size()), q(x.size()), k(x.size()), v(x.size()), att(x.size());
   std::vector<float> ff(static_cast<size_t>(n * hp.n_ff));
   for (const ClipLayer& L : w_.layers) {
-    norm_rows(L.ln1, hp.eps, x.data(), n, D, h.data());
+    norm_rows(L.ln1, hp.eps, x.data(), n, D, h.data(), pool);
     apply(L.q, h.data(), n, q.data(), &pool);
     apply(L.k, h.data(), n, k.data(), &pool);
     apply(L.v, h.data(), n, v.data(), &pool);
-    attention(q.data(), k.data(), v.data(), n, hp.n_head, D, att.data(), pool);
+    self_attention(q.data(), k.data(), v.data(), n, hp.n_head, D,
+                   1.0f / std::sqrt(static_cast<float>(D / hp.n_head)), att.data(), pool);
     apply(L.o, att.data(), n, h.data(), &pool);
     kernels::add(x.data(), h.data(), n * D, x.data());
-    norm_rows(L.ln2, hp.eps, x.data(), n, D, h.data());
+    norm_rows(L.ln2, hp.eps, x.data(), n, D, h.data(), pool);
     apply(L.fc1, h.data(), n, ff.data(), &pool);
-    if (hp.use_gelu) {
-      kernels::gelu_tanh(ff.data(), n * hp.n_ff, ff.data());
-    } else {
-      quick_gelu(ff.data(), n * hp.n_ff);
-    }
+    activation(hp.use_gelu, ff.data(), n * hp.n_ff, pool);
     apply(L.fc2, ff.data(), n, h.data(), &pool);
     kernels::add(x.data(), h.data(), n * D, x.data());
   }
-  if (!w_.post_ln.w.empty()) norm_rows(w_.post_ln, hp.eps, x.data(), n, D, x.data());
+  if (!w_.post_ln.w.empty()) norm_rows(w_.post_ln, hp.eps, x.data(), n, D, x.data(), pool);
 
   const auto t1 = std::chrono::steady_clock::now();
   std::vector<float> out;
@@ -124,7 +104,7 @@ std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_ar
       const float* patches_out = x.data() + D;  // the class token is not an image token
       std::vector<float> mid(static_cast<size_t>(np * w_.mm0.rows));
       apply(w_.mm0, patches_out, np, mid.data(), &pool);
-      kernels::gelu_tanh(mid.data(), static_cast<int64_t>(mid.size()), mid.data());
+      activation(true, mid.data(), static_cast<int64_t>(mid.size()), pool);
       out.resize(static_cast<size_t>(np * w_.mm2.rows));
       apply(w_.mm2, mid.data(), np, out.data(), &pool);
       break;

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import http from 'node:http';
 import OpenAI, { toFile } from 'openai';
 import { startServer, postJson, refdata, env, wavInfo, rms16, ASR_MODEL } from './helpers.js';
 
@@ -133,6 +134,44 @@ test('chat: bad input_audio and image parts get clear 400s', async () => {
   }
 });
 
+test('chat: http(s) image URLs are fetched with --allow-image-urls (local file server), else a 400', async () => {
+  const png = readFileSync(refdata('vision/images/horse.png'));
+  const files = http.createServer((req, res) => {
+    if (req.url === '/horse.png') { res.writeHead(200, { 'Content-Type': 'image/png' }); res.end(png); return; }
+    if (req.url === '/huge.png') { res.writeHead(200, { 'Content-Type': 'image/png' }); res.end(Buffer.alloc(2 << 20)); return; }
+    if (req.url === '/hang.png') return;  // never answers: the fetch times out
+    res.writeHead(404); res.end('no');
+  });
+  await new Promise((r) => files.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${files.address().port}`;
+  const s = await startServer(['--allow-image-urls', '--image-url-max-bytes', String(1 << 20),
+                               '--image-url-timeout', '1'], { asr: false });
+  try {
+    const c = new OpenAI({ baseURL: s.url + '/v1', apiKey: 'unused', maxRetries: 0 });
+    const ask = (url) => c.chat.completions.create({ ...chatReq, messages: [{ role: 'user', content: [
+      { type: 'text', text: 'What is in this picture?' }, { type: 'image_url', image_url: { url } }] }] });
+    const voices = await (await fetch(s.url + '/v1/audio/voices')).json();
+    assert.ok(voices.image_input, 'this build reads images (OCR)');
+    const viaUrl = await ask(base + '/horse.png');
+    const inline = await ask('data:image/png;base64,' + png.toString('base64'));
+    assert.equal(viaUrl.choices[0].message.content, inline.choices[0].message.content);
+    assert.equal(viaUrl.usage.prompt_tokens, inline.usage.prompt_tokens);
+    for (const bad of ['/missing.png', '/huge.png', '/hang.png']) {
+      const e = await rejects(ask(base + bad), 400, 'messages[0].content[1].image_url.url');
+      assert.equal(e.code, 'invalid_image_url');
+    }
+    await rejects(ask('ftp://127.0.0.1/x.png'), 400, 'messages[0].content[1].image_url.url');
+    // The default server (the suite's) refuses to fetch and says how to enable it.
+    const off = await rejects(client.chat.completions.create({ ...chatReq, messages: [{ role: 'user', content: [
+      { type: 'image_url', image_url: { url: base + '/horse.png' } }] }] }), 400, 'messages[0].content[0].image_url.url');
+    assert.match(off.message, /--allow-image-urls/);
+  } finally {
+    await s.stop();
+    files.closeAllConnections();
+    await new Promise((r) => files.close(r));
+  }
+});
+
 test('chat: spoken answers (modalities audio), whole and streamed', async () => {
   const req = { ...chatReq, modalities: ['text', 'audio'], audio: { voice: 'alloy', format: 'wav' } };
   const r = await client.chat.completions.create(req);
@@ -229,6 +268,30 @@ test('transcriptions: other containers decode (a FLAC from /v1/audio/speech), ga
   const bad = await client.audio.transcriptions.create({ file: await toFile(Buffer.from('not audio at all'), 'x.wav'),
                                                          model: 'whisper-1' }).catch((e) => e);
   assertApiError(bad, 400, 'file');
+});
+
+test('transcriptions: stream=true gives transcript.text.delta events then transcript.text.done', async () => {
+  const file = () => toFile(readFileSync(refdata(SPEECH_WAV)), 'speech.wav', { type: 'audio/wav' });
+  const whole = await client.audio.transcriptions.create({ file: await file(), model: 'whisper-1' });
+  const stream = await client.audio.transcriptions.create({ file: await file(), model: 'whisper-1', stream: true });
+  const events = [];
+  for await (const e of stream) events.push(e);
+  assert.ok(events.length >= 2, JSON.stringify(events));
+  const done = events.at(-1);
+  assert.equal(done.type, 'transcript.text.done');
+  assert.equal(done.text, whole.text);
+  const deltas = events.slice(0, -1);
+  assert.ok(deltas.every((e) => e.type === 'transcript.text.delta' && typeof e.delta === 'string'));
+  assert.equal(deltas.map((e) => e.delta).join('').trimEnd(), whole.text);
+  // Subtitle formats cannot stream; a non-boolean stream value is refused.
+  await rejects(client.audio.transcriptions.create({ file: await file(), model: 'whisper-1', stream: true,
+                                                     response_format: 'srt' }), 400, 'response_format');
+  const form = new FormData();
+  form.set('model', 'whisper-1');
+  form.set('stream', 'maybe');
+  form.set('file', new Blob([readFileSync(refdata(SPEECH_WAV))]), 'speech.wav');
+  const r = await fetch(srv.url + '/v1/audio/transcriptions', { method: 'POST', body: form });
+  errorShape({ status: r.status, json: await r.json() }, 400, 'stream');
 });
 
 test('translations and transcription errors', async () => {
@@ -336,6 +399,99 @@ test('errors: bad JSON, wrong types, missing model, oversized body', async () =>
   const big = { ...chatReq, messages: [{ role: 'user', content: 'x'.repeat(3 << 20) }] };
   errorShape(await postJson(srv.url + '/v1/chat/completions', big), 413);
   errorShape(await postJson(srv.url + '/v1/nothing-here', {}), 404);
+});
+
+test('errors: every field of every JSON endpoint, missing or of the wrong type, gets a 400 naming it', async () => {
+  const chat = (extra) => ({ ...chatReq, ...extra });
+  const msg = (m) => chat({ messages: [m] });
+  const comp = (extra) => ({ model: 'omni', prompt: 'hi', max_tokens: 2, ...extra });
+  const emb = (extra) => ({ model: 'omni', input: 'hi', ...extra });
+  const tts = (extra) => ({ model: 'tts-1', voice: 'alloy', input: 'hi', ...extra });
+  const cases = [
+    ['/v1/chat/completions', chat({ model: 42 }), 'model'],
+    ['/v1/chat/completions', chat({ messages: undefined }), 'messages'],
+    ['/v1/chat/completions', chat({ messages: [] }), 'messages'],
+    ['/v1/chat/completions', chat({ messages: [42] }), 'messages[0]'],
+    ['/v1/chat/completions', msg({ content: 'hi' }), 'messages[0].role'],
+    ['/v1/chat/completions', msg({ role: 'wizard', content: 'hi' }), 'messages[0].role'],
+    ['/v1/chat/completions', msg({ role: 7, content: 'hi' }), 'messages[0].role'],
+    ['/v1/chat/completions', msg({ role: 'user' }), 'messages[0].content'],
+    ['/v1/chat/completions', msg({ role: 'user', content: 42 }), 'messages[0].content'],
+    ['/v1/chat/completions', msg({ role: 'user', content: [42] }), 'messages[0].content[0]'],
+    ['/v1/chat/completions', msg({ role: 'user', content: [{ text: 'hi' }] }), 'messages[0].content[0].type'],
+    ['/v1/chat/completions', msg({ role: 'user', content: [{ type: 'text' }] }), 'messages[0].content[0].text'],
+    ['/v1/chat/completions', msg({ role: 'user', content: [{ type: 'text', text: 5 }] }), 'messages[0].content[0].text'],
+    ['/v1/chat/completions', msg({ role: 'user', content: [{ type: 'image_url' }] }), 'messages[0].content[0].image_url'],
+    ['/v1/chat/completions', msg({ role: 'user', content: [{ type: 'image_url', image_url: { url: 5 } }] }), 'messages[0].content[0].image_url.url'],
+    ['/v1/chat/completions', msg({ role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,@@' } }] }), 'messages[0].content[0].image_url.url'],
+    ['/v1/chat/completions', msg({ role: 'user', content: [{ type: 'input_audio', input_audio: { format: 'wav' } }] }), 'messages[0].content[0].input_audio.data'],
+    ['/v1/chat/completions', msg({ role: 'user', content: [{ type: 'input_audio', input_audio: 'x' }] }), 'messages[0].content[0].input_audio'],
+    ['/v1/chat/completions', chat({ temperature: 'hot' }), 'temperature'],
+    ['/v1/chat/completions', chat({ temperature: -1 }), 'temperature'],
+    ['/v1/chat/completions', chat({ top_p: '1' }), 'top_p'],
+    ['/v1/chat/completions', chat({ top_p: 2 }), 'top_p'],
+    ['/v1/chat/completions', chat({ max_tokens: 'x' }), 'max_tokens'],
+    ['/v1/chat/completions', chat({ max_tokens: -1 }), 'max_tokens'],
+    ['/v1/chat/completions', chat({ max_completion_tokens: 'x' }), 'max_completion_tokens'],
+    ['/v1/chat/completions', chat({ stop: 5 }), 'stop'],
+    ['/v1/chat/completions', chat({ stop: [1] }), 'stop'],
+    ['/v1/chat/completions', chat({ seed: 'x' }), 'seed'],
+    ['/v1/chat/completions', chat({ stream: 1 }), 'stream'],
+    ['/v1/chat/completions', chat({ stream: true, stream_options: 5 }), 'stream_options'],
+    ['/v1/chat/completions', chat({ n: 2 }), 'n'],
+    ['/v1/chat/completions', chat({ response_format: { type: 'json_schema' } }), 'response_format'],
+    ['/v1/chat/completions', chat({ modalities: 'audio' }), 'modalities'],
+    ['/v1/chat/completions', chat({ modalities: ['smell'] }), 'modalities'],
+    ['/v1/chat/completions', chat({ audio: { voice: 'alloy', format: 'wav' } }), 'audio'],
+    ['/v1/chat/completions', chat({ modalities: ['text', 'audio'] }), 'audio'],
+    ['/v1/chat/completions', chat({ modalities: ['text', 'audio'], audio: 'alloy' }), 'audio'],
+    ['/v1/chat/completions', chat({ modalities: ['text', 'audio'], audio: { format: 'wav' } }), 'audio.voice'],
+    ['/v1/chat/completions', chat({ modalities: ['text', 'audio'], audio: { voice: 'alloy', format: 'aiff' } }), 'audio.format'],
+    ['/v1/completions', comp({ model: undefined }), 'model'],
+    ['/v1/completions', comp({ prompt: undefined }), 'prompt'],
+    ['/v1/completions', comp({ prompt: 5 }), 'prompt'],
+    ['/v1/completions', comp({ prompt: '' }), 'prompt'],
+    ['/v1/completions', comp({ prompt: ['a', 'b'] }), 'prompt'],
+    ['/v1/completions', comp({ echo: true }), 'echo'],
+    ['/v1/completions', comp({ max_tokens: [] }), 'max_tokens'],
+    ['/v1/completions', comp({ temperature: {} }), 'temperature'],
+    ['/v1/embeddings', emb({ input: undefined }), 'input'],
+    ['/v1/embeddings', emb({ input: 5 }), 'input'],
+    ['/v1/embeddings', emb({ input: [1, 2] }), 'input'],
+    ['/v1/embeddings', emb({ input: '' }), 'input'],
+    ['/v1/embeddings', emb({ encoding_format: 'base64' }), 'encoding_format'],
+    ['/v1/audio/speech', tts({ model: 5 }), 'model'],
+    ['/v1/audio/speech', tts({ input: undefined }), 'input'],
+    ['/v1/audio/speech', tts({ voice: undefined }), 'voice'],
+    ['/v1/audio/speech', tts({ voice: 5 }), 'voice'],
+    ['/v1/audio/speech', tts({ speed: 'fast' }), 'speed'],
+    ['/v1/audio/speech', tts({ response_format: 5 }), 'response_format'],
+  ];
+  const wrong = [];
+  for (const [ep, body, param] of cases) {
+    const r = await postJson(srv.url + ep, body);
+    try {
+      errorShape(r, 400, param);
+    } catch {
+      wrong.push(`${ep} ${JSON.stringify(body).slice(0, 120)} -> ${r.status} ${r.text.slice(0, 160)}`);
+    }
+  }
+  assert.deepEqual(wrong, []);
+  // Multipart endpoints: a missing model, a model that is not a string field, a bad number.
+  const form = (fields) => {
+    const f = new FormData();
+    f.set('file', new Blob([readFileSync(refdata(SPEECH_WAV))]), 'speech.wav');
+    for (const [k, v] of Object.entries(fields)) f.set(k, v);
+    return f;
+  };
+  for (const ep of ['/v1/audio/transcriptions', '/v1/audio/translations']) {
+    for (const [fields, param] of [[{}, 'model'], [{ model: 'whisper-1', temperature: 'warm' }, 'temperature'],
+                                   [{ model: 'whisper-1', response_format: 'pdf' }, 'response_format']]) {
+      const r = await fetch(srv.url + ep, { method: 'POST', body: form(fields) });
+      errorShape({ status: r.status, json: await r.json() }, 400, param);
+    }
+  }
+  assert.equal((await fetch(srv.url + '/health')).status, 200);
 });
 
 test('metrics count requests per endpoint and stage latencies', async () => {

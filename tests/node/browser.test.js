@@ -14,6 +14,7 @@ let srv;
 let browser;
 let page;
 const pageErrors = [];
+const requests = [];  // POST /v1/* bodies the page sent
 
 before(async () => {
   srv = await startServer();
@@ -23,10 +24,13 @@ before(async () => {
            `--use-file-for-fake-audio-capture=${refdata(QUESTION_WAV)}`, '--no-sandbox',
            '--autoplay-policy=no-user-gesture-required'],
   });
-  // A phone-sized screen.
-  const ctx = await browser.newContext({ viewport: { width: 390, height: 760 }, deviceScaleFactor: 2 });
+  // A phone-sized screen (390x844: a current mid-size phone in CSS pixels).
+  const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2 });
   page = await ctx.newPage();
   page.on('pageerror', (e) => pageErrors.push(String(e)));
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && r.url().includes('/v1/')) requests.push({ url: r.url(), body: r.postData() });
+  });
   // The image turn's 400 is expected (and checked) when the build has no image-to-text stage.
   page.on('console', (m) => {
     if (m.type() === 'error' && !/status of 400/.test(m.text())) pageErrors.push(m.text());
@@ -129,6 +133,72 @@ test('image: picked and dropped images are attached and sent', async () => {
   }
   assert.equal(await page.locator('.chip').count(), 0);
   await page.screenshot({ path: path.join(artifacts(), 'ui-image.png') });
+});
+
+// The JSON body of the last POST the page made to `endpoint`.
+function lastBody(endpoint) {
+  const r = requests.filter((x) => x.url.endsWith(endpoint)).pop();
+  assert.ok(r, 'no request to ' + endpoint);
+  return JSON.parse(r.body);
+}
+
+test('settings: model, voice and image mode reach the requests, persist, and fit a phone', async () => {
+  await page.click('#settings-toggle');
+  // The model menu lists the chat model (not the speech recognizer); the voice menu is the
+  // server's /v1/audio/voices list.
+  const models = await page.locator('#model option').allTextContents();
+  assert.deepEqual(models, ['tiny-qwen2-rand-f32']);
+  const voices = await (await fetch(srv.url + '/v1/audio/voices')).json();
+  assert.deepEqual(await page.locator('#voice option').allTextContents(), voices.voices);
+  assert.equal(await page.inputValue('#voice'), voices.default);
+  assert.deepEqual(await page.locator('#image-mode option').evaluateAll((o) => o.map((x) => x.value)),
+                   ['auto', 'embed', 'ocr', 'caption', 'off']);
+  await page.selectOption('#voice', 'nova');
+  await page.selectOption('#image-mode', 'ocr');
+  // Every control is on screen and nothing overflows sideways at phone width.
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `page is ${overflow}px wider than the screen`);
+  for (const id of ['#model', '#voice', '#image-mode', '#max-tokens', '#api-key']) {
+    const box = await page.locator(id).boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 390, id);
+  }
+  await page.screenshot({ path: path.join(artifacts(), 'ui-phone-settings.png') });
+  await page.click('#settings-toggle');
+
+  // A turn with an image: the chat request carries model and image_mode; each spoken sentence
+  // asks for the chosen voice. A server without image modes ignores the field.
+  const sent = requests.length;
+  const before = await stats();
+  await page.setInputFiles('#file', refdata('vision/images/horse.png'));
+  await page.waitForSelector('.chip img');
+  await page.fill('#input', 'Read the picture to me.');
+  await page.press('#input', 'Enter');
+  await waitTurns(before.turns + before.errors + 1);
+  const chat = lastBody('/v1/chat/completions');
+  assert.equal(chat.model, 'tiny-qwen2-rand-f32');
+  assert.equal(chat.image_mode, 'ocr');
+  assert.equal(chat.max_tokens, 12);
+  const after = await stats();
+  if (voices.image_input) {
+    assert.equal(after.turns, before.turns + 1, JSON.stringify(await page.locator('.msg.error').allTextContents()));
+    assert.match(await page.locator('.msg.assistant .meta').last().textContent(), /first token .* total /);
+    await page.waitForFunction(() => window.omniStats.chunksPlayed === window.omniStats.chunksRequested,
+                               null, { timeout: 60000 });
+    const speech = requests.slice(sent).filter((x) => x.url.endsWith('/v1/audio/speech')).map((x) => JSON.parse(x.body));
+    assert.ok(speech.length > 0 && speech.every((b) => b.voice === 'nova'), JSON.stringify(speech));
+  }
+  await page.screenshot({ path: path.join(artifacts(), 'ui-phone-turn.png') });
+
+  // Settings survive a reload (localStorage); the conversation does not.
+  await page.reload();
+  await page.waitForFunction(() => document.getElementById('status').textContent.includes('mic on'));
+  assert.equal(await page.inputValue('#voice'), 'nova');
+  assert.equal(await page.inputValue('#image-mode'), 'ocr');
+  assert.equal(await page.inputValue('#max-tokens'), '12');
+  assert.match(await page.locator('#status').textContent(), /voice nova/);
+  await page.click('#settings-toggle');
+  await page.selectOption('#image-mode', 'auto');
+  await page.click('#settings-toggle');
 });
 
 test('microphone: a held push-to-talk button sends the recording as a spoken question', async () => {

@@ -7,7 +7,10 @@ import net from 'node:net';
 import { startServer, postJson } from './helpers.js';
 
 let srv;
-before(async () => { srv = await startServer(['--parallel', '1', '--queue', '2', '--http-threads', '12']); });
+// --write-timeout 2: a response write that makes no progress for 2 s drops the request.
+before(async () => {
+  srv = await startServer(['--parallel', '1', '--queue', '2', '--http-threads', '12', '--write-timeout', '2']);
+});
 after(async () => { await srv.stop(); });
 
 async function metric(name) {
@@ -75,6 +78,54 @@ test('a speech client that leaves mid-stream stops synthesis', async () => {
   }
   assert.equal(await metric('omni_requests_cancelled_total'), cancelled + 1);
   await quickHealth();
+});
+
+// A client that stays connected but stops reading: once the socket buffers are full (a few MB
+// on loopback), the server's write stalls; after --write-timeout it gives up, stops the work and
+// frees the connection (and the slot, for generations) instead of waiting forever.
+async function stallAfterFirstBytes(path, body) {
+  const s = net.connect(srv.port, '127.0.0.1');
+  s.on('error', () => {});
+  await new Promise((res) => s.once('connect', res));
+  const json = JSON.stringify(body);
+  s.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+          `Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`);
+  const head = await new Promise((res) => s.once('data', (d) => { s.pause(); res(String(d)); }));
+  assert.match(head, /^HTTP\/1\.1 200/);
+  return s;
+}
+
+test('a speech client that stops reading is dropped after the write timeout', async () => {
+  const cancelled = await metric('omni_requests_cancelled_total');
+  // ~4 minutes of 24 kHz speech (11 MB): far more than loopback buffers hold.
+  const input = Array.from({ length: 90 }, (_, i) => `Sentence ${i} of a long text to read.`).join(' ').slice(0, 4096);
+  const s = await stallAfterFirstBytes('/v1/audio/speech', { model: 'tts-1', voice: 'alloy', input, response_format: 'pcm' });
+  try {
+    for (let i = 0; i < 150 && (await metric('omni_requests_cancelled_total')) === cancelled; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.equal(await metric('omni_requests_cancelled_total'), cancelled + 1);
+    await quickHealth();
+  } finally {
+    s.destroy();
+  }
+});
+
+test('a streamed chat whose client stops reading frees the model slot after the write timeout', async () => {
+  const cancelled = await metric('omni_requests_cancelled_total');
+  const tokens = await metric('omni_generated_tokens_total');
+  // A spoken answer streams base64 PCM per sentence: megabytes that fill the socket buffers.
+  const s = await stallAfterFirstBytes('/v1/chat/completions', chat({ stream: true, max_tokens: 3000,
+    modalities: ['text', 'audio'], audio: { voice: 'alloy', format: 'pcm16' } }));
+  try {
+    // The only slot is taken by the stalled stream; this request gets it once that one is dropped.
+    const next = await postJson(srv.url + '/v1/chat/completions', chat({ max_tokens: 2 }));
+    assert.equal(next.status, 200, next.text);
+    assert.equal(await metric('omni_requests_cancelled_total'), cancelled + 1);
+    assert.ok((await metric('omni_generated_tokens_total')) - tokens < 3000);
+  } finally {
+    s.destroy();
+  }
 });
 
 test('slow clients (headers and bodies a byte at a time) do not stall others', async () => {

@@ -1,5 +1,6 @@
 // omni-gen: writes random-weight models of real architectures and shapes (GGUF language models,
-// whisper.cpp ggml speech models) so tests and benchmarks never download anything.
+// whisper.cpp ggml speech models, Piper VITS voices) so tests and benchmarks never download
+// anything.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -7,6 +8,7 @@
 #include "core/error.h"
 #include "llm_gen.h"
 #include "mmproj_gen.h"
+#include "piper_gen.h"
 #include "whisper_gen.h"
 
 int main(int argc, char** argv) {
@@ -105,8 +107,12 @@ int main(int argc, char** argv) {
   std::string mpreset, mout;
   MmprojGenOptions mopts;
   int mm_layers = 0;
+  uint32_t mm_preproc = 0;
   mm->add_option("--preset", mpreset, "smolvlm-256m | llava15-7b")->required();
   mm->add_option("--layers", mm_layers, "override the ViT layer count (smaller test files)");
+  mm->add_option("--preproc-size", mm_preproc,
+                 "idefics3: longest edge of the tiled image (default 4 x image size; "
+                 "= image size gives 1 tile + the global image)");
   mm->add_option("--type", mopts.type, "f32 f16 q8_0 (default f16)");
   mm->add_option("--seed", mopts.seed);
   mm->add_option("-o,--output", mout, "output .gguf")->required();
@@ -114,9 +120,24 @@ int main(int argc, char** argv) {
     auto p = mmproj_preset(mpreset);
     if (!p) throw omni::Error("unknown mmproj preset '" + mpreset + "'");
     if (mm->count("--layers")) p->n_layer = static_cast<uint32_t>(mm_layers);
+    if (mm->count("--preproc-size")) p->preproc_image_size = mm_preproc;
     if (mopts.name.empty()) mopts.name = mpreset + "-random";
     generate_mmproj(*p, mopts, mout);
   });
+
+  auto* pv =
+      app.add_subcommand("piper", "write a Piper (VITS) voice resized from a template voice");
+  std::string pout;
+  PiperShape ps;
+  PiperGenOptions popts;
+  pv->add_option("--from", popts.from, "template voice .onnx (single speaker, .onnx.json beside)")
+      ->required();
+  pv->add_option("--hidden", ps.hidden, "hidden = inter channels (medium 192)");
+  pv->add_option("--filter", ps.filter, "encoder FFN channels (medium 768)");
+  pv->add_option("--decoder", ps.decoder, "decoder initial channels (medium 256)");
+  pv->add_option("--seed", popts.seed);
+  pv->add_option("-o,--output", pout, "output .onnx (+ .onnx.json)")->required();
+  pv->callback([&] { generate_piper(ps, popts, pout); });
 
   try {
     app.parse(argc, argv);

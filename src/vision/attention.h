@@ -1,0 +1,25 @@
+// Multi-head self-attention of a ViT (no mask, no positions inside attention): the two products
+// per head run as blocked GEMMs on the kernel level's packed block where it has one.
+#pragma once
+
+#include <cstdint>
+
+#include "core/kernels.h"
+
+namespace omni {
+class ThreadPool;
+}
+
+namespace omni::vision {
+
+// For each head h (columns [h * dh, (h + 1) * dh) of the n x d row-major q, k, v, out, with
+// dh = d / n_head): out_h = softmax(q_h k_h^T * scale) v_h, rows independent. n, n_head >= 1,
+// d a multiple of n_head. Results do not depend on the pool's thread count.
+void self_attention(const float* q, const float* k, const float* v, int64_t n, int n_head,
+                    int64_t d, float scale, float* out, ThreadPool& pool);
+// Same with a given kernel level's table (tests run every level).
+void self_attention(const kernels::KernelTable& kt, const float* q, const float* k,
+                    const float* v, int64_t n, int n_head, int64_t d, float scale, float* out,
+                    ThreadPool& pool);
+
+}  // namespace omni::vision
