@@ -78,6 +78,10 @@ struct KernelTable {
                       int64_t n, float* out);
   void (*tile4x4_f16)(const uint16_t* w, int64_t w_stride, const float* x, int64_t x_stride,
                       int64_t n, float* out);
+  // Optional F16 matrix-vector product (nullptr where absent): y[r] = dot_f16(w + r * w_stride,
+  // x, n) for r < rows, bit for bit, with the row blocking and prefetch a streaming read needs.
+  void (*matvec_f16)(const uint16_t* w, int64_t w_stride, int64_t rows, const float* x, int64_t n,
+                     float* y);
   // Optional GEMM block for float weights (nullptr where absent): 64 weight rows packed
   // k-major (wp[64 * kk + r] = row r, column kk; 64-byte aligned) times m <= 6 activation
   // rows: c[64 * a + r] = sum_{kk < kc} wp[64 * kk + r] * x[a * x_stride + kk] (overwritten).

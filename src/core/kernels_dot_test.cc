@@ -245,6 +245,32 @@ TEST(KernelsMatmul, MatchesRowDotsAndIgnoresThreadCount) {
   }
 }
 
+// The F16 matvec kernel (4-row blocks with prefetch) must return the level's dot bit for bit,
+// over column counts with and without 64- and 16-element tails and row counts that leave
+// partial blocks and too few rows to prefetch ahead.
+TEST(KernelsMatmul, F16MatvecKernelEqualsDots) {
+  std::mt19937 rng(11);
+  for (CpuLevel level : levels()) {
+    const KernelTable& k = kernel_table(level);
+    if (k.matvec_f16 == nullptr) continue;
+    for (const int64_t cols : {16, 17, 64, 100, 896, 913}) {
+      for (const int64_t rows : {1, 3, 4, 7, 8, 13, 37}) {
+        const auto f = random_floats(rng, rows * cols);
+        std::vector<uint16_t> w(f.size());
+        for (size_t i = 0; i < f.size(); ++i) w[i] = fp32_to_fp16(f[i]);
+        const auto x = random_floats(rng, cols);
+        std::vector<float> y(static_cast<size_t>(rows));
+        k.matvec_f16(w.data(), cols, rows, x.data(), cols, y.data());
+        for (int64_t r = 0; r < rows; ++r) {
+          const float want = k.dot_f16(w.data() + r * cols, x.data(), cols);
+          EXPECT_EQ(0, std::memcmp(&want, &y[static_cast<size_t>(r)], 4))
+              << cpu_level_name(level) << " rows " << rows << " cols " << cols << " row " << r;
+        }
+      }
+    }
+  }
+}
+
 // Float batches of 8+ rows run packed GEMM blocks (64 weight rows x 512 columns per block):
 // shapes with several column blocks, a partial row panel and a partial group of 6 rows.
 TEST(KernelsMatmul, PackedFloatGemmMatchesDoubleReference) {

@@ -61,7 +61,15 @@ GenerateResult Chat::send(const std::string& user_text, const GenerateOptions& o
   if (has_template()) {
     messages_.push_back(message("user", user_text));
     try {
-      r = generate(ctx_, prompt_tokens(), opts, on_text);
+      // A conversation longer than the context loses its oldest turns (the system prompt and
+      // the new message stay); the kept turns are re-evaluated, as their positions changed.
+      std::vector<int32_t> prompt = prompt_tokens();
+      const size_t first = !messages_.empty() && messages_[0].role == "system" ? 1 : 0;
+      while (prompt.size() >= ctx_.n_ctx() && messages_.size() > first + 1) {
+        messages_.erase(messages_.begin() + static_cast<std::ptrdiff_t>(first));
+        prompt = prompt_tokens();
+      }
+      r = generate(ctx_, prompt, opts, on_text);
     } catch (...) {
       messages_.pop_back();
       throw;
@@ -69,7 +77,13 @@ GenerateResult Chat::send(const std::string& user_text, const GenerateOptions& o
     messages_.push_back(message("assistant", r.text));
   } else {
     raw_ += user_text;
-    r = generate(ctx_, tokenize(raw_), opts, on_text);
+    std::vector<int32_t> prompt = tokenize(raw_);
+    if (prompt.size() >= ctx_.n_ctx()) {
+      // Running text longer than the context: its first token (BOS) and the newest half.
+      const size_t tail = ctx_.n_ctx() / 2;
+      prompt.erase(prompt.begin() + 1, prompt.end() - static_cast<std::ptrdiff_t>(tail));
+    }
+    r = generate(ctx_, prompt, opts, on_text);
     raw_ += r.text;
   }
   return r;

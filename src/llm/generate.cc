@@ -96,7 +96,13 @@ GenerateResult generate(Context& ctx, const Prompt& prompt, const GenerateOption
       break;
     }
     if (i + 1 == opts.max_tokens) break;
-    if (ctx.n_past() >= ctx.n_ctx()) break;  // context full: finish with "length"
+    if (ctx.n_past() >= ctx.n_ctx()) {
+      const uint32_t n = ctx.n_past(), keep = std::min(opts.n_keep, n);
+      const uint32_t discard = (n - keep) / 2;
+      if (!opts.context_shift || discard == 0) break;  // finish with "length"
+      ctx.shift(keep, discard);
+      ++r.context_shifts;
+    }
     logits = ctx.eval(std::span<const int32_t>(&tok, 1));
   }
   if (r.finish_reason != "cancelled" && !stop_string_hit) {

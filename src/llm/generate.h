@@ -19,6 +19,11 @@ struct GenerateOptions {
   SamplingParams sampling;
   std::vector<std::string> stop;  // generation ends before the first occurrence of any
   bool ignore_eos = false;        // keep going past end-of-generation tokens
+  // When the context fills during generation: true shifts it (keeps the first n_keep positions,
+  // drops the older half of the rest, see Context::shift) and goes on; false finishes with
+  // "length".
+  bool context_shift = true;
+  uint32_t n_keep = 1;  // e.g. the BOS token, or a system prompt's length
 };
 
 struct Timings {
@@ -37,6 +42,7 @@ struct GenerateResult {
   std::vector<int32_t> tokens;  // generated ids (a stop string's tokens included)
   std::string text;             // generated text, cut before a stop string
   std::string finish_reason;    // "stop" (EOG token or stop string), "length", "cancelled"
+  int context_shifts = 0;       // times the context was shifted to make room
   Timings timings;
 };
 
@@ -45,7 +51,8 @@ using OnText = std::function<bool(std::string_view text)>;
 
 // Continues `ctx` with `prompt` (the KV cache of a common prefix with the context's history is
 // reused) and generates. Throws omni::Error if the prompt is empty or does not fit the context;
-// when the context fills during generation it finishes with "length".
+// when the context fills during generation it shifts or finishes with "length" (see
+// GenerateOptions::context_shift).
 GenerateResult generate(Context& ctx, std::span<const int32_t> prompt, const GenerateOptions& opts,
                         const OnText& on_text = {});
 

@@ -33,4 +33,22 @@ void KvCache::store(uint32_t layer, uint32_t pos, uint32_t n, const float* k, co
   }
 }
 
+void KvCache::load(uint32_t layer, uint32_t pos, float* k, float* v) const {
+  if (layer >= n_layer_ || pos >= n_ctx_) throw Error("kv cache: load past the context size");
+  const uint8_t* kd = k_.data() + offset(layer, pos);
+  const uint8_t* vd = v_.data() + offset(layer, pos);
+  if (type_ == KvType::kF32) {
+    std::memcpy(k, kd, size_t{kv_dim_} * 4);
+    std::memcpy(v, vd, size_t{kv_dim_} * 4);
+    return;
+  }
+  for (uint32_t i = 0; i < kv_dim_; ++i) {
+    uint16_t kh, vh;
+    std::memcpy(&kh, kd + 2 * size_t{i}, 2);
+    std::memcpy(&vh, vd + 2 * size_t{i}, 2);
+    k[i] = fp16_to_fp32(kh);
+    v[i] = fp16_to_fp32(vh);
+  }
+}
+
 }  // namespace omni::llm

@@ -22,6 +22,9 @@ class KvCache {
   // Stores `n` rows of kv_dim floats at positions [pos, pos + n).
   void store(uint32_t layer, uint32_t pos, uint32_t n, const float* k, const float* v);
 
+  // Copies the row at `pos` out as floats (exact for both types).
+  void load(uint32_t layer, uint32_t pos, float* k, float* v) const;
+
   // Raw row access: element type is uint16_t (f16 bits) or float per type().
   const void* k_row(uint32_t layer, uint32_t pos) const { return k_.data() + offset(layer, pos); }
   const void* v_row(uint32_t layer, uint32_t pos) const { return v_.data() + offset(layer, pos); }

@@ -58,6 +58,8 @@ class Context {
   uint32_t n_past() const { return static_cast<uint32_t>(history_.size()); }
   // Token ids of the evaluated positions; kEmbeddingPosition where an embedding row went in.
   std::span<const int32_t> history() const { return history_; }
+  // Keys and values of the evaluated positions (for inspection and tests).
+  const KvCache& kv_cache() const { return cache_; }
   // Identity of every evaluated position (see Prompt::keys), for prefix reuse.
   std::span<const uint64_t> history_keys() const { return keys_; }
 
@@ -88,6 +90,13 @@ class Context {
     history_.clear();
     keys_.clear();
   }
+
+  // Makes room in a full context: drops positions [n_keep, n_keep + n_discard) from the history
+  // and KV cache and moves the later ones down by n_discard, rotating their cached keys back by
+  // n_discard positions (RoPE angles are linear in the position; values need no change), so the
+  // next eval continues as if the kept tokens had been evaluated at their new positions. Throws
+  // omni::Error if the range is not inside the history.
+  void shift(uint32_t n_keep, uint32_t n_discard);
 
   // Final-norm hidden states of `tokens` evaluated from position 0, pooled (for embeddings).
   std::vector<float> embed(std::span<const int32_t> tokens, Pooling pooling);
