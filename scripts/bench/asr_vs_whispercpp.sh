@@ -19,7 +19,8 @@
 #            transcription) and reads whisper-cli's own "encode time" (one 30 s window, no
 #            warm-up) and "decode time" per token instead (cli columns).
 #   whole file: wall time of `whisper-cli -f jfk.wav -bs 1 -bo 1 -nf -nt -l en` (greedy, no
-#            temperature fallback, no timestamps) vs `omni transcribe jfk.wav --no-timestamps`
+#            temperature fallback, no timestamps) vs `omni transcribe jfk.wav --no-timestamps --beam 1
+#            --no-fallback`
 #            (greedy, no fallback). Random weights never emit EOT: both sample whisper's limit
 #            of 220 tokens, so the work is the same.
 set -euo pipefail
@@ -72,7 +73,7 @@ for shape in $shapes; do
         c_enc=$(grep -m1 'encode time' <<<"$wc" | sed -E 's/.*= *([0-9.]+) ms.*/\1/')
         c_dec=$(grep -m1 'decode time' <<<"$wc" | sed -E 's/.*\( *([0-9.]+) ms per run\).*/\1/')
         t0=$(now_ms)
-        "$omni" transcribe "$jfk" -m "$model" -t "$t" --no-timestamps >/dev/null
+        "$omni" transcribe "$jfk" -m "$model" -t "$t" --no-timestamps --beam 1 --no-fallback >/dev/null
         o_file=$(($(now_ms) - t0))
         l1=$(load)
         ratio() { if [[ $1 == nan ]]; then echo nan; else echo "$1 / $2" | bc -l; fi; }
