@@ -263,8 +263,6 @@ void gemm_packed(const KernelTable& k, DType wtype, const void* w, int64_t rows,
 
 }  // namespace
 
-constexpr bool kUseMatvecF16 = false;
-
 void matmul(DType wtype, const void* w, int64_t rows, const Activations& act, float* y,
             ThreadPool* pool) {
   if (act_format(wtype) != act.format()) {
@@ -277,22 +275,6 @@ void matmul(DType wtype, const void* w, int64_t rows, const Activations& act, fl
   const DotFn dot = dot_fn(wtype, active());
   const auto* wb = static_cast<const uint8_t*>(w);
   ThreadPool& tp = pool != nullptr ? *pool : ThreadPool::global();
-  // The 4-row F16 matvec kernel measured slower than the per-row dots in generation on an idle
-  // machine (tg64 at 1 thread 11.9 vs 17.6 tokens/s), so it is not dispatched until that is
-  // understood; kernels_dot_test still checks it against the dots.
-  if (kUseMatvecF16 && m == 1 && wtype == DType::F16 && active().matvec_f16 != nullptr) {
-    const auto* x = static_cast<const float*>(act.row(0));
-    const auto* wh = static_cast<const uint16_t*>(w);
-    // Blocks of 4 rows, so every thread's range keeps the 4-row kernel busy.
-    tp.parallel_for(
-        (rows + 3) / 4,
-        [&](int64_t b, int64_t e) {
-          const int64_t r0 = 4 * b, r1 = std::min(rows, 4 * e);
-          active().matvec_f16(wh + r0 * cols, cols, r1 - r0, x, cols, y + r0);
-        },
-        4);
-    return;
-  }
   if (m == 1) {
     const void* a = act.row(0);
     tp.parallel_for(

@@ -109,6 +109,9 @@ float dot_half(const uint16_t* a, const float* b, int64_t n) {
 
 float dot_f16(const uint16_t* a, const float* b, int64_t n) { return dot_half<false>(a, b, n); }
 
+// Not dispatched by kernels::matmul: on an idle machine it made F16 generation slower than the
+// per-row dots (tg64 11.9 vs 17.6 tokens/s at 1 thread, docs/BENCHMARKS.md); kept, tested
+// against the dots, as the starting point for the F16 generation work.
 // y[r] = dot_f16(row r, x) for `rows` rows `ws` elements apart, bit for bit (each row keeps
 // dot_half's four accumulators, chunking and final sum). Four rows share every activation load
 // and their 16 chains hide the FMA latency; the next block of rows is prefetched one block
