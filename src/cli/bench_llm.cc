@@ -11,6 +11,7 @@
 
 #include "cli/command.h"
 #include "core/cpu.h"
+#include "core/mem_stats.h"
 #include "core/thread_pool.h"
 #include "llm/model.h"
 
@@ -76,6 +77,7 @@ void run_bench(const BenchFlags& f) {
     }
   }
   const Stat spp = stat(pp), stg = stat(tg);
+  const MemStats mem = mem_stats();
   uint64_t weight_bytes = 0;
   for (const auto& t : model->file().tensors()) weight_bytes += t.n_bytes;
   // Generation reads every weight once per token except an untied token embedding (one row),
@@ -98,6 +100,10 @@ void run_bench(const BenchFlags& f) {
     j["pp"] = {{"tokens", f.p}, {"tokens_per_s", spp.mean}, {"stddev", spp.stddev}};
     j["tg"] = {{"tokens", f.n}, {"tokens_per_s", stg.mean}, {"stddev", stg.stddev},
                {"weight_gb_per_s", tg_gbs}};
+    // Resident memory at the end (bytes): file-backed = touched weight pages + the binary.
+    j["memory"] = {{"file_bytes", model->file().file_size()}, {"kv_cache_bytes", ctx.kv_cache().bytes()},
+                   {"peak_rss", mem.peak}, {"rss", mem.rss}, {"rss_anon", mem.rss_anon},
+                   {"rss_file", mem.rss_file}};
     std::printf("%s\n", j.dump().c_str());
   } else {
     std::printf("model %s (%s, %.1f MiB of weights), %d threads, kernels %s, load %.0f ms\n",
@@ -108,6 +114,9 @@ void run_bench(const BenchFlags& f) {
       std::printf("tg%-5d %10.2f ± %.2f tokens/s (%.1f GB/s of weights)\n", f.n, stg.mean, stg.stddev,
                   tg_gbs);
     }
+    std::printf("memory: %s; file %.1f MiB, kv cache %.1f MiB\n", mem_stats_line(mem).c_str(),
+                static_cast<double>(model->file().file_size()) / (1 << 20),
+                static_cast<double>(ctx.kv_cache().bytes()) / (1 << 20));
   }
 }
 

@@ -12,6 +12,7 @@
 
 #include "cli/command.h"
 #include "core/error.h"
+#include "core/mem_stats.h"
 #include "core/thread_pool.h"
 #include "llm/generate.h"
 #include "llm/model.h"
@@ -55,14 +56,22 @@ struct GenerateFlags : ModelFlags {
   float repeat_penalty = 1.0f;
   std::vector<std::string> stop;
   bool ignore_eos = false;
+  bool mem_report = false;
 };
 
 void run_generate(const GenerateFlags& f) {
+  // --mem-report: resident memory after each stage, to account for it against the model file.
+  auto report = [&](const char* stage) {
+    if (f.mem_report) std::fprintf(stderr, "memory %-14s %s\n", stage, mem_stats_line(mem_stats()).c_str());
+  };
+  report("start");
   ThreadPool pool(f.threads);
   auto model = llm::Model::load(f.model);
+  report("model loaded");
   const auto prompt = tokenize_prompt(*model, f.prompt);
   llm::Context ctx(model, {.n_ctx = f.ctx, .kv_type = f.f32_cache ? llm::KvType::kF32 : llm::KvType::kF16,
                            .pool = &pool});
+  report("context");
   llm::GenerateOptions opts;
   opts.max_tokens = f.n;
   opts.sampling.temperature = f.temp;
@@ -73,15 +82,18 @@ void run_generate(const GenerateFlags& f) {
   opts.sampling.seed = f.seed >= 0 ? static_cast<uint64_t>(f.seed) : std::random_device{}();
   opts.stop = f.stop;
   opts.ignore_eos = f.ignore_eos;
-  llm::OnText stream;
-  if (!f.json) {
-    stream = [](std::string_view t) {
+  bool first = true;
+  const llm::OnText stream = [&](std::string_view t) {
+    if (first) report("first token");
+    first = false;
+    if (!f.json) {
       std::fwrite(t.data(), 1, t.size(), stdout);
       std::fflush(stdout);
-      return true;
-    };
-  }
+    }
+    return true;
+  };
   const auto r = llm::generate(ctx, prompt, opts, stream);
+  report("end");
   if (f.json) {
     nlohmann::json j;
     j["tokens"] = r.tokens;
@@ -150,6 +162,8 @@ const RegisterCommand reg_generate([](CLI::App& app) {
   cmd->add_option("--repeat-penalty", f->repeat_penalty, "repetition penalty (default 1 = off)");
   cmd->add_option("--stop", f->stop, "stop string (repeatable)");
   cmd->add_flag("--ignore-eos", f->ignore_eos, "do not stop at end-of-generation tokens");
+  cmd->add_flag("--mem-report", f->mem_report,
+                "print resident memory (anonymous / file-backed) after each stage to stderr");
   cmd->callback([f] { run_generate(*f); });
 });
 

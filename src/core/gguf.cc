@@ -438,6 +438,16 @@ File File::parse(std::span<const uint8_t> bytes, std::string name) {
   return f;
 }
 
+bool File::erase(std::string_view key) {
+  const auto it = kv_index_.find(std::string(key));
+  if (it == kv_index_.end()) return false;
+  kv_.erase(kv_.begin() + static_cast<std::ptrdiff_t>(it->second));
+  kv_.shrink_to_fit();
+  kv_index_.clear();
+  for (size_t i = 0; i < kv_.size(); ++i) kv_index_.emplace(kv_[i].key, i);
+  return true;
+}
+
 const Value* File::find(std::string_view key) const {
   const auto it = kv_index_.find(std::string(key));
   return it == kv_index_.end() ? nullptr : &kv_[it->second].value;

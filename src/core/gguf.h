@@ -97,6 +97,9 @@ class File {
   std::optional<bool> get_bool(std::string_view key) const;
   const Array* get_array(std::string_view key) const;
   std::string architecture() const;  // general.architecture or ""
+  // Drops a metadata key and frees its value; false if absent. For large arrays a reader has
+  // consumed (a 150k-token vocabulary's strings take tens of MiB as Values).
+  bool erase(std::string_view key);
 
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* tensor(std::string_view name) const;

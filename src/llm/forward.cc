@@ -52,6 +52,7 @@ void project(std::initializer_list<std::pair<const gguf::TensorInfo*, float*>> o
 void Context::forward(const int32_t* tokens, uint32_t n, uint32_t out_first) {
   const ModelWeights& w = model_->weights();
   const uint32_t E = model_->config().n_embd;
+  reserve_rows(n);
   // x[T][E] = token embeddings
   for (uint32_t t = 0; t < n; ++t) matrix_row(*w.tok_embd, static_cast<uint64_t>(tokens[t]), &x_[size_t{t} * E]);
   std::vector<uint64_t> keys(n);
@@ -65,6 +66,7 @@ void Context::forward_rows(uint32_t n, uint32_t out_first, const int32_t* ids, c
   ThreadPool& pool = *pool_;
   const uint32_t E = c.n_embd, Q = c.q_dim(), KV = c.kv_dim(), F = c.n_ff, hd = c.head_dim;
   const uint32_t p0 = n_past();
+  reserve_rows(n);  // no-op after forward() / eval(Prompt), which fill x_ first
   const bool f16_cache = cache_.type() == KvType::kF16;
   const float* rope_factors = w.rope_freqs ? f32(w.rope_freqs) : nullptr;
   const float kq_scale = 1.0f / std::sqrt(static_cast<float>(hd));

@@ -1,6 +1,8 @@
 #include "llm/kv_cache.h"
 
+#include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "core/error.h"
 #include "core/half.h"
@@ -9,17 +11,22 @@ namespace omni::llm {
 
 KvCache::KvCache(uint32_t n_layer, uint32_t n_ctx, uint32_t kv_dim, KvType type)
     : n_layer_(n_layer), n_ctx_(n_ctx), kv_dim_(kv_dim), type_(type),
-      elem_(type == KvType::kF16 ? 2 : 4) {
-  const size_t n = static_cast<size_t>(n_layer) * n_ctx * kv_dim * elem_;
-  k_.resize(n);
-  v_.resize(n);
+      elem_(type == KvType::kF16 ? 2 : 4),
+      size_(static_cast<size_t>(n_layer) * n_ctx * kv_dim * elem_) {
+  const size_t n = std::max<size_t>(size_, 1);
+  k_.reset(static_cast<uint8_t*>(std::calloc(n, 1)));
+  v_.reset(static_cast<uint8_t*>(std::calloc(n, 1)));
+  if (!k_ || !v_) {
+    throw Error("kv cache: cannot allocate 2 x " + std::to_string(size_) + " bytes (" +
+                std::to_string(n_ctx) + " positions)");
+  }
 }
 
 void KvCache::store(uint32_t layer, uint32_t pos, uint32_t n, const float* k, const float* v) {
   if (layer >= n_layer_ || pos + n > n_ctx_) throw Error("kv cache: store past the context size");
   const size_t count = static_cast<size_t>(n) * kv_dim_;
-  uint8_t* kd = k_.data() + offset(layer, pos);
-  uint8_t* vd = v_.data() + offset(layer, pos);
+  uint8_t* kd = k_.get() + offset(layer, pos);
+  uint8_t* vd = v_.get() + offset(layer, pos);
   if (type_ == KvType::kF32) {
     std::memcpy(kd, k, count * 4);
     std::memcpy(vd, v, count * 4);
@@ -35,8 +42,8 @@ void KvCache::store(uint32_t layer, uint32_t pos, uint32_t n, const float* k, co
 
 void KvCache::load(uint32_t layer, uint32_t pos, float* k, float* v) const {
   if (layer >= n_layer_ || pos >= n_ctx_) throw Error("kv cache: load past the context size");
-  const uint8_t* kd = k_.data() + offset(layer, pos);
-  const uint8_t* vd = v_.data() + offset(layer, pos);
+  const uint8_t* kd = k_.get() + offset(layer, pos);
+  const uint8_t* vd = v_.get() + offset(layer, pos);
   if (type_ == KvType::kF32) {
     std::memcpy(k, kd, size_t{kv_dim_} * 4);
     std::memcpy(v, vd, size_t{kv_dim_} * 4);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/mem_stats.h"
 #include "core/thread_pool.h"
 #include "llm/linear.h"
 
@@ -13,6 +14,14 @@ Model::Model(gguf::File file)
       config_(read_config(file_)),
       weights_(bind_weights(file_, config_)),
       vocab_(Vocab::from_gguf(file_)) {
+  // The vocabulary holds its own compact copy; the metadata Values of these arrays are the
+  // largest allocation of a load (~19 MiB for a 151k-token BPE vocabulary). Freed pages in the
+  // middle of the heap go back to the system too.
+  for (const char* key : {"tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type",
+                          "tokenizer.ggml.merges"}) {
+    file_.erase(key);
+  }
+  release_free_heap();
   if (vocab_.n_tokens() > config_.n_vocab) {
     throw FormatError(file_.path() + ": the tokenizer has " + std::to_string(vocab_.n_tokens()) +
                       " tokens but token_embd.weight only " + std::to_string(config_.n_vocab) + " rows");
@@ -36,9 +45,17 @@ Context::Context(std::shared_ptr<const Model> model, ContextOptions options)
       pool_(options.pool ? options.pool : &ThreadPool::global()),
       cache_(model_->config().n_layer, pick_ctx(model_->config(), options.n_ctx),
              model_->config().kv_dim(), options.kv_type) {
-  const LlmConfig& c = model_->config();
   if (options_.n_batch == 0) options_.n_batch = 1;
-  const size_t B = options_.n_batch;
+  logits_.resize(model_->config().n_vocab);
+}
+
+void Context::reserve_rows(uint32_t n) {
+  // Scratch grows to the largest batch actually evaluated (at most n_batch), so a chat or a
+  // generation with short prompts never holds n_batch rows of FFN activations.
+  n = std::min(n, options_.n_batch);
+  if (n <= scratch_rows_) return;
+  const LlmConfig& c = model_->config();
+  const size_t B = n;
   x_.resize(B * c.n_embd);
   xn_.resize(B * std::max(c.n_embd, c.q_dim()));
   q_.resize(B * c.q_dim());
@@ -48,9 +65,9 @@ Context::Context(std::shared_ptr<const Model> model, ContextOptions options)
   gate_.resize(B * c.n_ff);
   up_.resize(B * c.n_ff);
   hidden_.resize(B * c.n_embd);
-  logits_.resize(c.n_vocab);
   rope_cos_.resize(B * c.rope_dims / 2);
   rope_sin_.resize(B * c.rope_dims / 2);
+  scratch_rows_ = n;
 }
 
 namespace {
@@ -132,6 +149,7 @@ std::span<const float> Context::eval(const Prompt& prompt) {
                 " positions exceed the context size " + std::to_string(n_ctx()));
   }
   cancel_.store(false);
+  reserve_rows(static_cast<uint32_t>(std::min<size_t>(options_.n_batch, prompt.size())));
   // Batches of up to n_batch positions, tokens and embedding rows mixed as they come.
   const ModelWeights& w = model_->weights();
   std::vector<int32_t> ids;

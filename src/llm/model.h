@@ -27,6 +27,8 @@ class Model {
   // Maps the GGUF file (weights stay in the page cache, no copies) and checks every tensor.
   static std::shared_ptr<const Model> load(const std::string& path);
 
+  // The mapped file. Its tokenizer.ggml.{tokens,scores,token_type,merges} arrays are dropped
+  // once the vocabulary is built (read them through vocab()); everything else is as in the file.
   const gguf::File& file() const { return file_; }
   const LlmConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
@@ -113,6 +115,7 @@ class Context {
   void forward_rows(uint32_t n, uint32_t out_first, const int32_t* ids, const uint64_t* keys);
   uint32_t keep_prefix(std::span<const uint64_t> keys);
   void compute_logits(uint32_t n_rows, float* out);
+  void reserve_rows(uint32_t n);  // scratch for batches of n rows
 
   std::shared_ptr<const Model> model_;
   ContextOptions options_;
@@ -122,7 +125,8 @@ class Context {
   std::vector<uint64_t> keys_;  // one per history_ entry
   std::atomic<bool> cancel_{false};
 
-  // Scratch, sized for n_batch tokens.
+  // Scratch, sized for the largest batch evaluated so far (scratch_rows_ <= n_batch).
+  uint32_t scratch_rows_ = 0;
   std::vector<float> x_, xn_, q_, k_, v_, attn_, gate_, up_, hidden_, logits_, rope_cos_, rope_sin_;
   std::vector<float> kf_, vf_;  // one layer's F16 keys/values widened to f32
 };
