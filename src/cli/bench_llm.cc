@@ -1,4 +1,4 @@
-// omni bench llm -m MODEL [-p 128] [-n 64] [-t 2] [-r 3] [--json]
+// omni bench llm -m MODEL [-p 128] [-n 64] [-t 2] [-r 3] [-c CTX] [--json]
 // Prompt processing (one batch of p tokens from an empty context) and text generation (n single
 // tokens from an empty context), as llama-bench measures them, in tokens per second.
 #include <nlohmann/json.hpp>
@@ -24,6 +24,7 @@ struct BenchFlags {
   int n = 64;
   int threads = 0;
   int reps = 3;
+  uint32_t ctx = 0;
   bool json = false;
 };
 
@@ -48,7 +49,7 @@ void run_bench(const BenchFlags& f) {
   const double load_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_load).count();
   const auto& c = model->config();
-  const uint32_t n_ctx = static_cast<uint32_t>(std::max(f.p, f.n) + 8);
+  const uint32_t n_ctx = f.ctx ? f.ctx : static_cast<uint32_t>(std::max(f.p, f.n) + 8);
   llm::Context ctx(model, {.n_ctx = n_ctx, .n_batch = static_cast<uint32_t>(std::max(f.p, 1)), .pool = &pool});
   std::mt19937 rng(42);
   std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(c.n_vocab) - 1);
@@ -129,6 +130,7 @@ const RegisterCommand reg([](CLI::App& app) {
   cmd->add_option("-n,--n-gen", f->n, "generated tokens (default 64)");
   cmd->add_option("-t,--threads", f->threads, "threads (default: all cores)");
   cmd->add_option("-r,--repetitions", f->reps, "repetitions (default 3)");
+  cmd->add_option("-c,--ctx-size", f->ctx, "KV cache length in tokens (default: max(p, n) + 8)");
   cmd->add_flag("--json", f->json, "print one JSON object");
   cmd->callback([f] { run_bench(*f); });
 });

@@ -1,4 +1,5 @@
-// omni generate -m MODEL -p PROMPT -n N [--temp T] [--seed S] [-t THREADS] [--json]
+// omni generate -m MODEL -p PROMPT -n N [--temp T] [--seed S] [-t THREADS] [-c CTX] [--json]
+//                [--mem-report]
 //   Streams the continuation of PROMPT; with --json prints
 //   {"tokens":[...],"text":"...","finish_reason":"...","timings":{...}} instead.
 // omni logits -m MODEL -p PROMPT [--top K] --json
@@ -34,13 +35,14 @@ void add_model_flags(CLI::App* cmd, ModelFlags& f) {
   cmd->add_option("-p,--prompt", f.prompt, "prompt text (special tokens like <|im_start|> are parsed)")
       ->required();
   cmd->add_option("-t,--threads", f.threads, "threads (default: all cores)");
-  cmd->add_option("-c,--ctx", f.ctx, "context size (default: the model's, at most 4096)");
+  cmd->add_option("-c,--ctx-size,--ctx", f.ctx,
+                  "context size in tokens = KV cache length (default: the model's, at most 4096)");
   cmd->add_flag("--kv-f32", f.f32_cache, "keep the KV cache in f32 instead of f16");
   cmd->add_flag("--json", f.json, "print one JSON object");
 }
 
 std::vector<int32_t> tokenize_prompt(const llm::Model& model, const std::string& prompt) {
-  if (prompt.empty()) throw Error("the prompt is empty");
+  llm::check_prompt_text(prompt);
   auto tokens = model.vocab().tokenize(prompt, /*add_special=*/true, /*parse_special=*/true);
   if (tokens.empty()) throw Error("the prompt tokenizes to nothing");
   return tokens;

@@ -1,9 +1,11 @@
 // `omni generate`, `omni logits` and `omni bench llm` as a user runs them.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "testing/model_variants.h"
 #include "testing/refdata.h"
 
 namespace omni {
@@ -80,6 +82,46 @@ TEST(CliGenerate, BadInputsGiveClearErrors) {
   EXPECT_EQ(testing::run_command(omni_cmd("generate -p hi"), &out, true), 2);  // usage
 }
 
+// The remaining bad inputs of the LLM issue, as a user meets them: each exits 1 with a message
+// naming the problem (and the file where there is one).
+TEST(CliGenerate, BadModelFilesAndPromptsGiveClearErrors) {
+  const std::string m = testing::refdata("llm/models/stories260K.gguf");
+  std::string out;
+
+  const std::string mamba = testing::write_with_architecture(m, "mamba");
+  EXPECT_EQ(testing::run_command(omni_cmd("generate -m " + mamba + " -p hi -n 1"), &out, true), 1);
+  std::filesystem::remove(mamba);
+  EXPECT_NE(out.find("architecture 'mamba' is not supported"), std::string::npos) << out;
+
+  const std::string cut = testing::write_truncated(m, std::filesystem::file_size(m) - 4096);
+  EXPECT_EQ(testing::run_command(omni_cmd("generate -m " + cut + " -p hi -n 1"), &out, true), 1);
+  std::filesystem::remove(cut);
+  EXPECT_NE(out.find("extends past end of file"), std::string::npos) << out;
+  EXPECT_NE(out.find(cut), std::string::npos) << out;
+
+  EXPECT_EQ(testing::run_command(omni_cmd("generate -m " + m + " -p \"$(printf 'caf\\303 ok')\" -n 1"), &out, true), 1);
+  EXPECT_NE(out.find("the prompt is not valid UTF-8: byte 0xc3 at offset 3"), std::string::npos) << out;
+
+  EXPECT_EQ(testing::run_command(omni_cmd("logits -m " + m + " -p \"$(printf '\\377')\" --json"), &out, true), 1);
+  EXPECT_NE(out.find("not valid UTF-8"), std::string::npos) << out;
+
+  // --ctx-size (alias -c, --ctx) sets the KV cache length.
+  EXPECT_EQ(testing::run_command(omni_cmd("generate -m " + m + " --ctx-size 6 -p 'one two three four five six' -n 1"),
+                                 &out, true), 1);
+  EXPECT_NE(out.find("more than the context size 6"), std::string::npos) << out;
+}
+
+TEST(CliGenerate, CtxSizeBoundsTheGeneration) {
+  // 4 prompt positions in a context of 12: generation shifts the context instead of failing.
+  std::string out;
+  ASSERT_EQ(testing::run_command(omni_cmd("generate -m " + testing::refdata("llm/models/stories260K.gguf") +
+                                          " --ctx-size 12 -p 'Once upon a time' -n 24 --temp 0 --ignore-eos --json"),
+                                 &out), 0) << out;
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["tokens"].size(), 24u);
+  EXPECT_EQ(j["finish_reason"], "length");
+}
+
 TEST(CliBench, LlmReportsBothPhases) {
   std::string out;
   ASSERT_EQ(testing::run_command(omni_cmd("bench llm -m " + testing::refdata("llm/models/stories260K.gguf") +
@@ -89,6 +131,12 @@ TEST(CliBench, LlmReportsBothPhases) {
   EXPECT_GT(j["pp"]["tokens_per_s"].get<double>(), 0);
   EXPECT_GT(j["tg"]["tokens_per_s"].get<double>(), 0);
   EXPECT_EQ(j["threads"], 1);
+  // Resident memory split by kind (bytes): the binary alone is file-backed, so both are > 0.
+  EXPECT_GT(j["memory"]["peak_rss"].get<uint64_t>(), 0u);
+  EXPECT_GT(j["memory"]["rss_file"].get<uint64_t>(), 0u);
+  EXPECT_GT(j["memory"]["rss_anon"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["memory"]["file_bytes"].get<uint64_t>(),
+            std::filesystem::file_size(testing::refdata("llm/models/stories260K.gguf")));
 }
 
 }  // namespace

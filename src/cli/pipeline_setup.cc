@@ -29,7 +29,7 @@ void add_pipeline_flags(CLI::App* cmd, PipelineFlags& f) {
   cmd->add_option("--temp", f.temp, "temperature (0 = greedy)");
   cmd->add_option("--seed", f.seed, "sampling seed");
   cmd->add_option("-t,--threads", f.threads, "threads (default: all cores)")->check(CLI::Range(1, 256));
-  cmd->add_option("-c,--ctx", f.ctx, "LLM context size (default: the model's, at most 4096)");
+  cmd->add_option("-c,--ctx-size,--ctx", f.ctx, "LLM context size in tokens (default: the model's, at most 4096)");
   cmd->add_option("--asr-max-tokens", f.asr_max_tokens,
                   "cap on Whisper's decoded tokens per 30 s window (0 = the model's limit)")
       ->check(CLI::Range(0, 448));

@@ -1,4 +1,4 @@
-// omni serve -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY] [--ctx N] [-t THREADS]
+// omni serve -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY] [-c/--ctx-size N] [-t THREADS]
 //            [--parallel N] [--queue N] [--cors ORIGIN] [--max-body BYTES] [--timeout SECONDS]
 //            [--asr-model WHISPER.bin] [--voice-dir DIR] [--voice FILE.onnx|ESPEAK] [--no-web-ui]
 //            [--mmproj FILE] [--image-mode auto|embed|ocr] [--ocr-languages eng+kor]
@@ -51,7 +51,7 @@ RegisterCommand reg([](CLI::App& app) {
   cmd->add_option("--host", opts->host, "address to bind (default 127.0.0.1: this machine only)");
   cmd->add_option("--port", opts->port, "port (default 8080; 0 picks a free one)");
   cmd->add_option("--api-key", opts->api_key, "require `Authorization: Bearer KEY` on /v1/*");
-  cmd->add_option("-c,--ctx", opts->n_ctx, "context size per slot (default: the model's, at most 4096)");
+  cmd->add_option("-c,--ctx-size,--ctx", opts->n_ctx, "context size per slot (default: the model's, at most 4096)");
   cmd->add_option("-t,--threads", opts->threads, "compute threads (default: all cores)");
   cmd->add_option("--parallel", opts->parallel, "requests generated at once (slots, default 1)")
       ->check(CLI::Range(1, 64));

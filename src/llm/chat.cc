@@ -57,6 +57,7 @@ std::vector<int32_t> Chat::tokenize(const std::string& text) const {
 
 GenerateResult Chat::send(const std::string& user_text, const GenerateOptions& opts, const OnText& on_text) {
   if (user_text.empty() && (has_template() || raw_.empty())) throw Error("chat: empty message");
+  if (!user_text.empty()) check_prompt_text(user_text, "chat: the message");
   GenerateResult r;
   if (has_template()) {
     messages_.push_back(message("user", user_text));

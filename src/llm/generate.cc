@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include "core/error.h"
+#include "llm/unicode.h"
 
 namespace omni::llm {
 namespace {
@@ -28,6 +30,17 @@ size_t held_back(std::string_view text, const std::vector<std::string>& stops) {
 }
 
 }  // namespace
+
+void check_prompt_text(std::string_view text, std::string_view what) {
+  if (text.empty()) throw Error(std::string(what) + " is empty");
+  const size_t at = unicode::invalid_utf8_at(text);
+  if (at != std::string_view::npos) {
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02x", static_cast<unsigned>(static_cast<uint8_t>(text[at])));
+    throw Error(std::string(what) + " is not valid UTF-8: byte " + byte + " at offset " +
+                std::to_string(at) + " does not start a well-formed sequence");
+  }
+}
 
 GenerateResult generate(Context& ctx, std::span<const int32_t> prompt, const GenerateOptions& opts,
                         const OnText& on_text) {

@@ -49,6 +49,11 @@ struct GenerateResult {
 // Called with each new piece of valid UTF-8 text; return false to cancel generation.
 using OnText = std::function<bool(std::string_view text)>;
 
+// Throws omni::Error when a prompt or message text is empty or not valid UTF-8 (naming the
+// offending byte and its offset), before it reaches the tokenizer, which would otherwise turn
+// stray bytes into byte tokens silently.
+void check_prompt_text(std::string_view text, std::string_view what = "the prompt");
+
 // Continues `ctx` with `prompt` (the KV cache of a common prefix with the context's history is
 // reused) and generates. Throws omni::Error if the prompt is empty or does not fit the context;
 // when the context fills during generation it shifts or finishes with "length" (see

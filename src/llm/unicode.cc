@@ -194,18 +194,20 @@ size_t complete_utf8_prefix(std::string_view s) {
   return n;
 }
 
-bool is_valid_utf8(std::string_view s) {
+size_t invalid_utf8_at(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     uint32_t c;
     const size_t n = decode_one(s, i, &c);
-    if (n == 0) return false;
-    if (n == 2 && c < 0x80) return false;
-    if (n == 3 && (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF))) return false;
-    if (n == 4 && c < 0x10000) return false;
+    if (n == 0) return i;
+    if (n == 2 && c < 0x80) return i;
+    if (n == 3 && (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF))) return i;
+    if (n == 4 && c < 0x10000) return i;
     i += n;
   }
-  return true;
+  return std::string_view::npos;
 }
+
+bool is_valid_utf8(std::string_view s) { return invalid_utf8_at(s) == std::string_view::npos; }
 
 uint32_t byte_to_cpt(uint8_t b) { return byte_map().to_cpt[b]; }
 

@@ -55,6 +55,9 @@ std::string to_utf8(uint32_t cpt);
 // become valid, so holding it back would stall a stream).
 size_t complete_utf8_prefix(std::string_view s);
 bool is_valid_utf8(std::string_view s);
+// Offset of the first byte that does not start a well-formed sequence (overlong forms and
+// surrogates are ill-formed here), or npos when `s` is valid UTF-8.
+size_t invalid_utf8_at(std::string_view s);
 
 // GPT-2 byte-level encoding: every byte maps to one printable code point.
 uint32_t byte_to_cpt(uint8_t b);
