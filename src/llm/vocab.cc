@@ -142,7 +142,8 @@ Vocab::Vocab(VocabSpec spec) : impl_(std::make_unique<Impl>()) {
   index_.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     if (tokens_[i].empty()) continue;  // can never match text
-    index_[tokens_[i]] = static_cast<TokenId>(i);  // a duplicate text maps to its last id
+    // Keys view tokens_, which is never modified again (and keeps its buffer when moved).
+    index_[std::string_view(tokens_[i])] = static_cast<TokenId>(i);  // a duplicate text maps to its last id
     impl_->max_token_len = std::max(impl_->max_token_len, tokens_[i].size());
   }
 
@@ -228,7 +229,10 @@ void Vocab::init_attributes(const VocabSpec& spec) {
   });
 
   // Pieces (special = true) are fixed per token: compute them once.
-  pieces_.resize(n);
+  // One buffer for all of them: 151k small strings cost 32 bytes each (plus a heap block when
+  // longer than 15) as std::strings, about 1 MiB of text here.
+  piece_at_.assign(n + 1, 0);
+  pieces_.clear();
   for (size_t i = 0; i < n; ++i) {
     const std::string& text = tokens_[i];
     const uint32_t a = attrs_[i];
@@ -245,8 +249,11 @@ void Vocab::init_attributes(const VocabSpec& spec) {
     } else if ((a & kAttrByte) && type_ != VocabType::kWpm) {
       piece.assign(1, static_cast<char>(byte_of_token_text(text)));
     }
-    pieces_[i] = std::move(piece);
+    pieces_ += piece;
+    if (pieces_.size() > UINT32_MAX) throw FormatError("tokenizer.ggml.tokens: token texts too long");
+    piece_at_[i + 1] = static_cast<uint32_t>(pieces_.size());
   }
+  pieces_.shrink_to_fit();
 
   // Per-model attribute fixes the reference applies by name (not stored in GGUF).
   const std::string name = lower_ascii(spec.name);
@@ -422,9 +429,9 @@ std::vector<TokenId> Vocab::tokenize(std::string_view raw, bool add_special, boo
 std::string Vocab::token_to_piece(TokenId id, bool special, bool lstrip) const {
   check_id(id);
   if (!special && (attrs_[id] & kAttrSpecial)) return {};
-  const std::string& p = pieces_[id];
-  if (lstrip && !p.empty() && p[0] == ' ') return p.substr(1);
-  return p;
+  std::string_view p(pieces_.data() + piece_at_[id], piece_at_[id + 1] - piece_at_[id]);
+  if (lstrip && !p.empty() && p[0] == ' ') p.remove_prefix(1);
+  return std::string(p);
 }
 
 std::string Vocab::detokenize(const std::vector<TokenId>& ids, bool remove_special,

@@ -141,12 +141,14 @@ class Vocab {
   std::vector<std::string> tokens_;
   std::vector<float> scores_;
   std::vector<uint32_t> attrs_;
-  std::vector<std::string> pieces_;  // token_to_piece(id, special=true) cache
+  // token_to_piece(id, special=true) of every token: piece i is pieces_[piece_at_[i], piece_at_[i+1]).
+  std::string pieces_;
+  std::vector<uint32_t> piece_at_;
   struct TextHash {  // transparent, so lookups by string_view do not allocate
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  std::unordered_map<std::string, TokenId, TextHash, std::equal_to<>> index_;
+  std::unordered_map<std::string_view, TokenId, TextHash> index_;  // views into tokens_
   std::vector<TokenId> specials_;  // control/user-defined/unknown, longest text first
   std::unordered_set<TokenId> eog_;
   TokenId bos_ = kNoToken, eos_ = kNoToken, eot_ = kNoToken, eom_ = kNoToken, unk_ = kNoToken,
