@@ -160,6 +160,8 @@ void apply_config(const pipeline::Config& c, PipelineFlags& f) {
   f.chunker.min_chars = static_cast<size_t>(std::clamp<int64_t>(c.integer("pipeline.chunker_min_chars"), 1, 1000));
   f.chunker.max_wait = std::chrono::milliseconds(
       std::clamp<int64_t>(c.integer("pipeline.chunker_max_latency_ms"), 0, 60000));
+  f.chunker.first_max_wait = std::chrono::milliseconds(
+      std::clamp<int64_t>(c.integer("pipeline.chunker_first_latency_ms"), 0, 60000));
 }
 
 std::unique_ptr<pipeline::SpeechToText> make_stt(const PipelineFlags& f) {

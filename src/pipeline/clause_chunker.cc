@@ -130,7 +130,10 @@ size_t ClauseChunker::find_boundary(bool at_end) const {
 void ClauseChunker::emit(size_t n, std::vector<std::string>& out) {
   std::string clause = trim(std::string_view(buf_).substr(0, n));
   buf_.erase(0, n);
-  if (!clause.empty()) out.push_back(std::move(clause));
+  if (!clause.empty()) {
+    out.push_back(std::move(clause));
+    emitted_ = true;
+  }
 }
 
 std::vector<std::string> ClauseChunker::push(std::string_view text, TimePoint now) {
@@ -158,9 +161,12 @@ std::vector<std::string> ClauseChunker::push(std::string_view text, TimePoint no
 }
 
 std::optional<std::string> ClauseChunker::poll(TimePoint now) {
-  if (opt_.max_wait.count() <= 0 || trim(buf_).empty() || now - since_ < opt_.max_wait) {
-    return std::nullopt;
+  auto wait = opt_.max_wait;
+  if (!emitted_ && opt_.first_max_wait.count() > 0 &&
+      (wait.count() <= 0 || opt_.first_max_wait < wait)) {
+    wait = opt_.first_max_wait;
   }
+  if (wait.count() <= 0 || trim(buf_).empty() || now - since_ < wait) return std::nullopt;
   const std::string head = trim(buf_);
   if (code_points(head) < opt_.min_chars) return std::nullopt;
   // The last word may still be growing: cut before it.

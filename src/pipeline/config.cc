@@ -117,6 +117,8 @@ Config::Config() {
            "start answering at a pause, cancel it if speech resumes (needs vad_pause_ms)"),
       make("pipeline.chunker_max_latency_ms", int64_t{600}, "flush text to TTS after this long"),
       make("pipeline.chunker_min_chars", int64_t{12}, "shortest clause sent to TTS alone"),
+      make("pipeline.chunker_first_latency_ms", int64_t{150},
+           "flush the answer's first clause to TTS after this long (0: chunker_max_latency_ms)"),
   };
 }
 

@@ -329,6 +329,7 @@ struct Attempt {
   TextGate gate;
   std::exception_ptr error;
   bool answered = false;  // the transcript was there and the answer started
+  bool unsupported = false;  // the stream cannot peek()
   std::atomic<bool> done{false};
   std::thread thread;
 };
@@ -400,6 +401,7 @@ std::string feed_realtime(const Stages& stages, TextGenerator& conv, const TurnI
           so_far.samples.assign(s16k.begin(), s16k.begin() + static_cast<std::ptrdiff_t>(heard));
           r = stages.stt->transcribe(so_far, opt.stt, a->cancel);
         }
+        a->unsupported = !r.has_value();
         a->sum.asr_end_ms = trace.mark("asr", "peek", r ? r->text : "(not supported)");
         a->sum.asr_ms = a->sum.asr_end_ms - a->sum.asr_start_ms;
         if (r && !r->cancelled && !a->cancel.cancelled() &&
@@ -424,7 +426,7 @@ std::string feed_realtime(const Stages& stages, TextGenerator& conv, const TurnI
     if (!att->res.audio.empty() && cb.on_audio_retracted) cb.on_audio_retracted();
     trace.mark("turn", "speculation_cancelled", why);
     ++sum.speculations_cancelled;
-    const bool unsupported = !att->answered && !att->error;
+    const bool unsupported = att->unsupported;
     att.reset();
     if (unsupported) speculate = false;  // e.g. a stream that cannot peek: wait for the end
     if (stream && !held.empty()) stream->feed(held);
