@@ -169,10 +169,12 @@ std::optional<std::string> ClauseChunker::poll(TimePoint now) {
   if (wait.count() <= 0 || trim(buf_).empty() || now - since_ < wait) return std::nullopt;
   const std::string head = trim(buf_);
   if (code_points(head) < opt_.min_chars) return std::nullopt;
-  // The last word may still be growing: cut before it.
+  // The last word may still be growing: cut before it. Text without spaces (Chinese, Japanese,
+  // a random model's output) has no word to protect: it goes out whole (pieces are whole
+  // UTF-8 characters), rather than waiting for max_chars.
   const size_t start = buf_.find_first_not_of(" \t\r\n");
-  const size_t sp = buf_.find_last_of(" \t\r\n");
-  if (sp == std::string::npos || sp <= start) return std::nullopt;
+  size_t sp = buf_.find_last_of(" \t\r\n");
+  if (sp == std::string::npos || sp <= start) sp = buf_.size();
   std::vector<std::string> out;
   emit(sp, out);
   since_ = now;

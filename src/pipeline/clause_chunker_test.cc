@@ -163,6 +163,10 @@ TEST(ClauseChunker, FirstClauseHasItsOwnTimeCap) {
   EXPECT_EQ(e.poll(t0 + 200ms), std::optional<std::string>("one two three"));
   e.push(" five six seven", t0 + 210ms);
   EXPECT_FALSE(e.poll(t0 + 1h).has_value());
+  // No space to cut at (unspaced scripts): the whole pending text goes at the cap.
+  ClauseChunker f(o);
+  f.push("我们今天去公园散步吧", t0);
+  EXPECT_EQ(f.poll(t0 + 200ms), std::optional<std::string>("我们今天去公园散步吧"));
 }
 
 TEST(ClauseChunker, EmptyAndBlankInput) {
