@@ -200,7 +200,7 @@ void run(const BenchPipelineArgs& a) {
       if (!a.trace_dir.empty()) {
         write_file(a.trace_dir + "/run" + std::to_string(i + 1) + (mode ? "-later" : "-first") +
                        ".json",
-                   trace.to_json().dump(1));
+                   trace.to_json().dump(1, ' ', false, nlohmann::json::error_handler_t::replace));
       }
       const Row r = row_of(trace.summary);
       (mode ? later : first).push_back(r);
