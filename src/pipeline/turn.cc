@@ -322,6 +322,13 @@ void take_answer_stats(const TraceSummary& a, TraceSummary& s) {
 // An answer started at a pause, on its own thread, while the audio keeps arriving.
 struct Attempt {
   explicit Attempt(const TurnCallbacks& cb) : gate(cb, false) {}
+  // Leaving early (an exception in the feeding loop): stop the answer before its frame goes.
+  ~Attempt() {
+    cancel.cancel();
+    if (thread.joinable()) thread.join();
+  }
+  Attempt(const Attempt&) = delete;
+  Attempt& operator=(const Attempt&) = delete;
   CancelToken cancel;
   std::unique_ptr<ConversationSnapshot> snapshot;
   TurnResult res;
