@@ -390,8 +390,10 @@ Transcript Transcriber::transcribe_mel(const LogMel& mel, const TranscribeOption
   if (o.beam_size < 1 || o.beam_size > 16 || o.best_of < 1 || o.best_of > 16) {
     throw Error("whisper: beam size and best-of must be in 1..16");
   }
-  if (!(o.temperature >= 0.0f && o.temperature <= 1.0f) || !(o.temperature_inc >= 0.0f)) {
-    throw Error("whisper: temperature must be in [0, 1] and its increment >= 0");
+  // (An increment below 0.01 would make the float loop below run for ever or nearly.)
+  if (!(o.temperature >= 0.0f && o.temperature <= 1.0f) ||
+      !(o.temperature_inc == 0.0f || o.temperature_inc >= 0.01f)) {
+    throw Error("whisper: temperature must be in [0, 1] and its increment 0 (off) or >= 0.01");
   }
 
   Transcript out;

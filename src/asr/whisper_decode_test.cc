@@ -201,6 +201,9 @@ TEST(WhisperDecode, EnglishOnlyModelsRefuseOtherLanguages) {
   EXPECT_EQ(tr.transcribe_16k(pcm, o).language, "en");
   o.beam_size = 0;
   EXPECT_THROW(tr.transcribe_16k(pcm, o), Error);
+  o.beam_size = 1;
+  o.temperature_inc = 1e-9f;  // would never reach 1.0 in float steps
+  EXPECT_THROW(tr.transcribe_16k(pcm, o), Error);
 }
 
 }  // namespace
