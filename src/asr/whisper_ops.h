@@ -18,10 +18,14 @@ inline ThreadPool& serial_pool() {
   return pool;
 }
 inline constexpr int64_t kParallelMacs = int64_t{1} << 20;
+// Products this small stay on the caller. A single-token decoder product streams its weights
+// from memory, and two cores read them faster than one even for a 384x384 matrix (tiny.en),
+// so the decoder's per-token projections use the pool too.
+inline constexpr int64_t kParallelLinearMacs = int64_t{1} << 16;
 
 // y[m][rows] = x[m][cols] · Wᵀ + b.
 inline void linear(const WhisperLinear& l, const float* x, int64_t m, float* y, ThreadPool& pool) {
-  ThreadPool& p = m * l.w.rows * l.w.cols < kParallelMacs ? serial_pool() : pool;
+  ThreadPool& p = m * l.w.rows * l.w.cols < kParallelLinearMacs ? serial_pool() : pool;
   kernels::matmul(l.w.type, l.w.data, l.w.rows, l.w.cols, x, m, y, &p);
   if (!l.b.empty()) kernels::add_rows(y, l.b.data(), m, l.w.rows, y);
 }

@@ -87,6 +87,11 @@ struct KernelTable {
   // rows: c[64 * a + r] = sum_{kk < kc} wp[64 * kk + r] * x[a * x_stride + kk] (overwritten).
   void (*gemm6x64_f32)(const float* wp, int64_t kc, const float* x, int64_t x_stride, int64_t m,
                        float* c);
+  // Optional (nullptr where absent): the same product for one activation row over F16 weights
+  // packed the same way (wp[64 * kk + r], 64-byte aligned): c[r] = sum_{kk < kc} wp[64 * kk + r]
+  // * x[kk], summed in order of kk with one f32 FMA chain per output. Whisper's cross-attention
+  // keeps its keys and values in this form (half the bytes per decoded token).
+  void (*gemv64_f16)(const uint16_t* wp, int64_t kc, const float* x, float* c);
   // Same for quantized weights: 4 weight rows starting at w (w_row_bytes apart) times the 4
   // prepared activation rows act[0..3] (as for the dot functions), n weight elements each.
   // out[4 * i + r] is bit for bit what the level's dot function returns for that pair: the

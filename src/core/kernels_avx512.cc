@@ -226,6 +226,20 @@ void gemm6x64_f32(const float* wp, int64_t kc, const float* x, int64_t xs, int64
   }
 }
 
+void gemv64_f16(const uint16_t* wp, int64_t kc, const float* x, float* c) {
+  __m512 acc[4];
+  for (auto& v : acc) v = _mm512_setzero_ps();
+  for (int64_t kk = 0; kk < kc; ++kk) {
+    const uint16_t* w = wp + 64 * kk;
+    const __m512 xa = _mm512_set1_ps(x[kk]);
+    for (int j = 0; j < 4; ++j) {
+      const __m512 wv = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(w + 16 * j)));
+      acc[j] = _mm512_fmadd_ps(wv, xa, acc[j]);
+    }
+  }
+  for (int j = 0; j < 4; ++j) _mm512_storeu_ps(c + 16 * j, acc[j]);
+}
+
 const Q8Row& q8(const void* act) { return *static_cast<const Q8Row*>(act); }
 
 inline __m256i loadu256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
@@ -866,6 +880,7 @@ void detail::fill_avx512(KernelTable& t) {
   t.tile4x4_f16 = k::tile4x4_f16;
   t.matvec_f16 = k::matvec_f16;
   t.gemm6x64_f32 = k::gemm6x64_f32;
+  t.gemv64_f16 = k::gemv64_f16;
   t.dot_q8_0 = k::dot_q8_0;
   t.dot_q4_0 = k::dot_q32<k::Q32::k4_0>;
   t.dot_q4_1 = k::dot_q32<k::Q32::k4_1>;
