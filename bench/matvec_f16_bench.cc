@@ -185,6 +185,9 @@ const struct Registrar {
           {"r4_nopf", mv_rows<4, 0>, 0},       {"r1_t0_512", mv_rows<1, 1>, 512},
           {"r1_t0_2k", mv_rows<1, 1>, 2048},   {"r1_t0_4k", mv_rows<1, 1>, 4096},
           {"r1_t1_2k", mv_rows<1, 2>, 2048},   {"r1_nta_2k", mv_rows<1, 3>, 2048},
+          {"r1_t1_8k", mv_rows<1, 2>, 8192},   {"r1_t1_16k", mv_rows<1, 2>, 16384},
+          {"r1_t0_8k", mv_rows<1, 1>, 8192},   {"r1_t1_32k", mv_rows<1, 2>, 32768},
+          {"r1_t1_64k", mv_rows<1, 2>, 65536},
           {"r4_t0_512", mv_rows<4, 1>, 512},   {"r4_t0_2k", mv_rows<4, 1>, 2048},
       };
       for (const V& v : variants) {

@@ -79,7 +79,8 @@ struct KernelTable {
   void (*tile4x4_f16)(const uint16_t* w, int64_t w_stride, const float* x, int64_t x_stride,
                       int64_t n, float* out);
   // Optional F16 matrix-vector product (nullptr where absent): y[r] = dot_f16(w + r * w_stride,
-  // x, n) for r < rows, bit for bit, with the row blocking and prefetch a streaming read needs.
+  // x, n) for r < rows, bit for bit, with the prefetch a streaming read needs. Single-token
+  // F16 products (kernels::matmul with one activation row) run through it.
   void (*matvec_f16)(const uint16_t* w, int64_t w_stride, int64_t rows, const float* x, int64_t n,
                      float* y);
   // Optional GEMM block for float weights (nullptr where absent): 64 weight rows packed

@@ -109,54 +109,35 @@ float dot_half(const uint16_t* a, const float* b, int64_t n) {
 
 float dot_f16(const uint16_t* a, const float* b, int64_t n) { return dot_half<false>(a, b, n); }
 
-// Not dispatched by kernels::matmul: on an idle machine it made F16 generation slower than the
-// per-row dots (tg64 11.9 vs 17.6 tokens/s at 1 thread, docs/BENCHMARKS.md); kept, tested
-// against the dots, as the starting point for the F16 generation work.
-// y[r] = dot_f16(row r, x) for `rows` rows `ws` elements apart, bit for bit (each row keeps
-// dot_half's four accumulators, chunking and final sum). Four rows share every activation load
-// and their 16 chains hide the FMA latency; the next block of rows is prefetched one block
-// ahead, because a single core's hardware prefetcher alone leaves this stream well short of
-// DRAM bandwidth (17 GB/s where the core can pull ~26).
+// y[r] = dot_f16(row r, x) for `rows` rows `ws` elements apart, bit for bit (each row is
+// dot_half's loop: four accumulators, same chunking and final sum). Rows run one after another,
+// so a contiguous matrix is read as one sequential stream, and every 128 bytes read also
+// prefetch the line kAhead bytes further on into L2. Measured (bench/matvec_f16_bench.cc,
+// docs/BENCHMARKS.md): interleaving 2 or 4 short rows (the earlier 4-row kernel) cost 60-80 %
+// more CPU time per byte at 4864x896 than one sequential stream, and prefetching into L1
+// (T0) cost 40 % more; an L2 prefetch 16-32 KiB ahead, which runs past the 4 KiB pages the
+// hardware streamer stops at, took 8-20 % off the per-row dots.
 void matvec_f16(const uint16_t* w, int64_t ws, int64_t rows, const float* x, int64_t n, float* y) {
-  int64_t r = 0;
-  for (; r + 4 <= rows; r += 4) {
-    const uint16_t* wr[4] = {w + r * ws, w + (r + 1) * ws, w + (r + 2) * ws, w + (r + 3) * ws};
-    const bool pf = r + 8 <= rows;
-    const int64_t ahead = 4 * ws;
-    __m512 s[4][4];
-    for (auto& row : s) {
-      for (auto& v : row) v = _mm512_setzero_ps();
-    }
+  constexpr int64_t kAhead = 32768 / 2;  // elements
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint16_t* a = w + r * ws;
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
-      if (pf) {
-        for (int rr = 0; rr < 4; ++rr) {
-          _mm_prefetch(reinterpret_cast<const char*>(wr[rr] + ahead + i), _MM_HINT_T0);
-          _mm_prefetch(reinterpret_cast<const char*>(wr[rr] + ahead + i + 32), _MM_HINT_T0);
-        }
-      }
-      for (int j = 0; j < 4; ++j) {
-        const __m512 xv = _mm512_loadu_ps(x + i + 16 * j);
-        for (int rr = 0; rr < 4; ++rr) {
-          s[rr][j] = _mm512_fmadd_ps(load_f16(wr[rr] + i + 16 * j), xv, s[rr][j]);
-        }
-      }
+      _mm_prefetch(reinterpret_cast<const char*>(a + i + kAhead), _MM_HINT_T1);
+      _mm_prefetch(reinterpret_cast<const char*>(a + i + kAhead + 32), _MM_HINT_T1);
+      s0 = _mm512_fmadd_ps(load_f16(a + i), _mm512_loadu_ps(x + i), s0);
+      s1 = _mm512_fmadd_ps(load_f16(a + i + 16), _mm512_loadu_ps(x + i + 16), s1);
+      s2 = _mm512_fmadd_ps(load_f16(a + i + 32), _mm512_loadu_ps(x + i + 32), s2);
+      s3 = _mm512_fmadd_ps(load_f16(a + i + 48), _mm512_loadu_ps(x + i + 48), s3);
     }
-    for (; i + 16 <= n; i += 16) {
-      const __m512 xv = _mm512_loadu_ps(x + i);
-      for (int rr = 0; rr < 4; ++rr) s[rr][0] = _mm512_fmadd_ps(load_f16(wr[rr] + i), xv, s[rr][0]);
-    }
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(load_f16(a + i), _mm512_loadu_ps(x + i), s0);
     if (i < n) {
       const __mmask16 k = tail_mask(n - i);
-      const __m512 xv = _mm512_maskz_loadu_ps(k, x + i);
-      for (int rr = 0; rr < 4; ++rr) s[rr][1] = _mm512_fmadd_ps(load_f16(wr[rr] + i, k), xv, s[rr][1]);
+      s1 = _mm512_fmadd_ps(load_f16(a + i, k), _mm512_maskz_loadu_ps(k, x + i), s1);
     }
-    for (int rr = 0; rr < 4; ++rr) {
-      y[r + rr] = _mm512_reduce_add_ps(
-          _mm512_add_ps(_mm512_add_ps(s[rr][0], s[rr][1]), _mm512_add_ps(s[rr][2], s[rr][3])));
-    }
+    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
   }
-  for (; r < rows; ++r) y[r] = dot_half<false>(w + r * ws, x, n);
 }
 float dot_bf16(const uint16_t* a, const float* b, int64_t n) { return dot_half<true>(a, b, n); }
 
