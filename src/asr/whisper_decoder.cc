@@ -81,21 +81,24 @@ void attend_packed(const kernels::KernelTable& kt, const float* q, const uint16_
 
 WhisperDecoder::WhisperDecoder(const WhisperModel& model, ThreadPool& pool)
     : m_(model), pool_(pool) {
-  // The self-attention caches grow with the decoded positions (reserve_self) instead of taking
-  // n_text_ctx positions up front: beam search keeps several decoders that rarely get far.
-  k_self_.resize(m_.dec_layers.size());
-  v_self_.resize(m_.dec_layers.size());
+  // The self-attention cache grows with the tokens decoded (see reserve_self), not to n_text_ctx
+  // up front: beam search keeps 2 decoders per beam, and a window rarely fills the context.
+  k_self_.resize(static_cast<size_t>(m_.hparams().n_text_layer));
+  v_self_.resize(k_self_.size());
 }
 
 void WhisperDecoder::reserve_self(int n_pos) {
-  const size_t ns = static_cast<size_t>(m_.hparams().n_text_state);
-  const size_t want = static_cast<size_t>(n_pos) * ns;
-  if (k_self_.empty() || k_self_[0].size() >= want) return;
-  // Doubling keeps the copies amortized; n_text_ctx bounds it.
-  const size_t cap = static_cast<size_t>(m_.hparams().n_text_ctx) * ns;
-  const size_t grow = std::min(cap, std::max(want, 2 * k_self_[0].size()));
-  for (auto& k : k_self_) k.resize(grow);
-  for (auto& v : v_self_) v.resize(grow);
+  const size_t need = static_cast<size_t>(n_pos) * static_cast<size_t>(m_.hparams().n_text_state);
+  for (size_t l = 0; l < k_self_.size(); ++l) {
+    if (k_self_[l].size() >= need) continue;
+    // Geometric growth (at least 64 positions) keeps a token-by-token decode at O(n) copying.
+    const size_t grow = std::max(need, std::max(2 * k_self_[l].size(),
+                                                64 * static_cast<size_t>(m_.hparams().n_text_state)));
+    const size_t cap = std::min(grow, static_cast<size_t>(m_.hparams().n_text_ctx) *
+                                          static_cast<size_t>(m_.hparams().n_text_state));
+    k_self_[l].resize(std::max(cap, need));
+    v_self_[l].resize(std::max(cap, need));
+  }
 }
 
 void WhisperDecoder::set_audio(const std::vector<float>& features, int n_ctx) {
@@ -192,8 +195,8 @@ void WhisperDecoder::decode(const int32_t* tokens, int n, std::vector<float>& lo
     throw Error("whisper decoder: " + std::to_string(n_past_ + n) +
                 " tokens exceed the text context " + std::to_string(hp.n_text_ctx));
   }
-  reserve_self(n_past_ + n);
   const int64_t ns = hp.n_text_state, n_head = hp.n_text_head;
+  reserve_self(n_past_ + n);
   const size_t sz = static_cast<size_t>(n) * ns;
   std::vector<float> x(sz), h(sz), q(sz), a(sz), o(sz), mlp(sz * 4);
   const auto& emb = m_.token_embedding;

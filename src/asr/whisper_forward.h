@@ -47,13 +47,14 @@ class WhisperDecoder {
   void copy_from(const WhisperDecoder& other);
 
  private:
+  // Grows the self-attention cache to hold n_pos positions.
+  void reserve_self(int n_pos);
+
   const WhisperModel& m_;
   ThreadPool& pool_;
   int n_audio_ = 0;
   int n_past_ = 0;
-  // Grows the self-attention caches to hold n_pos positions.
-  void reserve_self(int n_pos);
-  std::vector<std::vector<float>> k_self_, v_self_;    // per layer [<= n_text_ctx][n_state]
+  std::vector<std::vector<float>> k_self_, v_self_;    // per layer [>= n_past][n_state]
   // Cross-attention K/V of one audio window, shared between decoders forked from one another
   // (read-only once computed). With the level's gemv64_f16 (and d_head <= 64) they are F16,
   // as whisper.cpp keeps them, packed for that kernel: keys in panels of 64 per head
