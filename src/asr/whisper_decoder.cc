@@ -8,6 +8,7 @@
 #include "asr/whisper_forward.h"
 #include "asr/whisper_ops.h"
 #include "core/error.h"
+#include "core/half.h"
 #include "core/quant.h"
 
 namespace omni::asr {
@@ -46,33 +47,34 @@ void attend(const float* q, const float* k, const float* v, int64_t n, int64_t n
   }, grain);
 }
 
-// Cross-attention of n queries over packed keys / values (see WhisperDecoder::CrossKv): per
-// head, scores against 64 keys at a time and the value sum through the GEMM block, with no
-// per-key horizontal sums.
-void attend_packed(const kernels::KernelTable& kt, const float* q, const float* kp_all,
-                   const float* vp_all, int64_t n, int64_t ns, int64_t n_head, int64_t na,
+// Cross-attention of n queries over packed F16 keys / values (see WhisperDecoder::CrossKv):
+// per head, scores against 64 keys at a time and the value sum as one pass over the values,
+// with no per-key horizontal sums. As in whisper.cpp, whose cross-attention cache is F16 and
+// whose products round their f32 operand to F16, the query and the probabilities are rounded
+// to F16 too (the products are then exact in f32).
+void attend_packed(const kernels::KernelTable& kt, const float* q, const uint16_t* kp_all,
+                   const uint16_t* vp_all, int64_t n, int64_t ns, int64_t n_head, int64_t na,
                    int64_t panels, float* out, ThreadPool& pool) {
-  constexpr int64_t kNr = 64, kKc = 512;
+  constexpr int64_t kNr = 64;
   const int64_t dh = ns / n_head;
-  const int64_t grain = std::max<int64_t>(1, detail::kParallelMacs / std::max<int64_t>(1, na * dh));
   pool.parallel_for(n * n_head, [&](int64_t b, int64_t e) {
     std::vector<float> s(static_cast<size_t>(panels * kNr));
-    float c[kNr];
+    std::vector<uint16_t> half(static_cast<size_t>(std::max(na, dh)));
+    float qh[kNr], c[kNr];
     for (int64_t job = b; job < e; ++job) {
       const int64_t i = job / n_head, h = job % n_head;
-      const float* kp = kp_all + h * panels * kNr * dh;
-      const float* vp = vp_all + h * na * kNr;
-      for (int64_t p = 0; p < panels; ++p) {
-        kt.gemm6x64_f32(kp + p * dh * kNr, dh, q + i * ns + h * dh, ns, 1, s.data() + p * kNr);
-      }
+      const uint16_t* kp = kp_all + h * panels * kNr * dh;
+      const uint16_t* vp = vp_all + h * na * kNr;
+      kt.fp32_to_fp16_row(q + i * ns + h * dh, dh, half.data());
+      kt.fp16_to_fp32_row(half.data(), dh, qh);
+      for (int64_t p = 0; p < panels; ++p) kt.gemv64_f16(kp + p * dh * kNr, dh, qh, s.data() + p * kNr);
       kt.softmax(s.data(), na, 1.0f, nullptr);
-      float* o = out + i * ns + h * dh;
-      for (int64_t k0 = 0; k0 < na; k0 += kKc) {
-        kt.gemm6x64_f32(vp + k0 * kNr, std::min(kKc, na - k0), s.data() + k0, na, 1, c);
-        for (int64_t d = 0; d < dh; ++d) o[d] = k0 == 0 ? c[d] : o[d] + c[d];
-      }
+      kt.fp32_to_fp16_row(s.data(), na, half.data());
+      kt.fp16_to_fp32_row(half.data(), na, s.data());
+      kt.gemv64_f16(vp, na, s.data(), c);
+      std::copy_n(c, dh, out + i * ns + h * dh);
     }
-  }, grain);
+  });
 }
 
 }  // namespace
@@ -110,7 +112,7 @@ void WhisperDecoder::set_audio(const std::vector<float>& features, int n_ctx) {
   const int64_t n_head = hp.n_text_head, dh = ns / n_head, na = n_ctx;
   constexpr int64_t kNr = 64;
   auto cross = std::make_shared<CrossKv>();
-  cross->packed = kernels::active().gemm6x64_f32 != nullptr && dh <= kNr;
+  cross->packed = kernels::active().gemv64_f16 != nullptr && dh <= kNr;
   cross->panels = (na + kNr - 1) / kNr;
   const int64_t panels = cross->panels;
   const int64_t kp_size = n_head * panels * kNr * dh, vp_size = n_head * na * kNr;
@@ -118,9 +120,9 @@ void WhisperDecoder::set_audio(const std::vector<float>& features, int n_ctx) {
   cross->k.resize(n_layers);
   cross->v.resize(n_layers);
   if (cross->packed) {
-    cross->buf.resize(n_layers * static_cast<size_t>(kp_size + vp_size) + 16);
+    cross->buf.resize(n_layers * static_cast<size_t>(kp_size + vp_size) + 32);
     const auto base = reinterpret_cast<uintptr_t>(cross->buf.data());
-    const size_t align = ((64 - base % 64) % 64) / sizeof(float);
+    const size_t align = ((64 - base % 64) % 64) / sizeof(uint16_t);
     cross->kp_off.resize(n_layers);
     cross->vp_off.resize(n_layers);
     for (size_t l = 0; l < n_layers; ++l) {
@@ -140,21 +142,21 @@ void WhisperDecoder::set_audio(const std::vector<float>& features, int n_ctx) {
     if (!cross->packed) continue;
     const float* k = kl.data();
     const float* v = vl.data();
-    float* kp_all = cross->buf.data() + cross->kp_off[l];
-    float* vp_all = cross->buf.data() + cross->vp_off[l];
+    uint16_t* kp_all = cross->buf.data() + cross->kp_off[l];
+    uint16_t* vp_all = cross->buf.data() + cross->vp_off[l];
     pool_.parallel_for(n_head, [&](int64_t hb, int64_t he) {
       for (int64_t h = hb; h < he; ++h) {
-        float* kp = kp_all + h * panels * kNr * dh;
-        float* vp = vp_all + h * na * kNr;
+        uint16_t* kp = kp_all + h * panels * kNr * dh;
+        uint16_t* vp = vp_all + h * na * kNr;
         for (int64_t j = 0; j < panels * kNr; ++j) {
           const int64_t p = j / kNr, r = j % kNr;
           for (int64_t d = 0; d < dh; ++d) {
-            kp[(p * dh + d) * kNr + r] = j < na ? k[j * ns + h * dh + d] : 0.0f;
+            kp[(p * dh + d) * kNr + r] = j < na ? fp32_to_fp16(k[j * ns + h * dh + d]) : 0;
           }
         }
         for (int64_t j = 0; j < na; ++j) {
-          std::copy_n(v + j * ns + h * dh, dh, vp + j * kNr);
-          std::fill_n(vp + j * kNr + dh, kNr - dh, 0.0f);
+          for (int64_t d = 0; d < dh; ++d) vp[j * kNr + d] = fp32_to_fp16(v[j * ns + h * dh + d]);
+          std::fill_n(vp + j * kNr + dh, kNr - dh, uint16_t{0});
         }
       }
     });

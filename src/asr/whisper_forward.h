@@ -56,15 +56,15 @@ class WhisperDecoder {
   int n_past_ = 0;
   std::vector<std::vector<float>> k_self_, v_self_;    // per layer [>= n_past][n_state]
   // Cross-attention K/V of one audio window, shared between decoders forked from one another
-  // (read-only once computed). With the level's GEMM block (and d_head <= 64) they are packed
-  // for it: keys in panels of 64 per head ([h][panel][d][64]), values padded to 64 columns
-  // ([h][n_audio][64]), at offsets into buf (64-byte aligned); otherwise plain per layer
-  // [n_audio][n_state] in k, v.
+  // (read-only once computed). With the level's gemv64_f16 (and d_head <= 64) they are F16,
+  // as whisper.cpp keeps them, packed for that kernel: keys in panels of 64 per head
+  // ([h][panel][d][64]), values padded to 64 columns ([h][n_audio][64]), at offsets into buf
+  // (64-byte aligned); otherwise f32, plain per layer [n_audio][n_state] in k, v.
   struct CrossKv {
     std::vector<std::vector<float>> k, v;
     bool packed = false;
     int64_t panels = 0;
-    std::vector<float> buf;
+    std::vector<uint16_t> buf;
     std::vector<size_t> kp_off, vp_off;
   };
   std::shared_ptr<const CrossKv> cross_;

@@ -18,10 +18,16 @@ inline ThreadPool& serial_pool() {
   return pool;
 }
 inline constexpr int64_t kParallelMacs = int64_t{1} << 20;
+// Products this small stay on the caller. A single-token decoder projection (384x384 in
+// tiny.en, 512x512 in base.en) streams 0.3-0.5 MB of weights, some 10-20 us of one core's
+// bandwidth against ~1-2 us to hand half of it to a spinning worker, so these use the pool too
+// (whisper.cpp runs every decoder op on all its threads). Under heavy load the two are a wash
+// (matvec_f16/dispatch/512x512 in bench/matvec_f16_bench.cc).
+inline constexpr int64_t kParallelLinearMacs = int64_t{1} << 16;
 
 // y[m][rows] = x[m][cols] · Wᵀ + b.
 inline void linear(const WhisperLinear& l, const float* x, int64_t m, float* y, ThreadPool& pool) {
-  ThreadPool& p = m * l.w.rows * l.w.cols < kParallelMacs ? serial_pool() : pool;
+  ThreadPool& p = m * l.w.rows * l.w.cols < kParallelLinearMacs ? serial_pool() : pool;
   kernels::matmul(l.w.type, l.w.data, l.w.rows, l.w.cols, x, m, y, &p);
   if (!l.b.empty()) kernels::add_rows(y, l.b.data(), m, l.w.rows, y);
 }

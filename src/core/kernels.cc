@@ -275,6 +275,15 @@ void matmul(DType wtype, const void* w, int64_t rows, const Activations& act, fl
   const DotFn dot = dot_fn(wtype, active());
   const auto* wb = static_cast<const uint8_t*>(w);
   ThreadPool& tp = pool != nullptr ? *pool : ThreadPool::global();
+  if (m == 1 && wtype == DType::F16 && active().matvec_f16 != nullptr) {
+    // Same values as the per-row dots, with the level's prefetching row loop.
+    const auto* x = static_cast<const float*>(act.row(0));
+    const auto* wh = static_cast<const uint16_t*>(w);
+    const auto mv = active().matvec_f16;
+    tp.parallel_for(
+        rows, [&](int64_t b, int64_t e) { mv(wh + b * cols, cols, e - b, x, cols, y + b); }, 8);
+    return;
+  }
   if (m == 1) {
     const void* a = act.row(0);
     tp.parallel_for(

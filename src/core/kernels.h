@@ -79,7 +79,8 @@ struct KernelTable {
   void (*tile4x4_f16)(const uint16_t* w, int64_t w_stride, const float* x, int64_t x_stride,
                       int64_t n, float* out);
   // Optional F16 matrix-vector product (nullptr where absent): y[r] = dot_f16(w + r * w_stride,
-  // x, n) for r < rows, bit for bit, with the row blocking and prefetch a streaming read needs.
+  // x, n) for r < rows, bit for bit, with the prefetch a streaming read needs. Single-token
+  // F16 products (kernels::matmul with one activation row) run through it.
   void (*matvec_f16)(const uint16_t* w, int64_t w_stride, int64_t rows, const float* x, int64_t n,
                      float* y);
   // Optional GEMM block for float weights (nullptr where absent): 64 weight rows packed
@@ -87,6 +88,11 @@ struct KernelTable {
   // rows: c[64 * a + r] = sum_{kk < kc} wp[64 * kk + r] * x[a * x_stride + kk] (overwritten).
   void (*gemm6x64_f32)(const float* wp, int64_t kc, const float* x, int64_t x_stride, int64_t m,
                        float* c);
+  // Optional (nullptr where absent): the same product for one activation row over F16 weights
+  // packed the same way (wp[64 * kk + r], 64-byte aligned): c[r] = sum_{kk < kc} wp[64 * kk + r]
+  // * x[kk], summed in order of kk with one f32 FMA chain per output. Whisper's cross-attention
+  // keeps its keys and values in this form (half the bytes per decoded token).
+  void (*gemv64_f16)(const uint16_t* wp, int64_t kc, const float* x, float* c);
   // Same for quantized weights: 4 weight rows starting at w (w_row_bytes apart) times the 4
   // prepared activation rows act[0..3] (as for the dot functions), n weight elements each.
   // out[4 * i + r] is bit for bit what the level's dot function returns for that pair: the

@@ -109,54 +109,38 @@ float dot_half(const uint16_t* a, const float* b, int64_t n) {
 
 float dot_f16(const uint16_t* a, const float* b, int64_t n) { return dot_half<false>(a, b, n); }
 
-// Not dispatched by kernels::matmul: on an idle machine it made F16 generation slower than the
-// per-row dots (tg64 11.9 vs 17.6 tokens/s at 1 thread, docs/BENCHMARKS.md); kept, tested
-// against the dots, as the starting point for the F16 generation work.
-// y[r] = dot_f16(row r, x) for `rows` rows `ws` elements apart, bit for bit (each row keeps
-// dot_half's four accumulators, chunking and final sum). Four rows share every activation load
-// and their 16 chains hide the FMA latency; the next block of rows is prefetched one block
-// ahead, because a single core's hardware prefetcher alone leaves this stream well short of
-// DRAM bandwidth (17 GB/s where the core can pull ~26).
+// y[r] = dot_f16(row r, x) for `rows` rows `ws` elements apart, bit for bit (each row is
+// dot_half's loop: four accumulators, same chunking and final sum). Rows run one after another,
+// so a contiguous matrix is read as one sequential stream, and every 128 bytes read also
+// prefetch the line kAhead bytes further on into L2. Measured (bench/matvec_f16_bench.cc,
+// docs/BENCHMARKS.md): interleaving 2 or 4 short rows (the earlier 4-row kernel) cost 60-80 %
+// more CPU time per byte at 4864x896 than one sequential stream, and prefetching into L1
+// (T0) cost 40 % more; an L2 prefetch 16-32 KiB ahead, which runs past the 4 KiB pages the
+// hardware streamer stops at, took 15-24 % off the per-row dots at the Qwen2-0.5B shapes.
 void matvec_f16(const uint16_t* w, int64_t ws, int64_t rows, const float* x, int64_t n, float* y) {
-  int64_t r = 0;
-  for (; r + 4 <= rows; r += 4) {
-    const uint16_t* wr[4] = {w + r * ws, w + (r + 1) * ws, w + (r + 2) * ws, w + (r + 3) * ws};
-    const bool pf = r + 8 <= rows;
-    const int64_t ahead = 4 * ws;
-    __m512 s[4][4];
-    for (auto& row : s) {
-      for (auto& v : row) v = _mm512_setzero_ps();
-    }
+  constexpr uintptr_t kAhead = 32768;  // bytes
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint16_t* a = w + r * ws;
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
-      if (pf) {
-        for (int rr = 0; rr < 4; ++rr) {
-          _mm_prefetch(reinterpret_cast<const char*>(wr[rr] + ahead + i), _MM_HINT_T0);
-          _mm_prefetch(reinterpret_cast<const char*>(wr[rr] + ahead + i + 32), _MM_HINT_T0);
-        }
-      }
-      for (int j = 0; j < 4; ++j) {
-        const __m512 xv = _mm512_loadu_ps(x + i + 16 * j);
-        for (int rr = 0; rr < 4; ++rr) {
-          s[rr][j] = _mm512_fmadd_ps(load_f16(wr[rr] + i + 16 * j), xv, s[rr][j]);
-        }
-      }
+      // Past the matrix's end this names memory we do not own; a prefetch never faults, and
+      // the address is formed as an integer so no out-of-range pointer exists.
+      const uintptr_t ahead = reinterpret_cast<uintptr_t>(a + i) + kAhead;
+      _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T1);
+      _mm_prefetch(reinterpret_cast<const char*>(ahead + 64), _MM_HINT_T1);
+      s0 = _mm512_fmadd_ps(load_f16(a + i), _mm512_loadu_ps(x + i), s0);
+      s1 = _mm512_fmadd_ps(load_f16(a + i + 16), _mm512_loadu_ps(x + i + 16), s1);
+      s2 = _mm512_fmadd_ps(load_f16(a + i + 32), _mm512_loadu_ps(x + i + 32), s2);
+      s3 = _mm512_fmadd_ps(load_f16(a + i + 48), _mm512_loadu_ps(x + i + 48), s3);
     }
-    for (; i + 16 <= n; i += 16) {
-      const __m512 xv = _mm512_loadu_ps(x + i);
-      for (int rr = 0; rr < 4; ++rr) s[rr][0] = _mm512_fmadd_ps(load_f16(wr[rr] + i), xv, s[rr][0]);
-    }
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(load_f16(a + i), _mm512_loadu_ps(x + i), s0);
     if (i < n) {
       const __mmask16 k = tail_mask(n - i);
-      const __m512 xv = _mm512_maskz_loadu_ps(k, x + i);
-      for (int rr = 0; rr < 4; ++rr) s[rr][1] = _mm512_fmadd_ps(load_f16(wr[rr] + i, k), xv, s[rr][1]);
+      s1 = _mm512_fmadd_ps(load_f16(a + i, k), _mm512_maskz_loadu_ps(k, x + i), s1);
     }
-    for (int rr = 0; rr < 4; ++rr) {
-      y[r + rr] = _mm512_reduce_add_ps(
-          _mm512_add_ps(_mm512_add_ps(s[rr][0], s[rr][1]), _mm512_add_ps(s[rr][2], s[rr][3])));
-    }
+    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
   }
-  for (; r < rows; ++r) y[r] = dot_half<false>(w + r * ws, x, n);
 }
 float dot_bf16(const uint16_t* a, const float* b, int64_t n) { return dot_half<true>(a, b, n); }
 
@@ -224,6 +208,20 @@ void gemm6x64_f32(const float* wp, int64_t kc, const float* x, int64_t xs, int64
     case 5: gemm_block<5>(wp, kc, x, xs, c); break;
     default: gemm_block<6>(wp, kc, x, xs, c); break;
   }
+}
+
+void gemv64_f16(const uint16_t* wp, int64_t kc, const float* x, float* c) {
+  __m512 acc[4];
+  for (auto& v : acc) v = _mm512_setzero_ps();
+  for (int64_t kk = 0; kk < kc; ++kk) {
+    const uint16_t* w = wp + 64 * kk;
+    const __m512 xa = _mm512_set1_ps(x[kk]);
+    for (int j = 0; j < 4; ++j) {
+      const __m512 wv = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(w + 16 * j)));
+      acc[j] = _mm512_fmadd_ps(wv, xa, acc[j]);
+    }
+  }
+  for (int j = 0; j < 4; ++j) _mm512_storeu_ps(c + 16 * j, acc[j]);
 }
 
 const Q8Row& q8(const void* act) { return *static_cast<const Q8Row*>(act); }
@@ -866,6 +864,7 @@ void detail::fill_avx512(KernelTable& t) {
   t.tile4x4_f16 = k::tile4x4_f16;
   t.matvec_f16 = k::matvec_f16;
   t.gemm6x64_f32 = k::gemm6x64_f32;
+  t.gemv64_f16 = k::gemv64_f16;
   t.dot_q8_0 = k::dot_q8_0;
   t.dot_q4_0 = k::dot_q32<k::Q32::k4_0>;
   t.dot_q4_1 = k::dot_q32<k::Q32::k4_1>;

@@ -245,9 +245,9 @@ TEST(KernelsMatmul, MatchesRowDotsAndIgnoresThreadCount) {
   }
 }
 
-// The F16 matvec kernel (4-row blocks with prefetch) must return the level's dot bit for bit,
-// over column counts with and without 64- and 16-element tails and row counts that leave
-// partial blocks and too few rows to prefetch ahead.
+// The F16 matvec kernel (the row loop that generation dispatches, with its prefetch) must
+// return the level's dot bit for bit, over column counts with and without 64- and 16-element
+// tails, row counts of any size, and a row stride wider than the row.
 TEST(KernelsMatmul, F16MatvecKernelEqualsDots) {
   std::mt19937 rng(11);
   for (CpuLevel level : levels()) {
@@ -265,6 +265,15 @@ TEST(KernelsMatmul, F16MatvecKernelEqualsDots) {
           const float want = k.dot_f16(w.data() + r * cols, x.data(), cols);
           EXPECT_EQ(0, std::memcmp(&want, &y[static_cast<size_t>(r)], 4))
               << cpu_level_name(level) << " rows " << rows << " cols " << cols << " row " << r;
+        }
+        // Every other row, as a strided view.
+        const int64_t half_rows = rows / 2, n = cols - cols / 3;
+        std::vector<float> y2(static_cast<size_t>(half_rows));
+        k.matvec_f16(w.data(), 2 * cols, half_rows, x.data(), n, y2.data());
+        for (int64_t r = 0; r < half_rows; ++r) {
+          const float want = k.dot_f16(w.data() + 2 * r * cols, x.data(), n);
+          EXPECT_EQ(0, std::memcmp(&want, &y2[static_cast<size_t>(r)], 4))
+              << cpu_level_name(level) << " strided rows " << half_rows << " cols " << n;
         }
       }
     }

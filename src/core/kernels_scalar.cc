@@ -289,6 +289,7 @@ void detail::fill_scalar(KernelTable& t) {
   t.tile4x4_f32 = nullptr;  // batched float products use the dots at this level
   t.tile4x4_f16 = nullptr;
   t.matvec_f16 = nullptr;
+  t.gemv64_f16 = nullptr;
   t.dot_f32 = k::dot_f32;
   t.dot_f16 = k::dot_f16;
   t.dot_bf16 = k::dot_bf16;
