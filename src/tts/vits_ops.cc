@@ -32,8 +32,15 @@ void copy_act(const float* src, int n, float slope, float* dst) {
 
 }  // namespace
 
-void Conv1d::prepare() {
-  if (groups == 1 && stride == 1) packed.pack(w.data(), cout, cin * k, cin * k);
+void Conv1d::prepare(bool fast) {
+  if (groups != 1 || stride != 1) return;
+  wino = WinogradConv{};
+  packed = PackedWeights{};
+  if (fast && WinogradConv::tile_for(k) > 0) {
+    wino.prepare(w.data(), cout, cin, k, dilation, WinogradConv::tile_for(k));
+  } else {
+    packed.pack(w.data(), cout, cin * k, cin * k);
+  }
 }
 
 int Conv1d::out_len(const Act& x) const {
@@ -48,6 +55,10 @@ int Conv1d::out_len(const Act& x) const {
 
 void Conv1d::gemm(const Act& x, float in_slope, float* y, bool add, ThreadPool* pool) const {
   const int tout = out_len(x);
+  if (wino.ready()) {
+    wino.run(x.d.data(), x.t, pad, in_slope, b.empty() ? nullptr : b.data(), y, tout, add, pool);
+    return;
+  }
   // Zero-padded copy so the inner loops have no bounds tests; the slack at the end lets the
   // GEMM tiles read whole 32-column blocks. (Also what makes writing into x itself safe.)
   const int tp = x.t + 2 * pad + 32;
