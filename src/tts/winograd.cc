@@ -102,6 +102,102 @@ std::vector<double> points(int finite) {
 
 int round_up(int v, int to) { return (v + to - 1) / to * to; }
 
+float* scratch(std::vector<float>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+inline float act(float v, float slope) { return v < 0.f ? v * slope : v; }
+
+inline __m128 act4(__m128 v, __m128 slope) {
+  const __m128 neg = _mm_cmplt_ps(v, _mm_setzero_ps());
+  return _mm_or_ps(_mm_and_ps(neg, _mm_mul_ps(v, slope)), _mm_andnot_ps(neg, v));
+}
+
+// dst[s * ldd + q] = act(x[q * span + s - pad]) (zero outside [0, tin)), q < qe, s < span: a
+// transpose of the row seen as [qe][span], in 4x4 SSE blocks where the source is in range.
+void split_phases(const float* x, int tin, int pad, float slope, int span, int qe, float* dst,
+                  int ldd) {
+  const __m128 sl = _mm_set1_ps(slope);
+  const bool lrelu = slope != 1.f;
+  const int q4 = span % 4 == 0 ? qe / 4 * 4 : 0;
+  for (int q = 0; q < q4; q += 4) {
+    for (int s = 0; s < span; s += 4) {
+      const int lo = q * span + s - pad, hi = lo + 3 * span + 3;
+      if (lo >= 0 && hi < tin) {
+        const float* src = x + lo;
+        __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + span);
+        __m128 r2 = _mm_loadu_ps(src + 2 * span), r3 = _mm_loadu_ps(src + 3 * span);
+        if (lrelu) {
+          r0 = act4(r0, sl);
+          r1 = act4(r1, sl);
+          r2 = act4(r2, sl);
+          r3 = act4(r3, sl);
+        }
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        _mm_storeu_ps(dst + size_t(s) * ldd + q, r0);
+        _mm_storeu_ps(dst + size_t(s + 1) * ldd + q, r1);
+        _mm_storeu_ps(dst + size_t(s + 2) * ldd + q, r2);
+        _mm_storeu_ps(dst + size_t(s + 3) * ldd + q, r3);
+      } else {
+        for (int qq = q; qq < q + 4; ++qq) {
+          for (int ss = s; ss < s + 4; ++ss) {
+            const int i = qq * span + ss - pad;
+            dst[size_t(ss) * ldd + qq] = i >= 0 && i < tin ? act(x[i], slope) : 0.f;
+          }
+        }
+      }
+    }
+  }
+  for (int q = q4; q < qe; ++q) {
+    for (int s = 0; s < span; ++s) {
+      const int i = q * span + s - pad;
+      dst[size_t(s) * ldd + q] = i >= 0 && i < tin ? act(x[i], slope) : 0.f;
+    }
+  }
+}
+
+// y[q * span + s] = ob[s * ldo + q] (+ y[...] with `add`) for q < cc and q * span + s < limit:
+// the inverse transpose.
+void merge_phases(const float* ob, int ldo, int span, int cc, float* y, int limit, bool add) {
+  const int q4 = span % 4 == 0 ? cc / 4 * 4 : 0;
+  for (int q = 0; q < q4; q += 4) {
+    if ((q + 4) * span <= limit) {
+      for (int s = 0; s < span; s += 4) {
+        __m128 r0 = _mm_loadu_ps(ob + size_t(s) * ldo + q);
+        __m128 r1 = _mm_loadu_ps(ob + size_t(s + 1) * ldo + q);
+        __m128 r2 = _mm_loadu_ps(ob + size_t(s + 2) * ldo + q);
+        __m128 r3 = _mm_loadu_ps(ob + size_t(s + 3) * ldo + q);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        float* d = y + size_t(q) * span + s;
+        if (add) {
+          r0 = _mm_add_ps(r0, _mm_loadu_ps(d));
+          r1 = _mm_add_ps(r1, _mm_loadu_ps(d + span));
+          r2 = _mm_add_ps(r2, _mm_loadu_ps(d + 2 * span));
+          r3 = _mm_add_ps(r3, _mm_loadu_ps(d + 3 * span));
+        }
+        _mm_storeu_ps(d, r0);
+        _mm_storeu_ps(d + span, r1);
+        _mm_storeu_ps(d + 2 * span, r2);
+        _mm_storeu_ps(d + 3 * span, r3);
+      }
+    } else {
+      for (int qq = q; qq < q + 4; ++qq) {
+        for (int s = 0; s < span && qq * span + s < limit; ++s) {
+          float& d = y[size_t(qq) * span + s];
+          d = add ? ob[size_t(s) * ldo + qq] + d : ob[size_t(s) * ldo + qq];
+        }
+      }
+    }
+  }
+  for (int q = q4; q < cc; ++q) {
+    for (int s = 0; s < span && q * span + s < limit; ++s) {
+      float& d = y[size_t(q) * span + s];
+      d = add ? ob[size_t(s) * ldo + q] + d : ob[size_t(s) * ldo + q];
+    }
+  }
+}
+
 }  // namespace
 
 void winograd_matrices(int m, int r, std::vector<double>* bt, std::vector<double>* g,
@@ -215,22 +311,12 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
   // phase (p + d*i) % span, row offset (p + d*i) / span.
   const int qe = groups + (d * n - 1) / span + 1;
   const int ldp = qe + kSlack;
-  std::vector<float> ph(size_t(cin_) * span * ldp, 0.f);
+  thread_local std::vector<float> ph_buf;
+  float* ph = scratch(ph_buf, size_t(cin_) * span * ldp);
   auto split = [&](int64_t b, int64_t e) {
     for (int64_t ci = b; ci < e; ++ci) {
-      const float* xr = x + size_t(ci) * tin;
-      float* base = ph.data() + size_t(ci) * span * ldp;
-      for (int q = 0; q < qe; ++q) {
-        for (int s = 0; s < span; ++s) {
-          const int src = q * span + s - pad;
-          float v = 0.f;
-          if (src >= 0 && src < tin) {
-            v = xr[src];
-            if (in_slope != 1.f && v < 0.f) v *= in_slope;
-          }
-          base[size_t(s) * ldp + q] = v;
-        }
-      }
+      split_phases(x + size_t(ci) * tin, tin, pad, in_slope, span, qe,
+                   ph + size_t(ci) * span * ldp, ldp);
     }
   };
   const bool threaded = pool && pool->size() > 1;
@@ -247,9 +333,11 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
   const int chunks = (groups + cq - 1) / cq;
   const int ldv = round_up(d * cq + kSlack, 32);
   auto run_chunks = [&](int64_t cb, int64_t ce, ThreadPool* inner) {
-    std::vector<float> vbuf(size_t(n) * cin_ * ldv, 0.f);
-    std::vector<float> mbuf(size_t(n) * cout_ * ldv, 0.f);
-    std::vector<float> obuf(size_t(span) * (cq + kSlack), 0.f);
+    // Reused between calls (stale values only reach columns past the end, never stored).
+    thread_local std::vector<float> vb, mb, ob;
+    float* vbuf = scratch(vb, size_t(n) * cin_ * ldv);
+    float* mbuf = scratch(mb, size_t(n) * cout_ * ldv);
+    float* obuf = scratch(ob, size_t(span) * (cq + kSlack));
     std::vector<const float*> src(size_t(std::max(n, cin_)));
     std::vector<float*> dst(size_t(std::max(n, span)));
     for (int64_t c = cb; c < ce; ++c) {
@@ -258,23 +346,23 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
       const int cols = d * cc;
       // Input transform: V[a][ci][p*cc + q].
       for (int ci = 0; ci < cin_; ++ci) {
-        const float* base = ph.data() + size_t(ci) * span * ldp;
+        const float* base = ph + size_t(ci) * span * ldp;
         for (int p = 0; p < d; ++p) {
           for (int i = 0; i < n; ++i) {
             const int o = p + d * i;
             src[size_t(i)] = base + size_t(o % span) * ldp + q0 + o / span;
           }
           for (int a = 0; a < n; ++a)
-            dst[size_t(a)] = vbuf.data() + (size_t(a) * cin_ + ci) * ldv + size_t(p) * cc;
+            dst[size_t(a)] = vbuf + (size_t(a) * cin_ + ci) * ldv + size_t(p) * cc;
           xf.in(n, src.data(), dst.data(), cc, bt_.data());
         }
       }
       // n GEMMs: M_a = U_a V_a.
       for (int a = 0; a < n; ++a) {
         for (int ci = 0; ci < cin_; ++ci)
-          src[size_t(ci)] = vbuf.data() + (size_t(a) * cin_ + ci) * ldv;
+          src[size_t(ci)] = vbuf + (size_t(a) * cin_ + ci) * ldv;
         gemm_rows(u_[size_t(a)], src.data(), cols, nullptr,
-                  mbuf.data() + size_t(a) * cout_ * ldv, ldv, inner);
+                  mbuf + size_t(a) * cout_ * ldv, ldv, inner);
       }
       // Output transform into phase rows obuf[s][q], then interleave into y.
       const int ldo = cq + kSlack;
@@ -282,21 +370,12 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
         const float bv = bias ? bias[co] : 0.f;
         for (int p = 0; p < d; ++p) {
           for (int a = 0; a < n; ++a)
-            src[size_t(a)] = mbuf.data() + (size_t(a) * cout_ + co) * ldv + size_t(p) * cc;
-          for (int j = 0; j < m; ++j) dst[size_t(j)] = obuf.data() + size_t(p + d * j) * ldo;
+            src[size_t(a)] = mbuf + (size_t(a) * cout_ + co) * ldv + size_t(p) * cc;
+          for (int j = 0; j < m; ++j) dst[size_t(j)] = obuf + size_t(p + d * j) * ldo;
           xf.out(n, m, src.data(), dst.data(), cc, at_.data(), bv);
         }
-        float* yr = y + size_t(co) * tout;
-        for (int q = 0; q < cc; ++q) {
-          const int t0 = (q0 + q) * span;
-          const int len = std::min(span, tout - t0);
-          float* yt = yr + t0;
-          if (add) {
-            for (int s = 0; s < len; ++s) yt[s] = obuf[size_t(s) * ldo + q] + yt[s];
-          } else {
-            for (int s = 0; s < len; ++s) yt[s] = obuf[size_t(s) * ldo + q];
-          }
-        }
+        merge_phases(obuf, ldo, span, cc, y + size_t(co) * tout + size_t(q0) * span,
+                     tout - q0 * span, add);
       }
     }
   };

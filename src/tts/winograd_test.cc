@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdio>
 #include <random>
 
 #include "core/thread_pool.h"
@@ -123,9 +122,10 @@ TEST(Winograd, MatchesDirectConvolution) {
           err_direct = std::max(err_direct, std::fabs(yd.d[i] - ref[i]));
           mag = std::max(mag, std::fabs(ref[i]));
         }
-        std::printf("k%d d%d cin%d: fast %.3g direct %.3g mag %.3g\n", cs.k, cs.dilation, cs.cin, err_fast, err_direct, mag);
-        // float32 direct: ~1e-7 relative; the transforms may cost up to ~10x that, no more.
-        EXPECT_LE(err_fast, 2e-6 * std::max(1.0, mag)) << "direct err " << err_direct;
+        // float32 direct: ~5e-7 of the output's magnitude here; F(4,3) and F(4,5) measured up
+        // to 2x that, F(4,7) (10 points, +-3/4 the least benign) up to 8x.
+        const double bound = (cs.k == 7 ? 6e-6 : 1.5e-6) * std::max(1.0, mag);
+        EXPECT_LE(err_fast, bound) << "direct err " << err_direct;
         // Residual form: y = conv(x) + y, in place on the input.
         Act acc = x;
         if (cs.cin == cs.cout) {
@@ -133,7 +133,7 @@ TEST(Winograd, MatchesDirectConvolution) {
           double e = 0;
           for (size_t i = 0; i < ref.size(); ++i)
             e = std::max(e, std::fabs(acc.d[i] - (ref[i] + x.d[i])));
-          EXPECT_LE(e, 2e-6 * std::max(1.0, mag));
+          EXPECT_LE(e, bound);
         }
       }
       // Thread count does not change a single bit.
