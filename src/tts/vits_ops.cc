@@ -161,15 +161,20 @@ Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool, float in_slope) 
   std::vector<float> xp(size_t(cin) * tp, 0.f);
   for (int c = 0; c < cin; ++c)
     copy_act(x.row(c), x.t, in_slope, xp.data() + size_t(c) * tp + left);
+  // Phase ph's outputs go to row ph of a [stride][cout][qmax] scratch, interleaved at the end.
+  const int qmax = (tout + stride - 1) / stride;
+  thread_local std::vector<float> tmp_buf;
+  if (tmp_buf.size() < size_t(stride) * cout * qmax) tmp_buf.resize(size_t(stride) * cout * qmax);
+  float* tmp = tmp_buf.data();
   for (int ph = 0; ph < stride && ph < tout; ++ph) {
     const int kk0 = (ph + pad) % stride;
     const int base = (ph + pad - kk0) / stride;
     const int taps = kk0 < k ? (k - kk0 + stride - 1) / stride : 0;
     const int q_count = (tout - ph + stride - 1) / stride;
+    float* out = tmp + size_t(ph) * cout * qmax;
     if (taps == 0) {
-      for (int co = 0; co < cout; ++co) {
-        for (int q = 0; q < q_count; ++q) y.row(co)[q * stride + ph] = b.empty() ? 0.f : b[co];
-      }
+      for (int co = 0; co < cout; ++co)
+        std::fill_n(out + size_t(co) * qmax, q_count, b.empty() ? 0.f : b[co]);
       continue;
     }
     std::vector<const float*> rows(size_t(cin) * taps);
@@ -180,13 +185,10 @@ Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool, float in_slope) 
     PackedWeights local;
     if (phases.empty()) local = pack_phase(ph);
     const PackedWeights& pw = phases.empty() ? local : phases[size_t(ph)];
-    std::vector<float> tmp(size_t(cout) * q_count);
-    gemm_rows(pw, rows.data(), q_count, b.empty() ? nullptr : b.data(), tmp.data(), q_count, pool);
-    for (int co = 0; co < cout; ++co) {
-      float* yr = y.row(co);
-      const float* tr = tmp.data() + size_t(co) * q_count;
-      for (int q = 0; q < q_count; ++q) yr[q * stride + ph] = tr[q];
-    }
+    gemm_rows(pw, rows.data(), q_count, b.empty() ? nullptr : b.data(), out, qmax, pool);
+  }
+  for (int co = 0; co < cout; ++co) {
+    merge_phases(tmp + size_t(co) * qmax, cout * qmax, stride, qmax, y.row(co), tout, false);
   }
   return y;
 }

@@ -157,8 +157,8 @@ void split_phases(const float* x, int tin, int pad, float slope, int span, int q
   }
 }
 
-// y[q * span + s] = ob[s * ldo + q] (+ y[...] with `add`) for q < cc and q * span + s < limit:
-// the inverse transpose.
+}  // namespace
+
 void merge_phases(const float* ob, int ldo, int span, int cc, float* y, int limit, bool add) {
   const int q4 = span % 4 == 0 ? cc / 4 * 4 : 0;
   for (int q = 0; q < q4; q += 4) {
@@ -197,6 +197,8 @@ void merge_phases(const float* ob, int ldo, int span, int cc, float* y, int limi
     }
   }
 }
+
+namespace {
 
 }  // namespace
 

@@ -54,6 +54,10 @@ class WinogradConv {
   std::vector<PackedWeights> u_;  // n packed [cout, cin] matrices U_a = sum_k G[a][k] w[.., k]
 };
 
+// y[q * span + s] = ob[s * ldo + q] (+ the old y with `add`) for q < cc and q * span + s < limit:
+// interleaves `span` phase rows into one row (4x4 SSE transposes where span % 4 == 0).
+void merge_phases(const float* ob, int ldo, int span, int cc, float* y, int limit, bool add);
+
 // The transform matrices for F(m, r) (exposed for tests): bt [n][n], g [n][r], at [m][n], in
 // double, for y = A^T ((G w) .* (B^T x)) with y_j = sum_k w_k x_{j+k}.
 void winograd_matrices(int m, int r, std::vector<double>* bt, std::vector<double>* g,
