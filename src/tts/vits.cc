@@ -304,8 +304,10 @@ std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* poo
     std::vector<Act> outs(static_cast<size_t>(nk));
     auto run_block = [&](int j, ThreadPool* inner) {
       const ResBlock& rb = d.resblocks[i * nk + j];
-      Act xr = x;
-      for (size_t k = 0; k < rb.convs.size(); ++k) {
+      // Type 2's first residual step reads x and writes a new activation (no copy of x).
+      const bool first_fused = rb.convs2.empty() && !rb.convs.empty();
+      Act xr = first_fused ? rb.convs[0].residual(x, inner, d.lrelu_slope) : x;
+      for (size_t k = first_fused ? 1 : 0; k < rb.convs.size(); ++k) {
         // xr += conv(lrelu(xr)), the residual add fused into the GEMM's output pass.
         if (rb.convs2.empty()) {
           rb.convs[k].accumulate(xr, xr, inner, d.lrelu_slope);
@@ -323,11 +325,22 @@ std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* poo
     } else {
       for (int j = 0; j < nk; ++j) run_block(j, pool);
     }
-    Act sum(x.c, x.t);
-    for (int j = 0; j < nk; ++j) add_into(sum, outs[j]);
+    // Mean of the blocks in one pass, in place in the first (same order: ((o0 + o1) + o2) / 3).
     const float inv = 1.f / float(d.kernels_per_up);
-    for (float& v : sum.d) v *= inv;
-    x = std::move(sum);
+    float* s0 = outs[0].d.data();
+    const size_t len = outs[0].d.size();
+    for (int j = 1; j < nk; ++j) {
+      const float* sj = outs[size_t(j)].d.data();
+      if (j + 1 < nk) {
+        for (size_t e = 0; e < len; ++e) s0[e] += sj[e];
+      } else {
+        for (size_t e = 0; e < len; ++e) s0[e] = (s0[e] + sj[e]) * inv;
+      }
+    }
+    if (nk == 1) {
+      for (size_t e = 0; e < len; ++e) s0[e] *= inv;
+    }
+    x = std::move(outs[0]);
   }
   const Act y = d.conv_post(x, pool, d.final_lrelu_slope);
   std::vector<float> audio(y.d.size());

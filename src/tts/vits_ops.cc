@@ -56,7 +56,8 @@ int Conv1d::out_len(const Act& x) const {
 void Conv1d::gemm(const Act& x, float in_slope, float* y, bool add, ThreadPool* pool) const {
   const int tout = out_len(x);
   if (wino.ready()) {
-    wino.run(x.d.data(), x.t, pad, in_slope, b.empty() ? nullptr : b.data(), y, tout, add, pool);
+    wino.run(x.d.data(), x.t, pad, in_slope, b.empty() ? nullptr : b.data(), y, tout,
+             add ? y : nullptr, pool);
     return;
   }
   // Zero-padded copy so the inner loops have no bounds tests; the slack at the end lets the
@@ -89,6 +90,20 @@ void Conv1d::accumulate(const Act& x, Act& dst, ThreadPool* pool, float in_slope
   }
   const Act y = (*this)(x, pool, in_slope);
   add_into(dst, y);
+}
+
+Act Conv1d::residual(const Act& x, ThreadPool* pool, float in_slope) const {
+  const int tout = out_len(x);
+  if (x.c != cout || x.t != tout) throw Error("conv1d: residual shape mismatch");
+  if (wino.ready()) {
+    Act y(cout, tout);
+    wino.run(x.d.data(), x.t, pad, in_slope, b.empty() ? nullptr : b.data(), y.d.data(), tout,
+             x.d.data(), pool);
+    return y;
+  }
+  Act y = x;
+  accumulate(x, y, pool, in_slope);
+  return y;
 }
 
 Act Conv1d::operator()(const Act& x, ThreadPool* pool, float in_slope) const {
@@ -188,7 +203,7 @@ Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool, float in_slope) 
     gemm_rows(pw, rows.data(), q_count, b.empty() ? nullptr : b.data(), out, qmax, pool);
   }
   for (int co = 0; co < cout; ++co) {
-    merge_phases(tmp + size_t(co) * qmax, cout * qmax, stride, qmax, y.row(co), tout, false);
+    merge_phases(tmp + size_t(co) * qmax, cout * qmax, stride, qmax, y.row(co), tout, nullptr);
   }
   return y;
 }

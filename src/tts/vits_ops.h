@@ -40,6 +40,8 @@ struct Conv1d {
   Act operator()(const Act& x, ThreadPool* pool, float in_slope = 1.f) const;
   // dst += conv(x) (a residual connection), written straight into dst (which may be x).
   void accumulate(const Act& x, Act& dst, ThreadPool* pool, float in_slope = 1.f) const;
+  // x + conv(x) as a new activation (no copy of x first where the fast path allows).
+  Act residual(const Act& x, ThreadPool* pool, float in_slope = 1.f) const;
 
  private:
   // Output length for an input of x_t steps (throws if the input is too short).

@@ -159,7 +159,9 @@ void split_phases(const float* x, int tin, int pad, float slope, int span, int q
 
 }  // namespace
 
-void merge_phases(const float* ob, int ldo, int span, int cc, float* y, int limit, bool add) {
+void merge_phases(const float* ob, int ldo, int span, int cc, float* y, int limit,
+                  const float* res) {
+  const bool add = res != nullptr;
   const int q4 = span % 4 == 0 ? cc / 4 * 4 : 0;
   for (int q = 0; q < q4; q += 4) {
     if ((q + 4) * span <= limit) {
@@ -171,10 +173,11 @@ void merge_phases(const float* ob, int ldo, int span, int cc, float* y, int limi
         _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
         float* d = y + size_t(q) * span + s;
         if (add) {
-          r0 = _mm_add_ps(r0, _mm_loadu_ps(d));
-          r1 = _mm_add_ps(r1, _mm_loadu_ps(d + span));
-          r2 = _mm_add_ps(r2, _mm_loadu_ps(d + 2 * span));
-          r3 = _mm_add_ps(r3, _mm_loadu_ps(d + 3 * span));
+          const float* rs = res + size_t(q) * span + s;
+          r0 = _mm_add_ps(r0, _mm_loadu_ps(rs));
+          r1 = _mm_add_ps(r1, _mm_loadu_ps(rs + span));
+          r2 = _mm_add_ps(r2, _mm_loadu_ps(rs + 2 * span));
+          r3 = _mm_add_ps(r3, _mm_loadu_ps(rs + 3 * span));
         }
         _mm_storeu_ps(d, r0);
         _mm_storeu_ps(d + span, r1);
@@ -184,16 +187,16 @@ void merge_phases(const float* ob, int ldo, int span, int cc, float* y, int limi
     } else {
       for (int qq = q; qq < q + 4; ++qq) {
         for (int s = 0; s < span && qq * span + s < limit; ++s) {
-          float& d = y[size_t(qq) * span + s];
-          d = add ? ob[size_t(s) * ldo + qq] + d : ob[size_t(s) * ldo + qq];
+          const size_t at = size_t(qq) * span + s;
+          y[at] = add ? ob[size_t(s) * ldo + qq] + res[at] : ob[size_t(s) * ldo + qq];
         }
       }
     }
   }
   for (int q = q4; q < cc; ++q) {
     for (int s = 0; s < span && q * span + s < limit; ++s) {
-      float& d = y[size_t(q) * span + s];
-      d = add ? ob[size_t(s) * ldo + q] + d : ob[size_t(s) * ldo + q];
+      const size_t at = size_t(q) * span + s;
+      y[at] = add ? ob[size_t(s) * ldo + q] + res[at] : ob[size_t(s) * ldo + q];
     }
   }
 }
@@ -304,7 +307,7 @@ void WinogradConv::prepare(const float* w, int cout, int cin, int r, int dilatio
 }
 
 void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const float* bias,
-                       float* y, int tout, bool add, ThreadPool* pool) const {
+                       float* y, int tout, const float* res, ThreadPool* pool) const {
   static const Xform xf = pick_xform();
   const int n = n_, m = m_, d = d_;
   const int span = m * d;                    // outputs per tile group (L)
@@ -376,8 +379,8 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
           for (int j = 0; j < m; ++j) dst[size_t(j)] = obuf + size_t(p + d * j) * ldo;
           xf.out(n, m, src.data(), dst.data(), cc, at_.data(), bv);
         }
-        merge_phases(obuf, ldo, span, cc, y + size_t(co) * tout + size_t(q0) * span,
-                     tout - q0 * span, add);
+        const size_t at = size_t(co) * tout + size_t(q0) * span;
+        merge_phases(obuf, ldo, span, cc, y + at, tout - q0 * span, res ? res + at : nullptr);
       }
     }
   };

@@ -39,10 +39,11 @@ class WinogradConv {
 
   // y[co, t] = bias[co] + sum_{ci,k} w[co,ci,k] * act(x)[ci, t + k*dilation - pad], t < tout,
   // with act = leaky_relu(in_slope) (identity for 1) and zero padding. x is [cin, tin] with
-  // row stride tin; y is [cout, tout] with row stride tout; `add`: y = conv + y (residual).
-  // y may alias x. Results do not depend on the pool's size.
+  // row stride tin; y is [cout, tout] with row stride tout; res (if not null, same layout as
+  // y): y = conv + res (a residual connection). y and res may alias x or each other. Results do
+  // not depend on the pool's size.
   void run(const float* x, int tin, int pad, float in_slope, const float* bias, float* y,
-           int tout, bool add, ThreadPool* pool) const;
+           int tout, const float* res, ThreadPool* pool) const;
 
   int m() const { return m_; }
   int n() const { return n_; }
@@ -54,9 +55,10 @@ class WinogradConv {
   std::vector<PackedWeights> u_;  // n packed [cout, cin] matrices U_a = sum_k G[a][k] w[.., k]
 };
 
-// y[q * span + s] = ob[s * ldo + q] (+ the old y with `add`) for q < cc and q * span + s < limit:
-// interleaves `span` phase rows into one row (4x4 SSE transposes where span % 4 == 0).
-void merge_phases(const float* ob, int ldo, int span, int cc, float* y, int limit, bool add);
+// y[i] = ob[s * ldo + q] (+ res[i] if res is not null), i = q * span + s, for q < cc and
+// i < limit: interleaves `span` phase rows into one row (4x4 SSE transposes where span % 4 == 0).
+void merge_phases(const float* ob, int ldo, int span, int cc, float* y, int limit,
+                  const float* res);
 
 // The transform matrices for F(m, r) (exposed for tests): bt [n][n], g [n][r], at [m][n], in
 // double, for y = A^T ((G w) .* (B^T x)) with y_j = sum_k w_k x_{j+k}.
