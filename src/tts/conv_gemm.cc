@@ -16,7 +16,18 @@ constexpr int kR = PackedWeights::kRows;
 constexpr int kC = 32;  // max columns per tile (AVX-512: 32, else 16)
 
 // Scalar tile with the same accumulation order as the SIMD one (per element: r ascending).
-void tile_scalar(const float* ap, int k, const float* const* b, int col, float acc[kR][kC]) {
+// Where a tile's results go. A whole tile (kR rows, all columns) is written by the SIMD kernels
+// themselves (bias and residual add included); a partial one only fills acc.
+struct TileOut {
+  float* y;  // at (row 0 of the panel, col)
+  int64_t ldy;
+  const float* bias;  // at row 0 of the panel, or null
+  bool add;
+  bool whole;
+};
+
+void tile_scalar(const float* ap, int k, const float* const* b, int col, float acc[kR][kC],
+                 const TileOut&) {
   for (int i = 0; i < kR; ++i)
     for (int j = 0; j < 16; ++j) acc[i][j] = 0.f;
   for (int r = 0; r < k; ++r) {
@@ -29,7 +40,7 @@ void tile_scalar(const float* ap, int k, const float* const* b, int col, float a
 
 // Per-function target attributes (GCC and clang) keep the rest of the file baseline x86-64.
 __attribute__((target("avx2,fma"))) void tile_avx2(const float* ap, int k, const float* const* b,
-                                                    int col, float acc[kR][kC]) {
+                                                    int col, float acc[kR][kC], const TileOut& o) {
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
   __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
   __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
@@ -60,6 +71,22 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const float* ap, int k, const
     c50 = _mm256_fmadd_ps(a, b0, c50);
     c51 = _mm256_fmadd_ps(a, b1, c51);
   }
+  if (o.whole) {
+    const __m256 c[kR][2] = {{c00, c01}, {c10, c11}, {c20, c21},
+                             {c30, c31}, {c40, c41}, {c50, c51}};
+    for (int i = 0; i < kR; ++i) {
+      float* yr = o.y + i * o.ldy;
+      const __m256 bv = _mm256_set1_ps(o.bias ? o.bias[i] : 0.f);
+      __m256 v0 = _mm256_add_ps(c[i][0], bv), v1 = _mm256_add_ps(c[i][1], bv);
+      if (o.add) {
+        v0 = _mm256_add_ps(v0, _mm256_loadu_ps(yr));
+        v1 = _mm256_add_ps(v1, _mm256_loadu_ps(yr + 8));
+      }
+      _mm256_storeu_ps(yr, v0);
+      _mm256_storeu_ps(yr + 8, v1);
+    }
+    return;
+  }
   _mm256_storeu_ps(acc[0], c00);
   _mm256_storeu_ps(acc[0] + 8, c01);
   _mm256_storeu_ps(acc[1], c10);
@@ -74,7 +101,7 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const float* ap, int k, const
   _mm256_storeu_ps(acc[5] + 8, c51);
 }
 __attribute__((target("avx512f"))) void tile_avx512(const float* ap, int k, const float* const* b,
-                                                    int col, float acc[kR][kC]) {
+                                                    int col, float acc[kR][kC], const TileOut& o) {
   __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
   __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
   __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
@@ -105,6 +132,22 @@ __attribute__((target("avx512f"))) void tile_avx512(const float* ap, int k, cons
     c50 = _mm512_fmadd_ps(a, b0, c50);
     c51 = _mm512_fmadd_ps(a, b1, c51);
   }
+  if (o.whole) {
+    const __m512 c[kR][2] = {{c00, c01}, {c10, c11}, {c20, c21},
+                             {c30, c31}, {c40, c41}, {c50, c51}};
+    for (int i = 0; i < kR; ++i) {
+      float* yr = o.y + i * o.ldy;
+      const __m512 bv = _mm512_set1_ps(o.bias ? o.bias[i] : 0.f);
+      __m512 v0 = _mm512_add_ps(c[i][0], bv), v1 = _mm512_add_ps(c[i][1], bv);
+      if (o.add) {
+        v0 = _mm512_add_ps(v0, _mm512_loadu_ps(yr));
+        v1 = _mm512_add_ps(v1, _mm512_loadu_ps(yr + 16));
+      }
+      _mm512_storeu_ps(yr, v0);
+      _mm512_storeu_ps(yr + 16, v1);
+    }
+    return;
+  }
   _mm512_storeu_ps(acc[0], c00);
   _mm512_storeu_ps(acc[0] + 16, c01);
   _mm512_storeu_ps(acc[1], c10);
@@ -119,18 +162,20 @@ __attribute__((target("avx512f"))) void tile_avx512(const float* ap, int k, cons
   _mm512_storeu_ps(acc[5] + 16, c51);
 }
 
-using TileFn = void (*)(const float*, int, const float* const*, int, float[kR][kC]);
+using TileFn = void (*)(const float*, int, const float* const*, int, float[kR][kC],
+                       const TileOut&);
 
 struct Tile {
   TileFn fn;
   int cols;
+  bool writes_whole;  // stores whole tiles itself (TileOut::whole)
 };
 
 Tile pick_tile() {
   switch (cpu_level()) {
-    case CpuLevel::kAvx512: return {tile_avx512, 32};
-    case CpuLevel::kAvx2: return {tile_avx2, 16};
-    default: return {tile_scalar, 16};
+    case CpuLevel::kAvx512: return {tile_avx512, 32, true};
+    case CpuLevel::kAvx2: return {tile_avx2, 16, true};
+    default: return {tile_scalar, 16, false};
   }
 }
 
@@ -165,9 +210,12 @@ void gemm_rows(const PackedWeights& a, const float* const* b_rows, int n, const 
       // Column-major over jobs so neighbouring jobs share the same B columns in cache.
       const int p = int(job % panels);
       const int col = int(job / panels) * tc;
-      tile.fn(a.data.data() + size_t(p) * a.k * kR, a.k, b_rows, col, acc);
       const int rows = std::min(kR, a.m - p * kR);
       const int cols = std::min(tc, n - col);
+      const TileOut out{y + int64_t(p) * kR * ldy + col, ldy, bias ? bias + p * kR : nullptr,
+                        accumulate, tile.writes_whole && rows == kR && cols == tc};
+      tile.fn(a.data.data() + size_t(p) * a.k * kR, a.k, b_rows, col, acc, out);
+      if (out.whole) continue;
       for (int i = 0; i < rows; ++i) {
         const int row = p * kR + i;
         const float bv = bias ? bias[row] : 0.f;

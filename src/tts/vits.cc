@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <mutex>
+#include <numeric>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -303,8 +304,10 @@ std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* poo
     std::vector<Act> outs(static_cast<size_t>(nk));
     auto run_block = [&](int j, ThreadPool* inner) {
       const ResBlock& rb = d.resblocks[i * nk + j];
-      Act xr = x;
-      for (size_t k = 0; k < rb.convs.size(); ++k) {
+      // Type 2's first residual step reads x and writes a new activation (no copy of x).
+      const bool first_fused = rb.convs2.empty() && !rb.convs.empty();
+      Act xr = first_fused ? rb.convs[0].residual(x, inner, d.lrelu_slope) : x;
+      for (size_t k = first_fused ? 1 : 0; k < rb.convs.size(); ++k) {
         // xr += conv(lrelu(xr)), the residual add fused into the GEMM's output pass.
         if (rb.convs2.empty()) {
           rb.convs[k].accumulate(xr, xr, inner, d.lrelu_slope);
@@ -322,11 +325,22 @@ std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* poo
     } else {
       for (int j = 0; j < nk; ++j) run_block(j, pool);
     }
-    Act sum(x.c, x.t);
-    for (int j = 0; j < nk; ++j) add_into(sum, outs[j]);
+    // Mean of the blocks in one pass, in place in the first (same order: ((o0 + o1) + o2) / 3).
     const float inv = 1.f / float(d.kernels_per_up);
-    for (float& v : sum.d) v *= inv;
-    x = std::move(sum);
+    float* s0 = outs[0].d.data();
+    const size_t len = outs[0].d.size();
+    for (int j = 1; j < nk; ++j) {
+      const float* sj = outs[size_t(j)].d.data();
+      if (j + 1 < nk) {
+        for (size_t e = 0; e < len; ++e) s0[e] += sj[e];
+      } else {
+        for (size_t e = 0; e < len; ++e) s0[e] = (s0[e] + sj[e]) * inv;
+      }
+    }
+    if (nk == 1) {
+      for (size_t e = 0; e < len; ++e) s0[e] *= inv;
+    }
+    x = std::move(outs[0]);
   }
   const Act y = d.conv_post(x, pool, d.final_lrelu_slope);
   std::vector<float> audio(y.d.size());
@@ -407,9 +421,20 @@ std::vector<float> VitsModel::synthesize(std::span<const int64_t> ids, const Vit
   return decode(z, gp, opt.pool);
 }
 
+namespace {
+// How far one side of a convolution's output depends on its input, in input samples. A
+// Winograd tile computes its m outputs from all of its inputs: mathematically the extra taps
+// cancel, but their rounding does not, so for bit-exact chunks the tile span counts.
+double reach(const Conv1d& c) {
+  double r = c.dilation * (c.k - 1) / 2.0;
+  if (c.wino.ready()) r += double(c.wino.m() - 1) * c.dilation;
+  return r;
+}
+}  // namespace
+
 int VitsModel::decoder_context_frames() const {
   const Decoder& d = dec_;
-  double frames = d.conv_pre.dilation * (d.conv_pre.k - 1) / 2.0;
+  double frames = reach(d.conv_pre);
   double rate = 1;  // samples of the current stage per decoder frame
   for (size_t i = 0; i < d.ups.size(); ++i) {
     const ConvTranspose1d& u = d.ups[i];
@@ -419,14 +444,38 @@ int VitsModel::decoder_context_frames() const {
     for (int j = 0; j < d.kernels_per_up; ++j) {
       const ResBlock& rb = d.resblocks[i * d.kernels_per_up + j];
       double span = 0;
-      for (const Conv1d& c : rb.convs) span += c.dilation * (c.k - 1) / 2.0;
-      for (const Conv1d& c : rb.convs2) span += c.dilation * (c.k - 1) / 2.0;
+      for (const Conv1d& c : rb.convs) span += reach(c);
+      for (const Conv1d& c : rb.convs2) span += reach(c);
       widest = std::max(widest, span);
     }
     frames += widest / rate;
   }
-  frames += d.conv_post.dilation * (d.conv_post.k - 1) / 2.0 / rate;
+  frames += reach(d.conv_post) / rate;
   return int(std::ceil(frames)) + 2;
+}
+
+int VitsModel::decoder_alignment_frames() const {
+  const Decoder& d = dec_;
+  int align = 1;
+  // A layer at `rate` samples per frame with tile groups of L samples needs the part to start
+  // at a multiple of L / gcd(L, rate) frames.
+  auto need = [&](const Conv1d& c, int rate) {
+    if (!c.wino.ready()) return;
+    const int l = c.wino.m() * c.dilation;
+    align = std::lcm(align, l / std::gcd(l, rate));
+  };
+  need(d.conv_pre, 1);
+  int rate = 1;
+  for (size_t i = 0; i < d.ups.size(); ++i) {
+    rate *= d.ups[i].stride;
+    for (int j = 0; j < d.kernels_per_up; ++j) {
+      const ResBlock& rb = d.resblocks[i * d.kernels_per_up + j];
+      for (const Conv1d& c : rb.convs) need(c, rate);
+      for (const Conv1d& c : rb.convs2) need(c, rate);
+    }
+  }
+  need(d.conv_post, rate);
+  return align;
 }
 
 void VitsModel::prepare() {
@@ -483,7 +532,7 @@ int VitsModel::flow_context_frames() const {
   for (const CouplingLayer& c : flow_) {
     // Only the WaveNet convs look sideways (pre/post are 1x1); each coupling layer's output
     // depends on its input through them alone.
-    for (const Conv1d& conv : c.wn.in_layers) frames += conv.dilation * (conv.k - 1) / 2;
+    for (const Conv1d& conv : c.wn.in_layers) frames += int(std::ceil(reach(conv)));
   }
   return frames + 2;
 }
@@ -495,6 +544,7 @@ bool VitsModel::synthesize_streaming(std::span<const int64_t> ids, const VitsOpt
   Act zp = prior(ids, opt, &g, nullptr);
   const Act* gp = gin_ > 0 ? &g : nullptr;
   const int ctx = decoder_context_frames();
+  const int align = decoder_alignment_frames();
   const int hop = hop_length();
   chunk_frames = std::max(1, chunk_frames);
   if (first_chunk_frames <= 0) first_chunk_frames = chunk_frames;
@@ -502,7 +552,9 @@ bool VitsModel::synthesize_streaming(std::span<const int64_t> ids, const VitsOpt
   // Decodes frames [start, end) of z (with up to ctx frames of context each side) and hands
   // them on.
   auto deliver = [&](const Act& z, int start, int end) {
-    const int lo = std::max(0, start - ctx), hi = std::min(z.t, end + ctx);
+    // Winograd tiles are laid out from the start of the decoded part: starting it on the
+    // tile grid of every layer keeps each sample's arithmetic that of the whole sentence.
+    const int lo = std::max(0, start - ctx) / align * align, hi = std::min(z.t, end + ctx);
     Act part(z.c, hi - lo);
     for (int c = 0; c < z.c; ++c) std::copy(z.row(c) + lo, z.row(c) + hi, part.row(c));
     const std::vector<float> audio = decode(part, gp, opt.pool);

@@ -149,6 +149,8 @@ class VitsModel {
                             int first_chunk_frames = 0) const;
   // Decoder receptive field, in decoder frames on each side (rounded up, plus a margin).
   int decoder_context_frames() const;
+  // Decoded parts start at a multiple of this many frames (the fast convolutions' tile grid).
+  int decoder_alignment_frames() const;
   // The flow's receptive field, in frames on each side (plus a margin).
   int flow_context_frames() const;
 

@@ -32,8 +32,15 @@ void copy_act(const float* src, int n, float slope, float* dst) {
 
 }  // namespace
 
-void Conv1d::prepare() {
-  if (groups == 1 && stride == 1) packed.pack(w.data(), cout, cin * k, cin * k);
+void Conv1d::prepare(bool fast) {
+  if (groups != 1 || stride != 1) return;
+  wino = WinogradConv{};
+  packed = PackedWeights{};
+  if (fast && WinogradConv::tile_for(k) > 0) {
+    wino.prepare(w.data(), cout, cin, k, dilation, WinogradConv::tile_for(k));
+  } else {
+    packed.pack(w.data(), cout, cin * k, cin * k);
+  }
 }
 
 int Conv1d::out_len(const Act& x) const {
@@ -48,6 +55,11 @@ int Conv1d::out_len(const Act& x) const {
 
 void Conv1d::gemm(const Act& x, float in_slope, float* y, bool add, ThreadPool* pool) const {
   const int tout = out_len(x);
+  if (wino.ready()) {
+    wino.run(x.d.data(), x.t, pad, in_slope, b.empty() ? nullptr : b.data(), y, tout,
+             add ? y : nullptr, pool);
+    return;
+  }
   // Zero-padded copy so the inner loops have no bounds tests; the slack at the end lets the
   // GEMM tiles read whole 32-column blocks. (Also what makes writing into x itself safe.)
   const int tp = x.t + 2 * pad + 32;
@@ -78,6 +90,20 @@ void Conv1d::accumulate(const Act& x, Act& dst, ThreadPool* pool, float in_slope
   }
   const Act y = (*this)(x, pool, in_slope);
   add_into(dst, y);
+}
+
+Act Conv1d::residual(const Act& x, ThreadPool* pool, float in_slope) const {
+  const int tout = out_len(x);
+  if (x.c != cout || x.t != tout) throw Error("conv1d: residual shape mismatch");
+  if (wino.ready()) {
+    Act y(cout, tout);
+    wino.run(x.d.data(), x.t, pad, in_slope, b.empty() ? nullptr : b.data(), y.d.data(), tout,
+             x.d.data(), pool);
+    return y;
+  }
+  Act y = x;
+  accumulate(x, y, pool, in_slope);
+  return y;
 }
 
 Act Conv1d::operator()(const Act& x, ThreadPool* pool, float in_slope) const {
@@ -150,15 +176,20 @@ Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool, float in_slope) 
   std::vector<float> xp(size_t(cin) * tp, 0.f);
   for (int c = 0; c < cin; ++c)
     copy_act(x.row(c), x.t, in_slope, xp.data() + size_t(c) * tp + left);
+  // Phase ph's outputs go to row ph of a [stride][cout][qmax] scratch, interleaved at the end.
+  const int qmax = (tout + stride - 1) / stride;
+  thread_local std::vector<float> tmp_buf;
+  if (tmp_buf.size() < size_t(stride) * cout * qmax) tmp_buf.resize(size_t(stride) * cout * qmax);
+  float* tmp = tmp_buf.data();
   for (int ph = 0; ph < stride && ph < tout; ++ph) {
     const int kk0 = (ph + pad) % stride;
     const int base = (ph + pad - kk0) / stride;
     const int taps = kk0 < k ? (k - kk0 + stride - 1) / stride : 0;
     const int q_count = (tout - ph + stride - 1) / stride;
+    float* out = tmp + size_t(ph) * cout * qmax;
     if (taps == 0) {
-      for (int co = 0; co < cout; ++co) {
-        for (int q = 0; q < q_count; ++q) y.row(co)[q * stride + ph] = b.empty() ? 0.f : b[co];
-      }
+      for (int co = 0; co < cout; ++co)
+        std::fill_n(out + size_t(co) * qmax, q_count, b.empty() ? 0.f : b[co]);
       continue;
     }
     std::vector<const float*> rows(size_t(cin) * taps);
@@ -169,13 +200,10 @@ Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool, float in_slope) 
     PackedWeights local;
     if (phases.empty()) local = pack_phase(ph);
     const PackedWeights& pw = phases.empty() ? local : phases[size_t(ph)];
-    std::vector<float> tmp(size_t(cout) * q_count);
-    gemm_rows(pw, rows.data(), q_count, b.empty() ? nullptr : b.data(), tmp.data(), q_count, pool);
-    for (int co = 0; co < cout; ++co) {
-      float* yr = y.row(co);
-      const float* tr = tmp.data() + size_t(co) * q_count;
-      for (int q = 0; q < q_count; ++q) yr[q * stride + ph] = tr[q];
-    }
+    gemm_rows(pw, rows.data(), q_count, b.empty() ? nullptr : b.data(), out, qmax, pool);
+  }
+  for (int co = 0; co < cout; ++co) {
+    merge_phases(tmp + size_t(co) * qmax, cout * qmax, stride, qmax, y.row(co), tout, nullptr);
   }
   return y;
 }

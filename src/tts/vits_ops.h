@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tts/conv_gemm.h"
+#include "tts/winograd.h"
 
 namespace omni {
 class ThreadPool;
@@ -32,11 +33,15 @@ struct Conv1d {
   std::vector<float> w;
   std::vector<float> b;  // empty: no bias
   PackedWeights packed;  // w in GEMM panel layout (prepare()); packed per call if empty
-  void prepare();
+  WinogradConv wino;     // fast-algorithm form of w (prepare(), k 3/5/7), used when ready
+  // Packs the weights; `fast` also prepares the Winograd form where the layer allows it.
+  void prepare(bool fast = WinogradConv::enabled_by_default());
   // in_slope != 1: applies leaky_relu(in_slope) to the input first (fused into the padding copy).
   Act operator()(const Act& x, ThreadPool* pool, float in_slope = 1.f) const;
   // dst += conv(x) (a residual connection), written straight into dst (which may be x).
   void accumulate(const Act& x, Act& dst, ThreadPool* pool, float in_slope = 1.f) const;
+  // x + conv(x) as a new activation (no copy of x first where the fast path allows).
+  Act residual(const Act& x, ThreadPool* pool, float in_slope = 1.f) const;
 
  private:
   // Output length for an input of x_t steps (throws if the input is too short).

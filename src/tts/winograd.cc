@@ -1,0 +1,394 @@
+#include "tts/winograd.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/cpu.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+
+// The tile transforms at each SIMD level (see winograd_xform.inc); the rest of the file stays
+// baseline x86-64.
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,avx512f")
+#endif
+namespace omni::tts::wino_avx512 {
+namespace {
+using Vec = __m512;
+constexpr int kLanes = 16;
+inline Vec vload(const float* p) { return _mm512_loadu_ps(p); }
+inline void vstore(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+inline Vec vzero() { return _mm512_setzero_ps(); }
+inline Vec vset(float s) { return _mm512_set1_ps(s); }
+inline Vec vfma(Vec a, float s, Vec b) { return _mm512_fmadd_ps(_mm512_set1_ps(s), b, a); }
+}  // namespace
+#include "tts/winograd_xform.inc"
+}  // namespace omni::tts::wino_avx512
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+namespace omni::tts::wino_avx2 {
+namespace {
+using Vec = __m256;
+constexpr int kLanes = 8;
+inline Vec vload(const float* p) { return _mm256_loadu_ps(p); }
+inline void vstore(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+inline Vec vzero() { return _mm256_setzero_ps(); }
+inline Vec vset(float s) { return _mm256_set1_ps(s); }
+inline Vec vfma(Vec a, float s, Vec b) { return _mm256_fmadd_ps(_mm256_set1_ps(s), b, a); }
+}  // namespace
+#include "tts/winograd_xform.inc"
+}  // namespace omni::tts::wino_avx2
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+namespace omni::tts::wino_scalar {
+namespace {
+using Vec = float;
+constexpr int kLanes = 1;
+inline Vec vload(const float* p) { return *p; }
+inline void vstore(float* p, Vec v) { *p = v; }
+inline Vec vzero() { return 0.f; }
+inline Vec vset(float s) { return s; }
+inline Vec vfma(Vec a, float s, Vec b) { return std::fma(s, b, a); }
+}  // namespace
+#include "tts/winograd_xform.inc"
+}  // namespace omni::tts::wino_scalar
+
+namespace omni::tts {
+namespace {
+
+constexpr int kSlack = 16;  // widest vector: every run may be processed in whole vectors
+
+struct Xform {
+  void (*in)(int, const float* const*, float* const*, int, const float*);
+  void (*out)(int, int, const float* const*, float* const*, int, const float*, float);
+};
+
+Xform pick_xform() {
+  switch (cpu_level()) {
+    case CpuLevel::kAvx512: return {wino_avx512::in_xform_n, wino_avx512::out_xform_nm};
+    case CpuLevel::kAvx2: return {wino_avx2::in_xform_n, wino_avx2::out_xform_nm};
+    default: return {wino_scalar::in_xform_n, wino_scalar::out_xform_nm};
+  }
+}
+
+// Finite interpolation points for n - 1 of them (the n-th is infinity); small magnitudes and
+// reciprocal pairs keep the transforms well conditioned.
+std::vector<double> points(int finite) {
+  static const double kAll[] = {0, 1, -1, 2, -2, 0.5, -0.5, 0.75, -0.75};
+  if (finite > int(std::size(kAll))) throw Error("winograd: tile too large");
+  return std::vector<double>(kAll, kAll + finite);
+}
+
+int round_up(int v, int to) { return (v + to - 1) / to * to; }
+
+float* scratch(std::vector<float>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+inline float act(float v, float slope) { return v < 0.f ? v * slope : v; }
+
+inline __m128 act4(__m128 v, __m128 slope) {
+  const __m128 neg = _mm_cmplt_ps(v, _mm_setzero_ps());
+  return _mm_or_ps(_mm_and_ps(neg, _mm_mul_ps(v, slope)), _mm_andnot_ps(neg, v));
+}
+
+// dst[s * ldd + q] = act(x[q * span + s - pad]) (zero outside [0, tin)), q < qe, s < span: a
+// transpose of the row seen as [qe][span], in 4x4 SSE blocks where the source is in range.
+void split_phases(const float* x, int tin, int pad, float slope, int span, int qe, float* dst,
+                  int ldd) {
+  const __m128 sl = _mm_set1_ps(slope);
+  const bool lrelu = slope != 1.f;
+  const int q4 = span % 4 == 0 ? qe / 4 * 4 : 0;
+  for (int q = 0; q < q4; q += 4) {
+    for (int s = 0; s < span; s += 4) {
+      const int lo = q * span + s - pad, hi = lo + 3 * span + 3;
+      if (lo >= 0 && hi < tin) {
+        const float* src = x + lo;
+        __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + span);
+        __m128 r2 = _mm_loadu_ps(src + 2 * span), r3 = _mm_loadu_ps(src + 3 * span);
+        if (lrelu) {
+          r0 = act4(r0, sl);
+          r1 = act4(r1, sl);
+          r2 = act4(r2, sl);
+          r3 = act4(r3, sl);
+        }
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        _mm_storeu_ps(dst + size_t(s) * ldd + q, r0);
+        _mm_storeu_ps(dst + size_t(s + 1) * ldd + q, r1);
+        _mm_storeu_ps(dst + size_t(s + 2) * ldd + q, r2);
+        _mm_storeu_ps(dst + size_t(s + 3) * ldd + q, r3);
+      } else {
+        for (int qq = q; qq < q + 4; ++qq) {
+          for (int ss = s; ss < s + 4; ++ss) {
+            const int i = qq * span + ss - pad;
+            dst[size_t(ss) * ldd + qq] = i >= 0 && i < tin ? act(x[i], slope) : 0.f;
+          }
+        }
+      }
+    }
+  }
+  for (int q = q4; q < qe; ++q) {
+    for (int s = 0; s < span; ++s) {
+      const int i = q * span + s - pad;
+      dst[size_t(s) * ldd + q] = i >= 0 && i < tin ? act(x[i], slope) : 0.f;
+    }
+  }
+}
+
+}  // namespace
+
+void merge_phases(const float* ob, int ldo, int span, int cc, float* y, int limit,
+                  const float* res) {
+  const bool add = res != nullptr;
+  const int q4 = span % 4 == 0 ? cc / 4 * 4 : 0;
+  for (int q = 0; q < q4; q += 4) {
+    if ((q + 4) * span <= limit) {
+      for (int s = 0; s < span; s += 4) {
+        __m128 r0 = _mm_loadu_ps(ob + size_t(s) * ldo + q);
+        __m128 r1 = _mm_loadu_ps(ob + size_t(s + 1) * ldo + q);
+        __m128 r2 = _mm_loadu_ps(ob + size_t(s + 2) * ldo + q);
+        __m128 r3 = _mm_loadu_ps(ob + size_t(s + 3) * ldo + q);
+        _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+        float* d = y + size_t(q) * span + s;
+        if (add) {
+          const float* rs = res + size_t(q) * span + s;
+          r0 = _mm_add_ps(r0, _mm_loadu_ps(rs));
+          r1 = _mm_add_ps(r1, _mm_loadu_ps(rs + span));
+          r2 = _mm_add_ps(r2, _mm_loadu_ps(rs + 2 * span));
+          r3 = _mm_add_ps(r3, _mm_loadu_ps(rs + 3 * span));
+        }
+        _mm_storeu_ps(d, r0);
+        _mm_storeu_ps(d + span, r1);
+        _mm_storeu_ps(d + 2 * span, r2);
+        _mm_storeu_ps(d + 3 * span, r3);
+      }
+    } else {
+      for (int qq = q; qq < q + 4; ++qq) {
+        for (int s = 0; s < span && qq * span + s < limit; ++s) {
+          const size_t at = size_t(qq) * span + s;
+          y[at] = add ? ob[size_t(s) * ldo + qq] + res[at] : ob[size_t(s) * ldo + qq];
+        }
+      }
+    }
+  }
+  for (int q = q4; q < cc; ++q) {
+    for (int s = 0; s < span && q * span + s < limit; ++s) {
+      const size_t at = size_t(q) * span + s;
+      y[at] = add ? ob[size_t(s) * ldo + q] + res[at] : ob[size_t(s) * ldo + q];
+    }
+  }
+}
+
+namespace {
+
+}  // namespace
+
+void winograd_matrices(int m, int r, std::vector<double>* bt, std::vector<double>* g,
+                       std::vector<double>* at) {
+  const int n = m + r - 1;
+  const std::vector<double> a = points(n - 1);
+  // V evaluates a polynomial of degree n-1 (its coefficients) at the points; the row for
+  // infinity takes the leading coefficient. The linear convolution s = u * w (lengths m, r) is
+  // s = V^-1 ((G w) .* (A u)); the correlation we need is its transpose in u:
+  // y = A^T ((G w) .* (V^-T x)), so B^T = V^-T.
+  std::vector<double> v(size_t(n) * n, 0.0), inv(size_t(n) * n, 0.0);
+  for (int i = 0; i < n; ++i) {
+    for (int l = 0; l < n; ++l) {
+      v[size_t(i) * n + l] = i < n - 1 ? std::pow(a[i], l) : (l == n - 1 ? 1.0 : 0.0);
+    }
+    inv[size_t(i) * n + i] = 1.0;
+  }
+  // Gauss-Jordan with partial pivoting.
+  for (int c = 0; c < n; ++c) {
+    int piv = c;
+    for (int i = c + 1; i < n; ++i) {
+      if (std::fabs(v[size_t(i) * n + c]) > std::fabs(v[size_t(piv) * n + c])) piv = i;
+    }
+    for (int l = 0; l < n; ++l) {
+      std::swap(v[size_t(c) * n + l], v[size_t(piv) * n + l]);
+      std::swap(inv[size_t(c) * n + l], inv[size_t(piv) * n + l]);
+    }
+    const double d = v[size_t(c) * n + c];
+    for (int l = 0; l < n; ++l) {
+      v[size_t(c) * n + l] /= d;
+      inv[size_t(c) * n + l] /= d;
+    }
+    for (int i = 0; i < n; ++i) {
+      if (i == c) continue;
+      const double f = v[size_t(i) * n + c];
+      if (f == 0) continue;
+      for (int l = 0; l < n; ++l) {
+        v[size_t(i) * n + l] -= f * v[size_t(c) * n + l];
+        inv[size_t(i) * n + l] -= f * inv[size_t(c) * n + l];
+      }
+    }
+  }
+  bt->assign(size_t(n) * n, 0.0);
+  for (int x = 0; x < n; ++x) {
+    for (int i = 0; i < n; ++i) (*bt)[size_t(x) * n + i] = inv[size_t(i) * n + x];
+  }
+  g->assign(size_t(n) * r, 0.0);
+  for (int x = 0; x < n; ++x) {
+    for (int k = 0; k < r; ++k) {
+      (*g)[size_t(x) * r + k] = x < n - 1 ? std::pow(a[x], k) : (k == r - 1 ? 1.0 : 0.0);
+    }
+  }
+  at->assign(size_t(m) * n, 0.0);
+  for (int j = 0; j < m; ++j) {
+    for (int x = 0; x < n; ++x) {
+      (*at)[size_t(j) * n + x] = x < n - 1 ? std::pow(a[x], j) : (j == m - 1 ? 1.0 : 0.0);
+    }
+  }
+}
+
+int WinogradConv::tile_for(int r) {
+  switch (r) {
+    case 3: return 4;  // n = 6
+    case 5: return 4;  // n = 8
+    case 7: return 4;  // n = 10
+    default: return 0;
+  }
+}
+
+bool WinogradConv::enabled_by_default() {
+  static const bool on = [] {
+    const char* e = std::getenv("OMNI_TTS_DIRECT");
+    return !(e && std::strcmp(e, "1") == 0);
+  }();
+  return on;
+}
+
+void WinogradConv::prepare(const float* w, int cout, int cin, int r, int dilation, int m) {
+  cin_ = cin;
+  cout_ = cout;
+  r_ = r;
+  d_ = dilation;
+  m_ = m;
+  n_ = m + r - 1;
+  std::vector<double> bt, g, at;
+  winograd_matrices(m, r, &bt, &g, &at);
+  bt_.assign(bt.begin(), bt.end());
+  at_.assign(at.begin(), at.end());
+  u_.assign(size_t(n_), PackedWeights{});
+  std::vector<float> ua(size_t(cout) * cin);
+  for (int a = 0; a < n_; ++a) {
+    for (int co = 0; co < cout; ++co) {
+      for (int ci = 0; ci < cin; ++ci) {
+        const float* wk = w + (size_t(co) * cin + ci) * r;
+        double s = 0;
+        for (int k = 0; k < r; ++k) s += g[size_t(a) * r + k] * double(wk[k]);
+        ua[size_t(co) * cin + ci] = float(s);
+      }
+    }
+    u_[size_t(a)].pack(ua.data(), cout, cin, cin);
+  }
+}
+
+void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const float* bias,
+                       float* y, int tout, const float* res, ThreadPool* pool) const {
+  static const Xform xf = pick_xform();
+  const int n = n_, m = m_, d = d_;
+  const int span = m * d;                    // outputs per tile group (L)
+  const int groups = (tout + span - 1) / span;  // Q
+  // Phase rows: ph[ci][s][q] = act(x)[ci][q*span + s - pad]; a tile (q, p) reads element i at
+  // phase (p + d*i) % span, row offset (p + d*i) / span.
+  const int qe = groups + (d * n - 1) / span + 1;
+  const int ldp = qe + kSlack;
+  thread_local std::vector<float> ph_buf;
+  float* ph = scratch(ph_buf, size_t(cin_) * span * ldp);
+  auto split = [&](int64_t b, int64_t e) {
+    for (int64_t ci = b; ci < e; ++ci) {
+      split_phases(x + size_t(ci) * tin, tin, pad, in_slope, span, qe,
+                   ph + size_t(ci) * span * ldp, ldp);
+    }
+  };
+  const bool threaded = pool && pool->size() > 1;
+  if (threaded && int64_t(cin_) * tin >= (1 << 16)) {
+    pool->parallel_for(cin_, split);
+  } else {
+    split(0, cin_);
+  }
+
+  // Chunks of `cq` tile groups: transforms and n GEMMs over a chunk stay in L2. The chunk size
+  // depends only on the layer, so results do not depend on the thread count.
+  const int target_cols = std::max(32, 131072 / (n * (cin_ + cout_)));
+  const int cq = std::max(16, round_up(std::max(1, target_cols / d), 16));
+  const int chunks = (groups + cq - 1) / cq;
+  const int ldv = round_up(d * cq + kSlack, 32);
+  auto run_chunks = [&](int64_t cb, int64_t ce, ThreadPool* inner) {
+    // Reused between calls (stale values only reach columns past the end, never stored).
+    thread_local std::vector<float> vb, mb, ob;
+    float* vbuf = scratch(vb, size_t(n) * cin_ * ldv);
+    float* mbuf = scratch(mb, size_t(n) * cout_ * ldv);
+    float* obuf = scratch(ob, size_t(span) * (cq + kSlack));
+    std::vector<const float*> src(size_t(std::max(n, cin_)));
+    std::vector<float*> dst(size_t(std::max(n, span)));
+    for (int64_t c = cb; c < ce; ++c) {
+      const int q0 = int(c) * cq;
+      const int cc = std::min(cq, groups - q0);
+      const int cols = d * cc;
+      // Input transform: V[a][ci][p*cc + q].
+      for (int ci = 0; ci < cin_; ++ci) {
+        const float* base = ph + size_t(ci) * span * ldp;
+        for (int p = 0; p < d; ++p) {
+          for (int i = 0; i < n; ++i) {
+            const int o = p + d * i;
+            src[size_t(i)] = base + size_t(o % span) * ldp + q0 + o / span;
+          }
+          for (int a = 0; a < n; ++a)
+            dst[size_t(a)] = vbuf + (size_t(a) * cin_ + ci) * ldv + size_t(p) * cc;
+          xf.in(n, src.data(), dst.data(), cc, bt_.data());
+        }
+      }
+      // n GEMMs: M_a = U_a V_a.
+      for (int a = 0; a < n; ++a) {
+        for (int ci = 0; ci < cin_; ++ci)
+          src[size_t(ci)] = vbuf + (size_t(a) * cin_ + ci) * ldv;
+        gemm_rows(u_[size_t(a)], src.data(), cols, nullptr,
+                  mbuf + size_t(a) * cout_ * ldv, ldv, inner);
+      }
+      // Output transform into phase rows obuf[s][q], then interleave into y.
+      const int ldo = cq + kSlack;
+      for (int co = 0; co < cout_; ++co) {
+        const float bv = bias ? bias[co] : 0.f;
+        for (int p = 0; p < d; ++p) {
+          for (int a = 0; a < n; ++a)
+            src[size_t(a)] = mbuf + (size_t(a) * cout_ + co) * ldv + size_t(p) * cc;
+          for (int j = 0; j < m; ++j) dst[size_t(j)] = obuf + size_t(p + d * j) * ldo;
+          xf.out(n, m, src.data(), dst.data(), cc, at_.data(), bv);
+        }
+        const size_t at = size_t(co) * tout + size_t(q0) * span;
+        merge_phases(obuf, ldo, span, cc, y + at, tout - q0 * span, res ? res + at : nullptr);
+      }
+    }
+  };
+  if (threaded && chunks >= 2 * pool->size()) {
+    pool->parallel_for(chunks, [&](int64_t b, int64_t e) { run_chunks(b, e, nullptr); });
+  } else {
+    run_chunks(0, chunks, pool);
+  }
+}
+
+}  // namespace omni::tts
