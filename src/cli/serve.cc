@@ -1,7 +1,7 @@
 // omni serve -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY] [-c/--ctx-size N] [-t THREADS]
 //            [--parallel N] [--queue N] [--cors ORIGIN] [--max-body BYTES] [--timeout SECONDS]
 //            [--asr-model WHISPER.bin] [--voice-dir DIR] [--voice FILE.onnx|ESPEAK] [--no-web-ui]
-//            [--mmproj FILE] [--image-mode auto|embed|ocr] [--ocr-languages eng+kor]
+//            [--mmproj FILE] [--image-mode auto|embed|caption|ocr] [--ocr-languages eng+kor]
 //            [--allow-image-urls] [--image-url-max-bytes N] [--image-url-timeout S]
 //            [--write-timeout S]
 //   OpenAI-compatible HTTP server (see server/server.h) with the browser UI at /.
@@ -74,9 +74,13 @@ RegisterCommand reg([](CLI::App& app) {
   cmd->add_option("--mmproj", opts->mmproj_path,
                   "the model's image projector (mmproj GGUF): image_url parts go in as embeddings");
   cmd->add_option("--image-mode", opts->image_mode,
-                  "default for image_url parts: embed (needs --mmproj), ocr, auto (embed when "
-                  "--mmproj fits the model, else ocr; default); a request may set \"image_mode\"")
-      ->check(CLI::IsMember({"auto", "embed", "ocr"}));
+                  "default for image_url parts: embed (needs --mmproj), caption (the model with "
+                  "--mmproj describes the image in words), ocr, auto (embed when --mmproj fits "
+                  "the model, else ocr; default); a request may set \"image_mode\"")
+      ->check(CLI::IsMember({"auto", "embed", "caption", "ocr"}));
+  cmd->add_option("--caption-tokens", opts->caption_max_tokens,
+                  "image_mode caption: longest caption in tokens (default 128)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--ocr-languages", opts->ocr_languages,
                   "Tesseract languages for image words, e.g. eng+kor (default eng+kor; empty: no OCR)");
   cmd->add_flag("--allow-image-urls", opts->allow_image_urls,

@@ -217,42 +217,65 @@ namespace {
 // the shapes, so results do not depend on the thread count.
 void gemm_packed(const KernelTable& k, DType wtype, const void* w, int64_t rows, int64_t cols,
                  const float* x, int64_t m, float* y, ThreadPool& tp) {
-  constexpr int64_t kNr = 64, kKc = 512, kMr = 6;
+  constexpr int64_t kNr = 64, kKc = 512, kMr = 6, kT = 16;
   const int64_t panels = (rows + kNr - 1) / kNr;
+  const int64_t kblocks = (cols + kKc - 1) / kKc;
   tp.parallel_for(panels, [&](int64_t pb, int64_t pe) {
+    // wp: the packed k-block of one panel ([k][64]); stage: its 64 weight rows as floats, row
+    // after row (converted with the level's vector code, then transposed in 16 x 16 tiles that
+    // stay in L1, where a per-row scatter missed L1 on every store); acc: the panel's partial
+    // sums over k-blocks, contiguous: y's rows are a power of two apart and thrashed the cache
+    // sets when the partial sums went there. The sums are added in the same order as before.
     thread_local std::vector<float> buf;
-    buf.resize(static_cast<size_t>(kKc * kNr + 16 + kKc + kMr * kNr));
+    const int64_t acc_n = kblocks > 1 ? m * kNr : 0;
+    buf.resize(static_cast<size_t>(2 * kKc * kNr + 16 + kMr * kNr + acc_n));
     const auto base = reinterpret_cast<uintptr_t>(buf.data());
     float* wp = buf.data() + ((64 - base % 64) % 64) / sizeof(float);
     float* stage = wp + kKc * kNr;
-    float* c = stage + kKc;
+    float* c = stage + kKc * kNr;
+    float* acc = c + kMr * kNr;
     for (int64_t p = pb; p < pe; ++p) {
       const int64_t r0 = p * kNr, nr = std::min(kNr, rows - r0);
       for (int64_t k0 = 0; k0 < cols; k0 += kKc) {
         const int64_t kc = std::min(kKc, cols - k0);
+        const bool first = k0 == 0, last = k0 + kc == cols;
         for (int64_t r = 0; r < kNr; ++r) {
+          float* dst = stage + r * kc;
           if (r >= nr) {
-            for (int64_t kk = 0; kk < kc; ++kk) wp[kNr * kk + r] = 0.0f;
-            continue;
-          }
-          const float* src = stage;
-          if (wtype == DType::F16) {
-            k.fp16_to_fp32_row(static_cast<const uint16_t*>(w) + (r0 + r) * cols + k0, kc, stage);
+            std::fill(dst, dst + kc, 0.0f);
+          } else if (wtype == DType::F16) {
+            k.fp16_to_fp32_row(static_cast<const uint16_t*>(w) + (r0 + r) * cols + k0, kc, dst);
           } else {
-            src = static_cast<const float*>(w) + (r0 + r) * cols + k0;
+            std::memcpy(dst, static_cast<const float*>(w) + (r0 + r) * cols + k0,
+                        static_cast<size_t>(kc) * sizeof(float));
           }
-          for (int64_t kk = 0; kk < kc; ++kk) wp[kNr * kk + r] = src[kk];
+        }
+        for (int64_t kt = 0; kt < kc; kt += kT) {
+          const int64_t ke = std::min(kc, kt + kT);
+          for (int64_t rt = 0; rt < kNr; rt += kT) {
+            for (int64_t kk = kt; kk < ke; ++kk) {
+              float* wrow = wp + kNr * kk;
+              for (int64_t r = rt; r < rt + kT; ++r) wrow[r] = stage[r * kc + kk];
+            }
+          }
         }
         for (int64_t a0 = 0; a0 < m; a0 += kMr) {
           const int64_t ma = std::min(kMr, m - a0);
           k.gemm6x64_f32(wp, kc, x + a0 * cols + k0, cols, ma, c);
           for (int64_t a = 0; a < ma; ++a) {
-            float* yr = y + (a0 + a) * rows + r0;
             const float* cr = c + kNr * a;
-            if (k0 == 0) {
-              std::memcpy(yr, cr, static_cast<size_t>(nr) * sizeof(float));
+            float* ar = acc + (a0 + a) * kNr;
+            if (last) {
+              float* yr = y + (a0 + a) * rows + r0;
+              if (first) {
+                std::memcpy(yr, cr, static_cast<size_t>(nr) * sizeof(float));
+              } else {
+                for (int64_t r = 0; r < nr; ++r) yr[r] = ar[r] + cr[r];
+              }
+            } else if (first) {
+              std::memcpy(ar, cr, kNr * sizeof(float));
             } else {
-              for (int64_t r = 0; r < nr; ++r) yr[r] += cr[r];
+              for (int64_t r = 0; r < kNr; ++r) ar[r] += cr[r];
             }
           }
         }

@@ -7,10 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/gguf.h"
 #include "llm/generate.h"
 #include "llm/media_prompt.h"
 #include "pipeline/local_caption.h"
@@ -137,6 +139,71 @@ TEST(ImageConversation, GoldenLayoutGivesTheGoldenGreedyTokensAndReusesTheCache)
 
   conv.reset();
   EXPECT_EQ(conv.messages().size(), 0u);
+}
+
+TEST(ImageConversation, ChatTemplateIsRenderedWithTheImageMarkerAndSpliced) {
+  // The tiny SmolVLM text model with a SmolVLM-style chat template written in: the conversation
+  // renders the model's own template (roles, end-of-utterance tokens parsed as specials) with the
+  // image marker where the image part stands, and splices the tiles there.
+  const gguf::File f = gguf::File::open(testing::refdata(kSmolLlm));
+  gguf::Writer w(f.version());
+  for (const auto& kv : f.metadata()) w.set(kv.key, kv.value);
+  for (const auto& t : f.tensors()) w.add_tensor(t.name, t.type, t.shape, t.bytes());
+  w.set("tokenizer.chat_template",
+        gguf::make_string("{% for m in messages %}<|im_start|>{{ m['role'] }}:"
+                          "{{ m['content'] }}<end_of_utterance>\n{% endfor %}"
+                          "{% if add_generation_prompt %}Assistant:{% endif %}"));
+  const auto path = (std::filesystem::temp_directory_path() / "omni_vlm_template_conv.gguf").string();
+  w.write(path);
+  auto model = llm::Model::load(path);
+  std::filesystem::remove(path);
+
+  ClipImageEncoder enc(testing::refdata(kSmolProj));
+  const ImageInput img = ImageInput::from_file(testing::refdata("vision/images/horse.png"));
+  auto e = std::make_shared<const ImageEmbeddings>(enc.encode(img, CancelToken()));
+  LocalConversation conv(model, "tiny-smol", {.n_ctx = 512}, "");
+  ASSERT_TRUE(conv.has_template());
+  UserMessage m;
+  m.parts.push_back(MessagePart{"", std::make_shared<const ImageInput>(img), e});
+  m.parts.push_back(MessagePart{"\nWhat is it?", nullptr, nullptr});
+  conv.add_user(m);
+  GenOptions o;
+  o.max_tokens = 6;
+  const Reply r = conv.generate(o, CancelToken());
+
+  llm::ImageEmbeddings ie;
+  ie.embd = e->data;
+  ie.n_embd = static_cast<uint32_t>(e->n_embd);
+  ie.grid_cols = static_cast<uint32_t>(e->grid_cols);
+  ie.grid_rows = static_cast<uint32_t>(e->grid_rows);
+  ie.rows_per_tile = static_cast<uint32_t>(e->tokens_per_tile);
+  llm::MediaPromptOptions mo;
+  mo.layout = llm::ImageLayout::kIdefics3;
+  const llm::Prompt p = llm::build_media_prompt(
+      model->vocab(), "<|im_start|>user:<__media__>\nWhat is it?<end_of_utterance>\nAssistant:",
+      std::span(&ie, 1), mo);
+  // The template's control texts are single tokens in the prompt, not their characters.
+  const auto eou = model->vocab().tokenize("<end_of_utterance>", false, true);
+  ASSERT_EQ(eou.size(), 1u);
+  llm::Context ctx(model, {.n_ctx = 512});
+  llm::GenerateOptions g;
+  g.max_tokens = 6;
+  g.sampling.temperature = 0;
+  g.sampling.min_p = 0;
+  const auto want = llm::generate(ctx, p, g);
+  EXPECT_EQ(r.stats.prompt_tokens, static_cast<int>(p.size()));
+  EXPECT_EQ(r.stats.generated_tokens, 6);
+  EXPECT_EQ(r.text, want.text);
+  EXPECT_EQ(conv.messages().size(), 2u);  // user + assistant, rendered again next turn
+
+  // Next turn: the template renders both turns; the image's rows come from the cache (all of
+  // turn 1 but the generation prompt "\nAssistant:", which the template re-renders as the
+  // assistant message's own opening).
+  conv.add_user(UserMessage::text_only("And?"));
+  o.max_tokens = 2;
+  const Reply r2 = conv.generate(o, CancelToken());
+  EXPECT_GE(r2.stats.reused_tokens, static_cast<int>(p.size()) - 4);
+  EXPECT_LT(r2.stats.prompt_tokens, 30);
 }
 
 TEST(ImageConversation, BadImagePartsAreClearErrors) {

@@ -513,9 +513,6 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
     const int proj = s.image_encoder ? s.image_encoder->n_embd_out() : 0;
     const int n_embd = static_cast<int>(s.model->config().n_embd);
     s.image_mode = pipeline::resolve_image_mode(pipeline::parse_image_mode(s.o.image_mode), proj, n_embd);
-    if (s.image_mode == pipeline::ImageMode::kCaption) {
-      throw Error("serve: --image-mode caption is not offered by the server; use embed, ocr or auto");
-    }
     if (s.image_encoder && proj != n_embd) {
       std::fprintf(stderr, "serve: %s projects to %d values, the model's n_embd is %d: images go in as "
                            "OCR words\n", s.o.mmproj_path.c_str(), proj, n_embd);

@@ -34,9 +34,12 @@ struct ServerOptions {
   bool web_ui = true;               // serve the browser UI at /
   // Images (`image_url` parts): with an mmproj whose projector width equals the model's n_embd
   // they go in as embeddings (image_mode auto/embed), otherwise as OCR words in ocr_languages.
-  // A request may pick its own with the body field "image_mode": "auto" | "embed" | "ocr".
+  // caption (needs that mmproj too): the model itself describes the image in a separate greedy
+  // run and the description goes into the message as text. A request may pick its own with the
+  // body field "image_mode": "auto" | "embed" | "caption" | "ocr".
   std::string mmproj_path = "";
-  std::string image_mode = "auto";  // auto | embed | ocr
+  std::string image_mode = "auto";  // auto | embed | caption | ocr
+  int caption_max_tokens = 128;     // length limit of a caption (image_mode caption)
   std::string ocr_languages = "eng+kor";
   // `image_url` parts may name http(s) URLs the server downloads (off: only data: URLs).
   bool allow_image_urls = false;

@@ -2,6 +2,7 @@
 // embeddings spliced into the prompt with --mmproj, or the words path: image → OCR text), and
 // spoken answers (`modalities: ["text", "audio"]`).
 #include "asr/audio_io.h"
+#include "pipeline/local_caption.h"
 #include "server/base64.h"
 #include "server/image_fetch.h"
 #include "server/server_impl.h"
@@ -60,12 +61,16 @@ Server::Impl::RequestImages Server::Impl::request_images(const json& body) const
     }
     r.mode = pipeline::ImageMode::kEmbed;
   } else if (m == "caption") {
-    throw ApiError(400, "'image_mode' 'caption' is not offered by this server; use 'embed', 'ocr' "
-                        "or 'auto'.", "image_mode", "invalid_value");
+    if (!image_encoder) {
+      throw ApiError(400, "'image_mode' 'caption' needs the server started with an --mmproj that "
+                          "fits the model (the model captions the image); use 'ocr' or 'auto'.",
+                     "image_mode", "invalid_value");
+    }
+    r.mode = pipeline::ImageMode::kCaption;
   } else {
     throw ApiError(400, "Invalid value for 'image_mode': '" + m +
-                            "'. Supported values are: 'auto', 'embed' and 'ocr'.", "image_mode",
-                   "invalid_value");
+                            "'. Supported values are: 'auto', 'embed', 'caption' and 'ocr'.",
+                   "image_mode", "invalid_value");
   }
   return r;
 }
@@ -213,6 +218,26 @@ std::string Server::Impl::part_to_text(const json& part, const std::string& type
     images.layout = e.projector == "idefics3" ? llm::ImageLayout::kIdefics3 : llm::ImageLayout::kPlain;
     images.images.push_back(std::move(ie));
     return std::string(llm::kMediaMarker);
+  }
+  if (images.mode == pipeline::ImageMode::kCaption) {
+    // The words path through the loaded VLM itself: a separate greedy conversation captions the
+    // image, and the caption goes into the message as text (as the CLI's turn does).
+    const auto t0 = Clock::now();
+    pipeline::ImageInput in;
+    in.bytes = std::move(d.bytes);
+    in.mime = d.mime;
+    in.source = pw + ".url";
+    pipeline::ImageText t;
+    try {
+      pipeline::CaptionImageReader reader(model, id, *image_encoder,
+                                          {.n_ctx = 0, .pool = pool.get()}, o.caption_max_tokens);
+      t = reader.describe(in, pipeline::CancelToken());
+    } catch (const FormatError& ex) {
+      throw ApiError(400, std::string("The image could not be read: ") + ex.what(), pw + ".url",
+                     "invalid_image");
+    }
+    metrics.record_stage("caption", std::chrono::duration<double>(Clock::now() - t0).count());
+    return "[Image description: " + (t.text.empty() ? std::string("(none)") : t.text) + "]";
   }
   if (!image_to_text) {
     throw ApiError(400, "Image input needs an image-to-text stage (OCR words path: Tesseract with "

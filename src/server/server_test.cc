@@ -20,6 +20,7 @@
 #include "llm/generate.h"
 #include "llm/media_prompt.h"
 #include "llm/model.h"
+#include "pipeline/local_caption.h"
 #include "pipeline/local_image_encoder.h"
 #include "server/base64.h"
 #include "testing/refdata.h"
@@ -719,6 +720,63 @@ TEST(Server, ImageUrlPartsGoInAsEmbeddingsWithAnMmproj) {
   json embed = req;
   embed["image_mode"] = "embed";
   expect_error(plain.post("/v1/chat/completions", embed), 400, "image_mode");
+  std::filesystem::remove(model_path);
+}
+
+TEST(Server, CaptionModeAsksTheVlmAndSendsTheDescriptionAsText) {
+  const std::string model_path = smol_with_template();
+  const std::string mmproj = testing::refdata("vision/models/mmproj-tiny-smolvlm-rand-f32.gguf");
+  const std::string image = "vision/images/horse.png";
+  TestServer s({.model_path = model_path, .mmproj_path = mmproj, .caption_max_tokens = 10});
+  const json req = {{"model", "omni_server_smolvlm_chat"},
+                    {"messages", json::array({{{"role", "user"},
+                                               {"content", json::array({
+                                                   {{"type", "image_url"},
+                                                    {"image_url", {{"url", data_url(image, "image/png")}}}},
+                                                   {{"type", "text"}, {"text", "What is it?"}}})}}})},
+                    {"max_tokens", 6},
+                    {"temperature", 0},
+                    {"image_mode", "caption"}};
+  auto [status, r] = s.post("/v1/chat/completions", req);
+  ASSERT_EQ(status, 200) << r.dump();
+
+  // Reference: the caption from the same VLM asked directly, then the same chat with the
+  // description written in as a text part.
+  auto model = llm::Model::load(model_path);
+  pipeline::ClipImageEncoder enc(mmproj);
+  pipeline::CaptionImageReader reader(model, "m", enc, {}, 10);
+  const pipeline::ImageText t =
+      reader.describe(pipeline::ImageInput::from_file(testing::refdata(image)), pipeline::CancelToken());
+  EXPECT_EQ(reader.last_reply().stats.generated_tokens, 10);
+  ASSERT_FALSE(t.text.empty());
+  json as_text = req;
+  as_text.erase("image_mode");
+  as_text["messages"][0]["content"][0] = {{"type", "text"}, {"text", "[Image description: " + t.text + "]"}};
+  auto [st2, r2] = s.post("/v1/chat/completions", as_text);
+  ASSERT_EQ(st2, 200) << r2.dump();
+  EXPECT_EQ(r["usage"]["prompt_tokens"], r2["usage"]["prompt_tokens"]);
+  EXPECT_EQ(r["choices"][0]["message"]["content"], r2["choices"][0]["message"]["content"]);
+  // The embeddings path gives another prompt (image rows, not words).
+  json embed = req;
+  embed["image_mode"] = "embed";
+  auto [st3, r3] = s.post("/v1/chat/completions", embed);
+  ASSERT_EQ(st3, 200) << r3.dump();
+  EXPECT_NE(r3["usage"]["prompt_tokens"], r["usage"]["prompt_tokens"]);
+
+  // As the server default too; without an mmproj it is a clear error (per request: a 400).
+  TestServer by_default({.model_path = model_path, .mmproj_path = mmproj, .image_mode = "caption",
+                         .caption_max_tokens = 10});
+  json no_mode = req;
+  no_mode.erase("image_mode");
+  auto [st4, r4] = by_default.post("/v1/chat/completions", no_mode);
+  ASSERT_EQ(st4, 200) << r4.dump();
+  EXPECT_EQ(r4["choices"][0]["message"]["content"], r["choices"][0]["message"]["content"]);
+  TestServer plain({.model_path = model_path});
+  expect_error(plain.post("/v1/chat/completions", req), 400, "image_mode");
+  ServerOptions o;
+  o.model_path = model_path;
+  o.image_mode = "caption";
+  EXPECT_THROW(Server{o}, Error);
   std::filesystem::remove(model_path);
 }
 

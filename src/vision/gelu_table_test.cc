@@ -53,5 +53,32 @@ TEST(VisionGeluTable, RoundsTheInputAndClampsLikeGgml) {
   EXPECT_EQ(x[5], f16(0.8411919906082768));
 }
 
+TEST(VisionGeluTable, VectorInputRoundingEqualsTheScalarOne) {
+  // The block path (vector f16 rounding of the inputs) against the scalar rounding of core/half.h
+  // (an f16 input is its own rounding), over lengths that end inside a vector and a block, with
+  // near-ties, clamps and signed zeros.
+  for (const int64_t n : {int64_t{1}, int64_t{17}, int64_t{512}, int64_t{1300}}) {
+    std::vector<float> x(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      x[i] = static_cast<float>(std::sin(0.37 * static_cast<double>(i)) * 9.5);
+      if (i % 7 == 3) {  // exactly between two f16 values: ties go to the even one
+        const auto hb = static_cast<uint16_t>(0x3800 + i);
+        x[i] = (fp16_to_fp32(hb) + fp16_to_fp32(static_cast<uint16_t>(hb + 1))) / 2;
+      }
+      if (i % 11 == 5) x[i] = i % 2 ? -0.0f : 10.0f;
+    }
+    for (int k = 0; k < 2; ++k) {
+      std::vector<float> a = x, b = x;
+      for (auto& v : b) v = fp16_to_fp32(fp32_to_fp16(v));
+      (k == 0 ? gelu_tanh_f16_table : quick_gelu_f16_table)(a.data(), n);
+      for (auto& v : b) (k == 0 ? gelu_tanh_f16_table : quick_gelu_f16_table)(&v, 1);
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_EQ(std::signbit(a[i]), std::signbit(b[i])) << k << " " << i;
+        ASSERT_EQ(a[i], b[i]) << k << " at " << x[i];
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace omni::vision
