@@ -145,6 +145,14 @@ KernelTable::QuantTileFn quant_tile_fn(DType wtype, const KernelTable& k) {
   }
 }
 
+KernelTable::QuantGemmFn quant_gemm_fn(DType wtype, const KernelTable& k) {
+  switch (wtype) {
+    case DType::Q4_0: return k.gemm_q4_0;
+    case DType::Q5_0: return k.gemm_q5_0;
+    default: return nullptr;
+  }
+}
+
 void Activations::quantize(DType wtype, const float* x, int64_t m, int64_t cols,
                            const KernelTable& k) {
   checked_row_bytes(wtype, cols);
@@ -288,6 +296,23 @@ void matmul(DType wtype, const void* w, int64_t rows, const Activations& act, fl
   const KernelTable& k = active();
   if ((wtype == DType::F32 || wtype == DType::F16) && k.gemm6x64_f32 != nullptr && m >= 8) {
     gemm_packed(k, wtype, w, rows, cols, static_cast<const float*>(act.row(0)), m, y, tp);
+    return;
+  }
+  const KernelTable::QuantGemmFn qgemm = quant_gemm_fn(wtype, k);
+  if (qgemm != nullptr && m >= 4) {
+    // Equal to the dots bit for bit, so the split may follow the thread count: one share of
+    // rows per thread (a multiple of 2, the kernel's row block).
+    std::vector<const void*> rows_act(static_cast<size_t>(m));
+    for (int64_t i = 0; i < m; ++i) rows_act[static_cast<size_t>(i)] = act.row(i);
+    const int64_t nt = tp.size();
+    const int64_t share = std::max<int64_t>(2, ((rows + nt - 1) / nt + 1) / 2 * 2);
+    const int64_t shares = (rows + share - 1) / share;
+    tp.parallel_for(shares, [&](int64_t sb, int64_t se) {
+      for (int64_t s = sb; s < se; ++s) {
+        const int64_t r0 = s * share, nr = std::min(share, rows - r0);
+        qgemm(wb + static_cast<uint64_t>(r0) * rb, rb, nr, rows_act.data(), m, cols, y + r0, rows);
+      }
+    }, 1);
     return;
   }
   // Batched: a tile of weight rows (about 384 KiB, it stays in L2 next to the current group of

@@ -103,6 +103,14 @@ struct KernelTable {
   QuantTileFn tile4x4_q4_K;
   QuantTileFn tile4x4_q5_K;
   QuantTileFn tile4x4_q6_K;
+  // Optional batched products (nullptr where absent): y[i * ys + r] = the level's dot of weight
+  // row r (r < rows, w_row_bytes apart) with prepared activation row act[i] (i < m), n weight
+  // elements each, bit for bit. They unpack each weight row once per call instead of once per
+  // tile, so they beat the tiles when m is large (a prompt batch).
+  using QuantGemmFn = void (*)(const void* w, uint64_t w_row_bytes, int64_t rows,
+                               const void* const* act, int64_t m, int64_t n, float* y, int64_t ys);
+  QuantGemmFn gemm_q4_0;
+  QuantGemmFn gemm_q5_0;
 
   // Elementwise (x and y may alias unless noted).
   void (*rms_norm)(const float* x, const float* w, float eps, int64_t n, float* y);
@@ -178,6 +186,8 @@ using DotFn = float (*)(const void* w, const void* act, int64_t n);
 DotFn dot_fn(DType wtype, const KernelTable& k);
 // The level's 4x4 quantized tile for wtype, or nullptr (float types, levels without one).
 KernelTable::QuantTileFn quant_tile_fn(DType wtype, const KernelTable& k);
+// The level's batched quantized product for wtype, or nullptr.
+KernelTable::QuantGemmFn quant_gemm_fn(DType wtype, const KernelTable& k);
 
 // ---- Matrix products (y = W x with W in GGUF layout: `rows` rows of `cols` elements) ----
 

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "core/half.h"
 #include "core/kernels_impl.h"
@@ -823,6 +824,154 @@ void tile4x4(const void* w, uint64_t wrb, const void* const* act, int64_t n, flo
   }
 }
 
+// ---- Batched products with weights unpacked once per call (Q4_0, Q5_0) ----
+// The 4x4 tiles above unpack a weight block again for every pair of activation rows. Here a
+// panel of weight rows is unpacked once into a buffer that stays in L2 (per 4 blocks: the 64 low
+// and 64 high nibble bytes, then the 4 fp16 scales widened and spread to 16 lanes), and every
+// activation row then meets it with loads alone. Per pair and 4 blocks that leaves two
+// VPDPBUSD, one conversion, one multiply and one FMA. The scale product is formed lane-wise
+// from the spread factors, which gives exactly the lanes of the dot's permuted 4-lane product,
+// so every output is still bit-identical to dot_q32.
+
+constexpr int64_t kUnpackedStep = 192;  // bytes per row per 4 blocks
+
+template <Q32 T>
+void unpack_q32_row(const typename Q32Traits<T>::Block* w, int64_t steps, uint8_t* out) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  for (int64_t s = 0; s < steps; ++s) {
+    const auto* x = w + 4 * s;
+    const uint64_t h = static_cast<uint64_t>(x[0].d) | (static_cast<uint64_t>(x[1].d) << 16) |
+                       (static_cast<uint64_t>(x[2].d) << 32) | (static_cast<uint64_t>(x[3].d) << 48);
+    const __m128 wd = _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>(h)));
+    __m512i q = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[0].qs)));
+    q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[1].qs)), 1);
+    q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[2].qs)), 2);
+    q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[3].qs)), 3);
+    __m512i lo = _mm512_and_si512(q, low4);
+    __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+    if constexpr (T == Q32::k5_0) {
+      uint64_t mlo = 0, mhi = 0;
+      for (int j = 0; j < 4; ++j) {
+        const uint64_t qh = load_u32(x[j].qh);
+        mlo |= (qh & 0xFFFFu) << (16 * j);
+        mhi |= (qh >> 16) << (16 * j);
+      }
+      lo = _mm512_mask_add_epi8(lo, static_cast<__mmask64>(mlo), lo, _mm512_set1_epi8(0x10));
+      hi = _mm512_mask_add_epi8(hi, static_cast<__mmask64>(mhi), hi, _mm512_set1_epi8(0x10));
+    }
+    uint8_t* o = out + s * kUnpackedStep;
+    _mm512_store_si512(o, lo);
+    _mm512_store_si512(o + 64, hi);
+    _mm_store_ps(reinterpret_cast<float*>(o + 128), wd);
+  }
+}
+
+// R unpacked weight rows (ustride bytes apart) x C activation rows: y[c * ys + r].
+template <Q32 T, int R, int C>
+void gemm_q32_block(const uint8_t* up, int64_t ustride, const typename Q32Traits<T>::Block* const* wraw,
+                    const Q8Row* const* a, int64_t steps, int64_t nb, float* y, int64_t ys) {
+  using Tr = Q32Traits<T>;
+  static_assert(!Tr::kMin, "the unpacked layout has no mins");
+  alignas(64) static constexpr int32_t kIdx4[16] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+  const __m512i idx4 = _mm512_load_si512(kIdx4);
+  __m512 acc[2][R][C];
+  for (int h = 0; h < 2; ++h) {
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) acc[h][r][c] = _mm512_setzero_ps();
+    }
+  }
+  // One step of 4 blocks into accumulator set h (the dot alternates sets every 4 blocks).
+  auto step = [&](int64_t s, int h) {
+    const int64_t b = 4 * s;
+    __m512i lo[R], hi[R];
+    __m128 wd[R];
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* u = up + r * ustride + s * kUnpackedStep;
+      lo[r] = _mm512_load_si512(u);
+      hi[r] = _mm512_load_si512(u + 64);
+      wd[r] = _mm_load_ps(reinterpret_cast<const float*>(u + 128));
+    }
+    for (int c = 0; c < C; ++c) {
+      const __m128 ad = _mm_loadu_ps(a[c]->d + b);
+      __m512i p0 = load512(a[c]->neg_sum4x2 + 4 * b);
+      if constexpr (Tr::kBiasShift > 0) p0 = _mm512_slli_epi32(p0, Tr::kBiasShift);
+      const int8_t* an = a[c]->qs_nib + 32 * b;
+      const __m512i an0 = load512(an), an1 = load512(an + 64);
+      for (int r = 0; r < R; ++r) {
+        __m512i p = _mm512_dpbusd_epi32(p0, lo[r], an0);
+        p = _mm512_dpbusd_epi32(p, hi[r], an1);
+        const __m512 sc = _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(_mm_mul_ps(wd[r], ad)));
+        acc[h][r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc[h][r][c]);
+      }
+    }
+  };
+  int64_t s = 0;
+  for (; s + 2 <= steps; s += 2) {
+    step(s, 0);
+    step(s + 1, 1);
+  }
+  if (s < steps) step(s, 0);
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) {
+      y[c * ys + r] = q32_finish<T>(acc[0][r][c], acc[1][r][c], _mm_setzero_ps(), wraw[r], *a[c], 4 * steps, nb);
+    }
+  }
+}
+
+template <Q32 T, int R>
+void gemm_q32_rows(const uint8_t* up, int64_t ustride, const typename Q32Traits<T>::Block* const* wraw,
+                   const Q8Row* const* a, int64_t m, int64_t steps, int64_t nb, float* y, int64_t ys) {
+  constexpr int kC = 8 / R;  // 8 pairs, 16 accumulators
+  int64_t i = 0;
+  for (; i + kC <= m; i += kC) gemm_q32_block<T, R, kC>(up, ustride, wraw, a + i, steps, nb, y + i * ys, ys);
+  for (; i < m; ++i) gemm_q32_block<T, R, 1>(up, ustride, wraw, a + i, steps, nb, y + i * ys, ys);
+}
+
+template <Q32 T>
+void gemm_q32(const void* w, uint64_t wrb, int64_t rows, const void* const* act, int64_t m, int64_t n,
+              float* y, int64_t ys) {
+  using Block = typename Q32Traits<T>::Block;
+  const int64_t nb = n / QK8_0, steps = nb / 4;
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* const* a = reinterpret_cast<const Q8Row* const*>(act);
+  const int64_t ustride = std::max<int64_t>(steps, 1) * kUnpackedStep;
+  // A panel of about 256 KiB unpacked stays in L2 while all activation rows pass over it.
+  const int64_t panel = std::clamp<int64_t>((int64_t{256} << 10) / ustride / 2 * 2, 2, 512);
+  thread_local std::vector<uint8_t> buf;
+  buf.resize(static_cast<size_t>(panel * ustride + 64));
+  const auto base = reinterpret_cast<uintptr_t>(buf.data());
+  uint8_t* up = buf.data() + (64 - base % 64) % 64;
+  for (int64_t p0 = 0; p0 < rows; p0 += panel) {
+    const int64_t np = std::min(panel, rows - p0);
+    for (int64_t r = 0; r < np; ++r) {
+      unpack_q32_row<T>(reinterpret_cast<const Block*>(wb + static_cast<uint64_t>(p0 + r) * wrb), steps,
+                        up + r * ustride);
+    }
+    // Activation groups outside, row pairs inside: a group's blocks stay in L1 while the panel
+    // streams from L2.
+    for (int64_t i = 0; i < m; i += 8) {
+      const int64_t mi = std::min<int64_t>(8, m - i);
+      const Block* wr[4];
+      auto raw = [&](int64_t r, int k) {
+        for (int j = 0; j < k; ++j) wr[j] = reinterpret_cast<const Block*>(wb + static_cast<uint64_t>(p0 + r + j) * wrb);
+      };
+      int64_t r = 0;
+      for (; r + 4 <= np; r += 4) {
+        raw(r, 4);
+        gemm_q32_rows<T, 4>(up + r * ustride, ustride, wr, a + i, mi, steps, nb, y + i * ys + p0 + r, ys);
+      }
+      for (; r + 2 <= np; r += 2) {
+        raw(r, 2);
+        gemm_q32_rows<T, 2>(up + r * ustride, ustride, wr, a + i, mi, steps, nb, y + i * ys + p0 + r, ys);
+      }
+      for (; r < np; ++r) {
+        raw(r, 1);
+        gemm_q32_rows<T, 1>(up + r * ustride, ustride, wr, a + i, mi, steps, nb, y + i * ys + p0 + r, ys);
+      }
+    }
+  }
+}
+
 
 void fp16_to_fp32_row(const uint16_t* x, int64_t n, float* y) {
   int64_t i = 0;
@@ -882,6 +1031,8 @@ void detail::fill_avx512(KernelTable& t) {
   t.tile4x4_q4_K = k::tile4x4<4, 2, k::tile_qk4<false, 4, 2>>;
   t.tile4x4_q5_K = k::tile4x4<4, 2, k::tile_qk4<true, 4, 2>>;
   t.tile4x4_q6_K = k::tile4x4<4, 2, k::tile_q6_K<4, 2>>;
+  t.gemm_q4_0 = k::gemm_q32<k::Q32::k4_0>;
+  t.gemm_q5_0 = k::gemm_q32<k::Q32::k5_0>;
   t.rms_norm = k::rms_norm;
   t.layer_norm = k::layer_norm;
   t.softmax = k::softmax;
