@@ -149,6 +149,7 @@ KernelTable::QuantGemmFn quant_gemm_fn(DType wtype, const KernelTable& k) {
   switch (wtype) {
     case DType::Q4_0: return k.gemm_q4_0;
     case DType::Q5_0: return k.gemm_q5_0;
+    case DType::Q6_K: return k.gemm_q6_K;
     default: return nullptr;
   }
 }

@@ -111,6 +111,7 @@ struct KernelTable {
                                const void* const* act, int64_t m, int64_t n, float* y, int64_t ys);
   QuantGemmFn gemm_q4_0;
   QuantGemmFn gemm_q5_0;
+  QuantGemmFn gemm_q6_K;
 
   // Elementwise (x and y may alias unless noted).
   void (*rms_norm)(const float* x, const float* w, float eps, int64_t n, float* y);

@@ -972,6 +972,124 @@ void gemm_q32(const void* w, uint64_t wrb, int64_t rows, const void* const* act,
   }
 }
 
+// ---- Batched Q6_K product with weights unpacked once per call ----
+// Same idea as gemm_q32 for the K-quant of the FFN down projections in Q4_K_M files: per
+// 256-element block and row the buffer holds the four 6-bit weight vectors and their four
+// spread scale vectors exactly as tile_q6_K builds them, then -32 * scales for the offset and
+// the block's d. Integer sums are exact in any order and the float steps are the dot's, so
+// outputs equal dot_q6_K bit for bit.
+
+constexpr int64_t kQ6Step = 576;  // bytes per row per block: 8 zmm, 16 int16, d
+
+void unpack_q6_K_row(const BlockQ6_K* w, int64_t nb, uint8_t* out) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i m30 = _mm512_set1_epi8(0x30);
+  const __m512i shl0 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+  const __m512i shr1 = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+  __m512i idx[4];
+  for (int c = 0; c < 4; ++c) {
+    alignas(64) int16_t t[32];
+    for (int i = 0; i < 32; ++i) t[i] = static_cast<int16_t>(4 * c + i / 8);
+    idx[c] = _mm512_load_si512(t);
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t* o = out + b * kQ6Step;
+    const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales)));
+    const __m512i sc16 = _mm512_castsi256_si512(sc);
+    for (int h = 0; h < 2; ++h) {
+      const __m512i l = load512(w[b].ql + 64 * h);
+      const __m512i hb = _mm512_broadcast_i64x4(loadu256(w[b].qh + 32 * h));
+      _mm512_store_si512(o + 128 * h, _mm512_or_si512(_mm512_and_si512(l, low4),
+                                                      _mm512_and_si512(_mm512_sllv_epi16(hb, shl0), m30)));
+      _mm512_store_si512(o + 128 * h + 64, _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
+                                                           _mm512_and_si512(_mm512_srlv_epi16(hb, shr1), m30)));
+      _mm512_store_si512(o + 256 + 128 * h, _mm512_permutexvar_epi16(idx[2 * h], sc16));
+      _mm512_store_si512(o + 256 + 128 * h + 64, _mm512_permutexvar_epi16(idx[2 * h + 1], sc16));
+    }
+    _mm256_store_si256(reinterpret_cast<__m256i*>(o + 512), _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(sc, 5)));
+    const float d = half_to_float(w[b].d);
+    std::memcpy(o + 544, &d, 4);
+  }
+}
+
+template <int R, int C>
+void gemm_q6_K_block(const uint8_t* up, int64_t ustride, const BlockQ8_K* const* a, int64_t nb, float* y,
+                     int64_t ys) {
+  __m512 acc[R][C];
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i isum[R][C];
+    for (int r = 0; r < R; ++r) {
+      const __m256i neg32sc = _mm256_load_si256(reinterpret_cast<const __m256i*>(up + r * ustride + b * kQ6Step + 512));
+      for (int c = 0; c < C; ++c) {
+        isum[r][c] = _mm512_zextsi256_si512(_mm256_madd_epi16(loadu256(a[c][b].bsums), neg32sc));
+      }
+    }
+    for (int h = 0; h < 2; ++h) {
+      __m512i a0[C], a1[C];
+      for (int c = 0; c < C; ++c) {
+        a0[c] = load512(a[c][b].qs + 128 * h);
+        a1[c] = load512(a[c][b].qs + 128 * h + 64);
+      }
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* u = up + r * ustride + b * kQ6Step;
+        const __m512i q0 = _mm512_load_si512(u + 128 * h), q1 = _mm512_load_si512(u + 128 * h + 64);
+        const __m512i s0 = _mm512_load_si512(u + 256 + 128 * h), s1 = _mm512_load_si512(u + 256 + 128 * h + 64);
+        for (int c = 0; c < C; ++c) {
+          isum[r][c] = _mm512_dpwssd_epi32(isum[r][c], _mm512_maddubs_epi16(q0, a0[c]), s0);
+          isum[r][c] = _mm512_dpwssd_epi32(isum[r][c], _mm512_maddubs_epi16(q1, a1[c]), s1);
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      float dw;
+      std::memcpy(&dw, up + r * ustride + b * kQ6Step + 544, 4);
+      for (int c = 0; c < C; ++c) {
+        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][c]), _mm512_set1_ps(dw * a[c][b].d), acc[r][c]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) y[c * ys + r] = _mm512_reduce_add_ps(acc[r][c]);
+  }
+}
+
+template <int R>
+void gemm_q6_K_rows(const uint8_t* up, int64_t ustride, const BlockQ8_K* const* a, int64_t m, int64_t nb,
+                    float* y, int64_t ys) {
+  int64_t i = 0;
+  for (; i + 2 <= m; i += 2) gemm_q6_K_block<R, 2>(up, ustride, a + i, nb, y + i * ys, ys);
+  if (i < m) gemm_q6_K_block<R, 1>(up, ustride, a + i, nb, y + i * ys, ys);
+}
+
+void gemm_q6_K(const void* w, uint64_t wrb, int64_t rows, const void* const* act, int64_t m, int64_t n,
+               float* y, int64_t ys) {
+  const int64_t nb = n / QK_K;
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* const* a = reinterpret_cast<const BlockQ8_K* const*>(act);
+  const int64_t ustride = nb * kQ6Step;
+  const int64_t panel = std::clamp<int64_t>((int64_t{256} << 10) / ustride / 4 * 4, 4, 512);
+  thread_local std::vector<uint8_t> buf;
+  buf.resize(static_cast<size_t>(panel * ustride + 64));
+  const auto base = reinterpret_cast<uintptr_t>(buf.data());
+  uint8_t* up = buf.data() + (64 - base % 64) % 64;
+  for (int64_t p0 = 0; p0 < rows; p0 += panel) {
+    const int64_t np = std::min(panel, rows - p0);
+    for (int64_t r = 0; r < np; ++r) {
+      unpack_q6_K_row(reinterpret_cast<const BlockQ6_K*>(wb + static_cast<uint64_t>(p0 + r) * wrb), nb,
+                      up + r * ustride);
+    }
+    for (int64_t i = 0; i < m; i += 8) {
+      const int64_t mi = std::min<int64_t>(8, m - i);
+      int64_t r = 0;
+      for (; r + 4 <= np; r += 4) gemm_q6_K_rows<4>(up + r * ustride, ustride, a + i, mi, nb, y + i * ys + p0 + r, ys);
+      for (; r < np; ++r) gemm_q6_K_rows<1>(up + r * ustride, ustride, a + i, mi, nb, y + i * ys + p0 + r, ys);
+    }
+  }
+}
+
 
 void fp16_to_fp32_row(const uint16_t* x, int64_t n, float* y) {
   int64_t i = 0;
@@ -1033,6 +1151,7 @@ void detail::fill_avx512(KernelTable& t) {
   t.tile4x4_q6_K = k::tile4x4<4, 2, k::tile_q6_K<4, 2>>;
   t.gemm_q4_0 = k::gemm_q32<k::Q32::k4_0>;
   t.gemm_q5_0 = k::gemm_q32<k::Q32::k5_0>;
+  t.gemm_q6_K = k::gemm_q6_K;
   t.rms_norm = k::rms_norm;
   t.layer_norm = k::layer_norm;
   t.softmax = k::softmax;
