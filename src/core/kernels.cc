@@ -150,6 +150,8 @@ KernelTable::QuantGemmFn quant_gemm_fn(DType wtype, const KernelTable& k) {
     case DType::Q4_0: return k.gemm_q4_0;
     case DType::Q5_0: return k.gemm_q5_0;
     case DType::Q6_K: return k.gemm_q6_K;
+    case DType::Q4_K: return k.gemm_q4_K;
+    case DType::Q5_K: return k.gemm_q5_K;
     default: return nullptr;
   }
 }

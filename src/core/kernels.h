@@ -112,6 +112,8 @@ struct KernelTable {
   QuantGemmFn gemm_q4_0;
   QuantGemmFn gemm_q5_0;
   QuantGemmFn gemm_q6_K;
+  QuantGemmFn gemm_q4_K;
+  QuantGemmFn gemm_q5_K;
 
   // Elementwise (x and y may alias unless noted).
   void (*rms_norm)(const float* x, const float* w, float eps, int64_t n, float* y);

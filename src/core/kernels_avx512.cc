@@ -1090,6 +1090,128 @@ void gemm_q6_K(const void* w, uint64_t wrb, int64_t rows, const void* const* act
   }
 }
 
+// ---- Batched Q4_K / Q5_K product with weights unpacked once per call ----
+// Per block and row: the four 64-element weight vectors and spread scale vectors as tile_qk4
+// builds them, the mins widened to int16 pairs, d and dmin. Outputs equal dot_qk4 bit for bit.
+
+constexpr int64_t kQk4Step = 576;
+
+template <bool kFive>
+void unpack_qk4_row(const std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>* w, int64_t nb, uint8_t* out) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i bit4 = _mm512_set1_epi8(0x10);
+  __m512i idx[4], hbit[4];
+  for (int j = 0; j < 4; ++j) {
+    idx[j] = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<int16_t>(2 * j)),
+                                _mm256_set1_epi16(static_cast<int16_t>(2 * j + 1)), 1);
+    hbit[j] = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * j))),
+                                 _mm256_set1_epi8(static_cast<char>(1 << (2 * j + 1))), 1);
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t* o = out + b * kQk4Step;
+    uint64_t sc8, m8;
+    detail::unpack_scales_k4_words(w[b].scales, &sc8, &m8);
+    const __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(sc8))));
+    const __m128i m8v = _mm_cvtsi64_si128(static_cast<int64_t>(m8));
+    __m512i qh = _mm512_setzero_si512();
+    if constexpr (kFive) qh = _mm512_broadcast_i64x4(loadu256(w[b].qh));
+    for (int j = 0; j < 4; ++j) {
+      const __m512i q = _mm512_broadcast_i64x4(loadu256(w[b].qs + 32 * j));
+      __m512i v = _mm512_and_si512(_mm512_mask_srli_epi16(q, 0xFFFF0000u, q, 4), low4);
+      if constexpr (kFive) v = _mm512_mask_add_epi8(v, _mm512_test_epi8_mask(qh, hbit[j]), v, bit4);
+      _mm512_store_si512(o + 64 * j, v);
+      _mm512_store_si512(o + 256 + 64 * j, _mm512_permutexvar_epi16(idx[j], sc16));
+    }
+    _mm256_store_si256(reinterpret_cast<__m256i*>(o + 512), _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8v, m8v)));
+    const float d = half_to_float(w[b].d), dmin = half_to_float(w[b].dmin);
+    std::memcpy(o + 544, &d, 4);
+    std::memcpy(o + 548, &dmin, 4);
+  }
+}
+
+template <int R, int C>
+void gemm_qk4_block(const uint8_t* up, int64_t ustride, const BlockQ8_K* const* a, int64_t nb, float* y,
+                    int64_t ys) {
+  __m512 acc[R][C];
+  __m256 accm[R][C];
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) {
+      acc[r][c] = _mm512_setzero_ps();
+      accm[r][c] = _mm256_setzero_ps();
+    }
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i isum[R][C];
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) isum[r][c] = _mm512_setzero_si512();
+    }
+    for (int j = 0; j < 4; ++j) {
+      __m512i aq[C];
+      for (int c = 0; c < C; ++c) aq[c] = load512(a[c][b].qs + 64 * j);
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* u = up + r * ustride + b * kQk4Step;
+        const __m512i v = _mm512_load_si512(u + 64 * j), sj = _mm512_load_si512(u + 256 + 64 * j);
+        for (int c = 0; c < C; ++c) {
+          isum[r][c] = _mm512_dpwssd_epi32(isum[r][c], _mm512_maddubs_epi16(v, aq[c]), sj);
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* u = up + r * ustride + b * kQk4Step;
+      const __m256i m16 = _mm256_load_si256(reinterpret_cast<const __m256i*>(u + 512));
+      float dw, dmw;
+      std::memcpy(&dw, u + 544, 4);
+      std::memcpy(&dmw, u + 548, 4);
+      for (int c = 0; c < C; ++c) {
+        const __m256i mins = _mm256_madd_epi16(loadu256(a[c][b].bsums), m16);
+        const float d = dw * a[c][b].d;
+        const float dmin = dmw * a[c][b].d;
+        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][c]), _mm512_set1_ps(d), acc[r][c]);
+        accm[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(dmin), accm[r][c]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) y[c * ys + r] = _mm512_reduce_add_ps(acc[r][c]) - hsum(accm[r][c]);
+  }
+}
+
+template <int R>
+void gemm_qk4_rows(const uint8_t* up, int64_t ustride, const BlockQ8_K* const* a, int64_t m, int64_t nb,
+                   float* y, int64_t ys) {
+  int64_t i = 0;
+  for (; i + 2 <= m; i += 2) gemm_qk4_block<R, 2>(up, ustride, a + i, nb, y + i * ys, ys);
+  if (i < m) gemm_qk4_block<R, 1>(up, ustride, a + i, nb, y + i * ys, ys);
+}
+
+template <bool kFive>
+void gemm_qk4(const void* w, uint64_t wrb, int64_t rows, const void* const* act, int64_t m, int64_t n,
+              float* y, int64_t ys) {
+  using Block = std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>;
+  const int64_t nb = n / QK_K;
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* const* a = reinterpret_cast<const BlockQ8_K* const*>(act);
+  const int64_t ustride = nb * kQk4Step;
+  const int64_t panel = std::clamp<int64_t>((int64_t{256} << 10) / ustride / 4 * 4, 4, 512);
+  thread_local std::vector<uint8_t> buf;
+  buf.resize(static_cast<size_t>(panel * ustride + 64));
+  const auto base = reinterpret_cast<uintptr_t>(buf.data());
+  uint8_t* up = buf.data() + (64 - base % 64) % 64;
+  for (int64_t p0 = 0; p0 < rows; p0 += panel) {
+    const int64_t np = std::min(panel, rows - p0);
+    for (int64_t r = 0; r < np; ++r) {
+      unpack_qk4_row<kFive>(reinterpret_cast<const Block*>(wb + static_cast<uint64_t>(p0 + r) * wrb), nb,
+                            up + r * ustride);
+    }
+    for (int64_t i = 0; i < m; i += 8) {
+      const int64_t mi = std::min<int64_t>(8, m - i);
+      int64_t r = 0;
+      for (; r + 4 <= np; r += 4) gemm_qk4_rows<4>(up + r * ustride, ustride, a + i, mi, nb, y + i * ys + p0 + r, ys);
+      for (; r < np; ++r) gemm_qk4_rows<1>(up + r * ustride, ustride, a + i, mi, nb, y + i * ys + p0 + r, ys);
+    }
+  }
+}
+
 
 void fp16_to_fp32_row(const uint16_t* x, int64_t n, float* y) {
   int64_t i = 0;
@@ -1152,6 +1274,8 @@ void detail::fill_avx512(KernelTable& t) {
   t.gemm_q4_0 = k::gemm_q32<k::Q32::k4_0>;
   t.gemm_q5_0 = k::gemm_q32<k::Q32::k5_0>;
   t.gemm_q6_K = k::gemm_q6_K;
+  t.gemm_q4_K = k::gemm_qk4<false>;
+  t.gemm_q5_K = k::gemm_qk4<true>;
   t.rms_norm = k::rms_norm;
   t.layer_norm = k::layer_norm;
   t.softmax = k::softmax;
