@@ -230,6 +230,7 @@ void gemm_packed(const KernelTable& k, DType wtype, const void* w, int64_t rows,
                  const float* x, int64_t m, float* y, ThreadPool& tp) {
   constexpr int64_t kNr = 64, kKc = 512, kMr = 6;
   const int64_t panels = (rows + kNr - 1) / kNr;
+  const bool vector_pack = wtype == DType::F16 ? k.pack64_f16 != nullptr : k.pack64_f32 != nullptr;
   tp.parallel_for(panels, [&](int64_t pb, int64_t pe) {
     thread_local std::vector<float> buf;
     buf.resize(static_cast<size_t>(kKc * kNr + 16 + kKc + kMr * kNr));
@@ -241,7 +242,12 @@ void gemm_packed(const KernelTable& k, DType wtype, const void* w, int64_t rows,
       const int64_t r0 = p * kNr, nr = std::min(kNr, rows - r0);
       for (int64_t k0 = 0; k0 < cols; k0 += kKc) {
         const int64_t kc = std::min(kKc, cols - k0);
-        for (int64_t r = 0; r < kNr; ++r) {
+        if (vector_pack && wtype == DType::F16) {
+          k.pack64_f16(static_cast<const uint16_t*>(w) + r0 * cols + k0, cols, nr, kc, wp);
+        } else if (vector_pack) {
+          k.pack64_f32(static_cast<const float*>(w) + r0 * cols + k0, cols, nr, kc, wp);
+        }
+        for (int64_t r = 0; r < kNr && !vector_pack; ++r) {
           if (r >= nr) {
             for (int64_t kk = 0; kk < kc; ++kk) wp[kNr * kk + r] = 0.0f;
             continue;

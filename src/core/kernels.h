@@ -87,6 +87,11 @@ struct KernelTable {
   // rows: c[64 * a + r] = sum_{kk < kc} wp[64 * kk + r] * x[a * x_stride + kk] (overwritten).
   void (*gemm6x64_f32)(const float* wp, int64_t kc, const float* x, int64_t x_stride, int64_t m,
                        float* c);
+  // Optional packing for gemm6x64_f32 (nullptr where absent): wp[64 * kk + r] = element kk of
+  // row r (rows w_stride elements apart, widened to float) for r < nr, 0 for nr <= r < 64,
+  // kk < kc; wp 64-byte aligned. Pure data movement, so results do not change with it.
+  void (*pack64_f32)(const float* w, int64_t w_stride, int64_t nr, int64_t kc, float* wp);
+  void (*pack64_f16)(const uint16_t* w, int64_t w_stride, int64_t nr, int64_t kc, float* wp);
   // Same for quantized weights: 4 weight rows starting at w (w_row_bytes apart) times the 4
   // prepared activation rows act[0..3] (as for the dot functions), n weight elements each.
   // out[4 * i + r] is bit for bit what the level's dot function returns for that pair: the

@@ -1212,6 +1212,56 @@ void gemm_qk4(const void* w, uint64_t wrb, int64_t rows, const void* const* act,
   }
 }
 
+// ---- Packing float weights for gemm6x64_f32 ----
+// Transposes 16 rows x 16 columns in registers (unpacks within 128-bit lanes, then two rounds of
+// lane shuffles): r[i] holds row i on entry and column i on return.
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int g = 0; g < 4; ++g) {
+    const __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * g + 2]), d = _mm512_castps_pd(t[4 * g + 3]);
+    u[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  // u[4 g + k], 128-bit lane L: rows 4g..4g+3 of column 4L + k.
+  for (int k = 0; k < 4; ++k) {
+    const __m512 v0 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x44), v1 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xEE);
+    const __m512 w0 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x44);
+    const __m512 w1 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xEE);
+    r[k] = _mm512_shuffle_f32x4(v0, w0, 0x88);
+    r[4 + k] = _mm512_shuffle_f32x4(v0, w0, 0xDD);
+    r[8 + k] = _mm512_shuffle_f32x4(v1, w1, 0x88);
+    r[12 + k] = _mm512_shuffle_f32x4(v1, w1, 0xDD);
+  }
+}
+
+// wp[64 * kk + r] = row r, column kk for r < 64 (rows past nr are zero), kk < kc.
+template <class W>
+void pack64(const W* w, int64_t ws, int64_t nr, int64_t kc, float* wp) {
+  for (int64_t k0 = 0; k0 < kc; k0 += 16) {
+    const int64_t nk = std::min<int64_t>(16, kc - k0);
+    const __mmask16 km = nk == 16 ? static_cast<__mmask16>(0xFFFF) : tail_mask(nk);
+    for (int j = 0; j < 4; ++j) {
+      __m512 r[16];
+      for (int i = 0; i < 16; ++i) {
+        const int64_t row = 16 * j + i;
+        r[i] = row < nr ? wload(w + row * ws + k0, km) : _mm512_setzero_ps();
+      }
+      transpose16(r);
+      for (int64_t c = 0; c < nk; ++c) _mm512_store_ps(wp + 64 * (k0 + c) + 16 * j, r[c]);
+    }
+  }
+}
+
+void pack64_f32(const float* w, int64_t ws, int64_t nr, int64_t kc, float* wp) { pack64(w, ws, nr, kc, wp); }
+void pack64_f16(const uint16_t* w, int64_t ws, int64_t nr, int64_t kc, float* wp) { pack64(w, ws, nr, kc, wp); }
+
 
 void fp16_to_fp32_row(const uint16_t* x, int64_t n, float* y) {
   int64_t i = 0;
@@ -1255,6 +1305,8 @@ void detail::fill_avx512(KernelTable& t) {
   t.tile4x4_f16 = k::tile4x4_f16;
   t.matvec_f16 = k::matvec_f16;
   t.gemm6x64_f32 = k::gemm6x64_f32;
+  t.pack64_f32 = k::pack64_f32;
+  t.pack64_f16 = k::pack64_f16;
   t.dot_q8_0 = k::dot_q8_0;
   t.dot_q4_0 = k::dot_q32<k::Q32::k4_0>;
   t.dot_q4_1 = k::dot_q32<k::Q32::k4_1>;
