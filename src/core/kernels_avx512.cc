@@ -933,7 +933,6 @@ void gemm_q32(const void* w, uint64_t wrb, int64_t rows, const void* const* act,
   using Block = typename Q32Traits<T>::Block;
   const int64_t nb = n / QK8_0, steps = nb / 4;
   const auto* wb = static_cast<const uint8_t*>(w);
-  const auto* const* a = reinterpret_cast<const Q8Row* const*>(act);
   const int64_t ustride = std::max<int64_t>(steps, 1) * kUnpackedStep;
   // A panel of about 256 KiB unpacked stays in L2 while all activation rows pass over it.
   const int64_t panel = std::clamp<int64_t>((int64_t{256} << 10) / ustride / 2 * 2, 2, 512);
@@ -951,6 +950,8 @@ void gemm_q32(const void* w, uint64_t wrb, int64_t rows, const void* const* act,
     // streams from L2.
     for (int64_t i = 0; i < m; i += 8) {
       const int64_t mi = std::min<int64_t>(8, m - i);
+      const Q8Row* a[8];
+      for (int64_t j = 0; j < mi; ++j) a[j] = static_cast<const Q8Row*>(act[i + j]);
       const Block* wr[4];
       auto raw = [&](int64_t r, int k) {
         for (int j = 0; j < k; ++j) wr[j] = reinterpret_cast<const Block*>(wb + static_cast<uint64_t>(p0 + r + j) * wrb);
@@ -958,15 +959,15 @@ void gemm_q32(const void* w, uint64_t wrb, int64_t rows, const void* const* act,
       int64_t r = 0;
       for (; r + 4 <= np; r += 4) {
         raw(r, 4);
-        gemm_q32_rows<T, 4>(up + r * ustride, ustride, wr, a + i, mi, steps, nb, y + i * ys + p0 + r, ys);
+        gemm_q32_rows<T, 4>(up + r * ustride, ustride, wr, a, mi, steps, nb, y + i * ys + p0 + r, ys);
       }
       for (; r + 2 <= np; r += 2) {
         raw(r, 2);
-        gemm_q32_rows<T, 2>(up + r * ustride, ustride, wr, a + i, mi, steps, nb, y + i * ys + p0 + r, ys);
+        gemm_q32_rows<T, 2>(up + r * ustride, ustride, wr, a, mi, steps, nb, y + i * ys + p0 + r, ys);
       }
       for (; r < np; ++r) {
         raw(r, 1);
-        gemm_q32_rows<T, 1>(up + r * ustride, ustride, wr, a + i, mi, steps, nb, y + i * ys + p0 + r, ys);
+        gemm_q32_rows<T, 1>(up + r * ustride, ustride, wr, a, mi, steps, nb, y + i * ys + p0 + r, ys);
       }
     }
   }
@@ -1068,7 +1069,6 @@ void gemm_q6_K(const void* w, uint64_t wrb, int64_t rows, const void* const* act
                float* y, int64_t ys) {
   const int64_t nb = n / QK_K;
   const auto* wb = static_cast<const uint8_t*>(w);
-  const auto* const* a = reinterpret_cast<const BlockQ8_K* const*>(act);
   const int64_t ustride = nb * kQ6Step;
   const int64_t panel = std::clamp<int64_t>((int64_t{256} << 10) / ustride / 4 * 4, 4, 512);
   thread_local std::vector<uint8_t> buf;
@@ -1083,9 +1083,11 @@ void gemm_q6_K(const void* w, uint64_t wrb, int64_t rows, const void* const* act
     }
     for (int64_t i = 0; i < m; i += 8) {
       const int64_t mi = std::min<int64_t>(8, m - i);
+      const BlockQ8_K* a[8];
+      for (int64_t j = 0; j < mi; ++j) a[j] = static_cast<const BlockQ8_K*>(act[i + j]);
       int64_t r = 0;
-      for (; r + 4 <= np; r += 4) gemm_q6_K_rows<4>(up + r * ustride, ustride, a + i, mi, nb, y + i * ys + p0 + r, ys);
-      for (; r < np; ++r) gemm_q6_K_rows<1>(up + r * ustride, ustride, a + i, mi, nb, y + i * ys + p0 + r, ys);
+      for (; r + 4 <= np; r += 4) gemm_q6_K_rows<4>(up + r * ustride, ustride, a, mi, nb, y + i * ys + p0 + r, ys);
+      for (; r < np; ++r) gemm_q6_K_rows<1>(up + r * ustride, ustride, a, mi, nb, y + i * ys + p0 + r, ys);
     }
   }
 }
@@ -1190,7 +1192,6 @@ void gemm_qk4(const void* w, uint64_t wrb, int64_t rows, const void* const* act,
   using Block = std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>;
   const int64_t nb = n / QK_K;
   const auto* wb = static_cast<const uint8_t*>(w);
-  const auto* const* a = reinterpret_cast<const BlockQ8_K* const*>(act);
   const int64_t ustride = nb * kQk4Step;
   const int64_t panel = std::clamp<int64_t>((int64_t{256} << 10) / ustride / 4 * 4, 4, 512);
   thread_local std::vector<uint8_t> buf;
@@ -1205,9 +1206,11 @@ void gemm_qk4(const void* w, uint64_t wrb, int64_t rows, const void* const* act,
     }
     for (int64_t i = 0; i < m; i += 8) {
       const int64_t mi = std::min<int64_t>(8, m - i);
+      const BlockQ8_K* a[8];
+      for (int64_t j = 0; j < mi; ++j) a[j] = static_cast<const BlockQ8_K*>(act[i + j]);
       int64_t r = 0;
-      for (; r + 4 <= np; r += 4) gemm_qk4_rows<4>(up + r * ustride, ustride, a + i, mi, nb, y + i * ys + p0 + r, ys);
-      for (; r < np; ++r) gemm_qk4_rows<1>(up + r * ustride, ustride, a + i, mi, nb, y + i * ys + p0 + r, ys);
+      for (; r + 4 <= np; r += 4) gemm_qk4_rows<4>(up + r * ustride, ustride, a, mi, nb, y + i * ys + p0 + r, ys);
+      for (; r < np; ++r) gemm_qk4_rows<1>(up + r * ustride, ustride, a, mi, nb, y + i * ys + p0 + r, ys);
     }
   }
 }
