@@ -4,7 +4,10 @@
 # VAD ending the turn (1 s of silence after the question), Whisper's decode capped at the
 # reference transcript's length (random weights never emit end-of-text; see bench_pipeline.cc).
 #
-#   scripts/bench/pipeline.sh [BUILD_DIR] [MODELS_DIR] [RUNS]
+#   scripts/bench/pipeline.sh [BUILD_DIR] [MODELS_DIR] [RUNS] [EXTRA OMNI FLAGS...]
+#
+# Extra flags go to `omni bench pipeline`, e.g. the old behaviour for comparison:
+#   --asr-final-context full --no-speculate --set pipeline.chunker_first_latency_ms=0
 #
 # Models are generated into MODELS_DIR (default: a temporary folder) when missing. Prints the
 # load average before and after, and the bench's JSON.
@@ -12,6 +15,7 @@ set -euo pipefail
 build=${1:-build/release}
 models=${2:-${TMPDIR:-/tmp}/omni-bench-models}
 runs=${3:-10}
+extra=("${@:4}")
 mkdir -p "$models"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 refdata=${OMNI_REFDATA:-$here/../shared/refdata}
@@ -21,5 +25,6 @@ asr=$models/ggml-base.en-random-f16.bin
 [[ -f $asr ]] || "$build/omni-gen" whisper --preset whisper-base.en \
   --vocab-from "$refdata/asr/models/ggml-micro.en-random-f16.bin" --type f16 -o "$asr"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-"$build/omni" bench pipeline -m "$llm" --asr-model "$asr" --runs "$runs" -n 32 -t 2 --json
+"$build/omni" bench pipeline -m "$llm" --asr-model "$asr" --runs "$runs" -n 32 -t 2 --json \
+  "${extra[@]}"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -156,9 +156,12 @@ class LogitFilter {
     }
   }
 
-  // Token data for `id` under h's filtered distribution (tid = most probable timestamp).
-  WhisperTokenData token(const Hypothesis& h, int32_t id) const {
+  // Token data for `id` under h's filtered distribution (tid = most probable timestamp, or
+  // tid_none when every timestamp is masked: whisper.cpp's greedy path reports 0 there, its beam
+  // path <|0.00|>, which then gives no-timestamp segments t0 = seek instead of seek - 2*beg).
+  WhisperTokenData token(const Hypothesis& h, int32_t id, int32_t tid_none = 0) const {
     WhisperTokenData r;
+    r.tid = tid_none;
     const int n = static_cast<int>(h.probs.size());
     double sum_ts = 0.0, max_ts = 0.0;
     for (int i = tk_.beg; i < n; ++i) {
@@ -189,9 +192,15 @@ class LogitFilter {
     return token(h, best);
   }
 
-  WhisperTokenData sample(Hypothesis& h) const {
-    std::discrete_distribution<int32_t> dist(h.probs.begin(), h.probs.end());
-    return token(h, dist(h.rng));
+  // Draws k tokens (with replacement) from h's filtered distribution with h's generator. The
+  // same std::discrete_distribution over the same float probabilities as whisper.cpp, so equal
+  // generator states give equal draws unless a draw falls within rounding of a bucket edge.
+  std::vector<WhisperTokenData> sample(Hypothesis& h, int k = 1, bool beam = false) const {
+    std::discrete_distribution<int> dist(h.probs.begin(), h.probs.end());
+    std::vector<WhisperTokenData> out;
+    out.reserve(static_cast<size_t>(k));
+    for (int r = 0; r < k; ++r) out.push_back(token(h, dist(h.rng), beam ? tk_.beg : 0));
+    return out;
   }
 
   // The k most probable tokens (ties: lower id first), as beam search expands a hypothesis.
@@ -204,7 +213,7 @@ class LogitFilter {
     });
     std::vector<WhisperTokenData> out;
     for (int i = 0; i < k; ++i) {
-      if (h.probs[ids[i]] > 0.0f) out.push_back(token(h, ids[i]));
+      if (h.probs[ids[i]] > 0.0f) out.push_back(token(h, ids[i], tk_.beg));
     }
     return out;
   }
@@ -333,13 +342,19 @@ std::vector<float> detect_language(const WhisperModel& m, const LogMel& mel, Thr
   dec.decode(&tk.sot, 1, logits);
   const int n = std::min<int>(tk.n_languages, static_cast<int>(kLanguages.size()));
   if (n < 1) throw Error("whisper: the model has no language tokens");
-  std::vector<float> lang(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) lang[i] = logits[tk.lang(i)];
-  float mx = lang[0];
-  for (float v : lang) mx = std::max(mx, v);
+  // whisper.cpp normalises over all 100 codes of its table: on a model with 99 languages (all
+  // but large-v3) the 100th "language" token is <|translate|>, whose logit then takes part in the
+  // softmax. Done the same way so the reported probabilities match; only real languages are
+  // returned (so they sum to slightly less than 1 there).
+  const int n_norm = std::min<int>(static_cast<int>(kLanguages.size()), m.n_vocab() - tk.lang(0));
+  std::vector<float> all(static_cast<size_t>(std::max(n, n_norm)));
+  for (size_t i = 0; i < all.size(); ++i) all[i] = logits[tk.lang(static_cast<int>(i))];
+  float mx = all[0];
+  for (float v : all) mx = std::max(mx, v);
   double sum = 0;
-  for (float& v : lang) sum += (v = std::exp(v - mx));
-  for (float& v : lang) v = static_cast<float>(v / sum);
+  for (float& v : all) sum += (v = std::exp(v - mx));
+  std::vector<float> lang(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) lang[i] = static_cast<float>(all[i] / sum);
   return lang;
 }
 
@@ -375,8 +390,10 @@ Transcript Transcriber::transcribe_mel(const LogMel& mel, const TranscribeOption
   if (o.beam_size < 1 || o.beam_size > 16 || o.best_of < 1 || o.best_of > 16) {
     throw Error("whisper: beam size and best-of must be in 1..16");
   }
-  if (!(o.temperature >= 0.0f && o.temperature <= 1.0f) || !(o.temperature_inc >= 0.0f)) {
-    throw Error("whisper: temperature must be in [0, 1] and its increment >= 0");
+  // (An increment below 0.01 would make the float loop below run for ever or nearly.)
+  if (!(o.temperature >= 0.0f && o.temperature <= 1.0f) ||
+      !(o.temperature_inc == 0.0f || o.temperature_inc >= 0.01f)) {
+    throw Error("whisper: temperature must be in [0, 1] and its increment 0 (off) or >= 0.01");
   }
 
   Transcript out;
@@ -405,11 +422,14 @@ Transcript Transcriber::transcribe_mel(const LogMel& mel, const TranscribeOption
   }
   if (o.no_timestamps) prompt_init.push_back(tk.not_ts);
 
-  std::vector<float> temperatures = {o.temperature};
+  // Accumulated in float like whisper.cpp (0.2 x 5 ends a hair above 1.0, used as it is).
+  std::vector<float> temperatures;
   if (o.temperature_inc > 0.0f) {
-    for (float t = o.temperature + o.temperature_inc; t <= 1.0f + 1e-6f; t += o.temperature_inc) {
-      temperatures.push_back(std::min(t, 1.0f));
+    for (float t = o.temperature; t < 1.0f + 1e-6f; t += o.temperature_inc) {
+      temperatures.push_back(t);
     }
+  } else {
+    temperatures.push_back(o.temperature);
   }
   const int n_hyp = std::max(o.beam_size, temperatures.size() > 1 || o.temperature > 0.0f
                                               ? o.best_of : 1);
@@ -420,6 +440,7 @@ Transcript Transcriber::transcribe_mel(const LogMel& mel, const TranscribeOption
     if (o.beam_size > 1) spare.push_back(std::make_unique<WhisperDecoder>(m, *pool_));
   }
   std::vector<Hypothesis> hyps(static_cast<size_t>(n_hyp));
+  for (int j = 0; j < n_hyp; ++j) hyps[j].rng.seed(static_cast<uint32_t>(j) + o.seed);
   const LogitFilter filter(m, o);
 
   std::vector<int32_t> prompt_past;
@@ -456,18 +477,18 @@ Transcript Transcriber::transcribe_mel(const LogMel& mel, const TranscribeOption
     Sequence result;
     int result_seek_delta = kChunkFrames;
     float result_temperature = 0.0f;
+    // Kept across temperatures, as whisper.cpp does: when every hypothesis of a retry fails, the
+    // slot that won the previous temperature supplies the result.
+    int best = 0;
     for (size_t ti = 0; ti < temperatures.size(); ++ti) {
       const float t = temperatures[ti];
-      const bool beam = t <= 0.0f && o.beam_size > 1;
+      const bool beam = o.beam_size > 1 && (!o.beam_topk || t <= 0.0f);
       const int n_cur = t > 0.0f ? o.best_of : o.beam_size;
       for (int j = 0; j < n_cur; ++j) {
         Hypothesis& h = hyps[j];
         h.seq = Sequence{};
         h.seek_delta = kChunkFrames;
         h.has_ts = h.failed = h.completed = false;
-        std::seed_seq ss{o.seed, static_cast<uint32_t>(seek), static_cast<uint32_t>(ti),
-                         static_cast<uint32_t>(j)};
-        h.rng.seed(ss);
         decs[j]->copy_from(base);
         h.logits = prompt_logits;
         filter.process(h, t);
@@ -481,27 +502,50 @@ Transcript Transcriber::transcribe_mel(const LogMel& mel, const TranscribeOption
             double sum;
           };
           std::vector<Candidate> cands;
-          // At the first step all beams are the same hypothesis: expand one.
-          for (int j = 0; j < (i == 0 ? 1 : n_cur); ++j) {
-            if (!active(j)) continue;
-            for (const auto& tok : filter.top_k(hyps[j], o.beam_size)) {
-              cands.push_back({j, tok, hyps[j].seq.sum_logprobs_all + tok.plog});
+          if (o.beam_topk) {
+            // At the first step all beams are the same hypothesis: expand one.
+            for (int j = 0; j < (i == 0 ? 1 : n_cur); ++j) {
+              if (!active(j)) continue;
+              for (const auto& tok : filter.top_k(hyps[j], o.beam_size)) {
+                cands.push_back({j, tok, hyps[j].seq.sum_logprobs_all + tok.plog});
+              }
+            }
+          } else {
+            // whisper.cpp: every active beam (all of them at the first step, identical as they
+            // are) draws beam_size tokens with its own generator.
+            for (int j = 0; j < n_cur; ++j) {
+              if (!active(j)) continue;
+              for (const auto& tok : filter.sample(hyps[j], o.beam_size, true)) {
+                cands.push_back({j, tok, hyps[j].seq.sum_logprobs_all + tok.plog});
+              }
             }
           }
-          std::stable_sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
+          // std::sort, not stable_sort: equal keys then land in the order whisper.cpp's (same
+          // algorithm, same comparisons) leaves them.
+          std::sort(cands.begin(), cands.end(), [](const Candidate& a, const Candidate& b) {
             return a.sum != b.sum ? a.sum > b.sum : a.parent < b.parent;
           });
+          auto same = [&](const Candidate& a, const Candidate& b) {
+            if (a.token.id != b.token.id) return false;
+            if (a.parent == b.parent) return true;
+            const auto& x = hyps[a.parent].seq.tokens;
+            const auto& y = hyps[b.parent].seq.tokens;
+            return std::equal(x.begin(), x.end(), y.begin(), y.end(),
+                              [](const auto& u, const auto& v) { return u.id == v.id; });
+          };
           // Hand the best candidates to the active beams (forking KV caches where the parent
-          // differs); when there are fewer candidates than beams, whisper.cpp wraps around.
+          // differs). After the first step a candidate equal to the one just handed out is
+          // skipped; with fewer candidates than beams the list wraps around (whisper.cpp).
           std::vector<int> parent(static_cast<size_t>(n_cur), -1);
           std::vector<WhisperTokenData> chosen(static_cast<size_t>(n_cur));
           size_t c = 0;
           for (int j = 0; j < n_cur && !cands.empty(); ++j) {
             if (!active(j)) continue;
             if (c >= cands.size()) c = 0;
-            parent[j] = cands[c].parent;
-            chosen[j] = cands[c].token;
-            ++c;
+            const Candidate& cur = cands[c++];
+            while (i > 0 && c < cands.size() && same(cands[c], cur)) ++c;
+            parent[j] = cur.parent;
+            chosen[j] = cur.token;
           }
           std::vector<Hypothesis> next(static_cast<size_t>(n_cur));
           for (int j = 0; j < n_cur; ++j) {
@@ -524,7 +568,7 @@ Transcript Transcriber::transcribe_mel(const LogMel& mel, const TranscribeOption
           for (int j = 0; j < n_cur; ++j) {
             if (!active(j)) continue;
             Hypothesis& h = hyps[j];
-            const WhisperTokenData tok = t > 0.0f ? filter.sample(h) : filter.greedy(h);
+            const WhisperTokenData tok = t > 0.0f ? filter.sample(h)[0] : filter.greedy(h);
             advance(h, tok, i, n_max, capped, seek, seek_end, tk, o.no_timestamps);
           }
         }
@@ -541,8 +585,7 @@ Transcript Transcriber::transcribe_mel(const LogMel& mel, const TranscribeOption
           filter.process(h, t);
         }
       }
-      // Rank the finished hypotheses; when all failed, hypothesis 0 is used as it is.
-      int best = 0;
+      // Rank the finished hypotheses; when all failed, the previous winner's slot is used as it is.
       double best_score = kNegInf;
       for (int j = 0; j < n_cur; ++j) {
         Hypothesis& h = hyps[j];
@@ -561,10 +604,11 @@ Transcript Transcriber::transcribe_mel(const LogMel& mel, const TranscribeOption
       result = hyps[best].seq;
       result_seek_delta = hyps[best].seek_delta;
       result_temperature = t;
-      const bool silence = no_speech_prob > o.no_speech_thold &&
-                           hyps[best].seq.avg_logprobs < o.logprob_thold;
-      const bool ok = !hyps[best].failed && hyps[best].seq.avg_logprobs >= o.logprob_thold;
-      if (ok || silence) break;
+      // Retry at the next temperature when the winner failed, or when its log-probability is low
+      // although the window does not look like silence (whisper.cpp's rule).
+      const bool retry = hyps[best].failed || (hyps[best].seq.avg_logprobs < o.logprob_thold &&
+                                               no_speech_prob < o.no_speech_thold);
+      if (!retry) break;
     }
 
     const auto& toks = result.tokens;

@@ -29,17 +29,27 @@ struct TranscribeOptions {
   std::string language = "en";
   bool translate = false;  // task token translate instead of transcribe (ignored by .en models)
   bool no_timestamps = false;   // decode without timestamp tokens (one segment per window)
-  // Decoding strategy at temperature 0: 1 = greedy, N > 1 = beam search with N beams (whisper.cpp
-  // semantics: every beam proposes its top N tokens, candidates ranked by summed log-probability,
-  // finished beams scored by avg log-probability). At temperature > 0, best_of samples instead.
+  // Decoding strategy: 1 = greedy (best_of independent samples at temperature > 0), N > 1 = beam
+  // search with N beams (best_of beams at temperature > 0). Candidates are ranked by summed
+  // log-probability (ties: lower beam first), a candidate repeating the one before it is skipped,
+  // finished beams are scored by average log-probability (length penalty -1).
   int beam_size = 1;
   int best_of = 5;
+  // How a beam proposes its beam_size candidates. false (default, whisper.cpp's rule, matched
+  // token for token by the tests): it draws them from its filtered distribution (softmax at
+  // temperature 1 when the temperature is 0) with its own random generator, duplicates allowed,
+  // at every temperature. true (OpenAI's rule): its beam_size most probable tokens at temperature
+  // 0, and best_of independent samples at temperature > 0.
+  bool beam_topk = false;
   // Temperature fallback: decode at `temperature`, and while the result fails (repetition loop,
   // entropy of the last 32 tokens < entropy_thold, or avg log-prob < logprob_thold, unless the
   // window looks like silence) retry at +temperature_inc up to 1.0. temperature_inc 0 = off.
   float temperature = 0.0f;
   float temperature_inc = 0.0f;
-  uint32_t seed = 0;  // sampling at temperature > 0 is deterministic for a given seed
+  // Sampling is deterministic for a given seed: hypothesis j draws from std::mt19937(j + seed),
+  // one generator per hypothesis for the whole call (windows and temperatures), as whisper.cpp
+  // seeds its decoders (seed 0 reproduces whisper-cli's samples on equal probabilities).
+  uint32_t seed = 0;
   // Text given to the decoder as previous context (<|startofprev|> prompt), e.g. spellings.
   std::string initial_prompt;
   // Carry each window's text over as the next window's context (whisper.cpp's !no_context).

@@ -79,10 +79,24 @@ void attend_packed(const kernels::KernelTable& kt, const float* q, const float* 
 
 WhisperDecoder::WhisperDecoder(const WhisperModel& model, ThreadPool& pool)
     : m_(model), pool_(pool) {
-  const auto& hp = m_.hparams();
-  const size_t self = static_cast<size_t>(hp.n_text_ctx) * hp.n_text_state;
-  k_self_.assign(hp.n_text_layer, std::vector<float>(self));
-  v_self_.assign(hp.n_text_layer, std::vector<float>(self));
+  // The self-attention cache grows with the tokens decoded (see reserve_self), not to n_text_ctx
+  // up front: beam search keeps 2 decoders per beam, and a window rarely fills the context.
+  k_self_.resize(static_cast<size_t>(m_.hparams().n_text_layer));
+  v_self_.resize(k_self_.size());
+}
+
+void WhisperDecoder::reserve_self(int n_pos) {
+  const size_t need = static_cast<size_t>(n_pos) * static_cast<size_t>(m_.hparams().n_text_state);
+  for (size_t l = 0; l < k_self_.size(); ++l) {
+    if (k_self_[l].size() >= need) continue;
+    // Geometric growth (at least 64 positions) keeps a token-by-token decode at O(n) copying.
+    const size_t grow = std::max(need, std::max(2 * k_self_[l].size(),
+                                                64 * static_cast<size_t>(m_.hparams().n_text_state)));
+    const size_t cap = std::min(grow, static_cast<size_t>(m_.hparams().n_text_ctx) *
+                                          static_cast<size_t>(m_.hparams().n_text_state));
+    k_self_[l].resize(std::max(cap, need));
+    v_self_[l].resize(std::max(cap, need));
+  }
 }
 
 void WhisperDecoder::set_audio(const std::vector<float>& features, int n_ctx) {
@@ -165,6 +179,7 @@ void WhisperDecoder::copy_from(const WhisperDecoder& other) {
   n_audio_ = other.n_audio_;
   n_past_ = other.n_past_;
   const size_t n = static_cast<size_t>(n_past_) * static_cast<size_t>(m_.hparams().n_text_state);
+  reserve_self(n_past_);
   for (size_t l = 0; l < k_self_.size(); ++l) {
     std::copy_n(other.k_self_[l].begin(), n, k_self_[l].begin());
     std::copy_n(other.v_self_[l].begin(), n, v_self_[l].begin());
@@ -179,6 +194,7 @@ void WhisperDecoder::decode(const int32_t* tokens, int n, std::vector<float>& lo
                 " tokens exceed the text context " + std::to_string(hp.n_text_ctx));
   }
   const int64_t ns = hp.n_text_state, n_head = hp.n_text_head;
+  reserve_self(n_past_ + n);
   const size_t sz = static_cast<size_t>(n) * ns;
   std::vector<float> x(sz), h(sz), q(sz), a(sz), o(sz), mlp(sz * 4);
   const auto& emb = m_.token_embedding;

@@ -47,11 +47,14 @@ class WhisperDecoder {
   void copy_from(const WhisperDecoder& other);
 
  private:
+  // Grows the self-attention cache to hold n_pos positions.
+  void reserve_self(int n_pos);
+
   const WhisperModel& m_;
   ThreadPool& pool_;
   int n_audio_ = 0;
   int n_past_ = 0;
-  std::vector<std::vector<float>> k_self_, v_self_;    // per layer [n_text_ctx][n_state]
+  std::vector<std::vector<float>> k_self_, v_self_;    // per layer [>= n_past][n_state]
   // Cross-attention K/V of one audio window, shared between decoders forked from one another
   // (read-only once computed). With the level's GEMM block (and d_head <= 64) they are packed
   // for it: keys in panels of 64 per head ([h][panel][d][64]), values padded to 64 columns

@@ -42,6 +42,14 @@ double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_c
 
 }  // namespace
 
+int fitted_audio_ctx(size_t samples, int n_audio_ctx, double margin_s, double round_s) {
+  const double margin = std::max(0.0, margin_s) * kRate;
+  const double frames = (static_cast<double>(samples) + margin) / kSamplesPerEncoderFrame;
+  const double step = std::max(1.0, std::round(std::max(0.0, round_s) * kRate / kSamplesPerEncoderFrame));
+  const double fitted = std::ceil(std::ceil(frames) / step) * step;
+  return static_cast<int>(std::clamp(fitted, 1.0, static_cast<double>(std::max(1, n_audio_ctx))));
+}
+
 StreamingTranscriber::StreamingTranscriber(Transcriber& transcriber, StreamingOptions options,
                                            OnPartial on_partial)
     : tr_(transcriber),
@@ -90,6 +98,35 @@ std::string StreamingTranscriber::finish() {
   return final_text_;
 }
 
+std::string StreamingTranscriber::peek() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (finishing_) throw Error("streaming: peek() after finish()");
+  peek_requested_ = true;
+  peek_ready_ = false;
+  cv_.notify_one();
+  peek_cv_.wait(lock, [&] { return peek_ready_ || worker_done_; });
+  if (!peek_ready_) {
+    // error_ is written before worker_done_ (under mu_), so it is safe to read here.
+    if (error_) std::rethrow_exception(error_);
+    return "";
+  }
+  peek_ready_ = false;
+  return std::move(peek_text_);
+}
+
+void StreamingTranscriber::serve_peek() {
+  const Hypothesis h = decode(opt_.final_full_context ? Pass::kFinalFull : Pass::kFinalFitted);
+  std::string text = committed_text();
+  for (size_t i = committed_.size(); i < h.words.size(); ++i) text += h.words[i];
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    peek_requested_ = false;
+    peek_text_ = std::move(text);
+    peek_ready_ = true;
+  }
+  peek_cv_.notify_all();
+}
+
 void StreamingTranscriber::worker() {
   const auto step_samples = static_cast<int64_t>(std::llround(opt_.step_s * kRate));
   try {
@@ -98,10 +135,12 @@ void StreamingTranscriber::worker() {
       // Everything queued is taken at once: after a slow step the audio that arrived meanwhile
       // goes into one step rather than one step per missed interval.
       std::deque<Chunk> got;
-      bool last = false;
+      bool last = false, peek = false;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return !queue_.empty() || finishing_ || cancelled_; });
+        cv_.wait(lock, [&] {
+          return !queue_.empty() || finishing_ || cancelled_ || peek_requested_;
+        });
         if (cancelled_) break;
         if (opt_.skip_when_behind) {
           got.swap(queue_);
@@ -110,6 +149,7 @@ void StreamingTranscriber::worker() {
           queue_.pop_front();
         }
         last = finishing_ && queue_.empty();
+        peek = peek_requested_ && queue_.empty() && !last;
       }
       for (Chunk& c : got) {
         if (c.samples.empty()) continue;
@@ -126,6 +166,11 @@ void StreamingTranscriber::worker() {
         step(newest, true, 0);
         break;
       }
+      if (peek) {
+        // The peek covers everything fed: a step that is due waits for the next audio.
+        serve_peek();
+        continue;
+      }
       if (since_step_ >= step_samples) {
         const auto skipped = static_cast<int>(since_step_ / step_samples - 1);
         since_step_ = 0;
@@ -137,15 +182,26 @@ void StreamingTranscriber::worker() {
     error_ = std::current_exception();
   }
   if (cancelled_ || error_) final_text_ = committed_text();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    worker_done_ = true;
+  }
+  peek_cv_.notify_all();
 }
 
-StreamingTranscriber::Hypothesis StreamingTranscriber::decode(bool full_context) {
+StreamingTranscriber::Hypothesis StreamingTranscriber::decode(Pass pass) {
   TranscribeOptions o = opt_.transcribe;
   const int n_audio_ctx = tr_.model().hparams().n_audio_ctx;
   const auto frames = static_cast<int64_t>(
       (buffer_.size() + kSamplesPerEncoderFrame - 1) / kSamplesPerEncoderFrame);
-  o.audio_ctx = full_context ? 0 : static_cast<int>(std::clamp<int64_t>(frames, 1, n_audio_ctx));
-  if (!full_context && opt_.tokens_per_s > 0.0) {
+  if (pass == Pass::kFinalFull) {
+    o.audio_ctx = 0;
+  } else if (pass == Pass::kFinalFitted) {
+    o.audio_ctx = fitted_audio_ctx(buffer_.size(), n_audio_ctx, opt_.final_margin_s, opt_.final_round_s);
+  } else {
+    o.audio_ctx = static_cast<int>(std::clamp<int64_t>(frames, 1, n_audio_ctx));
+  }
+  if (pass == Pass::kStep && opt_.tokens_per_s > 0.0) {
     const double seconds = static_cast<double>(buffer_.size()) / kRate;
     o.max_tokens = static_cast<int>(std::ceil(opt_.tokens_per_s * seconds)) + opt_.token_margin;
   }
@@ -167,7 +223,9 @@ std::string StreamingTranscriber::committed_text() const {
 void StreamingTranscriber::step(std::chrono::steady_clock::time_point newest_arrival,
                                 bool final, int skipped) {
   const auto t0 = std::chrono::steady_clock::now();
-  Hypothesis h = decode(final && opt_.final_full_context);
+  Hypothesis h = decode(!final                    ? Pass::kStep
+                        : opt_.final_full_context ? Pass::kFinalFull
+                                                  : Pass::kFinalFitted);
   const size_t n_c = committed_.size();
   if (final) {
     for (size_t i = n_c; i < h.words.size(); ++i) committed_.push_back(h.words[i]);

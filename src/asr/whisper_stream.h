@@ -60,9 +60,19 @@ struct StreamingOptions {
   // audio, however late; deterministic step boundaries, for tests).
   bool skip_when_behind = true;
   // Final pass over the remaining buffer with the full 30 s context (exactly the offline result
-  // for clips that were never trimmed) instead of the reduced one.
+  // for clips that were never trimmed) instead of a fitted one. false: the final pass (and
+  // peek()) encodes only fitted_audio_ctx(buffer, final_margin_s, final_round_s) frames, which
+  // for a 2 s utterance is a tenth of the work of a 30 s window (voice turns use this).
   bool final_full_context = true;
+  double final_margin_s = 0.5;  // silence frames kept after the buffer's end
+  double final_round_s = 1.0;   // the context is rounded up to a multiple of this
 };
+
+// Encoder frames (20 ms each) a pass over `samples` 16 kHz samples needs: the audio plus
+// `margin_s`, rounded up to a multiple of `round_s`, clamped to [1, n_audio_ctx]. The margin
+// keeps some of the padding Whisper was trained with after the last word; rounding makes the
+// context (and so the decode) the same for buffers that differ by a few blocks.
+int fitted_audio_ctx(size_t samples, int n_audio_ctx, double margin_s, double round_s);
 
 struct Partial {
   std::string stable;     // all stable text since the start of the stream (only grows)
@@ -92,6 +102,11 @@ class StreamingTranscriber {
   // error the worker hit.
   std::string finish();
   void cancel();
+  // The transcript a finish() now would give (whole text so far, final-pass options) without
+  // ending the stream: a speculative end of turn. Blocks until the worker has decoded every
+  // sample fed so far (after the step it may be running); the stream's state (stable words,
+  // agreement) is unchanged, so feeding may go on. Empty after cancel(); rethrows a worker error.
+  std::string peek();
 
  private:
   struct Chunk {
@@ -106,7 +121,9 @@ class StreamingTranscriber {
 
   void worker();
   void step(std::chrono::steady_clock::time_point newest_arrival, bool final, int skipped);
-  Hypothesis decode(bool full_context);
+  enum class Pass { kStep, kFinalFull, kFinalFitted };
+  Hypothesis decode(Pass pass);
+  void serve_peek();
   void trim();
   std::string committed_text() const;
 
@@ -118,6 +135,12 @@ class StreamingTranscriber {
   std::condition_variable cv_;
   std::deque<Chunk> queue_;
   bool finishing_ = false;
+  // peek(): a request and its answer, under mu_.
+  bool peek_requested_ = false;
+  bool peek_ready_ = false;
+  bool worker_done_ = false;
+  std::string peek_text_;
+  std::condition_variable peek_cv_;
   std::atomic<bool> cancelled_{false};
   std::exception_ptr error_;
 

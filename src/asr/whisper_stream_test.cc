@@ -246,3 +246,64 @@ TEST(WhisperStream, RejectsBadOptions) {
 
 }  // namespace
 }  // namespace omni::asr
+
+namespace omni::asr {
+namespace {
+
+TEST(WhisperFittedCtx, AudioPlusMarginRoundedUpAndClamped) {
+  // 2 s = 100 frames, + 0.5 s margin = 125, rounded up to 1 s steps (50 frames) = 150.
+  EXPECT_EQ(fitted_audio_ctx(32000, 1500, 0.5, 1.0), 150);
+  // Exactly on a step stays there: 1.5 s + 0.5 s = 100 frames.
+  EXPECT_EQ(fitted_audio_ctx(24000, 1500, 0.5, 1.0), 100);
+  // One sample more needs one more frame and so the next step.
+  EXPECT_EQ(fitted_audio_ctx(24001, 1500, 0.5, 1.0), 150);
+  // No margin, no rounding: the frames the audio covers (ceil of samples / 320).
+  EXPECT_EQ(fitted_audio_ctx(32001, 1500, 0.0, 0.0), 101);
+  EXPECT_EQ(fitted_audio_ctx(0, 1500, 0.0, 0.0), 1);
+  EXPECT_EQ(fitted_audio_ctx(0, 1500, 0.5, 1.0), 50);
+  // Longer than a window: the model's context.
+  EXPECT_EQ(fitted_audio_ctx(40 * 16000, 1500, 0.5, 1.0), 1500);
+  EXPECT_EQ(fitted_audio_ctx(32000, 64, 0.5, 1.0), 64);
+  // Negative settings count as zero.
+  EXPECT_EQ(fitted_audio_ctx(32000, 1500, -1.0, -1.0), 100);
+}
+
+// peek() decodes everything fed with the final pass's options, leaves the stream going, and
+// equals what finish() returns when nothing more arrives.
+TEST(WhisperStream, PeekEqualsTheFittedFinalAndTheStreamGoesOn) {
+  Fixture f;
+  const std::span<const float> pcm(f.jfk.samples.data(), 3 * 16000);
+  StreamingOptions o;
+  o.final_full_context = false;
+  o.step_s = 10.0;  // no partial steps: peek and finish decode the same buffer
+  o.max_buffer_s = 20.0;
+  o.transcribe.max_tokens = 12;
+  StreamingTranscriber st(f.tr, o, nullptr);
+  st.feed(pcm.subspan(0, 16000));
+  const std::string early = st.peek();
+  st.feed(pcm.subspan(16000));
+  const std::string peeked = st.peek();
+  const std::string again = st.peek();
+  const std::string final_text = st.finish();
+  EXPECT_FALSE(peeked.empty());
+  EXPECT_EQ(peeked, again);
+  EXPECT_EQ(peeked, final_text);
+  EXPECT_THROW(st.peek(), Error);
+  // The same buffer decoded offline with the fitted context gives the same text.
+  TranscribeOptions t = o.transcribe;
+  t.audio_ctx = fitted_audio_ctx(pcm.size(), f.tr.model().hparams().n_audio_ctx, 0.5, 1.0);
+  EXPECT_EQ(f.tr.transcribe_16k(pcm, t).text, final_text);
+  std::printf("peek after 1 s: '%s'; after 3 s: '%s'\n", early.c_str(), peeked.c_str());
+}
+
+TEST(WhisperStream, PeekAfterCancelIsEmpty) {
+  Fixture f;
+  StreamingOptions o;
+  StreamingTranscriber st(f.tr, o, nullptr);
+  st.feed(std::span<const float>(f.jfk.samples.data(), 8000));
+  st.cancel();
+  EXPECT_EQ(st.peek(), "");
+}
+
+}  // namespace
+}  // namespace omni::asr

@@ -36,6 +36,19 @@ void add_pipeline_flags(CLI::App* cmd, PipelineFlags& f) {
   cmd->add_flag("--no-asr-stream", f.no_asr_stream,
                 "Whisper: no streaming partials during real-time input (transcribe at the end)");
   cmd->add_flag("--no-vad", f.no_vad, "no voice activity detection (the input's end ends speech)");
+  cmd->add_option("--asr-final-context", f.asr_final_context,
+                  "Whisper's end-of-turn pass: fitted (the audio present plus a margin) or full "
+                  "(a 30 s window, the offline result); default asr.final_context")
+      ->check(CLI::IsMember({"fitted", "full"}));
+  cmd->add_option("--vad-hangover-ms", f.vad_hangover_ms,
+                  "silence that ends an utterance (default pipeline.vad_hangover_ms)")
+      ->check(CLI::Range(20, 10000));
+  cmd->add_option("--vad-pause-ms", f.vad_pause_ms,
+                  "silence after which a speculative answer starts, 0 = off "
+                  "(default pipeline.vad_pause_ms)")
+      ->check(CLI::Range(0, 10000));
+  cmd->add_flag("--no-speculate", f.no_speculate,
+                "wait for the full hangover before answering (no speculative start at a pause)");
   cmd->add_option("--config", f.config_file,
                   "configuration file (default $OMNI_CONFIG or ~/.config/omni/omni.toml)");
   cmd->add_option("--set", f.sets, "override a setting, e.g. --set llm.temperature=0.2");
@@ -135,19 +148,27 @@ void apply_config(const pipeline::Config& c, PipelineFlags& f) {
     v.zcr_max = static_cast<float>(c.number("pipeline.vad_zcr_max"));
     v.hangover_ms = static_cast<int>(std::clamp<int64_t>(c.integer("pipeline.vad_hangover_ms"), 20, 10000));
     v.min_speech_ms = static_cast<int>(std::clamp<int64_t>(c.integer("pipeline.vad_min_speech_ms"), 20, 10000));
+    v.pause_ms = static_cast<int>(std::clamp<int64_t>(c.integer("pipeline.vad_pause_ms"), 0, 10000));
+    if (f.vad_hangover_ms > 0) v.hangover_ms = f.vad_hangover_ms;
+    if (f.vad_pause_ms >= 0) v.pause_ms = f.vad_pause_ms;
     f.vad = v;
   } else {
     f.vad.reset();
   }
+  f.speculate = c.boolean("pipeline.speculate") && !f.no_speculate;
+  if (!given(f, "--asr-final-context")) f.asr_final_context = c.str("asr.final_context");
   f.chunker.min_chars = static_cast<size_t>(std::clamp<int64_t>(c.integer("pipeline.chunker_min_chars"), 1, 1000));
   f.chunker.max_wait = std::chrono::milliseconds(
       std::clamp<int64_t>(c.integer("pipeline.chunker_max_latency_ms"), 0, 60000));
+  f.chunker.first_max_wait = std::chrono::milliseconds(
+      std::clamp<int64_t>(c.integer("pipeline.chunker_first_latency_ms"), 0, 60000));
 }
 
 std::unique_ptr<pipeline::SpeechToText> make_stt(const PipelineFlags& f) {
   if (!f.asr_model.empty()) {
     auto w = std::make_unique<pipeline::WhisperStt>(f.asr_model, f.threads);
     w->set_streaming(!f.no_asr_stream);
+    w->set_fitted_context(f.asr_final_context != "full");
     return w;
   }
   // No download needed; English only (the stage says so clearly for other languages).
@@ -214,6 +235,7 @@ pipeline::TurnOptions turn_options(const PipelineFlags& f) {
   o.tts.pitch = f.tts_pitch;
   o.vad = f.no_vad ? std::nullopt : f.vad;
   o.chunker = f.chunker;
+  o.speculate = f.speculate;
   return o;
 }
 

@@ -34,6 +34,11 @@ struct PipelineFlags {
   int asr_max_tokens = 0;  // --asr-max-tokens (Whisper decode cap; 0 = the model's limit)
   bool no_vad = false;
   bool no_asr_stream = false;  // --no-asr-stream: Whisper transcribes at end of speech only
+  std::string asr_final_context = "fitted";  // --asr-final-context fitted|full
+  int vad_hangover_ms = -1;    // --vad-hangover-ms (-1: the configuration's)
+  int vad_pause_ms = -1;       // --vad-pause-ms (-1: the configuration's)
+  bool no_speculate = false;   // --no-speculate
+  bool speculate = true;       // resolved from the flag and pipeline.speculate
   std::string config_file;        // --config
   std::vector<std::string> sets;  // --set KEY=VALUE
   // From the configuration only (no flags of their own).
@@ -52,8 +57,8 @@ struct PipelineFlags {
 };
 
 // Adds -m, --asr-model, --voice, --system, --language, -n, --temp, --seed, -t, -c,
-// --mmproj, --image-mode, --ocr-languages, --asr-max-tokens, --no-vad, --no-asr-stream, --config,
-// --set.
+// --mmproj, --image-mode, --ocr-languages, --asr-max-tokens, --no-vad, --no-asr-stream,
+// --asr-final-context, --vad-hangover-ms, --vad-pause-ms, --no-speculate, --config, --set.
 void add_pipeline_flags(CLI::App* cmd, PipelineFlags& f);
 
 // Fills what the command line left unset from the configuration (omni.toml, --set). Call first

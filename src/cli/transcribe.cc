@@ -243,7 +243,8 @@ const RegisterCommand kRegister([](CLI::App& app) {
   cmd->add_flag("--no-fallback", args->no_fallback,
                 "No temperature fallback (retries at 0.2 ... 1.0 when a window fails; off with "
                 "--stream)");
-  cmd->add_option("--seed", args->seed, "Seed for sampling at temperature > 0");
+  cmd->add_option("--seed", args->seed,
+                  "Seed of the sampling generators (beam candidates, temperature > 0)");
   cmd->add_option("--prompt", args->prompt, "Initial prompt: previous text, names, spellings");
   cmd->add_flag("--suppress-nst", args->suppress_nst, "Suppress non-speech symbol tokens");
   cmd->add_option("-t,--threads", args->threads, "Threads (default: all cores)")

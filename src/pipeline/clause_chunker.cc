@@ -130,7 +130,10 @@ size_t ClauseChunker::find_boundary(bool at_end) const {
 void ClauseChunker::emit(size_t n, std::vector<std::string>& out) {
   std::string clause = trim(std::string_view(buf_).substr(0, n));
   buf_.erase(0, n);
-  if (!clause.empty()) out.push_back(std::move(clause));
+  if (!clause.empty()) {
+    out.push_back(std::move(clause));
+    emitted_ = true;
+  }
 }
 
 std::vector<std::string> ClauseChunker::push(std::string_view text, TimePoint now) {
@@ -158,15 +161,20 @@ std::vector<std::string> ClauseChunker::push(std::string_view text, TimePoint no
 }
 
 std::optional<std::string> ClauseChunker::poll(TimePoint now) {
-  if (opt_.max_wait.count() <= 0 || trim(buf_).empty() || now - since_ < opt_.max_wait) {
-    return std::nullopt;
+  auto wait = opt_.max_wait;
+  if (!emitted_ && opt_.first_max_wait.count() > 0 &&
+      (wait.count() <= 0 || opt_.first_max_wait < wait)) {
+    wait = opt_.first_max_wait;
   }
+  if (wait.count() <= 0 || trim(buf_).empty() || now - since_ < wait) return std::nullopt;
   const std::string head = trim(buf_);
   if (code_points(head) < opt_.min_chars) return std::nullopt;
-  // The last word may still be growing: cut before it.
+  // The last word may still be growing: cut before it. Text without spaces (Chinese, Japanese,
+  // a random model's output) has no word to protect: it goes out whole (pieces are whole
+  // UTF-8 characters), rather than waiting for max_chars.
   const size_t start = buf_.find_first_not_of(" \t\r\n");
-  const size_t sp = buf_.find_last_of(" \t\r\n");
-  if (sp == std::string::npos || sp <= start) return std::nullopt;
+  size_t sp = buf_.find_last_of(" \t\r\n");
+  if (sp == std::string::npos || sp <= start) sp = buf_.size();
   std::vector<std::string> out;
   emit(sp, out);
   since_ = now;

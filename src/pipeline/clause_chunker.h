@@ -25,6 +25,10 @@ struct ChunkerOptions {
   // A clause pending this long (since its first character arrived) is cut at its last space
   // once it has min_chars. Zero: never by time.
   std::chrono::milliseconds max_wait{0};
+  // The same cap for the first clause only (zero: max_wait applies). The first clause is on the
+  // voice-to-voice path, so it may be cut sooner: a short first sentence still ends at its
+  // punctuation, a long one starts speaking after this long and goes on in the next clause.
+  std::chrono::milliseconds first_max_wait{0};
 };
 
 class ClauseChunker {
@@ -51,6 +55,7 @@ class ClauseChunker {
   ChunkerOptions opt_;
   std::string buf_;
   TimePoint since_{};
+  bool emitted_ = false;  // a clause was handed out (first_max_wait no longer applies)
 };
 
 }  // namespace omni::pipeline

@@ -138,6 +138,37 @@ TEST(ClauseChunker, TimeCapFlushesCompleteWords) {
   EXPECT_FALSE(e.poll(t0 + 1h).has_value());
 }
 
+TEST(ClauseChunker, FirstClauseHasItsOwnTimeCap) {
+  using namespace std::chrono_literals;
+  ChunkerOptions o;
+  o.min_chars = 5;
+  o.max_wait = 600ms;
+  o.first_max_wait = 200ms;
+  ClauseChunker c(o);
+  const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+  c.push("The capital of Fr", t0);
+  EXPECT_FALSE(c.poll(t0 + 199ms).has_value());
+  ASSERT_EQ(c.poll(t0 + 200ms), std::optional<std::string>("The capital of"));
+  // Later clauses wait max_wait.
+  c.push("ance is a city called", t0 + 210ms);
+  EXPECT_FALSE(c.poll(t0 + 700ms).has_value());
+  EXPECT_EQ(c.poll(t0 + 810ms), std::optional<std::string>("France is a city"));
+  // A short first sentence still ends at its punctuation, before the cap.
+  ClauseChunker d(o);
+  EXPECT_EQ(d.push("Paris. It is", t0), Strings{"Paris."});
+  // Only the first clause: with max_wait 0 (off) it applies to the first clause alone.
+  o.max_wait = 0ms;
+  ClauseChunker e(o);
+  e.push("one two three four", t0);
+  EXPECT_EQ(e.poll(t0 + 200ms), std::optional<std::string>("one two three"));
+  e.push(" five six seven", t0 + 210ms);
+  EXPECT_FALSE(e.poll(t0 + 1h).has_value());
+  // No space to cut at (unspaced scripts): the whole pending text goes at the cap.
+  ClauseChunker f(o);
+  f.push("我们今天去公园散步吧", t0);
+  EXPECT_EQ(f.poll(t0 + 200ms), std::optional<std::string>("我们今天去公园散步吧"));
+}
+
 TEST(ClauseChunker, EmptyAndBlankInput) {
   EXPECT_TRUE(chunk_whole("").empty());
   EXPECT_TRUE(chunk_whole("   \n\n  ").empty());

@@ -40,6 +40,37 @@ LocalConversation::LocalConversation(std::shared_ptr<const llm::Model> model, st
   reset();
 }
 
+namespace {
+struct LocalSnapshot : ConversationSnapshot {
+  std::vector<llm::ChatMessage> messages;
+  std::string raw;
+  size_t images = 0;
+  bool pending_user = false;
+  llm::ImageLayout layout = llm::ImageLayout::kPlain;
+};
+}  // namespace
+
+std::unique_ptr<ConversationSnapshot> LocalConversation::snapshot() const {
+  auto s = std::make_unique<LocalSnapshot>();
+  s->messages = messages_;
+  s->raw = raw_;
+  s->images = images_.size();
+  s->pending_user = pending_user_;
+  s->layout = layout_;
+  return s;
+}
+
+void LocalConversation::restore(const ConversationSnapshot& snap) {
+  const auto* s = dynamic_cast<const LocalSnapshot*>(&snap);
+  // Images are only ever appended, so a snapshot of this conversation never has more.
+  if (!s || s->images > images_.size()) throw Error("conversation: foreign snapshot");
+  messages_ = s->messages;
+  raw_ = s->raw;
+  images_.erase(images_.begin() + static_cast<std::ptrdiff_t>(s->images), images_.end());
+  pending_user_ = s->pending_user;
+  layout_ = s->layout;
+}
+
 void LocalConversation::reset() {
   messages_.clear();
   raw_.clear();

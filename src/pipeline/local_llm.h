@@ -50,6 +50,8 @@ class LocalConversation : public TextGenerator {
   // sits directly between its neighbours (so "USER: " + image + "\nWhat is it?" is LLaVA's
   // layout). The KV cache is reused across turns up to the first changed position.
   bool supports_images() const override { return true; }
+  std::unique_ptr<ConversationSnapshot> snapshot() const override;
+  void restore(const ConversationSnapshot& snapshot) override;
 
   bool has_template() const { return !template_.empty(); }
   const std::vector<llm::ChatMessage>& messages() const { return messages_; }

@@ -67,6 +67,18 @@ class PocketsphinxStream : public SttStream {
     on_partial_({text, stable.size(), double(fed_) / 16000.0});
   }
 
+  // The running best path over all audio fed (pocketsphinx decodes as audio arrives, so this
+  // costs nothing); finish() may still revise it.
+  std::optional<SttResult> peek() override {
+    if (finished_) throw Error("pocketsphinx stream: peek() after finish()");
+    SttResult r;
+    r.language = "en";
+    r.audio_seconds = double(fed_) / 16000.0;
+    r.cancelled = cancel_.cancelled();
+    if (!r.cancelled) r.text = join_words(words_of(last_), 0, words_of(last_).size());
+    return r;
+  }
+
   SttResult finish() override {
     SttResult r;
     r.language = "en";

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <vector>
 
+#include "asr/resample.h"
 #include "asr/whisper_stream.h"
 #include "core/error.h"
 #include "pipeline/text_util.h"
@@ -37,6 +38,19 @@ class WhisperStream : public SttStream {
     fed_ += samples_16k.size();
     st_->feed(samples_16k);
     deliver();
+  }
+
+  std::optional<SttResult> peek() override {
+    if (finished_) throw Error("whisper stream: peek() after finish()");
+    SttResult r;
+    r.audio_seconds = static_cast<double>(fed_) / 16000.0;
+    if (cancel_.cancelled()) {
+      r.cancelled = true;
+      return r;
+    }
+    r.text = trim(st_->peek());
+    r.cancelled = cancel_.cancelled();
+    return r;
   }
 
   SttResult finish() override {
@@ -94,7 +108,13 @@ SttResult WhisperStt::transcribe(const asr::Audio& audio, const SttOptions& opti
     r.cancelled = true;
     return r;
   }
-  const asr::Transcript t = transcriber_.transcribe(audio, whisper_options(options));
+  asr::TranscribeOptions o = whisper_options(options);
+  const asr::Audio in = asr::to_whisper_input(audio);
+  const int n_audio_ctx = transcriber_.model().hparams().n_audio_ctx;
+  const int fitted = asr::fitted_audio_ctx(in.samples.size(), n_audio_ctx, margin_s_, round_s_);
+  // One window only: the reduced context applies to every window of a long input.
+  if (fitted_ && fitted < n_audio_ctx) o.audio_ctx = fitted;
+  const asr::Transcript t = transcriber_.transcribe_16k(in.samples, o);
   r.text = trim(t.text);
   r.cancelled = cancel.cancelled();
   if (on_partial && !r.cancelled) on_partial({r.text, r.text.size(), r.audio_seconds});
@@ -108,6 +128,9 @@ std::unique_ptr<SttStream> WhisperStt::start_stream(const SttOptions& options,
   asr::StreamingOptions o;
   o.transcribe = whisper_options(options);
   o.step_s = step_s_;
+  o.final_full_context = !fitted_;
+  o.final_margin_s = margin_s_;
+  o.final_round_s = round_s_;
   return std::make_unique<WhisperStream>(transcriber_, o, cancel, on_partial);
 }
 

@@ -29,12 +29,24 @@ class WhisperStt : public SpeechToText {
   void set_streaming(bool on) { streaming_ = on; }
   // Seconds of new audio between streaming decodes (default 0.5).
   void set_stream_step(double seconds) { step_s_ = seconds; }
+  // End-of-turn passes (transcribe() of audio up to one window, a stream's finish() and peek())
+  // encode only the audio present plus margin_s, rounded up to round_s
+  // (asr::fitted_audio_ctx), instead of the full 30 s window. Default on: a voice turn's final
+  // pass is on the critical path. Off: the offline result exactly.
+  void set_fitted_context(bool on, double margin_s = 0.5, double round_s = 1.0) {
+    fitted_ = on;
+    margin_s_ = margin_s;
+    round_s_ = round_s;
+  }
+  bool fitted_context() const { return fitted_; }
 
  private:
   std::string name_;
   asr::Transcriber transcriber_;
   double step_s_ = 0.5;
   bool streaming_ = true;
+  bool fitted_ = true;
+  double margin_s_ = 0.5, round_s_ = 1.0;
 };
 
 // The Whisper decoding options an SttOptions asks for.

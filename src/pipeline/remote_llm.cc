@@ -131,6 +131,20 @@ class RemoteTextGenerator : public TextGenerator {
 
   void reset() override { history_.clear(); }
 
+  struct Snapshot : ConversationSnapshot {
+    size_t size = 0;
+  };
+  std::unique_ptr<ConversationSnapshot> snapshot() const override {
+    auto s = std::make_unique<Snapshot>();
+    s->size = history_.size();
+    return s;
+  }
+  void restore(const ConversationSnapshot& snap) override {
+    const auto* s = dynamic_cast<const Snapshot*>(&snap);
+    if (!s || s->size > history_.size()) throw Error("remote conversation: foreign snapshot");
+    history_.resize(s->size);
+  }
+
  private:
   RemoteEndpoint ep_;
   std::string system_;

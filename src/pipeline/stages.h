@@ -67,6 +67,10 @@ class SttStream {
   virtual ~SttStream() = default;
   virtual void feed(std::span<const float> samples_16k) = 0;
   virtual SttResult finish() = 0;
+  // Speculative end of turn: the transcript of everything fed so far, as close to what finish()
+  // would return now as the backend can make it, without ending the stream (feeding may go on).
+  // Blocking; never called concurrently with feed()/finish(). nullopt: not supported.
+  virtual std::optional<SttResult> peek() { return std::nullopt; }
 };
 
 class SpeechToText {
@@ -186,6 +190,13 @@ struct Reply {
 // Each piece of valid UTF-8 text as it is generated; return false to stop.
 using OnText = std::function<bool(std::string_view piece)>;
 
+// What TextGenerator::snapshot() saves: the conversation's messages (not the KV cache, which
+// keeps its reusable prefix on its own).
+class ConversationSnapshot {
+ public:
+  virtual ~ConversationSnapshot() = default;
+};
+
 class TextGenerator {
  public:
   virtual ~TextGenerator() = default;
@@ -209,6 +220,11 @@ class TextGenerator {
   }
 
   virtual bool supports_images() const { return false; }
+
+  // Speculative answers: the conversation as it is now, and going back to it (dropping the user
+  // message and reply added since). nullptr: not supported (turns then never speculate).
+  virtual std::unique_ptr<ConversationSnapshot> snapshot() const { return nullptr; }
+  virtual void restore(const ConversationSnapshot& /*snapshot*/) {}
 
   // Forgets the conversation (the system prompt stays).
   virtual void reset() = 0;

@@ -35,6 +35,12 @@ struct TraceSummary {
   int clauses = 0;
   double input_audio_s = 0, output_audio_s = 0;
   double speech_audio_s = 0;  // input audio given to ASR (after the VAD ended or trimmed it)
+  // Milestones of the answer that was given (ms since the turn started, -1 when not reached):
+  // the per-stage breakdown of voice-to-voice is speech end -> asr start (end-of-speech
+  // detection) -> asr end -> first LLM token -> first clause to TTS -> first audio.
+  double asr_start_ms = -1, asr_end_ms = -1, first_token_at_ms = -1, first_clause_at_ms = -1;
+  // Speculative answers started at a pause, and those cancelled because speech resumed.
+  int speculations = 0, speculations_cancelled = 0;
 };
 
 class Trace {

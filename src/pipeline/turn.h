@@ -57,6 +57,16 @@ struct TurnOptions {
   // speech sample. Whole-file input: trailing silence is trimmed before ASR. Unset: the input's
   // end is the end of speech.
   std::optional<VadOptions> vad;
+  // Speculative turn start, for real-time input with a VAD whose pause_ms is set (> 0, below
+  // the hangover), an SttStream that can peek() (or a whole-utterance recogniser) and a
+  // conversation that can snapshot(): at the VAD's pause the turn transcribes what it has and
+  // starts the answer (LLM, TTS, audio out) while the hangover runs. If speech resumes first, the
+  // answer is cancelled at once (generation within a token, TTS within a chunk,
+  // TurnCallbacks::on_audio_retracted tells the player to drop what it got), the conversation
+  // goes back to its snapshot and the utterance goes on; the VAD's end of speech confirms it.
+  // The price of a short pause threshold is wasted work on pauses inside a sentence, not a
+  // cut-off user; voice-to-voice then counts from the pause.
+  bool speculate = true;
 };
 
 struct TurnCallbacks {
@@ -64,6 +74,11 @@ struct TurnCallbacks {
   OnText on_text;                                  // answer pieces; false cancels the turn
   std::function<void(const std::string&)> on_clause;  // each clause as it goes to TTS
   std::function<void(const AudioChunk&)> on_audio;  // response audio, in order
+  // A speculative answer was cancelled because the user went on speaking: stop playing and drop
+  // all audio on_audio gave so far (the confirmed answer's audio follows later from the start).
+  // Its text is never shown: on_text / on_clause / on_transcript of a speculative answer are
+  // held back until the end of speech confirms it. Called on the turn's thread.
+  std::function<void()> on_audio_retracted;
 };
 
 struct TurnResult {

@@ -324,5 +324,174 @@ TEST(Turn, VadTrimsTrailingSilenceOfAFile) {
   EXPECT_NEAR(trace.summary.input_audio_s, clip.seconds() + 4.0, 1e-3);
 }
 
+// A "player" as a front end would run one: plays on_audio, drops everything on retraction.
+struct Player {
+  std::mutex mu;
+  std::vector<float> played;
+  int retractions = 0;
+  std::string shown;  // on_text pieces
+  std::vector<std::string> transcripts;
+  TurnCallbacks callbacks() {
+    TurnCallbacks cb;
+    cb.on_audio = [this](const AudioChunk& c) {
+      std::lock_guard l(mu);
+      played.insert(played.end(), c.samples.begin(), c.samples.end());
+    };
+    cb.on_audio_retracted = [this] {
+      std::lock_guard l(mu);
+      played.clear();
+      ++retractions;
+    };
+    cb.on_text = [this](std::string_view p) {
+      std::lock_guard l(mu);
+      shown += p;
+      return true;
+    };
+    cb.on_transcript = [this](const std::string& t) {
+      std::lock_guard l(mu);
+      transcripts.push_back(t);
+    };
+    return cb;
+  }
+};
+
+TurnOptions speculative_options() {
+  TurnOptions o = story_options(24);
+  o.vad = VadOptions{.hangover_ms = 600, .pause_ms = 200};
+  o.speculate = true;
+  return o;
+}
+
+// A pause long enough to speculate and then the end of speech: the answer started at the pause
+// is the turn's answer (no second transcription, no second generation).
+TEST(Turn, SpeculativeAnswerAtAPauseIsConfirmedByTheEndOfSpeech) {
+  LocalLanguageModel lm(testing::refdata("llm/models/tiny-qwen2-rand-f32.gguf"),
+                        llm::ContextOptions{.n_ctx = 256});
+  auto conv = lm.start_conversation("You are brief.");
+  PocketsphinxStt stt;
+  EspeakTts tts("en-us");
+  Stages st;
+  st.stt = &stt;
+  st.tts = &tts;
+  TurnInput in;
+  in.audio = with_silence(
+      asr::load_audio_file(testing::refdata("asr/audio/pocketsphinx_goforward.wav")), 2.0);
+  in.realtime = true;
+  in.realtime_speed = 4.0;
+  Player player;
+  Trace trace;
+  const TurnResult r =
+      run_turn(st, *conv, in, speculative_options(), CancelToken(), trace, player.callbacks());
+  ASSERT_FALSE(r.cancelled);
+  EXPECT_EQ(r.transcript, "go forward ten meters");
+  std::printf("answer %zu bytes (%s), %zu clauses\n", r.answer.size(), r.finish_reason.c_str(),
+              r.clauses.size());
+
+  const auto& s = trace.summary;
+  EXPECT_EQ(s.speculations, 1);
+  EXPECT_EQ(s.speculations_cancelled, 0);
+  EXPECT_GE(trace.find("turn", "speculation_confirmed").seq, 0);
+  // The answer started at the pause, before the VAD's end of speech.
+  EXPECT_LT(trace.find("vad", "pause").seq, trace.find("turn", "speculate").seq);
+  EXPECT_LT(trace.find("turn", "speculate").seq, trace.find("vad", "speech_end").seq);
+  EXPECT_LT(trace.find("asr", "peek").seq, trace.find("llm", "start").seq);
+  EXPECT_LT(trace.find("turn", "speculate").seq, trace.find("llm", "start").seq);
+  EXPECT_LT(trace.find("asr", "end").seq, 0);  // the stream was never finished: no final pass
+  EXPECT_EQ(count_after(trace.events(), -1, "llm", "start"), 1);
+  // One exchange in the conversation, with the whole transcript.
+  auto* lc = dynamic_cast<LocalConversation*>(conv.get());
+  ASSERT_NE(lc, nullptr);
+  ASSERT_EQ(lc->messages().size(), 3u);
+  EXPECT_EQ(lc->messages()[1].content.get<std::string>(), r.transcript);
+  // Held-back text came out once confirmed, transcript first.
+  EXPECT_EQ(player.shown, r.answer);
+  ASSERT_EQ(player.transcripts.size(), 1u);
+  EXPECT_EQ(player.transcripts[0], r.transcript);
+  EXPECT_EQ(player.played, r.audio);
+  EXPECT_FALSE(r.audio.empty());
+  // Voice-to-voice counts from the pause's last speech sample, and adds up from the milestones.
+  EXPECT_NEAR(s.voice_to_voice_ms, s.first_audio_ms - s.speech_end_ms, 1e-9);
+  EXPECT_LE(s.speech_end_ms, s.asr_start_ms);
+  EXPECT_LE(s.asr_start_ms, s.asr_end_ms);
+  EXPECT_LE(s.asr_end_ms, s.first_token_at_ms);
+  EXPECT_LE(s.first_token_at_ms, s.first_clause_at_ms);
+  EXPECT_LE(s.first_clause_at_ms, s.first_audio_ms);
+}
+
+// Speech resumes after a pause: the speculative answer is cancelled (its audio retracted, its
+// text never shown, the conversation restored) and the utterance goes on to one answer to all
+// of it.
+TEST(Turn, SpeechResumingCancelsTheSpeculativeAnswer) {
+  LocalLanguageModel lm(testing::refdata("llm/models/tiny-qwen2-rand-f32.gguf"),
+                        llm::ContextOptions{.n_ctx = 256});
+  auto conv = lm.start_conversation("You are brief.");
+  PocketsphinxStt stt;
+  EspeakTts tts("en-us");
+  Stages st;
+  st.stt = &stt;
+  st.tts = &tts;
+  const asr::Audio clip = asr::to_whisper_input(
+      asr::load_audio_file(testing::refdata("asr/audio/pocketsphinx_goforward.wav")));
+  // The clip's speech (0.48-2.30 s) with a gap of about 0.4 s (past the 200 ms pause, short of
+  // the 600 ms hangover) before the same words again, then silence.
+  asr::Audio a = clip;
+  a.samples.resize(static_cast<size_t>(2.35 * 16000));
+  a = with_silence(a, 0.3);
+  a.samples.insert(a.samples.end(), clip.samples.begin() + static_cast<std::ptrdiff_t>(0.45 * 16000),
+                   clip.samples.end());
+  a = with_silence(a, 2.0);
+  TurnInput in;
+  in.audio = a;
+  in.realtime = true;
+  in.realtime_speed = 4.0;
+  Player player;
+  Trace trace;
+  const TurnResult r =
+      run_turn(st, *conv, in, speculative_options(), CancelToken(), trace, player.callbacks());
+  ASSERT_FALSE(r.cancelled);
+  const auto& s = trace.summary;
+  ASSERT_GE(s.speculations, 2);
+  EXPECT_EQ(s.speculations_cancelled, s.speculations - 1);
+  EXPECT_LT(trace.find("vad", "resume").seq, trace.find("turn", "speculation_cancelled").seq);
+  EXPECT_LT(trace.find("turn", "speculation_cancelled").seq, trace.find("vad", "speech_end").seq);
+  // Both halves were heard and answered once: one user message with all of it.
+  EXPECT_NE(r.transcript.find("go forward"), std::string::npos);
+  EXPECT_NE(r.transcript.find("go forward", r.transcript.find("go forward") + 1), std::string::npos)
+      << r.transcript;
+  auto* lc = dynamic_cast<LocalConversation*>(conv.get());
+  ASSERT_NE(lc, nullptr);
+  ASSERT_EQ(lc->messages().size(), 3u);
+  EXPECT_EQ(lc->messages()[1].content.get<std::string>(), r.transcript);
+  EXPECT_EQ(lc->messages()[2].content.get<std::string>(), r.answer);
+  // Only the confirmed answer reached the user: text once, audio as the player holds it.
+  EXPECT_EQ(player.shown, r.answer);
+  ASSERT_EQ(player.transcripts.size(), 1u);
+  EXPECT_EQ(player.transcripts[0], r.transcript);
+  EXPECT_EQ(player.played, r.audio);
+  std::printf("speculative starts %d, cancelled %d, retractions %d\n", s.speculations,
+              s.speculations_cancelled, player.retractions);
+}
+
+// Without pause_ms (or with speculate off) the turn waits for the hangover.
+TEST(Turn, NoSpeculationWithoutAPauseThreshold) {
+  auto conv = stories()->start_conversation("Once upon a time");
+  PocketsphinxStt stt;
+  Stages st;
+  st.stt = &stt;
+  TurnInput in;
+  in.audio = with_silence(
+      asr::load_audio_file(testing::refdata("asr/audio/pocketsphinx_goforward.wav")), 1.5);
+  in.realtime = true;
+  in.realtime_speed = 4.0;
+  TurnOptions o = speculative_options();
+  o.speculate = false;
+  Trace trace;
+  const TurnResult r = run_turn(st, *conv, in, o, CancelToken(), trace);
+  EXPECT_EQ(r.transcript, "go forward ten meters");
+  EXPECT_EQ(trace.summary.speculations, 0);
+  EXPECT_GE(trace.find("vad", "pause").seq, 0);
+  EXPECT_LT(trace.find("vad", "speech_end").seq, trace.find("asr", "end").seq);
+}
+
 }  // namespace
 }  // namespace omni::pipeline

@@ -48,10 +48,15 @@ void Vad::frame(std::span<const float> f, std::vector<VadEvent>& out) {
   }
   const int min_frames = std::max(1, opt_.min_speech_ms / opt_.frame_ms);
   const int hang_frames = std::max(1, opt_.hangover_ms / opt_.frame_ms);
+  const int pause_frames = opt_.pause_ms > 0 ? std::max(1, opt_.pause_ms / opt_.frame_ms) : 0;
   if (speech) {
     ++run_speech_;
     run_silence_ = 0;
     last_speech_frame_ = idx;
+    if (paused_) {
+      paused_ = false;
+      out.push_back({VadEvent::kResume, static_cast<double>(idx) * frame_s, now});
+    }
     if (!in_speech_ && run_speech_ >= min_frames) {
       in_speech_ = true;
       out.push_back({VadEvent::kSpeechStart, static_cast<double>(idx + 1 - run_speech_) * frame_s, now});
@@ -59,8 +64,14 @@ void Vad::frame(std::span<const float> f, std::vector<VadEvent>& out) {
   } else {
     run_speech_ = 0;
     ++run_silence_;
+    if (in_speech_ && pause_frames > 0 && pause_frames < hang_frames && !paused_ &&
+        run_silence_ == pause_frames) {
+      paused_ = true;
+      out.push_back({VadEvent::kPause, static_cast<double>(last_speech_frame_ + 1) * frame_s, now});
+    }
     if (in_speech_ && run_silence_ >= hang_frames) {
       in_speech_ = false;
+      paused_ = false;
       out.push_back({VadEvent::kSpeechEnd, static_cast<double>(last_speech_frame_ + 1) * frame_s, now});
     }
   }
@@ -86,6 +97,7 @@ std::vector<VadEvent> Vad::finish() {
   std::vector<VadEvent> out;
   if (in_speech_) {
     in_speech_ = false;
+    paused_ = false;
     const double frame_s = static_cast<double>(frame_len_) / opt_.sample_rate;
     out.push_back({VadEvent::kSpeechEnd, static_cast<double>(last_speech_frame_ + 1) * frame_s,
                    position_s()});

@@ -21,11 +21,18 @@ struct VadOptions {
   float loud_db = 20.0f;
   int min_speech_ms = 60;   // consecutive speech frames before speech starts
   int hangover_ms = 400;    // silence after speech before it ends
+  // Speculative end of speech: after this much silence inside speech (shorter than the
+  // hangover) a kPause event is emitted, and kResume if speech comes back before the hangover
+  // ends. 0: no pause events.
+  int pause_ms = 0;
 };
 
 struct VadEvent {
-  enum Kind { kSpeechStart, kSpeechEnd } kind;
-  double t_s;           // start: first speech frame; end: end of the last speech frame
+  // kPause: pause_ms of silence inside speech (speech may still resume); kResume: speech came
+  // back after a kPause, before the hangover ended it; kSpeechEnd after a kPause confirms it.
+  enum Kind { kSpeechStart, kSpeechEnd, kPause, kResume } kind;
+  // start / resume: first speech frame; end / pause: end of the last speech frame
+  double t_s;
   double detected_s;    // stream position when the event was decided
 };
 
@@ -59,6 +66,7 @@ class Vad {
   float noise_db_ = -70.0f;
   bool in_speech_ = false;
   int run_speech_ = 0, run_silence_ = 0;
+  bool paused_ = false;  // a kPause was emitted and no kResume / kSpeechEnd yet
   size_t last_speech_frame_ = 0;
 };
 
