@@ -145,6 +145,17 @@ KernelTable::QuantTileFn quant_tile_fn(DType wtype, const KernelTable& k) {
   }
 }
 
+KernelTable::QuantGemmFn quant_gemm_fn(DType wtype, const KernelTable& k) {
+  switch (wtype) {
+    case DType::Q4_0: return k.gemm_q4_0;
+    case DType::Q5_0: return k.gemm_q5_0;
+    case DType::Q6_K: return k.gemm_q6_K;
+    case DType::Q4_K: return k.gemm_q4_K;
+    case DType::Q5_K: return k.gemm_q5_K;
+    default: return nullptr;
+  }
+}
+
 void Activations::quantize(DType wtype, const float* x, int64_t m, int64_t cols,
                            const KernelTable& k) {
   checked_row_bytes(wtype, cols);
@@ -220,12 +231,13 @@ void gemm_packed(const KernelTable& k, DType wtype, const void* w, int64_t rows,
   constexpr int64_t kNr = 64, kKc = 512, kMr = 6, kT = 16;
   const int64_t panels = (rows + kNr - 1) / kNr;
   const int64_t kblocks = (cols + kKc - 1) / kKc;
+  const bool vector_pack = wtype == DType::F16 ? k.pack64_f16 != nullptr : k.pack64_f32 != nullptr;
   tp.parallel_for(panels, [&](int64_t pb, int64_t pe) {
-    // wp: the packed k-block of one panel ([k][64]); stage: its 64 weight rows as floats, row
-    // after row (converted with the level's vector code, then transposed in 16 x 16 tiles that
-    // stay in L1, where a per-row scatter missed L1 on every store); acc: the panel's partial
-    // sums over k-blocks, contiguous: y's rows are a power of two apart and thrashed the cache
-    // sets when the partial sums went there. The sums are added in the same order as before.
+    // wp: the packed k-block of one panel ([k][64]), by the level's register transposes where it
+    // has them; otherwise through stage: the 64 weight rows as floats, row after row, transposed
+    // in 16 x 16 tiles that stay in L1 (a per-row scatter missed L1 on every store). acc: the
+    // panel's partial sums over k-blocks, contiguous: y's rows are a power of two apart and
+    // thrashed the cache sets when the partial sums went there. Sums are added in k order.
     thread_local std::vector<float> buf;
     const int64_t acc_n = kblocks > 1 ? m * kNr : 0;
     buf.resize(static_cast<size_t>(2 * kKc * kNr + 16 + kMr * kNr + acc_n));
@@ -239,23 +251,29 @@ void gemm_packed(const KernelTable& k, DType wtype, const void* w, int64_t rows,
       for (int64_t k0 = 0; k0 < cols; k0 += kKc) {
         const int64_t kc = std::min(kKc, cols - k0);
         const bool first = k0 == 0, last = k0 + kc == cols;
-        for (int64_t r = 0; r < kNr; ++r) {
-          float* dst = stage + r * kc;
-          if (r >= nr) {
-            std::fill(dst, dst + kc, 0.0f);
-          } else if (wtype == DType::F16) {
-            k.fp16_to_fp32_row(static_cast<const uint16_t*>(w) + (r0 + r) * cols + k0, kc, dst);
-          } else {
-            std::memcpy(dst, static_cast<const float*>(w) + (r0 + r) * cols + k0,
-                        static_cast<size_t>(kc) * sizeof(float));
+        if (vector_pack && wtype == DType::F16) {
+          k.pack64_f16(static_cast<const uint16_t*>(w) + r0 * cols + k0, cols, nr, kc, wp);
+        } else if (vector_pack) {
+          k.pack64_f32(static_cast<const float*>(w) + r0 * cols + k0, cols, nr, kc, wp);
+        } else {
+          for (int64_t r = 0; r < kNr; ++r) {
+            float* dst = stage + r * kc;
+            if (r >= nr) {
+              std::fill(dst, dst + kc, 0.0f);
+            } else if (wtype == DType::F16) {
+              k.fp16_to_fp32_row(static_cast<const uint16_t*>(w) + (r0 + r) * cols + k0, kc, dst);
+            } else {
+              std::memcpy(dst, static_cast<const float*>(w) + (r0 + r) * cols + k0,
+                          static_cast<size_t>(kc) * sizeof(float));
+            }
           }
-        }
-        for (int64_t kt = 0; kt < kc; kt += kT) {
-          const int64_t ke = std::min(kc, kt + kT);
-          for (int64_t rt = 0; rt < kNr; rt += kT) {
-            for (int64_t kk = kt; kk < ke; ++kk) {
-              float* wrow = wp + kNr * kk;
-              for (int64_t r = rt; r < rt + kT; ++r) wrow[r] = stage[r * kc + kk];
+          for (int64_t kt = 0; kt < kc; kt += kT) {
+            const int64_t ke = std::min(kc, kt + kT);
+            for (int64_t rt = 0; rt < kNr; rt += kT) {
+              for (int64_t kk = kt; kk < ke; ++kk) {
+                float* wrow = wp + kNr * kk;
+                for (int64_t r = rt; r < rt + kT; ++r) wrow[r] = stage[r * kc + kk];
+              }
             }
           }
         }
@@ -320,6 +338,23 @@ void matmul(DType wtype, const void* w, int64_t rows, const Activations& act, fl
   const KernelTable& k = active();
   if ((wtype == DType::F32 || wtype == DType::F16) && k.gemm6x64_f32 != nullptr && m >= 8) {
     gemm_packed(k, wtype, w, rows, cols, static_cast<const float*>(act.row(0)), m, y, tp);
+    return;
+  }
+  const KernelTable::QuantGemmFn qgemm = quant_gemm_fn(wtype, k);
+  if (qgemm != nullptr && m >= 4) {
+    // Equal to the dots bit for bit, so the split may follow the thread count: one share of
+    // rows per thread (a multiple of 2, the kernel's row block).
+    std::vector<const void*> rows_act(static_cast<size_t>(m));
+    for (int64_t i = 0; i < m; ++i) rows_act[static_cast<size_t>(i)] = act.row(i);
+    const int64_t nt = tp.size();
+    const int64_t share = std::max<int64_t>(2, ((rows + nt - 1) / nt + 1) / 2 * 2);
+    const int64_t shares = (rows + share - 1) / share;
+    tp.parallel_for(shares, [&](int64_t sb, int64_t se) {
+      for (int64_t s = sb; s < se; ++s) {
+        const int64_t r0 = s * share, nr = std::min(share, rows - r0);
+        qgemm(wb + static_cast<uint64_t>(r0) * rb, rb, nr, rows_act.data(), m, cols, y + r0, rows);
+      }
+    }, 1);
     return;
   }
   // Batched: a tile of weight rows (about 384 KiB, it stays in L2 next to the current group of

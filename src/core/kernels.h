@@ -93,6 +93,11 @@ struct KernelTable {
   // * x[kk], summed in order of kk with one f32 FMA chain per output. Whisper's cross-attention
   // keeps its keys and values in this form (half the bytes per decoded token).
   void (*gemv64_f16)(const uint16_t* wp, int64_t kc, const float* x, float* c);
+  // Optional packing for gemm6x64_f32 (nullptr where absent): wp[64 * kk + r] = element kk of
+  // row r (rows w_stride elements apart, widened to float) for r < nr, 0 for nr <= r < 64,
+  // kk < kc; wp 64-byte aligned. Pure data movement, so results do not change with it.
+  void (*pack64_f32)(const float* w, int64_t w_stride, int64_t nr, int64_t kc, float* wp);
+  void (*pack64_f16)(const uint16_t* w, int64_t w_stride, int64_t nr, int64_t kc, float* wp);
   // Same for quantized weights: 4 weight rows starting at w (w_row_bytes apart) times the 4
   // prepared activation rows act[0..3] (as for the dot functions), n weight elements each.
   // out[4 * i + r] is bit for bit what the level's dot function returns for that pair: the
@@ -109,6 +114,17 @@ struct KernelTable {
   QuantTileFn tile4x4_q4_K;
   QuantTileFn tile4x4_q5_K;
   QuantTileFn tile4x4_q6_K;
+  // Optional batched products (nullptr where absent): y[i * ys + r] = the level's dot of weight
+  // row r (r < rows, w_row_bytes apart) with prepared activation row act[i] (i < m), n weight
+  // elements each, bit for bit. They unpack each weight row once per call instead of once per
+  // tile, so they beat the tiles when m is large (a prompt batch).
+  using QuantGemmFn = void (*)(const void* w, uint64_t w_row_bytes, int64_t rows,
+                               const void* const* act, int64_t m, int64_t n, float* y, int64_t ys);
+  QuantGemmFn gemm_q4_0;
+  QuantGemmFn gemm_q5_0;
+  QuantGemmFn gemm_q6_K;
+  QuantGemmFn gemm_q4_K;
+  QuantGemmFn gemm_q5_K;
 
   // Elementwise (x and y may alias unless noted).
   void (*rms_norm)(const float* x, const float* w, float eps, int64_t n, float* y);
@@ -184,6 +200,8 @@ using DotFn = float (*)(const void* w, const void* act, int64_t n);
 DotFn dot_fn(DType wtype, const KernelTable& k);
 // The level's 4x4 quantized tile for wtype, or nullptr (float types, levels without one).
 KernelTable::QuantTileFn quant_tile_fn(DType wtype, const KernelTable& k);
+// The level's batched quantized product for wtype, or nullptr.
+KernelTable::QuantGemmFn quant_gemm_fn(DType wtype, const KernelTable& k);
 
 // ---- Matrix products (y = W x with W in GGUF layout: `rows` rows of `cols` elements) ----
 

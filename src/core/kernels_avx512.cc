@@ -18,6 +18,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <vector>
 
 #include "core/half.h"
 #include "core/kernels_impl.h"
@@ -821,6 +822,447 @@ void tile4x4(const void* w, uint64_t wrb, const void* const* act, int64_t n, flo
   }
 }
 
+// ---- Batched products with weights unpacked once per call (Q4_0, Q5_0) ----
+// The 4x4 tiles above unpack a weight block again for every pair of activation rows. Here a
+// panel of weight rows is unpacked once into a buffer that stays in L2 (per 4 blocks: the 64 low
+// and 64 high nibble bytes, then the 4 fp16 scales widened and spread to 16 lanes), and every
+// activation row then meets it with loads alone. Per pair and 4 blocks that leaves two
+// VPDPBUSD, one conversion, one multiply and one FMA. The scale product is formed lane-wise
+// from the spread factors, which gives exactly the lanes of the dot's permuted 4-lane product,
+// so every output is still bit-identical to dot_q32.
+
+constexpr int64_t kUnpackedStep = 192;  // bytes per row per 4 blocks
+
+template <Q32 T>
+void unpack_q32_row(const typename Q32Traits<T>::Block* w, int64_t steps, uint8_t* out) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  for (int64_t s = 0; s < steps; ++s) {
+    const auto* x = w + 4 * s;
+    const uint64_t h = static_cast<uint64_t>(x[0].d) | (static_cast<uint64_t>(x[1].d) << 16) |
+                       (static_cast<uint64_t>(x[2].d) << 32) | (static_cast<uint64_t>(x[3].d) << 48);
+    const __m128 wd = _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>(h)));
+    __m512i q = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[0].qs)));
+    q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[1].qs)), 1);
+    q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[2].qs)), 2);
+    q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[3].qs)), 3);
+    __m512i lo = _mm512_and_si512(q, low4);
+    __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+    if constexpr (T == Q32::k5_0) {
+      uint64_t mlo = 0, mhi = 0;
+      for (int j = 0; j < 4; ++j) {
+        const uint64_t qh = load_u32(x[j].qh);
+        mlo |= (qh & 0xFFFFu) << (16 * j);
+        mhi |= (qh >> 16) << (16 * j);
+      }
+      lo = _mm512_mask_add_epi8(lo, static_cast<__mmask64>(mlo), lo, _mm512_set1_epi8(0x10));
+      hi = _mm512_mask_add_epi8(hi, static_cast<__mmask64>(mhi), hi, _mm512_set1_epi8(0x10));
+    }
+    uint8_t* o = out + s * kUnpackedStep;
+    _mm512_store_si512(o, lo);
+    _mm512_store_si512(o + 64, hi);
+    _mm_store_ps(reinterpret_cast<float*>(o + 128), wd);
+  }
+}
+
+// R unpacked weight rows (ustride bytes apart) x C activation rows: y[c * ys + r].
+template <Q32 T, int R, int C>
+void gemm_q32_block(const uint8_t* up, int64_t ustride, const typename Q32Traits<T>::Block* const* wraw,
+                    const Q8Row* const* a, int64_t steps, int64_t nb, float* y, int64_t ys) {
+  using Tr = Q32Traits<T>;
+  static_assert(!Tr::kMin, "the unpacked layout has no mins");
+  alignas(64) static constexpr int32_t kIdx4[16] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+  const __m512i idx4 = _mm512_load_si512(kIdx4);
+  __m512 acc[2][R][C];
+  for (int h = 0; h < 2; ++h) {
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) acc[h][r][c] = _mm512_setzero_ps();
+    }
+  }
+  // One step of 4 blocks into accumulator set h (the dot alternates sets every 4 blocks).
+  auto step = [&](int64_t s, int h) {
+    const int64_t b = 4 * s;
+    __m512i lo[R], hi[R];
+    __m128 wd[R];
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* u = up + r * ustride + s * kUnpackedStep;
+      lo[r] = _mm512_load_si512(u);
+      hi[r] = _mm512_load_si512(u + 64);
+      wd[r] = _mm_load_ps(reinterpret_cast<const float*>(u + 128));
+    }
+    for (int c = 0; c < C; ++c) {
+      const __m128 ad = _mm_loadu_ps(a[c]->d + b);
+      __m512i p0 = load512(a[c]->neg_sum4x2 + 4 * b);
+      if constexpr (Tr::kBiasShift > 0) p0 = _mm512_slli_epi32(p0, Tr::kBiasShift);
+      const int8_t* an = a[c]->qs_nib + 32 * b;
+      const __m512i an0 = load512(an), an1 = load512(an + 64);
+      for (int r = 0; r < R; ++r) {
+        __m512i p = _mm512_dpbusd_epi32(p0, lo[r], an0);
+        p = _mm512_dpbusd_epi32(p, hi[r], an1);
+        const __m512 sc = _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(_mm_mul_ps(wd[r], ad)));
+        acc[h][r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc[h][r][c]);
+      }
+    }
+  };
+  int64_t s = 0;
+  for (; s + 2 <= steps; s += 2) {
+    step(s, 0);
+    step(s + 1, 1);
+  }
+  if (s < steps) step(s, 0);
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) {
+      y[c * ys + r] = q32_finish<T>(acc[0][r][c], acc[1][r][c], _mm_setzero_ps(), wraw[r], *a[c], 4 * steps, nb);
+    }
+  }
+}
+
+template <Q32 T, int R>
+void gemm_q32_rows(const uint8_t* up, int64_t ustride, const typename Q32Traits<T>::Block* const* wraw,
+                   const Q8Row* const* a, int64_t m, int64_t steps, int64_t nb, float* y, int64_t ys) {
+  constexpr int kC = 8 / R;  // 8 pairs, 16 accumulators
+  int64_t i = 0;
+  for (; i + kC <= m; i += kC) gemm_q32_block<T, R, kC>(up, ustride, wraw, a + i, steps, nb, y + i * ys, ys);
+  for (; i < m; ++i) gemm_q32_block<T, R, 1>(up, ustride, wraw, a + i, steps, nb, y + i * ys, ys);
+}
+
+template <Q32 T>
+void gemm_q32(const void* w, uint64_t wrb, int64_t rows, const void* const* act, int64_t m, int64_t n,
+              float* y, int64_t ys) {
+  using Block = typename Q32Traits<T>::Block;
+  const int64_t nb = n / QK8_0, steps = nb / 4;
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const int64_t ustride = std::max<int64_t>(steps, 1) * kUnpackedStep;
+  // A panel of about 256 KiB unpacked stays in L2 while all activation rows pass over it.
+  const int64_t panel = std::clamp<int64_t>((int64_t{256} << 10) / ustride / 2 * 2, 2, 512);
+  thread_local std::vector<uint8_t> buf;
+  buf.resize(static_cast<size_t>(panel * ustride + 64));
+  const auto base = reinterpret_cast<uintptr_t>(buf.data());
+  uint8_t* up = buf.data() + (64 - base % 64) % 64;
+  for (int64_t p0 = 0; p0 < rows; p0 += panel) {
+    const int64_t np = std::min(panel, rows - p0);
+    for (int64_t r = 0; r < np; ++r) {
+      unpack_q32_row<T>(reinterpret_cast<const Block*>(wb + static_cast<uint64_t>(p0 + r) * wrb), steps,
+                        up + r * ustride);
+    }
+    // Activation groups outside, row pairs inside: a group's blocks stay in L1 while the panel
+    // streams from L2.
+    for (int64_t i = 0; i < m; i += 8) {
+      const int64_t mi = std::min<int64_t>(8, m - i);
+      const Q8Row* a[8];
+      for (int64_t j = 0; j < mi; ++j) a[j] = static_cast<const Q8Row*>(act[i + j]);
+      const Block* wr[4];
+      auto raw = [&](int64_t r, int k) {
+        for (int j = 0; j < k; ++j) wr[j] = reinterpret_cast<const Block*>(wb + static_cast<uint64_t>(p0 + r + j) * wrb);
+      };
+      int64_t r = 0;
+      for (; r + 4 <= np; r += 4) {
+        raw(r, 4);
+        gemm_q32_rows<T, 4>(up + r * ustride, ustride, wr, a, mi, steps, nb, y + i * ys + p0 + r, ys);
+      }
+      for (; r + 2 <= np; r += 2) {
+        raw(r, 2);
+        gemm_q32_rows<T, 2>(up + r * ustride, ustride, wr, a, mi, steps, nb, y + i * ys + p0 + r, ys);
+      }
+      for (; r < np; ++r) {
+        raw(r, 1);
+        gemm_q32_rows<T, 1>(up + r * ustride, ustride, wr, a, mi, steps, nb, y + i * ys + p0 + r, ys);
+      }
+    }
+  }
+}
+
+// ---- Batched Q6_K product with weights unpacked once per call ----
+// Same idea as gemm_q32 for the K-quant of the FFN down projections in Q4_K_M files: per
+// 256-element block and row the buffer holds the four 6-bit weight vectors and their four
+// spread scale vectors exactly as tile_q6_K builds them, then -32 * scales for the offset and
+// the block's d. Integer sums are exact in any order and the float steps are the dot's, so
+// outputs equal dot_q6_K bit for bit.
+
+constexpr int64_t kQ6Step = 576;  // bytes per row per block: 8 zmm, 16 int16, d
+
+void unpack_q6_K_row(const BlockQ6_K* w, int64_t nb, uint8_t* out) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i m30 = _mm512_set1_epi8(0x30);
+  const __m512i shl0 = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+  const __m512i shr1 = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+  __m512i idx[4];
+  for (int c = 0; c < 4; ++c) {
+    alignas(64) int16_t t[32];
+    for (int i = 0; i < 32; ++i) t[i] = static_cast<int16_t>(4 * c + i / 8);
+    idx[c] = _mm512_load_si512(t);
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t* o = out + b * kQ6Step;
+    const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales)));
+    const __m512i sc16 = _mm512_castsi256_si512(sc);
+    for (int h = 0; h < 2; ++h) {
+      const __m512i l = load512(w[b].ql + 64 * h);
+      const __m512i hb = _mm512_broadcast_i64x4(loadu256(w[b].qh + 32 * h));
+      _mm512_store_si512(o + 128 * h, _mm512_or_si512(_mm512_and_si512(l, low4),
+                                                      _mm512_and_si512(_mm512_sllv_epi16(hb, shl0), m30)));
+      _mm512_store_si512(o + 128 * h + 64, _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), low4),
+                                                           _mm512_and_si512(_mm512_srlv_epi16(hb, shr1), m30)));
+      _mm512_store_si512(o + 256 + 128 * h, _mm512_permutexvar_epi16(idx[2 * h], sc16));
+      _mm512_store_si512(o + 256 + 128 * h + 64, _mm512_permutexvar_epi16(idx[2 * h + 1], sc16));
+    }
+    _mm256_store_si256(reinterpret_cast<__m256i*>(o + 512), _mm256_sub_epi16(_mm256_setzero_si256(), _mm256_slli_epi16(sc, 5)));
+    const float d = half_to_float(w[b].d);
+    std::memcpy(o + 544, &d, 4);
+  }
+}
+
+template <int R, int C>
+void gemm_q6_K_block(const uint8_t* up, int64_t ustride, const BlockQ8_K* const* a, int64_t nb, float* y,
+                     int64_t ys) {
+  __m512 acc[R][C];
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i isum[R][C];
+    for (int r = 0; r < R; ++r) {
+      const __m256i neg32sc = _mm256_load_si256(reinterpret_cast<const __m256i*>(up + r * ustride + b * kQ6Step + 512));
+      for (int c = 0; c < C; ++c) {
+        isum[r][c] = _mm512_zextsi256_si512(_mm256_madd_epi16(loadu256(a[c][b].bsums), neg32sc));
+      }
+    }
+    for (int h = 0; h < 2; ++h) {
+      __m512i a0[C], a1[C];
+      for (int c = 0; c < C; ++c) {
+        a0[c] = load512(a[c][b].qs + 128 * h);
+        a1[c] = load512(a[c][b].qs + 128 * h + 64);
+      }
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* u = up + r * ustride + b * kQ6Step;
+        const __m512i q0 = _mm512_load_si512(u + 128 * h), q1 = _mm512_load_si512(u + 128 * h + 64);
+        const __m512i s0 = _mm512_load_si512(u + 256 + 128 * h), s1 = _mm512_load_si512(u + 256 + 128 * h + 64);
+        for (int c = 0; c < C; ++c) {
+          isum[r][c] = _mm512_dpwssd_epi32(isum[r][c], _mm512_maddubs_epi16(q0, a0[c]), s0);
+          isum[r][c] = _mm512_dpwssd_epi32(isum[r][c], _mm512_maddubs_epi16(q1, a1[c]), s1);
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      float dw;
+      std::memcpy(&dw, up + r * ustride + b * kQ6Step + 544, 4);
+      for (int c = 0; c < C; ++c) {
+        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][c]), _mm512_set1_ps(dw * a[c][b].d), acc[r][c]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) y[c * ys + r] = _mm512_reduce_add_ps(acc[r][c]);
+  }
+}
+
+template <int R>
+void gemm_q6_K_rows(const uint8_t* up, int64_t ustride, const BlockQ8_K* const* a, int64_t m, int64_t nb,
+                    float* y, int64_t ys) {
+  int64_t i = 0;
+  for (; i + 2 <= m; i += 2) gemm_q6_K_block<R, 2>(up, ustride, a + i, nb, y + i * ys, ys);
+  if (i < m) gemm_q6_K_block<R, 1>(up, ustride, a + i, nb, y + i * ys, ys);
+}
+
+void gemm_q6_K(const void* w, uint64_t wrb, int64_t rows, const void* const* act, int64_t m, int64_t n,
+               float* y, int64_t ys) {
+  const int64_t nb = n / QK_K;
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const int64_t ustride = nb * kQ6Step;
+  const int64_t panel = std::clamp<int64_t>((int64_t{256} << 10) / ustride / 4 * 4, 4, 512);
+  thread_local std::vector<uint8_t> buf;
+  buf.resize(static_cast<size_t>(panel * ustride + 64));
+  const auto base = reinterpret_cast<uintptr_t>(buf.data());
+  uint8_t* up = buf.data() + (64 - base % 64) % 64;
+  for (int64_t p0 = 0; p0 < rows; p0 += panel) {
+    const int64_t np = std::min(panel, rows - p0);
+    for (int64_t r = 0; r < np; ++r) {
+      unpack_q6_K_row(reinterpret_cast<const BlockQ6_K*>(wb + static_cast<uint64_t>(p0 + r) * wrb), nb,
+                      up + r * ustride);
+    }
+    for (int64_t i = 0; i < m; i += 8) {
+      const int64_t mi = std::min<int64_t>(8, m - i);
+      const BlockQ8_K* a[8];
+      for (int64_t j = 0; j < mi; ++j) a[j] = static_cast<const BlockQ8_K*>(act[i + j]);
+      int64_t r = 0;
+      for (; r + 4 <= np; r += 4) gemm_q6_K_rows<4>(up + r * ustride, ustride, a, mi, nb, y + i * ys + p0 + r, ys);
+      for (; r < np; ++r) gemm_q6_K_rows<1>(up + r * ustride, ustride, a, mi, nb, y + i * ys + p0 + r, ys);
+    }
+  }
+}
+
+// ---- Batched Q4_K / Q5_K product with weights unpacked once per call ----
+// Per block and row: the four 64-element weight vectors and spread scale vectors as tile_qk4
+// builds them, the mins widened to int16 pairs, d and dmin. Outputs equal dot_qk4 bit for bit.
+
+constexpr int64_t kQk4Step = 576;
+
+template <bool kFive>
+void unpack_qk4_row(const std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>* w, int64_t nb, uint8_t* out) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i bit4 = _mm512_set1_epi8(0x10);
+  __m512i idx[4], hbit[4];
+  for (int j = 0; j < 4; ++j) {
+    idx[j] = _mm512_inserti64x4(_mm512_set1_epi16(static_cast<int16_t>(2 * j)),
+                                _mm256_set1_epi16(static_cast<int16_t>(2 * j + 1)), 1);
+    hbit[j] = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * j))),
+                                 _mm256_set1_epi8(static_cast<char>(1 << (2 * j + 1))), 1);
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    uint8_t* o = out + b * kQk4Step;
+    uint64_t sc8, m8;
+    detail::unpack_scales_k4_words(w[b].scales, &sc8, &m8);
+    const __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<int64_t>(sc8))));
+    const __m128i m8v = _mm_cvtsi64_si128(static_cast<int64_t>(m8));
+    __m512i qh = _mm512_setzero_si512();
+    if constexpr (kFive) qh = _mm512_broadcast_i64x4(loadu256(w[b].qh));
+    for (int j = 0; j < 4; ++j) {
+      const __m512i q = _mm512_broadcast_i64x4(loadu256(w[b].qs + 32 * j));
+      __m512i v = _mm512_and_si512(_mm512_mask_srli_epi16(q, 0xFFFF0000u, q, 4), low4);
+      if constexpr (kFive) v = _mm512_mask_add_epi8(v, _mm512_test_epi8_mask(qh, hbit[j]), v, bit4);
+      _mm512_store_si512(o + 64 * j, v);
+      _mm512_store_si512(o + 256 + 64 * j, _mm512_permutexvar_epi16(idx[j], sc16));
+    }
+    _mm256_store_si256(reinterpret_cast<__m256i*>(o + 512), _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8v, m8v)));
+    const float d = half_to_float(w[b].d), dmin = half_to_float(w[b].dmin);
+    std::memcpy(o + 544, &d, 4);
+    std::memcpy(o + 548, &dmin, 4);
+  }
+}
+
+template <int R, int C>
+void gemm_qk4_block(const uint8_t* up, int64_t ustride, const BlockQ8_K* const* a, int64_t nb, float* y,
+                    int64_t ys) {
+  __m512 acc[R][C];
+  __m256 accm[R][C];
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) {
+      acc[r][c] = _mm512_setzero_ps();
+      accm[r][c] = _mm256_setzero_ps();
+    }
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i isum[R][C];
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) isum[r][c] = _mm512_setzero_si512();
+    }
+    for (int j = 0; j < 4; ++j) {
+      __m512i aq[C];
+      for (int c = 0; c < C; ++c) aq[c] = load512(a[c][b].qs + 64 * j);
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* u = up + r * ustride + b * kQk4Step;
+        const __m512i v = _mm512_load_si512(u + 64 * j), sj = _mm512_load_si512(u + 256 + 64 * j);
+        for (int c = 0; c < C; ++c) {
+          isum[r][c] = _mm512_dpwssd_epi32(isum[r][c], _mm512_maddubs_epi16(v, aq[c]), sj);
+        }
+      }
+    }
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* u = up + r * ustride + b * kQk4Step;
+      const __m256i m16 = _mm256_load_si256(reinterpret_cast<const __m256i*>(u + 512));
+      float dw, dmw;
+      std::memcpy(&dw, u + 544, 4);
+      std::memcpy(&dmw, u + 548, 4);
+      for (int c = 0; c < C; ++c) {
+        const __m256i mins = _mm256_madd_epi16(loadu256(a[c][b].bsums), m16);
+        const float d = dw * a[c][b].d;
+        const float dmin = dmw * a[c][b].d;
+        acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][c]), _mm512_set1_ps(d), acc[r][c]);
+        accm[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mins), _mm256_set1_ps(dmin), accm[r][c]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < C; ++c) y[c * ys + r] = _mm512_reduce_add_ps(acc[r][c]) - hsum(accm[r][c]);
+  }
+}
+
+template <int R>
+void gemm_qk4_rows(const uint8_t* up, int64_t ustride, const BlockQ8_K* const* a, int64_t m, int64_t nb,
+                   float* y, int64_t ys) {
+  int64_t i = 0;
+  for (; i + 2 <= m; i += 2) gemm_qk4_block<R, 2>(up, ustride, a + i, nb, y + i * ys, ys);
+  if (i < m) gemm_qk4_block<R, 1>(up, ustride, a + i, nb, y + i * ys, ys);
+}
+
+template <bool kFive>
+void gemm_qk4(const void* w, uint64_t wrb, int64_t rows, const void* const* act, int64_t m, int64_t n,
+              float* y, int64_t ys) {
+  using Block = std::conditional_t<kFive, BlockQ5_K, BlockQ4_K>;
+  const int64_t nb = n / QK_K;
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const int64_t ustride = nb * kQk4Step;
+  const int64_t panel = std::clamp<int64_t>((int64_t{256} << 10) / ustride / 4 * 4, 4, 512);
+  thread_local std::vector<uint8_t> buf;
+  buf.resize(static_cast<size_t>(panel * ustride + 64));
+  const auto base = reinterpret_cast<uintptr_t>(buf.data());
+  uint8_t* up = buf.data() + (64 - base % 64) % 64;
+  for (int64_t p0 = 0; p0 < rows; p0 += panel) {
+    const int64_t np = std::min(panel, rows - p0);
+    for (int64_t r = 0; r < np; ++r) {
+      unpack_qk4_row<kFive>(reinterpret_cast<const Block*>(wb + static_cast<uint64_t>(p0 + r) * wrb), nb,
+                            up + r * ustride);
+    }
+    for (int64_t i = 0; i < m; i += 8) {
+      const int64_t mi = std::min<int64_t>(8, m - i);
+      const BlockQ8_K* a[8];
+      for (int64_t j = 0; j < mi; ++j) a[j] = static_cast<const BlockQ8_K*>(act[i + j]);
+      int64_t r = 0;
+      for (; r + 4 <= np; r += 4) gemm_qk4_rows<4>(up + r * ustride, ustride, a, mi, nb, y + i * ys + p0 + r, ys);
+      for (; r < np; ++r) gemm_qk4_rows<1>(up + r * ustride, ustride, a, mi, nb, y + i * ys + p0 + r, ys);
+    }
+  }
+}
+
+// ---- Packing float weights for gemm6x64_f32 ----
+// Transposes 16 rows x 16 columns in registers (unpacks within 128-bit lanes, then two rounds of
+// lane shuffles): r[i] holds row i on entry and column i on return.
+inline void transpose16(__m512 r[16]) {
+  __m512 t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int g = 0; g < 4; ++g) {
+    const __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * g + 2]), d = _mm512_castps_pd(t[4 * g + 3]);
+    u[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  // u[4 g + k], 128-bit lane L: rows 4g..4g+3 of column 4L + k.
+  for (int k = 0; k < 4; ++k) {
+    const __m512 v0 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x44), v1 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xEE);
+    const __m512 w0 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x44);
+    const __m512 w1 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xEE);
+    r[k] = _mm512_shuffle_f32x4(v0, w0, 0x88);
+    r[4 + k] = _mm512_shuffle_f32x4(v0, w0, 0xDD);
+    r[8 + k] = _mm512_shuffle_f32x4(v1, w1, 0x88);
+    r[12 + k] = _mm512_shuffle_f32x4(v1, w1, 0xDD);
+  }
+}
+
+// wp[64 * kk + r] = row r, column kk for r < 64 (rows past nr are zero), kk < kc.
+template <class W>
+void pack64(const W* w, int64_t ws, int64_t nr, int64_t kc, float* wp) {
+  for (int64_t k0 = 0; k0 < kc; k0 += 16) {
+    const int64_t nk = std::min<int64_t>(16, kc - k0);
+    const __mmask16 km = nk == 16 ? static_cast<__mmask16>(0xFFFF) : tail_mask(nk);
+    for (int j = 0; j < 4; ++j) {
+      __m512 r[16];
+      for (int i = 0; i < 16; ++i) {
+        const int64_t row = 16 * j + i;
+        r[i] = row < nr ? wload(w + row * ws + k0, km) : _mm512_setzero_ps();
+      }
+      transpose16(r);
+      for (int64_t c = 0; c < nk; ++c) _mm512_store_ps(wp + 64 * (k0 + c) + 16 * j, r[c]);
+    }
+  }
+}
+
+void pack64_f32(const float* w, int64_t ws, int64_t nr, int64_t kc, float* wp) { pack64(w, ws, nr, kc, wp); }
+void pack64_f16(const uint16_t* w, int64_t ws, int64_t nr, int64_t kc, float* wp) { pack64(w, ws, nr, kc, wp); }
+
 
 void fp16_to_fp32_row(const uint16_t* x, int64_t n, float* y) {
   int64_t i = 0;
@@ -865,6 +1307,8 @@ void detail::fill_avx512(KernelTable& t) {
   t.matvec_f16 = k::matvec_f16;
   t.gemm6x64_f32 = k::gemm6x64_f32;
   t.gemv64_f16 = k::gemv64_f16;
+  t.pack64_f32 = k::pack64_f32;
+  t.pack64_f16 = k::pack64_f16;
   t.dot_q8_0 = k::dot_q8_0;
   t.dot_q4_0 = k::dot_q32<k::Q32::k4_0>;
   t.dot_q4_1 = k::dot_q32<k::Q32::k4_1>;
@@ -881,6 +1325,11 @@ void detail::fill_avx512(KernelTable& t) {
   t.tile4x4_q4_K = k::tile4x4<4, 2, k::tile_qk4<false, 4, 2>>;
   t.tile4x4_q5_K = k::tile4x4<4, 2, k::tile_qk4<true, 4, 2>>;
   t.tile4x4_q6_K = k::tile4x4<4, 2, k::tile_q6_K<4, 2>>;
+  t.gemm_q4_0 = k::gemm_q32<k::Q32::k4_0>;
+  t.gemm_q5_0 = k::gemm_q32<k::Q32::k5_0>;
+  t.gemm_q6_K = k::gemm_q6_K;
+  t.gemm_q4_K = k::gemm_qk4<false>;
+  t.gemm_q5_K = k::gemm_qk4<true>;
   t.rms_norm = k::rms_norm;
   t.layer_norm = k::layer_norm;
   t.softmax = k::softmax;

@@ -445,5 +445,49 @@ TEST(KernelsCrossCheck, ActivationQuantizersMatchGgmlReference) {
   }
 }
 
+
+// The batched quantized products (weights unpacked once per call) return exactly the level's
+// dots, over row counts that leave 4-, 2- and 1-row remainders, activation counts that leave
+// partial groups, and block counts with and without a tail past the 4-block steps; y is
+// written with a row stride wider than the row count, and nothing outside the block changes.
+TEST(KernelsMatmul, BatchedQuantGemmIsBitIdenticalToDots) {
+  std::mt19937 rng(21);
+  int tested = 0;
+  for (CpuLevel level : {CpuLevel::kScalar, CpuLevel::kAvx2, CpuLevel::kAvx512}) {
+    if (level > cpu_max_level()) continue;
+    const KernelTable& k = kernel_table(level);
+    for (DType t : {DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+      const KernelTable::QuantGemmFn gemm = quant_gemm_fn(t, k);
+      if (gemm == nullptr) continue;
+      const DTypeInfo& info = dtype_info(t);
+      const bool k_quant = info.block_size == 256;
+      for (int64_t blocks : {k_quant ? int64_t{1} : int64_t{3}, k_quant ? int64_t{9} : int64_t{13}}) {
+        const int64_t cols = blocks * info.block_size, rows = 11, m = 13, ys = rows + 5;
+        const uint64_t rb = static_cast<uint64_t>(blocks) * info.type_size;
+        const auto w = testing::random_quant_row(rng, t, rows * cols);
+        const auto x = random_floats(rng, m * cols);
+        Activations act;
+        act.quantize(t, x.data(), m, cols, k);
+        std::vector<const void*> rows_act(static_cast<size_t>(m));
+        for (int64_t i = 0; i < m; ++i) rows_act[static_cast<size_t>(i)] = act.row(i);
+        std::vector<float> y(static_cast<size_t>(m * ys), -7.0f);
+        gemm(w.data(), rb, rows, rows_act.data(), m, cols, y.data(), ys);
+        const DotFn dot = dot_fn(t, k);
+        for (int64_t i = 0; i < m; ++i) {
+          for (int64_t r = 0; r < ys; ++r) {
+            const float got = y[static_cast<size_t>(i * ys + r)];
+            const float want = r < rows ? dot(w.data() + r * rb, act.row(i), cols) : -7.0f;
+            ASSERT_EQ(0, std::memcmp(&got, &want, 4)) << dtype_name(t) << " cols " << cols << " row " << r << " act " << i;
+          }
+        }
+        ++tested;
+      }
+    }
+  }
+  if (cpu_max_level() >= CpuLevel::kAvx512) {
+    EXPECT_EQ(tested, 10);
+  }
+}
+
 }  // namespace
 }  // namespace omni::kernels
