@@ -28,18 +28,14 @@
 #include "core/half.h"
 #include "core/kernels.h"
 #include "core/thread_pool.h"
+#include "bench_pool.h"
 
 namespace {
 
 using omni::DType;
 using omni::ThreadPool;
 
-ThreadPool& pool(int threads) {
-  static std::map<int, std::unique_ptr<ThreadPool>> pools;
-  auto& p = pools[threads];
-  if (!p) p = std::make_unique<ThreadPool>(threads);
-  return *p;
-}
+using omni::bench::pool;
 
 struct Copies {
   int64_t rows = 0, cols = 0;

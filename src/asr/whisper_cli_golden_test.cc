@@ -24,6 +24,7 @@
 
 #include "asr/audio_io.h"
 #include "asr/whisper.h"
+#include "testing/hex.h"
 #include "testing/refdata.h"
 
 namespace omni::asr {
@@ -40,15 +41,7 @@ const nlohmann::json& goldens() {
   return g;
 }
 
-std::string hex(const std::string& s) {
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out += d[c >> 4];
-    out += d[c & 15];
-  }
-  return out;
-}
+using omni::testing::hex;
 
 // The whisper-cli flags the goldens used, mapped onto our options (everything else is at
 // whisper-cli's defaults, which are ours: thresholds 2.4 / -1 / 0.6, suppress_blank, ...).

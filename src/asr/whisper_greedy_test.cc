@@ -13,6 +13,7 @@
 
 #include "asr/audio_io.h"
 #include "asr/whisper.h"
+#include "testing/hex.h"
 #include "testing/refdata.h"
 
 namespace omni::asr {
@@ -22,15 +23,7 @@ using omni::testing::refdata;
 
 constexpr double kLogitError = 5e-4;  // measured max |logit - whisper.cpp nofa| is ~4.1e-4
 
-std::string hex(const std::string& s) {
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out += d[c >> 4];
-    out += d[c & 15];
-  }
-  return out;
-}
+using omni::testing::hex;
 
 void check(const std::string& model_name, bool timestamps) {
   const std::string dir = "asr/golden/" + model_name + "/";
