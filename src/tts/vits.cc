@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "tts/vits_math.h"
 
 namespace omni::tts {
 namespace {
@@ -259,11 +260,15 @@ Act VitsModel::flow_reverse(Act z, const Act* g, ThreadPool* pool) const {
         }
       }
       Act acts(wn.hidden, z.t);
-      for (int c = 0; c < wn.hidden; ++c) {
-        const float* a = xin.row(c);
-        const float* b = xin.row(c + wn.hidden);
-        float* o = acts.row(c);
-        for (int t = 0; t < z.t; ++t) o[t] = std::tanh(a[t]) * (1.f / (1.f + std::exp(-b[t])));
+      auto gate = [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          tanh_sigmoid_gate(xin.row(int(c)), xin.row(int(c) + wn.hidden), z.t, acts.row(int(c)));
+        }
+      };
+      if (pool) {
+        pool->parallel_for(wn.hidden, gate, 8);
+      } else {
+        gate(0, wn.hidden);
       }
       const Act rs = wn.res_skip[l](acts, pool);
       if (l + 1 < wn.in_layers.size()) {
@@ -344,7 +349,7 @@ std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* poo
   }
   const Act y = d.conv_post(x, pool, d.final_lrelu_slope);
   std::vector<float> audio(y.d.size());
-  for (size_t i = 0; i < audio.size(); ++i) audio[i] = std::tanh(y.d[i]);
+  tanh_array(y.d.data(), int64_t(y.d.size()), audio.data());
   return audio;
 }
 
