@@ -12,73 +12,31 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "tts/rel_attention.h"
 #include "tts/vits_math.h"
 
 namespace omni::tts {
 namespace {
 
 // Relative-position multi-head self-attention (VITS attentions.MultiHeadAttention with
-// window_size, heads sharing the relative embeddings, no mask: batch 1, full length).
+// window_size, heads sharing the relative embeddings, no mask: batch 1, full length). Heads are
+// independent: one per thread.
 Act attention(const MultiHeadAttention& a, const Act& x, ThreadPool* pool) {
   const Act q = a.q(x, pool), k = a.k(x, pool), v = a.v(x, pool);
-  const int t = x.t, heads = a.n_heads, hd = x.c / heads, w = a.window;
+  const int t = x.t, heads = a.n_heads, hd = x.c / heads;
   const float scale = 1.f / std::sqrt(float(hd));
-  // Time-major copies per head ([t][hd]) so every dot product below is contiguous.
-  auto time_major = [&](const Act& m, int hh, float s) {
-    std::vector<float> out(size_t(t) * hd);
-    for (int d = 0; d < hd; ++d) {
-      const float* r = m.row(hh * hd + d);
-      for (int i = 0; i < t; ++i) out[size_t(i) * hd + d] = r[i] * s;
-    }
-    return out;
-  };
   Act out(x.c, t);
-  std::vector<float> scores(static_cast<size_t>(t));
-  std::vector<float> o(static_cast<size_t>(hd));
-  for (int hh = 0; hh < heads; ++hh) {
-    const std::vector<float> qt = time_major(q, hh, scale);
-    const std::vector<float> vt = time_major(v, hh, 1.f);
-    for (int i = 0; i < t; ++i) {
-      const float* qi = qt.data() + size_t(i) * hd;
-      // All keys at once (k is channel-major, so the inner loop runs over j and vectorises);
-      // each score still sums over d in ascending order, as a scalar dot product would.
-      std::fill(scores.begin(), scores.end(), 0.f);
-      for (int d = 0; d < hd; ++d) {
-        const float qd = qi[d];
-        const float* kr = k.row(hh * hd + d);
-        for (int j = 0; j < t; ++j) scores[j] += qd * kr[j];
-      }
-      for (int r = -w; r <= w; ++r) {
-        const int j = i + r;
-        if (j < 0 || j >= t) continue;
-        const float* e = a.emb_rel_k.data() + size_t(r + w) * hd;
-        float sr = 0.f;
-        for (int d = 0; d < hd; ++d) sr += qi[d] * e[d];
-        scores[j] += sr;
-      }
-      float mx = -INFINITY;
-      for (int j = 0; j < t; ++j) mx = std::max(mx, scores[j]);
-      float sum = 0.f;
-      for (int j = 0; j < t; ++j) {
-        scores[j] = std::exp(scores[j] - mx);
-        sum += scores[j];
-      }
-      const float inv = 1.f / sum;
-      std::fill(o.begin(), o.end(), 0.f);
-      for (int j = 0; j < t; ++j) {
-        const float p = scores[j] * inv;
-        const float* vj = vt.data() + size_t(j) * hd;
-        for (int d = 0; d < hd; ++d) o[d] += p * vj[d];
-      }
-      for (int r = -w; r <= w; ++r) {
-        const int j = i + r;
-        if (j < 0 || j >= t) continue;
-        const float p = scores[j] * inv;
-        const float* e = a.emb_rel_v.data() + size_t(r + w) * hd;
-        for (int d = 0; d < hd; ++d) o[d] += p * e[d];
-      }
-      for (int d = 0; d < hd; ++d) out.row(hh * hd + d)[i] = o[d];
+  auto run = [&](int64_t h0, int64_t h1) {
+    for (int64_t hh = h0; hh < h1; ++hh) {
+      const int r0 = int(hh) * hd;
+      rel_attention_head(q.row(r0), k.row(r0), v.row(r0), t, hd, scale, a.emb_rel_k.data(),
+                         a.emb_rel_v.data(), a.window, out.row(r0));
     }
+  };
+  if (pool) {
+    pool->parallel_for(heads, run);
+  } else {
+    run(0, heads);
   }
   return a.o(out, pool);
 }
