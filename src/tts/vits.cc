@@ -125,6 +125,50 @@ void flip_channels(Act& x) {
   }
 }
 
+// x + one residual block (type 2: convs; type 1: dilated convs then convs2 pairwise).
+Act resblock_forward(const ResBlock& rb, const Act& x, ThreadPool* pool, float slope) {
+  // Type 2's first residual step reads x and writes a new activation (no copy of x).
+  const bool first_fused = rb.convs2.empty() && !rb.convs.empty();
+  Act xr = first_fused ? rb.convs[0].residual(x, pool, slope) : x;
+  for (size_t k = first_fused ? 1 : 0; k < rb.convs.size(); ++k) {
+    // xr += conv(lrelu(xr)), the residual add fused into the GEMM's output pass.
+    if (rb.convs2.empty()) {
+      rb.convs[k].accumulate(xr, xr, pool, slope);
+    } else {
+      const Act xt = rb.convs[k](xr, pool, slope);
+      rb.convs2[k].accumulate(xt, xr, pool, slope);
+    }
+  }
+  return xr;
+}
+
+double reach(const Conv1d& c);
+
+// Decoder stages shorter than this run each residual block whole on one thread.
+constexpr int kMinSplitSamples = 4096;
+
+// Samples [lo, hi) of resblock_forward(rb, x) into the same samples of out, computed on a slice
+// of x with the block's receptive field as context and starting on every convolution's tile
+// grid, so the values equal the whole block's bit for bit (as for decoder chunks).
+void resblock_range(const ResBlock& rb, const Act& x, int lo, int hi, float slope, Act& out) {
+  double halo = 0;
+  int align = 1;
+  for (const auto* convs : {&rb.convs, &rb.convs2}) {
+    for (const Conv1d& c : *convs) {
+      halo += reach(c);
+      if (c.wino.ready()) align = std::lcm(align, c.wino.m() * c.dilation);
+    }
+  }
+  const int h = int(std::ceil(halo)) + 2;
+  const int a = std::max(0, lo - h) / align * align, b = std::min(x.t, hi + h);
+  Act xs(x.c, b - a);
+  for (int c = 0; c < x.c; ++c) std::copy(x.row(c) + a, x.row(c) + b, xs.row(c));
+  const Act ys = resblock_forward(rb, xs, nullptr, slope);
+  for (int c = 0; c < x.c; ++c) {
+    std::copy(ys.row(c) + (lo - a), ys.row(c) + (hi - a), out.row(c) + lo);
+  }
+}
+
 }  // namespace
 
 Act VitsModel::encode(std::span<const int64_t> ids, Act* hidden, ThreadPool* pool) const {
@@ -261,32 +305,34 @@ std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* poo
   for (size_t i = 0; i < d.ups.size(); ++i) {
     x = d.ups[i](x, pool, d.lrelu_slope);
     // The parallel residual blocks are independent: with several threads each block runs on
-    // one thread (one hand-off per stage instead of one per convolution), widest kernel first
-    // so two threads balance 7 : 5+3. Summation order stays fixed (j ascending).
+    // one thread (one hand-off per stage instead of one per convolution). Their costs differ
+    // (kernel 7 : 5 : 3), so on long stages each block is also cut into one time range per
+    // thread (resblock_range: the same values bit for bit), which balances the threads.
+    // Summation order stays fixed (j ascending).
     const int nk = d.kernels_per_up;
     std::vector<Act> outs(static_cast<size_t>(nk));
-    auto run_block = [&](int j, ThreadPool* inner) {
-      const ResBlock& rb = d.resblocks[i * nk + j];
-      // Type 2's first residual step reads x and writes a new activation (no copy of x).
-      const bool first_fused = rb.convs2.empty() && !rb.convs.empty();
-      Act xr = first_fused ? rb.convs[0].residual(x, inner, d.lrelu_slope) : x;
-      for (size_t k = first_fused ? 1 : 0; k < rb.convs.size(); ++k) {
-        // xr += conv(lrelu(xr)), the residual add fused into the GEMM's output pass.
-        if (rb.convs2.empty()) {
-          rb.convs[k].accumulate(xr, xr, inner, d.lrelu_slope);
-        } else {
-          const Act xt = rb.convs[k](xr, inner, d.lrelu_slope);
-          rb.convs2[k].accumulate(xt, xr, inner, d.lrelu_slope);
-        }
+    const int threads = pool ? pool->size() : 1;
+    if (threads > 1 && nk > 1) {
+      const int parts = x.t >= kMinSplitSamples ? threads : 1;
+      if (parts > 1) {
+        for (Act& o : outs) o = Act(x.c, x.t);
       }
-      outs[j] = std::move(xr);
-    };
-    if (pool && pool->size() > 1 && nk > 1) {
-      pool->parallel_for(nk, [&](int64_t b, int64_t e) {
-        for (int64_t c = b; c < e; ++c) run_block(nk - 1 - int(c), nullptr);
+      pool->parallel_for(int64_t(nk) * parts, [&](int64_t b, int64_t e) {
+        for (int64_t c = b; c < e; ++c) {
+          const int j = nk - 1 - int(c / parts), part = int(c % parts);
+          const ResBlock& rb = d.resblocks[i * nk + j];
+          if (parts == 1) {
+            outs[size_t(j)] = resblock_forward(rb, x, nullptr, d.lrelu_slope);
+            continue;
+          }
+          const int lo = int(int64_t(x.t) * part / parts);
+          const int hi = int(int64_t(x.t) * (part + 1) / parts);
+          resblock_range(rb, x, lo, hi, d.lrelu_slope, outs[size_t(j)]);
+        }
       });
     } else {
-      for (int j = 0; j < nk; ++j) run_block(j, pool);
+      for (int j = 0; j < nk; ++j)
+        outs[size_t(j)] = resblock_forward(d.resblocks[i * nk + j], x, pool, d.lrelu_slope);
     }
     // Mean of the blocks in one pass, in place in the first (same order: ((o0 + o1) + o2) / 3).
     const float inv = 1.f / float(d.kernels_per_up);
