@@ -41,16 +41,88 @@ Act attention(const MultiHeadAttention& a, const Act& x, ThreadPool* pool) {
   return a.o(out, pool);
 }
 
+// Runs fn(t0, t1) over blocks of at most kColumnBlock time columns of x, on the pool when x is big enough. Used for
+// per-column work (LayerNorm over channels, elementwise ops), so results do not depend on the
+// ranges.
+constexpr int kColumnBlock = 16;
+template <class Fn>
+void for_columns(ThreadPool* pool, const Act& x, Fn&& fn) {
+  const int64_t n = (x.t + kColumnBlock - 1) / kColumnBlock;
+  auto run = [&](int64_t b, int64_t e) {
+    for (int64_t blk = b; blk < e; ++blk) {
+      fn(int(blk) * kColumnBlock, int(std::min<int64_t>(x.t, (blk + 1) * kColumnBlock)));
+    }
+  };
+  if (pool && pool->size() > 1 && int64_t(x.c) * x.t >= 8192) {
+    pool->parallel_for(n, run);
+  } else {
+    run(0, n);
+  }
+}
+
+// Columns [t0, t1) (at most kColumnBlock) of ChannelLayerNorm, the same arithmetic in the same
+// order.
+void layer_norm_columns(const ChannelLayerNorm& ln, Act& x, int t0, int t1) {
+  const int w = t1 - t0;
+  float mean[kColumnBlock] = {}, var[kColumnBlock] = {};
+  for (int c = 0; c < x.c; ++c) {
+    const float* r = x.row(c) + t0;
+    for (int t = 0; t < w; ++t) mean[t] += r[t];
+  }
+  for (int t = 0; t < w; ++t) mean[t] /= float(x.c);
+  for (int c = 0; c < x.c; ++c) {
+    const float* r = x.row(c) + t0;
+    for (int t = 0; t < w; ++t) {
+      const float d = r[t] - mean[t];
+      var[t] += d * d;
+    }
+  }
+  for (int t = 0; t < w; ++t) var[t] = 1.f / std::sqrt(var[t] / float(x.c) + ln.eps);
+  for (int c = 0; c < x.c; ++c) {
+    float* r = x.row(c) + t0;
+    const float g = ln.gamma[c], bb = ln.beta[c];
+    for (int t = 0; t < w; ++t) r[t] = (r[t] - mean[t]) * var[t] * g + bb;
+  }
+}
+
+// x = LayerNorm(x + y) (y may be null), split over time columns.
+void add_norm(const ChannelLayerNorm& ln, Act& x, const Act* y, ThreadPool* pool) {
+  for_columns(pool, x, [&](int t0, int t1) {
+    if (y) {
+      for (int c = 0; c < x.c; ++c) {
+        float* r = x.row(c);
+        const float* s = y->row(c);
+        for (int t = t0; t < t1; ++t) r[t] += s[t];
+      }
+    }
+    layer_norm_columns(ln, x, t0, t1);
+  });
+}
+
+// y = gelu(LayerNorm(y)), then res += y if res is given, split over time columns.
+void norm_gelu(const ChannelLayerNorm& ln, Act& y, Act* res, ThreadPool* pool) {
+  for_columns(pool, y, [&](int t0, int t1) {
+    layer_norm_columns(ln, y, t0, t1);
+    for (int c = 0; c < y.c; ++c) {
+      float* r = y.row(c);
+      for (int t = t0; t < t1; ++t) {
+        r[t] = 0.5f * r[t] * (1.f + std::erf(r[t] * 0.70710678118654752f));
+      }
+      if (res) {
+        float* o = res->row(c);
+        for (int t = t0; t < t1; ++t) o[t] += r[t];
+      }
+    }
+  });
+}
+
 // DDSConv: residual stack of depthwise dilated conv -> LN -> GELU -> 1x1 -> LN -> GELU.
 void dds_forward(const DdsConv& d, Act& x, ThreadPool* pool) {
   for (size_t i = 0; i < d.sep.size(); ++i) {
     Act y = d.sep[i](x, pool);
-    d.norm1[i](y);
-    gelu_erf(y);
+    norm_gelu(d.norm1[i], y, nullptr, pool);
     y = d.pointwise[i](y, pool);
-    d.norm2[i](y);
-    gelu_erf(y);
-    add_into(x, y);
+    norm_gelu(d.norm2[i], y, &x, pool);
   }
 }
 
@@ -186,12 +258,11 @@ Act VitsModel::encode(std::span<const int64_t> ids, Act* hidden, ThreadPool* poo
   }
   for (size_t l = 0; l < e.attn.size(); ++l) {
     Act y = attention(e.attn[l], x, pool);
-    add_into(x, y);
-    e.norm1[l](x);
+    add_norm(e.norm1[l], x, &y, pool);
     Act f = e.ffn[l].conv1(x, pool);
     relu(f);
     e.ffn[l].conv2.accumulate(f, x, pool);
-    e.norm2[l](x);
+    add_norm(e.norm2[l], x, nullptr, pool);
   }
   Act stats = e.proj(x, pool);
   *hidden = std::move(x);
