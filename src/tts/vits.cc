@@ -41,9 +41,9 @@ Act attention(const MultiHeadAttention& a, const Act& x, ThreadPool* pool) {
   return a.o(out, pool);
 }
 
-// Runs fn(t0, t1) over blocks of at most kColumnBlock time columns of x, on the pool when x is big enough. Used for
-// per-column work (LayerNorm over channels, elementwise ops), so results do not depend on the
-// ranges.
+// Runs fn(t0, t1) over blocks of at most kColumnBlock time columns of x, on the pool when x is
+// big enough. For per-column work (LayerNorm over channels, elementwise ops), so results do not
+// depend on the split.
 constexpr int kColumnBlock = 16;
 template <class Fn>
 void for_columns(ThreadPool* pool, const Act& x, Fn&& fn) {
