@@ -31,8 +31,10 @@ void rel_attention_head(const float* q, const float* k, const float* v, int t, i
                         float scale, const float* emb_k, const float* emb_v, int window,
                         float* out) {
   static const bool avx512 = cpu_level() >= CpuLevel::kAvx512;
+  const size_t n = size_t(t) * size_t(hd);
+  std::vector<float> scratch(3 * n + size_t(2 * window + 1) * t + size_t(t) + size_t(hd));
   (avx512 ? attn_avx512::rel_attention_head : attn_base::rel_attention_head)(
-      q, k, v, t, hd, scale, emb_k, emb_v, window, out);
+      q, k, v, t, hd, scale, emb_k, emb_v, window, out, scratch.data());
 }
 
 }  // namespace omni::tts
