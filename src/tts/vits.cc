@@ -12,86 +12,117 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "tts/rel_attention.h"
+#include "tts/vits_math.h"
 
 namespace omni::tts {
 namespace {
 
 // Relative-position multi-head self-attention (VITS attentions.MultiHeadAttention with
-// window_size, heads sharing the relative embeddings, no mask: batch 1, full length).
+// window_size, heads sharing the relative embeddings, no mask: batch 1, full length). Heads are
+// independent: one per thread.
 Act attention(const MultiHeadAttention& a, const Act& x, ThreadPool* pool) {
   const Act q = a.q(x, pool), k = a.k(x, pool), v = a.v(x, pool);
-  const int t = x.t, heads = a.n_heads, hd = x.c / heads, w = a.window;
+  const int t = x.t, heads = a.n_heads, hd = x.c / heads;
   const float scale = 1.f / std::sqrt(float(hd));
-  // Time-major copies per head ([t][hd]) so every dot product below is contiguous.
-  auto time_major = [&](const Act& m, int hh, float s) {
-    std::vector<float> out(size_t(t) * hd);
-    for (int d = 0; d < hd; ++d) {
-      const float* r = m.row(hh * hd + d);
-      for (int i = 0; i < t; ++i) out[size_t(i) * hd + d] = r[i] * s;
-    }
-    return out;
-  };
   Act out(x.c, t);
-  std::vector<float> scores(static_cast<size_t>(t));
-  std::vector<float> o(static_cast<size_t>(hd));
-  for (int hh = 0; hh < heads; ++hh) {
-    const std::vector<float> qt = time_major(q, hh, scale);
-    const std::vector<float> vt = time_major(v, hh, 1.f);
-    for (int i = 0; i < t; ++i) {
-      const float* qi = qt.data() + size_t(i) * hd;
-      // All keys at once (k is channel-major, so the inner loop runs over j and vectorises);
-      // each score still sums over d in ascending order, as a scalar dot product would.
-      std::fill(scores.begin(), scores.end(), 0.f);
-      for (int d = 0; d < hd; ++d) {
-        const float qd = qi[d];
-        const float* kr = k.row(hh * hd + d);
-        for (int j = 0; j < t; ++j) scores[j] += qd * kr[j];
-      }
-      for (int r = -w; r <= w; ++r) {
-        const int j = i + r;
-        if (j < 0 || j >= t) continue;
-        const float* e = a.emb_rel_k.data() + size_t(r + w) * hd;
-        float sr = 0.f;
-        for (int d = 0; d < hd; ++d) sr += qi[d] * e[d];
-        scores[j] += sr;
-      }
-      float mx = -INFINITY;
-      for (int j = 0; j < t; ++j) mx = std::max(mx, scores[j]);
-      float sum = 0.f;
-      for (int j = 0; j < t; ++j) {
-        scores[j] = std::exp(scores[j] - mx);
-        sum += scores[j];
-      }
-      const float inv = 1.f / sum;
-      std::fill(o.begin(), o.end(), 0.f);
-      for (int j = 0; j < t; ++j) {
-        const float p = scores[j] * inv;
-        const float* vj = vt.data() + size_t(j) * hd;
-        for (int d = 0; d < hd; ++d) o[d] += p * vj[d];
-      }
-      for (int r = -w; r <= w; ++r) {
-        const int j = i + r;
-        if (j < 0 || j >= t) continue;
-        const float p = scores[j] * inv;
-        const float* e = a.emb_rel_v.data() + size_t(r + w) * hd;
-        for (int d = 0; d < hd; ++d) o[d] += p * e[d];
-      }
-      for (int d = 0; d < hd; ++d) out.row(hh * hd + d)[i] = o[d];
+  auto run = [&](int64_t h0, int64_t h1) {
+    for (int64_t hh = h0; hh < h1; ++hh) {
+      const int r0 = int(hh) * hd;
+      rel_attention_head(q.row(r0), k.row(r0), v.row(r0), t, hd, scale, a.emb_rel_k.data(),
+                         a.emb_rel_v.data(), a.window, out.row(r0));
     }
+  };
+  if (pool) {
+    pool->parallel_for(heads, run);
+  } else {
+    run(0, heads);
   }
   return a.o(out, pool);
+}
+
+// Runs fn(t0, t1) over blocks of at most kColumnBlock time columns of x, on the pool when x is
+// big enough. For per-column work (LayerNorm over channels, elementwise ops), so results do not
+// depend on the split.
+constexpr int kColumnBlock = 16;
+template <class Fn>
+void for_columns(ThreadPool* pool, const Act& x, Fn&& fn) {
+  const int64_t n = (x.t + kColumnBlock - 1) / kColumnBlock;
+  auto run = [&](int64_t b, int64_t e) {
+    for (int64_t blk = b; blk < e; ++blk) {
+      fn(int(blk) * kColumnBlock, int(std::min<int64_t>(x.t, (blk + 1) * kColumnBlock)));
+    }
+  };
+  if (pool && pool->size() > 1 && int64_t(x.c) * x.t >= 8192) {
+    pool->parallel_for(n, run);
+  } else {
+    run(0, n);
+  }
+}
+
+// Columns [t0, t1) (at most kColumnBlock) of ChannelLayerNorm, the same arithmetic in the same
+// order.
+void layer_norm_columns(const ChannelLayerNorm& ln, Act& x, int t0, int t1) {
+  const int w = t1 - t0;
+  float mean[kColumnBlock] = {}, var[kColumnBlock] = {};
+  for (int c = 0; c < x.c; ++c) {
+    const float* r = x.row(c) + t0;
+    for (int t = 0; t < w; ++t) mean[t] += r[t];
+  }
+  for (int t = 0; t < w; ++t) mean[t] /= float(x.c);
+  for (int c = 0; c < x.c; ++c) {
+    const float* r = x.row(c) + t0;
+    for (int t = 0; t < w; ++t) {
+      const float d = r[t] - mean[t];
+      var[t] += d * d;
+    }
+  }
+  for (int t = 0; t < w; ++t) var[t] = 1.f / std::sqrt(var[t] / float(x.c) + ln.eps);
+  for (int c = 0; c < x.c; ++c) {
+    float* r = x.row(c) + t0;
+    const float g = ln.gamma[c], bb = ln.beta[c];
+    for (int t = 0; t < w; ++t) r[t] = (r[t] - mean[t]) * var[t] * g + bb;
+  }
+}
+
+// x = LayerNorm(x + y) (y may be null), split over time columns.
+void add_norm(const ChannelLayerNorm& ln, Act& x, const Act* y, ThreadPool* pool) {
+  for_columns(pool, x, [&](int t0, int t1) {
+    if (y) {
+      for (int c = 0; c < x.c; ++c) {
+        float* r = x.row(c);
+        const float* s = y->row(c);
+        for (int t = t0; t < t1; ++t) r[t] += s[t];
+      }
+    }
+    layer_norm_columns(ln, x, t0, t1);
+  });
+}
+
+// y = gelu(LayerNorm(y)), then res += y if res is given, split over time columns.
+void norm_gelu(const ChannelLayerNorm& ln, Act& y, Act* res, ThreadPool* pool) {
+  for_columns(pool, y, [&](int t0, int t1) {
+    layer_norm_columns(ln, y, t0, t1);
+    for (int c = 0; c < y.c; ++c) {
+      float* r = y.row(c);
+      for (int t = t0; t < t1; ++t) {
+        r[t] = 0.5f * r[t] * (1.f + std::erf(r[t] * 0.70710678118654752f));
+      }
+      if (res) {
+        float* o = res->row(c);
+        for (int t = t0; t < t1; ++t) o[t] += r[t];
+      }
+    }
+  });
 }
 
 // DDSConv: residual stack of depthwise dilated conv -> LN -> GELU -> 1x1 -> LN -> GELU.
 void dds_forward(const DdsConv& d, Act& x, ThreadPool* pool) {
   for (size_t i = 0; i < d.sep.size(); ++i) {
     Act y = d.sep[i](x, pool);
-    d.norm1[i](y);
-    gelu_erf(y);
+    norm_gelu(d.norm1[i], y, nullptr, pool);
     y = d.pointwise[i](y, pool);
-    d.norm2[i](y);
-    gelu_erf(y);
-    add_into(x, y);
+    norm_gelu(d.norm2[i], y, &x, pool);
   }
 }
 
@@ -166,6 +197,50 @@ void flip_channels(Act& x) {
   }
 }
 
+// x + one residual block (type 2: convs; type 1: dilated convs then convs2 pairwise).
+Act resblock_forward(const ResBlock& rb, const Act& x, ThreadPool* pool, float slope) {
+  // Type 2's first residual step reads x and writes a new activation (no copy of x).
+  const bool first_fused = rb.convs2.empty() && !rb.convs.empty();
+  Act xr = first_fused ? rb.convs[0].residual(x, pool, slope) : x;
+  for (size_t k = first_fused ? 1 : 0; k < rb.convs.size(); ++k) {
+    // xr += conv(lrelu(xr)), the residual add fused into the GEMM's output pass.
+    if (rb.convs2.empty()) {
+      rb.convs[k].accumulate(xr, xr, pool, slope);
+    } else {
+      const Act xt = rb.convs[k](xr, pool, slope);
+      rb.convs2[k].accumulate(xt, xr, pool, slope);
+    }
+  }
+  return xr;
+}
+
+double reach(const Conv1d& c);
+
+// Decoder stages shorter than this run each residual block whole on one thread.
+constexpr int kMinSplitSamples = 4096;
+
+// Samples [lo, hi) of resblock_forward(rb, x) into the same samples of out, computed on a slice
+// of x with the block's receptive field as context and starting on every convolution's tile
+// grid, so the values equal the whole block's bit for bit (as for decoder chunks).
+void resblock_range(const ResBlock& rb, const Act& x, int lo, int hi, float slope, Act& out) {
+  double halo = 0;
+  int align = 1;
+  for (const auto* convs : {&rb.convs, &rb.convs2}) {
+    for (const Conv1d& c : *convs) {
+      halo += reach(c);
+      if (c.wino.ready()) align = std::lcm(align, c.wino.m() * c.dilation);
+    }
+  }
+  const int h = int(std::ceil(halo)) + 2;
+  const int a = std::max(0, lo - h) / align * align, b = std::min(x.t, hi + h);
+  Act xs(x.c, b - a);
+  for (int c = 0; c < x.c; ++c) std::copy(x.row(c) + a, x.row(c) + b, xs.row(c));
+  const Act ys = resblock_forward(rb, xs, nullptr, slope);
+  for (int c = 0; c < x.c; ++c) {
+    std::copy(ys.row(c) + (lo - a), ys.row(c) + (hi - a), out.row(c) + lo);
+  }
+}
+
 }  // namespace
 
 Act VitsModel::encode(std::span<const int64_t> ids, Act* hidden, ThreadPool* pool) const {
@@ -183,12 +258,11 @@ Act VitsModel::encode(std::span<const int64_t> ids, Act* hidden, ThreadPool* poo
   }
   for (size_t l = 0; l < e.attn.size(); ++l) {
     Act y = attention(e.attn[l], x, pool);
-    add_into(x, y);
-    e.norm1[l](x);
+    add_norm(e.norm1[l], x, &y, pool);
     Act f = e.ffn[l].conv1(x, pool);
     relu(f);
     e.ffn[l].conv2.accumulate(f, x, pool);
-    e.norm2[l](x);
+    add_norm(e.norm2[l], x, nullptr, pool);
   }
   Act stats = e.proj(x, pool);
   *hidden = std::move(x);
@@ -259,11 +333,15 @@ Act VitsModel::flow_reverse(Act z, const Act* g, ThreadPool* pool) const {
         }
       }
       Act acts(wn.hidden, z.t);
-      for (int c = 0; c < wn.hidden; ++c) {
-        const float* a = xin.row(c);
-        const float* b = xin.row(c + wn.hidden);
-        float* o = acts.row(c);
-        for (int t = 0; t < z.t; ++t) o[t] = std::tanh(a[t]) * (1.f / (1.f + std::exp(-b[t])));
+      auto gate = [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          tanh_sigmoid_gate(xin.row(int(c)), xin.row(int(c) + wn.hidden), z.t, acts.row(int(c)));
+        }
+      };
+      if (pool) {
+        pool->parallel_for(wn.hidden, gate, 8);
+      } else {
+        gate(0, wn.hidden);
       }
       const Act rs = wn.res_skip[l](acts, pool);
       if (l + 1 < wn.in_layers.size()) {
@@ -298,32 +376,34 @@ std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* poo
   for (size_t i = 0; i < d.ups.size(); ++i) {
     x = d.ups[i](x, pool, d.lrelu_slope);
     // The parallel residual blocks are independent: with several threads each block runs on
-    // one thread (one hand-off per stage instead of one per convolution), widest kernel first
-    // so two threads balance 7 : 5+3. Summation order stays fixed (j ascending).
+    // one thread (one hand-off per stage instead of one per convolution). Their costs differ
+    // (kernel 7 : 5 : 3), so on long stages each block is also cut into one time range per
+    // thread (resblock_range: the same values bit for bit), which balances the threads.
+    // Summation order stays fixed (j ascending).
     const int nk = d.kernels_per_up;
     std::vector<Act> outs(static_cast<size_t>(nk));
-    auto run_block = [&](int j, ThreadPool* inner) {
-      const ResBlock& rb = d.resblocks[i * nk + j];
-      // Type 2's first residual step reads x and writes a new activation (no copy of x).
-      const bool first_fused = rb.convs2.empty() && !rb.convs.empty();
-      Act xr = first_fused ? rb.convs[0].residual(x, inner, d.lrelu_slope) : x;
-      for (size_t k = first_fused ? 1 : 0; k < rb.convs.size(); ++k) {
-        // xr += conv(lrelu(xr)), the residual add fused into the GEMM's output pass.
-        if (rb.convs2.empty()) {
-          rb.convs[k].accumulate(xr, xr, inner, d.lrelu_slope);
-        } else {
-          const Act xt = rb.convs[k](xr, inner, d.lrelu_slope);
-          rb.convs2[k].accumulate(xt, xr, inner, d.lrelu_slope);
-        }
+    const int threads = pool ? pool->size() : 1;
+    if (threads > 1 && nk > 1) {
+      const int parts = x.t >= kMinSplitSamples ? threads : 1;
+      if (parts > 1) {
+        for (Act& o : outs) o = Act(x.c, x.t);
       }
-      outs[j] = std::move(xr);
-    };
-    if (pool && pool->size() > 1 && nk > 1) {
-      pool->parallel_for(nk, [&](int64_t b, int64_t e) {
-        for (int64_t c = b; c < e; ++c) run_block(nk - 1 - int(c), nullptr);
+      pool->parallel_for(int64_t(nk) * parts, [&](int64_t b, int64_t e) {
+        for (int64_t c = b; c < e; ++c) {
+          const int j = nk - 1 - int(c / parts), part = int(c % parts);
+          const ResBlock& rb = d.resblocks[i * nk + j];
+          if (parts == 1) {
+            outs[size_t(j)] = resblock_forward(rb, x, nullptr, d.lrelu_slope);
+            continue;
+          }
+          const int lo = int(int64_t(x.t) * part / parts);
+          const int hi = int(int64_t(x.t) * (part + 1) / parts);
+          resblock_range(rb, x, lo, hi, d.lrelu_slope, outs[size_t(j)]);
+        }
       });
     } else {
-      for (int j = 0; j < nk; ++j) run_block(j, pool);
+      for (int j = 0; j < nk; ++j)
+        outs[size_t(j)] = resblock_forward(d.resblocks[i * nk + j], x, pool, d.lrelu_slope);
     }
     // Mean of the blocks in one pass, in place in the first (same order: ((o0 + o1) + o2) / 3).
     const float inv = 1.f / float(d.kernels_per_up);
@@ -344,7 +424,7 @@ std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* poo
   }
   const Act y = d.conv_post(x, pool, d.final_lrelu_slope);
   std::vector<float> audio(y.d.size());
-  for (size_t i = 0; i < audio.size(); ++i) audio[i] = std::tanh(y.d[i]);
+  tanh_array(y.d.data(), int64_t(y.d.size()), audio.data());
   return audio;
 }
 

@@ -1,0 +1,146 @@
+#include "tts/vits_math.h"
+
+// GCC 12's AVX-512 intrinsic headers start from _mm512_undefined_*() and trip these warnings.
+#if !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/cpu.h"
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512dq,avx512vl"))), \
+                             apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,avx512f,avx512dq,avx512vl")
+#endif
+namespace omni::tts::math_avx512 {
+namespace {
+
+inline __m512d set(double v) { return _mm512_set1_pd(v); }
+
+// exp(x) - 1 and exp(x) share the reduction x = k ln2 + r, |r| <= ln2/2, and
+// expm1(r) = r (1 + r/2! + ... + r^9/10!) (truncation < 7e-13 relative).
+struct Reduced {
+  __m512d k, em1;  // x = k ln2 + r, em1 = expm1(r)
+};
+
+inline Reduced reduce(__m512d x) {
+  const __m512d k = _mm512_roundscale_pd(_mm512_mul_pd(x, set(1.4426950408889634)),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512d r = _mm512_fnmadd_pd(k, set(6.93147180369123816490e-01), x);
+  r = _mm512_fnmadd_pd(k, set(1.90821492927058770002e-10), r);
+  __m512d q = set(1.0 / 3628800);
+  q = _mm512_fmadd_pd(q, r, set(1.0 / 362880));
+  q = _mm512_fmadd_pd(q, r, set(1.0 / 40320));
+  q = _mm512_fmadd_pd(q, r, set(1.0 / 5040));
+  q = _mm512_fmadd_pd(q, r, set(1.0 / 720));
+  q = _mm512_fmadd_pd(q, r, set(1.0 / 120));
+  q = _mm512_fmadd_pd(q, r, set(1.0 / 24));
+  q = _mm512_fmadd_pd(q, r, set(1.0 / 6));
+  q = _mm512_fmadd_pd(q, r, set(0.5));
+  q = _mm512_fmadd_pd(q, r, set(1.0));
+  return {k, _mm512_mul_pd(q, r)};
+}
+
+// exp(x) for |x| <= 700.
+inline __m512d exp_pd(__m512d x) {
+  const Reduced rd = reduce(x);
+  return _mm512_scalef_pd(_mm512_add_pd(rd.em1, set(1.0)), rd.k);
+}
+
+// expm1(x) for 0 <= x <= 700: 2^k expm1(r) + (2^k - 1), exact for k = 0.
+inline __m512d expm1_pd(__m512d x) {
+  const Reduced rd = reduce(x);
+  const __m512d p2 = _mm512_scalef_pd(set(1.0), rd.k);
+  return _mm512_fmadd_pd(p2, rd.em1, _mm512_sub_pd(p2, set(1.0)));
+}
+
+inline __m512d with_sign_of(__m512d mag, __m512d s) {
+  const __m512d sign = _mm512_and_pd(s, set(-0.0));
+  return _mm512_or_pd(mag, sign);
+}
+
+// |tanh(a)| = e / (e + 2) with e = expm1(2|a|); tanh(20) is 1 in double.
+inline void tanh_parts(__m512d a, __m512d* num, __m512d* den) {
+  const __m512d ax = _mm512_min_pd(_mm512_abs_pd(a), set(20.0));
+  *num = expm1_pd(_mm512_add_pd(ax, ax));
+  *den = _mm512_add_pd(*num, set(2.0));
+}
+
+inline __m256 gate8(__m256 af, __m256 bf) {
+  const __m512d a = _mm512_cvtps_pd(af), b = _mm512_cvtps_pd(bf);
+  __m512d num, den;
+  tanh_parts(a, &num, &den);
+  // sigmoid(b) = 1 / (1 + exp(-b)); past |b| = 200 it is 0 or 1 in float anyway.
+  const __m512d nb = _mm512_min_pd(_mm512_max_pd(_mm512_sub_pd(set(0.0), b), set(-200.0)),
+                                   set(200.0));
+  den = _mm512_mul_pd(den, _mm512_add_pd(exp_pd(nb), set(1.0)));
+  return _mm512_cvtpd_ps(with_sign_of(_mm512_div_pd(num, den), a));
+}
+
+inline __m256 tanh8(__m256 xf) {
+  const __m512d x = _mm512_cvtps_pd(xf);
+  __m512d num, den;
+  tanh_parts(x, &num, &den);
+  return _mm512_cvtpd_ps(with_sign_of(_mm512_div_pd(num, den), x));
+}
+
+}  // namespace
+
+void gate(const float* a, const float* b, int64_t n, float* out) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(out + i, gate8(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
+  }
+  if (i < n) {
+    const __mmask8 m = static_cast<__mmask8>((1u << (n - i)) - 1);
+    _mm256_mask_storeu_ps(out + i, m,
+                          gate8(_mm256_maskz_loadu_ps(m, a + i), _mm256_maskz_loadu_ps(m, b + i)));
+  }
+}
+
+void tanh(const float* x, int64_t n, float* out) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, tanh8(_mm256_loadu_ps(x + i)));
+  if (i < n) {
+    const __mmask8 m = static_cast<__mmask8>((1u << (n - i)) - 1);
+    _mm256_mask_storeu_ps(out + i, m, tanh8(_mm256_maskz_loadu_ps(m, x + i)));
+  }
+}
+
+}  // namespace omni::tts::math_avx512
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#pragma GCC diagnostic pop
+#endif
+
+namespace omni::tts {
+namespace {
+
+bool use_avx512() {
+  static const bool v = cpu_level() >= CpuLevel::kAvx512;
+  return v;
+}
+
+}  // namespace
+
+void tanh_sigmoid_gate(const float* a, const float* b, int64_t n, float* out) {
+  if (use_avx512()) return math_avx512::gate(a, b, n, out);
+  for (int64_t i = 0; i < n; ++i) out[i] = std::tanh(a[i]) * (1.f / (1.f + std::exp(-b[i])));
+}
+
+void tanh_array(const float* x, int64_t n, float* out) {
+  if (use_avx512()) return math_avx512::tanh(x, n, out);
+  for (int64_t i = 0; i < n; ++i) out[i] = std::tanh(x[i]);
+}
+
+}  // namespace omni::tts
