@@ -116,8 +116,8 @@ class ClipModel {
   // Decode-free convenience: preprocess + encode.
   ImageEmbeddings encode(const Image& img, ThreadPool* pool = nullptr) const;
 
-  // Strassen recursion of the packed projections (vision/packed_gemm.h). Default: up to 2
-  // levels on products large enough, or the level count in the environment variable
+  // Strassen recursion of the packed projections (vision/packed_gemm.h). Default: one
+  // level on products large enough, or the level count in the environment variable
   // OMNI_VISION_STRASSEN (0-2) at load. Not to be changed while an encode runs.
   const StrassenConfig& strassen() const { return strassen_; }
   void set_strassen(const StrassenConfig& c) { strassen_ = c; }

@@ -1,5 +1,7 @@
 #include "vision/packed_gemm.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cstring>
 #include <new>
@@ -26,108 +28,121 @@ struct WTerm {
   float sign;
 };
 
-// One output block a (sub-)product adds into: rows valid rows of `stride` floats, times sign.
+// One output block a (sub-)product adds into, in the panel-major product buffer (panel p, row r
+// at cp[(p * M + r) * 64]): panels from p0, rows from r0, `rows` valid rows, times sign.
 struct Dest {
-  float* p;
-  int64_t stride, rows;
+  int64_t p0, r0, rows;
   float sign;
 };
 
 struct Product {
+  float* cp = nullptr;  // the panel-major product buffer of the whole gemm
+  int64_t M = 0;        // its rows
   int nt = 0, nd = 0;
   WTerm t[kMaxTerms];
   Dest d[kMaxDests];
 };
 
-// Buffers of one thread: a float panel for the combined weights, one for F16 conversion, the
+// Buffers of one thread: a float panel for the combined weights, the
 // block output and the partial sums over k-blocks, 64-byte aligned.
 struct Scratch {
   std::vector<float> buf;
-  float *wp, *tmp, *c, *acc;
+  float *wp, *c, *acc;
   void reserve(int64_t acc_rows) {
     const size_t need = static_cast<size_t>(2 * kKc * kNr + kMr * kNr + acc_rows * kNr + 16);
     if (buf.size() < need) buf.resize(need);
     const auto base = reinterpret_cast<uintptr_t>(buf.data());
     wp = buf.data() + ((64 - base % 64) % 64) / sizeof(float);
-    tmp = wp + kKc * kNr;
-    c = tmp + kKc * kNr;
+    c = wp + kKc * kNr;
     acc = c + kMr * kNr;
   }
 };
 
-void add_out(const Product& pr, int64_t row0, int64_t nrows, int64_t col0, int64_t ncols,
-             const float* src, int64_t src_stride) {
+// Everything here runs only where the kernel level has the 6 x 64 block, i.e. AVX-512.
+#define OMNI_AVX512 __attribute__((target("avx512f")))
+
+// dst[0, n) = sum_i sign_i * src_i[0, n), n a multiple of 16; F16 sources widened exactly.
+OMNI_AVX512 void combine(bool f16, const void* const* src, const float* sign, int nt, int64_t n,
+                         float* dst) {
+  for (int64_t j = 0; j < n; j += 16) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < nt; ++i) {
+      const __m512 v = f16 ? _mm512_maskz_cvtph_ps(__mmask16(0xffff), _mm256_loadu_si256(
+                                 reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(src[i]) + j)))
+                           : _mm512_loadu_ps(static_cast<const float*>(src[i]) + j);
+      acc = sign[i] > 0 ? _mm512_add_ps(acc, v) : _mm512_sub_ps(acc, v);
+    }
+    _mm512_store_ps(dst + j, acc);
+  }
+}
+
+// Adds rows [row0, row0 + nrows) of leaf panel p (src: nrows x 64, contiguous) into every
+// destination: one contiguous run each, so the adds stream.
+OMNI_AVX512 void add_out(const Product& pr, int64_t p, int64_t row0, int64_t nrows,
+                         const float* src) {
   for (int i = 0; i < pr.nd; ++i) {
     const Dest& d = pr.d[i];
     const int64_t re = std::min(row0 + nrows, d.rows);
-    for (int64_t r = row0; r < re; ++r) {
-      float* y = d.p + r * d.stride + col0;
-      const float* s = src + (r - row0) * src_stride;
-      if (d.sign > 0) {
-        for (int64_t j = 0; j < ncols; ++j) y[j] += s[j];
-      } else {
-        for (int64_t j = 0; j < ncols; ++j) y[j] -= s[j];
+    if (re <= row0) continue;
+    float* y = pr.cp + ((d.p0 + p) * pr.M + d.r0 + row0) * kNr;
+    const int64_t n = (re - row0) * kNr;
+    if (d.sign > 0) {
+      for (int64_t j = 0; j < n; j += 16) {
+        _mm512_storeu_ps(y + j, _mm512_add_ps(_mm512_loadu_ps(y + j), _mm512_loadu_ps(src + j)));
+      }
+    } else {
+      for (int64_t j = 0; j < n; j += 16) {
+        _mm512_storeu_ps(y + j, _mm512_sub_ps(_mm512_loadu_ps(y + j), _mm512_loadu_ps(src + j)));
       }
     }
   }
 }
 
-// The product of sum(terms) (npan panels, K inputs; ncols valid output columns) with A (m rows,
+// The product of sum(terms) (npan panels, K inputs) with A (m rows,
 // stride as), added into every destination.
-void leaf(const PackedWeights& w, const Product& pr, int64_t npan, int64_t ncols, int64_t K,
+void leaf(const PackedWeights& w, const Product& pr, int64_t npan, int64_t K,
           const float* A, int64_t as, int64_t m, ThreadPool& pool) {
   const kernels::KernelTable& kt = kernels::active();
-  // Work items are (panel, row chunk) so that narrow sub-products still split over threads;
-  // chunks hold whole GEMM blocks and depend only on the shapes.
-  int64_t chunks = std::max<int64_t>(1, std::min((m + 47) / 48, (8 + npan - 1) / npan));
+  // Work items are (panel, row chunk): rows are split only when the panels do not divide
+  // evenly over the threads (each chunk converts the weight panels again). Rows are
+  // independent and the k order is fixed, so the split does not change results.
+  const int64_t T = pool.size();
+  int64_t chunks = npan % T == 0 ? 1 : std::min((m + 47) / 48, (2 * T + npan - 1) / npan);
+  chunks = std::max<int64_t>(1, chunks);
   int64_t chunk_rows = (m + chunks - 1) / chunks;
   chunk_rows = (chunk_rows + kMr - 1) / kMr * kMr;
   chunks = (m + chunk_rows - 1) / chunk_rows;
   const bool one_kblock = K <= kKc;
   const size_t es = elem_size(w.type());
+  const bool f16 = w.type() == DType::F16;
   pool.parallel_for(npan * chunks, [&](int64_t b, int64_t e) {
     thread_local Scratch s;
     s.reserve(one_kblock ? 0 : chunk_rows);
     for (int64_t item = b; item < e; ++item) {
       const int64_t p = item / chunks, r0 = (item % chunks) * chunk_rows;
       const int64_t r1 = std::min(m, r0 + chunk_rows);
-      const int64_t nc = std::min(kNr, ncols - p * kNr);
       for (int64_t k0 = 0; k0 < K; k0 += kKc) {
         const int64_t kc = std::min(kKc, K - k0);
         const int64_t n = kNr * kc;
-        const float* wp = s.wp;
+        const void* src[kMaxTerms];
+        float sign[kMaxTerms];
         for (int i = 0; i < pr.nt; ++i) {
-          const WTerm& t = pr.t[i];
-          const auto* src = static_cast<const uint8_t*>(w.panel(t.panel + p)) +
-                            static_cast<size_t>(kNr * (t.k0 + k0)) * es;
-          const float* f;
-          if (w.type() == DType::F16) {
-            float* dst = i == 0 ? s.wp : s.tmp;
-            kt.fp16_to_fp32_row(reinterpret_cast<const uint16_t*>(src), n, dst);
-            f = dst;
-          } else {
-            f = reinterpret_cast<const float*>(src);
-          }
-          if (i == 0) {
-            if (pr.nt == 1 && t.sign > 0) {
-              wp = f;  // F32: the pack itself; F16: already converted into s.wp
-            } else if (t.sign > 0) {
-              if (f != s.wp) std::memcpy(s.wp, f, static_cast<size_t>(n) * sizeof(float));
-            } else {
-              for (int64_t j = 0; j < n; ++j) s.wp[j] = -f[j];
-            }
-          } else if (t.sign > 0) {
-            for (int64_t j = 0; j < n; ++j) s.wp[j] += f[j];
-          } else {
-            for (int64_t j = 0; j < n; ++j) s.wp[j] -= f[j];
-          }
+          src[i] = static_cast<const uint8_t*>(w.panel(pr.t[i].panel + p)) +
+                   static_cast<size_t>(kNr * (pr.t[i].k0 + k0)) * es;
+          sign[i] = pr.t[i].sign;
+        }
+        const float* wp = s.wp;
+        if (!f16 && pr.nt == 1 && sign[0] > 0) {
+          wp = static_cast<const float*>(src[0]);  // the pack itself
+        } else {
+          combine(f16, src, sign, pr.nt, n, s.wp);
         }
         const bool first = k0 == 0;
         for (int64_t a0 = r0; a0 < r1; a0 += kMr) {
           const int64_t ma = std::min(kMr, r1 - a0);
           kt.gemm6x64_f32(wp, kc, A + a0 * as + k0, as, ma, s.c);
           if (one_kblock) {
-            add_out(pr, a0, ma, p * kNr, nc, s.c, kNr);
+            add_out(pr, p, a0, ma, s.c);
             continue;
           }
           float* acc = s.acc + (a0 - r0) * kNr;
@@ -138,7 +153,7 @@ void leaf(const PackedWeights& w, const Product& pr, int64_t npan, int64_t ncols
           }
         }
       }
-      if (!one_kblock) add_out(pr, r0, r1 - r0, p * kNr, nc, s.acc, kNr);
+      if (!one_kblock) add_out(pr, p, r0, r1 - r0, s.acc);
     }
   }, 1);
 }
@@ -163,17 +178,25 @@ constexpr StrassenStep kSteps[7] = {
     {{2, {0, 1}, {1, 1}, {1, -1}}, {2, {1, 1}, {0, 1}, {1, 1}}, {1, {0}, {0}, {1}}},
 };
 
-void strassen(int level, const PackedWeights& w, const Product& pr, int64_t npan, int64_t ncols,
+void strassen(int level, const PackedWeights& w, const Product& pr, int64_t npan,
               int64_t K, const float* A, int64_t as, int64_t m, ThreadPool& pool) {
   if (level == 0) {
-    leaf(w, pr, npan, ncols, K, A, as, m, pool);
+    leaf(w, pr, npan, K, A, as, m, pool);
     return;
   }
-  const int64_t mh = (m + 1) / 2, K2 = K / 2, np2 = npan / 2, nc2 = ncols / 2;
+  const int64_t mh = (m + 1) / 2, K2 = K / 2, np2 = npan / 2;
   std::vector<float> T(static_cast<size_t>(mh * K2));
   for (const StrassenStep& st : kSteps) {
-    // A operand: the sum of its blocks, rows past m (odd m) zero.
-    pool.parallel_for(mh, [&](int64_t b, int64_t e) {
+    // A operand: a single block is used in place (with its valid rows only: a missing last row
+    // of the lower half adds nothing); a sum is formed in T, rows past m (odd m) zero.
+    const float* a_op = T.data();
+    int64_t a_stride = K2, a_rows = mh;
+    if (st.A.n == 1 && st.A.s[0] > 0) {
+      a_op = A + st.A.a[0] * mh * as + st.A.b[0] * K2;
+      a_stride = as;
+      a_rows = st.A.a[0] == 0 ? mh : m - mh;
+    } else {
+      pool.parallel_for(mh, [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         float* t = T.data() + r * K2;
         for (int i = 0; i < st.A.n; ++i) {
@@ -197,8 +220,11 @@ void strassen(int level, const PackedWeights& w, const Product& pr, int64_t npan
           }
         }
       }
-    }, 16);
+      }, 16);
+    }
     Product sub;
+    sub.cp = pr.cp;
+    sub.M = pr.M;
     for (int i = 0; i < pr.nt; ++i) {
       for (int j = 0; j < st.B.n; ++j) {
         // B block (input half k, output half j) = W rows half j, columns half k.
@@ -212,11 +238,10 @@ void strassen(int level, const PackedWeights& w, const Product& pr, int64_t npan
         const int64_t ri = st.C.a[j];
         const int64_t rows = ri == 0 ? std::min(d.rows, mh) : std::max<int64_t>(0, d.rows - mh);
         if (rows == 0) continue;
-        sub.d[sub.nd++] = {d.p + ri * mh * d.stride + st.C.b[j] * nc2, d.stride, rows,
-                           d.sign * st.C.s[j]};
+        sub.d[sub.nd++] = {d.p0 + st.C.b[j] * np2, d.r0 + ri * mh, rows, d.sign * st.C.s[j]};
       }
     }
-    strassen(level - 1, w, sub, np2, nc2, K2, T.data(), K2, mh, pool);
+    if (a_rows > 0) strassen(level - 1, w, sub, np2, K2, a_op, a_stride, a_rows, pool);
   }
 }
 
@@ -288,27 +313,34 @@ void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, 
   if (kernels::active().gemm6x64_f32 == nullptr) {
     throw Error("vision gemm: this CPU level has no packed GEMM block");
   }
-  const int64_t N = w.rows();
-  if (!accumulate || bias != nullptr) {
-    pool.parallel_for(m, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        float* yr = y + r * N;
-        if (!accumulate) {
-          if (bias) {
-            std::memcpy(yr, bias, static_cast<size_t>(N) * sizeof(float));
-          } else {
-            std::fill(yr, yr + N, 0.0f);
-          }
-        } else {
-          for (int64_t j = 0; j < N; ++j) yr[j] += bias[j];
+  const int64_t N = w.rows(), np = w.panels();
+  // The products accumulate panel-major (each panel's rows contiguous), so every add of a
+  // sub-product is one stream; y's rows are a power of two apart and thrash the cache sets.
+  thread_local std::vector<float> cbuf;
+  cbuf.resize(static_cast<size_t>(np * m * kNr + 16));
+  float* cp = cbuf.data();
+  pool.parallel_for(np, [&](int64_t b, int64_t e) {
+    std::fill(cp + b * m * kNr, cp + e * m * kNr, 0.0f);
+  });
+  Product pr;
+  pr.cp = cp;
+  pr.M = m;
+  pr.t[pr.nt++] = {0, 0, 1.0f};
+  pr.d[pr.nd++] = {0, 0, m, 1.0f};
+  strassen(strassen_levels(w, m, cfg), w, pr, np, w.cols(), x, w.cols(), m, pool);
+  pool.parallel_for(m, [&](int64_t b, int64_t e) {
+    for (int64_t r = b; r < e; ++r) {
+      float* yr = y + r * N;
+      for (int64_t p = 0; p < np; ++p) {
+        const float* c = cp + (p * m + r) * kNr;
+        const int64_t c0 = p * kNr, nc = std::min(kNr, N - c0);
+        for (int64_t j = 0; j < nc; ++j) {
+          const float base = accumulate ? yr[c0 + j] : 0.0f;
+          yr[c0 + j] = bias ? base + bias[c0 + j] + c[j] : base + c[j];
         }
       }
-    }, 16);
-  }
-  Product pr;
-  pr.t[pr.nt++] = {0, 0, 1.0f};
-  pr.d[pr.nd++] = {y, N, m, 1.0f};
-  strassen(strassen_levels(w, m, cfg), w, pr, w.panels(), N, w.cols(), x, w.cols(), m, pool);
+    }
+  }, 16);
 }
 
 }  // namespace omni::vision
