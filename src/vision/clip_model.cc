@@ -1,10 +1,15 @@
 #include "vision/clip_model.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/error.h"
 #include "core/half.h"
+#include "core/kernels.h"
 
 namespace omni::vision {
 namespace {
@@ -112,7 +117,33 @@ std::array<float, 3> get_rgb(const gguf::File& f, const std::string& key) {
   return r;
 }
 
+// Packs a float matrix for the GEMM block, then lets the kernel drop the file's pages of it
+// (they are read again from the file if anything touches them), so the weights are resident
+// once, not twice.
+void pack(Linear& l) {
+  if (l.w == nullptr || (l.type != DType::F32 && l.type != DType::F16)) return;
+  l.packed = PackedWeights(l.type, l.w, l.rows, l.cols);
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto lo = reinterpret_cast<uintptr_t>(l.w);
+  const uintptr_t hi = lo + static_cast<uintptr_t>(l.rows * l.cols) * (l.type == DType::F16 ? 2 : 4);
+  const uintptr_t a = (lo + page - 1) / page * page, b = hi / page * page;
+  if (b > a) madvise(reinterpret_cast<void*>(a), b - a, MADV_DONTNEED);
+}
+
 }  // namespace
+
+size_t ClipModel::packed_bytes() const {
+  size_t n = 0;
+  auto add = [&](const Linear& l) { n += l.packed.empty() ? 0 : l.packed.bytes(); };
+  add(w_.patch);
+  for (const ClipLayer& L : w_.layers) {
+    for (const Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.fc1, &L.fc2}) add(*l);
+  }
+  add(w_.mm0);
+  add(w_.mm2);
+  add(w_.mm_fc);
+  return n;
+}
 
 int ClipHparams::tokens_per_tile() const {
   switch (projector) {
@@ -255,6 +286,20 @@ std::shared_ptr<ClipModel> ClipModel::load(const std::string& path) {
       hp.n_embd_out = static_cast<int>(t.shape[1]);
       break;
     }
+  }
+  if (kernels::active().gemm6x64_f32 != nullptr) {
+    pack(w.patch);
+    for (ClipLayer& L : w.layers) {
+      for (Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.fc1, &L.fc2}) pack(*l);
+    }
+    pack(w.mm0);
+    pack(w.mm2);
+    pack(w.mm_fc);
+  }
+  if (const char* e = std::getenv("OMNI_VISION_STRASSEN")) {
+    const int levels = std::atoi(e);
+    if (levels < 0 || levels > 2) throw Error("OMNI_VISION_STRASSEN must be 0, 1 or 2");
+    m->strassen_.max_levels = levels;
   }
   return m;
 }

@@ -22,6 +22,7 @@
 
 #include "core/dtype.h"
 #include "core/gguf.h"
+#include "vision/packed_gemm.h"
 #include "vision/preprocess.h"
 
 namespace omni {
@@ -58,6 +59,7 @@ struct Linear {
   const void* w = nullptr;
   int64_t rows = 0, cols = 0;
   std::vector<float> bias;  // empty: none
+  PackedWeights packed;     // F32/F16 on levels with the packed GEMM block: w packed at load
 };
 
 struct Norm {
@@ -114,11 +116,20 @@ class ClipModel {
   // Decode-free convenience: preprocess + encode.
   ImageEmbeddings encode(const Image& img, ThreadPool* pool = nullptr) const;
 
+  // Strassen recursion of the packed projections (vision/packed_gemm.h). Default: one
+  // level on products large enough, or the level count in the environment variable
+  // OMNI_VISION_STRASSEN (0-2) at load. Not to be changed while an encode runs.
+  const StrassenConfig& strassen() const { return strassen_; }
+  void set_strassen(const StrassenConfig& c) { strassen_ = c; }
+  // Bytes of the weights packed at load (the file's pages of those tensors are released).
+  size_t packed_bytes() const;
+
  private:
   ClipModel(gguf::File f) : file_(std::move(f)) {}
   gguf::File file_;
   ClipHparams hp_;
   ClipWeights w_;
+  StrassenConfig strassen_;
 };
 
 }  // namespace omni::vision

@@ -17,10 +17,23 @@
 namespace omni::vision {
 namespace {
 
-// y (m x l.rows) = x (m x l.cols) W^T + bias
-void apply(const Linear& l, const float* x, int64_t m, float* y, ThreadPool* pool) {
-  kernels::matmul(l.type, l.w, l.rows, l.cols, x, m, y, pool);
-  if (!l.bias.empty()) kernels::add_rows(y, l.bias.data(), m, l.rows, y);
+// y (m x l.rows) = x (m x l.cols) W^T + bias, added to y when `accumulate` (the residual).
+void apply(const Linear& l, const float* x, int64_t m, float* y, ThreadPool& pool,
+           const StrassenConfig& cfg, bool accumulate = false) {
+  const float* bias = l.bias.empty() ? nullptr : l.bias.data();
+  if (!l.packed.empty()) {
+    gemm(l.packed, x, m, bias, accumulate, y, cfg, pool);
+    return;
+  }
+  if (accumulate) {
+    std::vector<float> t(static_cast<size_t>(m * l.rows));
+    kernels::matmul(l.type, l.w, l.rows, l.cols, x, m, t.data(), &pool);
+    if (bias) kernels::add_rows(t.data(), bias, m, l.rows, t.data());
+    kernels::add(y, t.data(), m * l.rows, y);
+    return;
+  }
+  kernels::matmul(l.type, l.w, l.rows, l.cols, x, m, y, &pool);
+  if (bias) kernels::add_rows(y, bias, m, l.rows, y);
 }
 
 // GELU (quick-GELU when !gelu) in place, in chunks over the pool (table lookups are scalar).
@@ -73,7 +86,7 @@ std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_ar
     }
   }
   std::vector<float> x(static_cast<size_t>(n * D));
-  apply(w_.patch, patches.data(), np, x.data() + (cls ? D : 0), &pool);
+  apply(w_.patch, patches.data(), np, x.data() + (cls ? D : 0), pool, strassen_);
   if (cls) std::memcpy(x.data(), w_.class_embd.data(), static_cast<size_t>(D) * sizeof(float));
   kernels::add(x.data(), w_.pos_embd.data(), n * D, x.data());
   if (!w_.pre_ln.w.empty()) norm_rows(w_.pre_ln, hp.eps, x.data(), n, D, x.data(), pool);
@@ -82,18 +95,16 @@ std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_ar
   std::vector<float> ff(static_cast<size_t>(n * hp.n_ff));
   for (const ClipLayer& L : w_.layers) {
     norm_rows(L.ln1, hp.eps, x.data(), n, D, h.data(), pool);
-    apply(L.q, h.data(), n, q.data(), &pool);
-    apply(L.k, h.data(), n, k.data(), &pool);
-    apply(L.v, h.data(), n, v.data(), &pool);
+    apply(L.q, h.data(), n, q.data(), pool, strassen_);
+    apply(L.k, h.data(), n, k.data(), pool, strassen_);
+    apply(L.v, h.data(), n, v.data(), pool, strassen_);
     self_attention(q.data(), k.data(), v.data(), n, hp.n_head, D,
                    1.0f / std::sqrt(static_cast<float>(D / hp.n_head)), att.data(), pool);
-    apply(L.o, att.data(), n, h.data(), &pool);
-    kernels::add(x.data(), h.data(), n * D, x.data());
+    apply(L.o, att.data(), n, x.data(), pool, strassen_, true);
     norm_rows(L.ln2, hp.eps, x.data(), n, D, h.data(), pool);
-    apply(L.fc1, h.data(), n, ff.data(), &pool);
+    apply(L.fc1, h.data(), n, ff.data(), pool, strassen_);
     activation(hp.use_gelu, ff.data(), n * hp.n_ff, pool);
-    apply(L.fc2, ff.data(), n, h.data(), &pool);
-    kernels::add(x.data(), h.data(), n * D, x.data());
+    apply(L.fc2, ff.data(), n, x.data(), pool, strassen_, true);
   }
   if (!w_.post_ln.w.empty()) norm_rows(w_.post_ln, hp.eps, x.data(), n, D, x.data(), pool);
 
@@ -103,10 +114,10 @@ std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_ar
     case ProjectorType::kMlp: {
       const float* patches_out = x.data() + D;  // the class token is not an image token
       std::vector<float> mid(static_cast<size_t>(np * w_.mm0.rows));
-      apply(w_.mm0, patches_out, np, mid.data(), &pool);
+      apply(w_.mm0, patches_out, np, mid.data(), pool, strassen_);
       activation(true, mid.data(), static_cast<int64_t>(mid.size()), pool);
       out.resize(static_cast<size_t>(np * w_.mm2.rows));
-      apply(w_.mm2, mid.data(), np, out.data(), &pool);
+      apply(w_.mm2, mid.data(), np, out.data(), pool, strassen_);
       break;
     }
     case ProjectorType::kIdefics3: {
@@ -128,7 +139,7 @@ std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_ar
         }
       }
       out.resize(static_cast<size_t>(nt * w_.mm_fc.rows));
-      apply(w_.mm_fc, shuffled.data(), nt, out.data(), &pool);
+      apply(w_.mm_fc, shuffled.data(), nt, out.data(), pool, strassen_);
       break;
     }
   }

@@ -84,6 +84,27 @@ TEST_P(VisionGolden, EmbeddingsMatchLlamaCpp) {
   EXPECT_EQ(e2.n_tokens, static_cast<int>(want.size() / 64));
 }
 
+// The tiny files are below the default Strassen thresholds: force the recursion on every
+// product whose shape allows it (fc1 and the LLaVA projector at 2 levels) and hold it to the
+// same tolerance.
+TEST_P(VisionGolden, EmbeddingsMatchLlamaCppWithStrassen) {
+  const Case& c = GetParam();
+  const auto model = ClipModel::load(refdata(std::string("vision/models/") + c.mmproj));
+  StrassenConfig cfg;
+  cfg.max_levels = 2;
+  cfg.min_m = 1;
+  cfg.min_k = 1;
+  model->set_strassen(cfg);
+  const bool llava = model->hparams().projector == ProjectorType::kMlp;
+  const auto want = read_f32(refdata(std::string("vision/golden/") + c.name + "/embd.f32"));
+  ThreadPool pool(2);
+  const ImageEmbeddings e = model->encode(load_image(refdata(std::string("vision/images/") + c.image)), &pool);
+  ASSERT_EQ(e.data.size(), want.size());
+  const float d = max_abs_diff(e.data.data(), want.data(), want.size());
+  EXPECT_LE(d, llava ? 1e-4f : 5e-4f);
+  std::printf("[ measured ] %s embd max_abs %.3g (Strassen forced)\n", c.name, static_cast<double>(d));
+}
+
 INSTANTIATE_TEST_SUITE_P(Refdata, VisionGolden, ::testing::ValuesIn(kCases),
                          [](const auto& p) {
                            std::string s = p.param.name;

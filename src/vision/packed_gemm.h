@@ -1,0 +1,70 @@
+// Float GEMM for the ViT projections over weights packed once at load, with Strassen's
+// recursion on the large products.
+//
+// PackedWeights holds a weight matrix (rows = outputs, cols = inputs) in the layout of the
+// kernel level's 6 x 64 GEMM block: panels of 64 rows, panel p at p * 64 * cols, element (r, kk)
+// at [64 * kk + r] (rows past the end are zero). F16 files stay F16 in the pack (same bytes as
+// the file; converted per k-block while multiplying), F32 files stay F32. Any k-range of any
+// panel is contiguous, so a Strassen sub-block of W is a panel offset plus a k offset.
+//
+// gemm(): y (m x rows) = [y or bias or 0] + x (m x cols) W^T. With Strassen levels L > 0 the
+// product splits into 7^L sub-products of (m/2^L) x (cols/2^L) x (rows/2^L) instead of 8^L,
+// i.e. 12.5 % (L = 1) or 23 % (L = 2) fewer multiply-adds. Weight sums are formed from the
+// packed panels per k-block (exact: sums of F16 values in F32), activation sums are
+// materialized per sub-product, and each sub-product adds its output straight into its C
+// blocks (no temporaries for the 7 products). All sums are F32; the extra rounding of the
+// activation and output sums is what the error tests measure. Blocking depends only on the
+// shapes, so results do not depend on the thread count.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "core/dtype.h"
+
+namespace omni {
+class ThreadPool;
+}
+
+namespace omni::vision {
+
+struct StrassenConfig {
+  // 0: plain GEMM. One level measured best on the LLaVA encode (two levels read the F16
+  // weights 9 times per product instead of 3 and add into 4 output blocks instead of 2, which
+  // ate their extra 11 % of multiply-adds).
+  int max_levels = 1;
+  int64_t min_m = 128;      // a level needs at least this many activation rows per half
+  int64_t min_k = 192;      // ... and this many inputs per half
+};
+
+class PackedWeights {
+ public:
+  PackedWeights() = default;
+  // w: rows x cols in GGUF row layout, F32 or F16 (anything else: omni::Error). Packs on the
+  // pool (nullptr: the global pool).
+  PackedWeights(DType type, const void* w, int64_t rows, int64_t cols, ThreadPool* pool = nullptr);
+
+  bool empty() const { return rows_ == 0; }
+  DType type() const { return type_; }
+  int64_t rows() const { return rows_; }
+  int64_t cols() const { return cols_; }
+  int64_t panels() const { return (rows_ + 63) / 64; }
+  const void* panel(int64_t p) const;  // start of panel p (element size of type())
+  size_t bytes() const;
+
+ private:
+  DType type_ = DType::F32;
+  int64_t rows_ = 0, cols_ = 0;
+  std::shared_ptr<void> data_;
+};
+
+// Number of Strassen levels gemm() uses for this product under `cfg`.
+int strassen_levels(const PackedWeights& w, int64_t m, const StrassenConfig& cfg);
+
+// y (m x w.rows(), row stride w.rows()) = base + x (m x w.cols(), row stride w.cols()) W^T,
+// base = y's current values when `accumulate`, else bias (w.rows() floats) or zero when bias is
+// nullptr. With accumulate, bias (if given) is added too.
+void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, bool accumulate,
+          float* y, const StrassenConfig& cfg, ThreadPool& pool);
+
+}  // namespace omni::vision
