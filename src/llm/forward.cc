@@ -134,14 +134,19 @@ void Context::forward_rows(uint32_t n, uint32_t out_first, const int32_t* ids, c
     // cached keys) and the weighted sum of V rows from one pass over V for all 4 queries, so K
     // and V are read once per block instead of once per token. Positions past a query's causal
     // end get probability 0.
+    // The last layer's keys and values go to the cache for every row, but only rows
+    // [out_first, n) feed an output: the others stop here (as in llama.cpp). Every row is its
+    // own product in every kernel below, so the kept rows' values do not change.
+    const uint32_t r0 = il + 1 == c.n_layer ? std::min(out_first, n) : 0, nr = n - r0;
+    if (nr == 0) continue;
     const kernels::KernelTable& kt = kernels::active();
-    const uint32_t n_blocks = (n + 3) / 4;
+    const uint32_t blk0 = r0 / 4, n_blocks = (n + 3) / 4 - blk0;
     pool.parallel_for(int64_t{n_blocks} * c.n_head, [&](int64_t begin, int64_t end) {
       std::vector<float> qb(size_t{4} * hd, 0.0f), score(size_t{4} * n_kv), out(size_t{4} * hd);
       std::vector<uint16_t> half(std::max(n_kv, hd));
       float tile[16];
       for (int64_t job = begin; job < end; ++job) {
-        const uint32_t blk = static_cast<uint32_t>(job / c.n_head), h = static_cast<uint32_t>(job % c.n_head);
+        const uint32_t blk = blk0 + static_cast<uint32_t>(job / c.n_head), h = static_cast<uint32_t>(job % c.n_head);
         const uint32_t t0 = 4 * blk, nq = std::min(4u, n - t0), kvh = h / group;
         const uint32_t len = p0 + t0 + nq;  // keys seen by the block's last query
         for (uint32_t a = 0; a < nq; ++a) {
@@ -184,17 +189,19 @@ void Context::forward_rows(uint32_t n, uint32_t out_first, const int32_t* ids, c
     });
 
     // x += attn · Woᵀ
-    linear(*L.wo, attn_.data(), n, xn_.data(), pool);
-    kernels::add(x_.data(), xn_.data(), int64_t{n} * E, x_.data());
+    // (rows [r0, n) from here on: xn_, gate_ and up_ start at row 0 = row r0.)
+    float* xr = &x_[size_t{r0} * E];
+    linear(*L.wo, &attn_[size_t{r0} * Q], nr, xn_.data(), pool);
+    kernels::add(xr, xn_.data(), int64_t{nr} * E, xr);
 
     // x += (silu(xn · Wgateᵀ) * (xn · Wupᵀ)) · Wdownᵀ, xn = rmsnorm(x) * ffn_norm
-    for (uint32_t t = 0; t < n; ++t) {
-      kernels::rms_norm(&x_[size_t{t} * E], f32(L.ffn_norm), c.rms_eps, E, &xn_[size_t{t} * E]);
+    for (uint32_t t = 0; t < nr; ++t) {
+      kernels::rms_norm(xr + size_t{t} * E, f32(L.ffn_norm), c.rms_eps, E, &xn_[size_t{t} * E]);
     }
-    project({{L.w_gate, gate_.data()}, {L.w_up, up_.data()}}, xn_.data(), n, E, pool);
-    kernels::swiglu(gate_.data(), up_.data(), int64_t{n} * F, gate_.data());
-    linear(*L.w_down, gate_.data(), n, xn_.data(), pool);
-    kernels::add(x_.data(), xn_.data(), int64_t{n} * E, x_.data());
+    project({{L.w_gate, gate_.data()}, {L.w_up, up_.data()}}, xn_.data(), nr, E, pool);
+    kernels::swiglu(gate_.data(), up_.data(), int64_t{nr} * F, gate_.data());
+    linear(*L.w_down, gate_.data(), nr, xn_.data(), pool);
+    kernels::add(xr, xn_.data(), int64_t{nr} * E, xr);
   }
 
   // hidden = rmsnorm(x) * output_norm, for rows [out_first, n)
