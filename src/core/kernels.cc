@@ -232,6 +232,8 @@ void gemm_packed(const KernelTable& k, DType wtype, const void* w, int64_t rows,
   const int64_t panels = (rows + kNr - 1) / kNr;
   const int64_t kblocks = (cols + kKc - 1) / kKc;
   const bool vector_pack = wtype == DType::F16 ? k.pack64_f16 != nullptr : k.pack64_f32 != nullptr;
+  const auto* wbytes = static_cast<const char*>(w);
+  const int64_t esize = wtype == DType::F16 ? 2 : 4;
   tp.parallel_for(panels, [&](int64_t pb, int64_t pe) {
     // wp: the packed k-block of one panel ([k][64]), by the level's register transposes where it
     // has them; otherwise through stage: the 64 weight rows as floats, row after row, transposed
@@ -277,8 +279,26 @@ void gemm_packed(const KernelTable& k, DType wtype, const void* w, int64_t rows,
             }
           }
         }
+        // The next block this thread packs (the panel's next k-block, else the next panel's
+        // first) is fetched into L2 a slice per row group while this one computes: packing
+        // reads 64 rows at once, more streams than the hardware prefetcher follows, and
+        // waited on DRAM for most of its time.
+        int64_t nxt_r0 = r0, nxt_k0 = k0 + kc, nxt_nr = nr;
+        if (last) {
+          nxt_r0 = r0 + kNr;
+          nxt_k0 = 0;
+          nxt_nr = p + 1 < pe ? std::min(kNr, rows - nxt_r0) : 0;
+        }
+        const int64_t nxt_bytes = std::min(kKc, cols - nxt_k0) * esize;
+        const int64_t groups = (m + kMr - 1) / kMr;
+        int64_t pf_row = 0, pf_off = 0;  // next line to fetch: row of the block, byte offset
         for (int64_t a0 = 0; a0 < m; a0 += kMr) {
           const int64_t ma = std::min(kMr, m - a0);
+          for (const int64_t row_end = nxt_nr * (a0 / kMr + 1) / groups; pf_row < row_end; ++pf_row) {
+            const char* row = wbytes + ((nxt_r0 + pf_row) * cols + nxt_k0) * esize;
+            for (; pf_off < nxt_bytes; pf_off += 64) __builtin_prefetch(row + pf_off, 0, 2);
+            pf_off = 0;
+          }
           k.gemm6x64_f32(wp, kc, x + a0 * cols + k0, cols, ma, c);
           for (int64_t a = 0; a < ma; ++a) {
             const float* cr = c + kNr * a;
