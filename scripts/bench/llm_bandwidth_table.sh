@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Generation as a share of the memory read-bandwidth ceiling, per weight type and thread count:
 # each `omni bench llm --bandwidth` run measures tg and then, in the same process, the ceiling
-# (best of several read shapes over a 1 GiB buffer, on all hardware threads and on -t). Prints
+# (best of several read shapes over a 512 MiB buffer, on all hardware threads and on -t). Prints
 # one table row per run plus the load average. Builds and fetches nothing.
 #
 #   scripts/bench/llm_bandwidth_table.sh MODEL_DIR [ROUNDS] [TYPES] [THREADS]

@@ -50,7 +50,7 @@ Ceiling measure_ceiling(const BenchFlags& f, ThreadPool& pool) {
     c.source = "flag";
     return c;
   }
-  constexpr size_t kBytes = size_t{1} << 30;  // 32x this VM's L3
+  constexpr size_t kBytes = size_t{512} << 20;  // 16x this VM's L3
   ThreadPool all(0);
   c.all = probe_read_bandwidth(all, kBytes);
   c.machine = c.all.front().gb_per_s;
@@ -193,7 +193,7 @@ const RegisterCommand reg([](CLI::App& app) {
   cmd->add_option("-r,--repetitions", f->reps, "repetitions (default 3)");
   cmd->add_option("-c,--ctx-size", f->ctx, "KV cache length in tokens (default: max(p, n) + 8)");
   cmd->add_flag("--bandwidth", f->probe,
-                "also measure the memory read-bandwidth ceiling (1 GiB buffer, several read shapes, "
+                "also measure the memory read-bandwidth ceiling (512 MiB buffer, several read shapes, "
                 "all hardware threads and -t) and report generation as a share of it");
   cmd->add_option("--ceiling", f->ceiling, "memory read-bandwidth ceiling in GB/s to report against")
       ->check(CLI::PositiveNumber);
