@@ -121,6 +121,10 @@ struct KernelTable {
   using QuantGemmFn = void (*)(const void* w, uint64_t w_row_bytes, int64_t rows,
                                const void* const* act, int64_t m, int64_t n, float* y, int64_t ys);
   QuantGemmFn gemm_q4_0;
+  // Q8_0 is the exception to "bit for bit": its batched product sums each block as four lane
+  // partial sums (the 4-bit types' layout, half the float work of the dot's llama.cpp order),
+  // so outputs differ from dot_q8_0 by float rounding only (the integer block sums are exact).
+  QuantGemmFn gemm_q8_0;
   QuantGemmFn gemm_q5_0;
   QuantGemmFn gemm_q6_K;
   QuantGemmFn gemm_q4_K;

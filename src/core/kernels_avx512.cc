@@ -270,7 +270,9 @@ template <Q32 T>
 struct Q32Traits;
 template <>
 struct Q32Traits<Q32::k8_0> {
-  using Block = BlockQ8_0;  // only unpack2 (dot_q8_0 has its own loop)
+  using Block = BlockQ8_0;  // dot_q8_0 has its own loop; gemm_q32 and q32_finish use these
+  static constexpr int kBiasShift = 4;  // offset 128 (sign flip): -16 sum (8 lanes) / -32 sum (4)
+  static constexpr bool kMin = false;
 };
 template <>
 struct Q32Traits<Q32::k4_0> {
@@ -848,31 +850,47 @@ void tile4x4(const void* w, uint64_t wrb, const void* const* act, int64_t n, flo
   }
 }
 
-// ---- Batched products with weights unpacked once per call (Q4_0, Q5_0) ----
+// ---- Batched products with weights unpacked once per call (Q4_0, Q5_0, Q8_0) ----
 // The 4x4 tiles above unpack a weight block again for every pair of activation rows. Here a
 // panel of weight rows is unpacked once into a buffer that stays in L2 (per 4 blocks: the 64 low
 // and 64 high nibble bytes, then the 4 fp16 scales widened and spread to 16 lanes), and every
 // activation row then meets it with loads alone. Per pair and 4 blocks that leaves two
 // VPDPBUSD, one conversion, one multiply and one FMA. The scale product is formed lane-wise
 // from the spread factors, which gives exactly the lanes of the dot's permuted 4-lane product,
-// so every output is still bit-identical to dot_q32.
+// so every output is still bit-identical to dot_q32. Q8_0 weights are unpacked into the same
+// layout (elements 0-15 of four blocks, then 16-31, sign-flipped), which halves the float work
+// of its dot's llama.cpp order (8 lanes per block); its outputs differ from dot_q8_0 by float
+// rounding only.
 
 constexpr int64_t kUnpackedStep = 192;  // bytes per row per 4 blocks
 
 template <Q32 T>
 void unpack_q32_row(const typename Q32Traits<T>::Block* w, int64_t steps, uint8_t* out) {
   const __m512i low4 = _mm512_set1_epi8(0x0F);
+  alignas(64) static constexpr int32_t kIdx4[16] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+  const __m512i idx4 = _mm512_load_si512(kIdx4);
   for (int64_t s = 0; s < steps; ++s) {
     const auto* x = w + 4 * s;
     const uint64_t h = static_cast<uint64_t>(x[0].d) | (static_cast<uint64_t>(x[1].d) << 16) |
                        (static_cast<uint64_t>(x[2].d) << 32) | (static_cast<uint64_t>(x[3].d) << 48);
     const __m128 wd = _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>(h)));
-    __m512i q = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[0].qs)));
-    q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[1].qs)), 1);
-    q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[2].qs)), 2);
-    q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[3].qs)), 3);
-    __m512i lo = _mm512_and_si512(q, low4);
-    __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+    __m512i lo, hi;
+    if constexpr (T == Q32::k8_0) {
+      // Elements 0-15 of the four blocks, then 16-31 (the activations' qs_nib order), made
+      // unsigned by the sign flip.
+      const __m512i v01 = _mm512_inserti64x4(_mm512_castsi256_si512(loadu256(x[0].qs)), loadu256(x[1].qs), 1);
+      const __m512i v23 = _mm512_inserti64x4(_mm512_castsi256_si512(loadu256(x[2].qs)), loadu256(x[3].qs), 1);
+      const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+      lo = _mm512_xor_si512(_mm512_shuffle_i64x2(v01, v23, _MM_SHUFFLE(2, 0, 2, 0)), flip);
+      hi = _mm512_xor_si512(_mm512_shuffle_i64x2(v01, v23, _MM_SHUFFLE(3, 1, 3, 1)), flip);
+    } else {
+      __m512i q = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[0].qs)));
+      q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[1].qs)), 1);
+      q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[2].qs)), 2);
+      q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[3].qs)), 3);
+      lo = _mm512_and_si512(q, low4);
+      hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+    }
     if constexpr (T == Q32::k5_0) {
       uint64_t mlo = 0, mhi = 0;
       for (int j = 0; j < 4; ++j) {
@@ -886,11 +904,17 @@ void unpack_q32_row(const typename Q32Traits<T>::Block* w, int64_t steps, uint8_
     uint8_t* o = out + s * kUnpackedStep;
     _mm512_store_si512(o, lo);
     _mm512_store_si512(o + 64, hi);
-    _mm_store_ps(reinterpret_cast<float*>(o + 128), wd);
+    // The scales spread to the 4 lanes of their block (as the dot's permute places them).
+    _mm512_store_ps(reinterpret_cast<float*>(o + 128), _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(wd)));
   }
 }
 
-// R unpacked weight rows (ustride bytes apart) x C activation rows: y[c * ys + r].
+// R unpacked weight rows (ustride bytes apart) x C activation rows: y[c * ys + r]. The dot
+// alternates two accumulator sets every 4 blocks; here the even steps run first into one set,
+// then the odd steps into the other (each set still sums in step order, so the result is the
+// same), which keeps only R x C accumulators live and leaves registers for a 4 x 4 tile.
+// Per pair and step: two VPDPBUSD, one conversion, one multiply of the spread weight scales
+// (a memory operand) with the activation scales spread once per activation row, one FMA.
 template <Q32 T, int R, int C>
 void gemm_q32_block(const uint8_t* up, int64_t ustride, const typename Q32Traits<T>::Block* const* wraw,
                     const Q8Row* const* a, int64_t steps, int64_t nb, float* y, int64_t ys) {
@@ -898,46 +922,44 @@ void gemm_q32_block(const uint8_t* up, int64_t ustride, const typename Q32Traits
   static_assert(!Tr::kMin, "the unpacked layout has no mins");
   alignas(64) static constexpr int32_t kIdx4[16] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
   const __m512i idx4 = _mm512_load_si512(kIdx4);
-  __m512 acc[2][R][C];
+  __m512 even[R][C], acc[R][C];
   for (int h = 0; h < 2; ++h) {
     for (int r = 0; r < R; ++r) {
-      for (int c = 0; c < C; ++c) acc[h][r][c] = _mm512_setzero_ps();
+      for (int c = 0; c < C; ++c) acc[r][c] = _mm512_setzero_ps();
     }
-  }
-  // One step of 4 blocks into accumulator set h (the dot alternates sets every 4 blocks).
-  auto step = [&](int64_t s, int h) {
-    const int64_t b = 4 * s;
-    __m512i lo[R], hi[R];
-    __m128 wd[R];
-    for (int r = 0; r < R; ++r) {
-      const uint8_t* u = up + r * ustride + s * kUnpackedStep;
-      lo[r] = _mm512_load_si512(u);
-      hi[r] = _mm512_load_si512(u + 64);
-      wd[r] = _mm_load_ps(reinterpret_cast<const float*>(u + 128));
-    }
-    for (int c = 0; c < C; ++c) {
-      const __m128 ad = _mm_loadu_ps(a[c]->d + b);
-      __m512i p0 = load512(a[c]->neg_sum4x2 + 4 * b);
-      if constexpr (Tr::kBiasShift > 0) p0 = _mm512_slli_epi32(p0, Tr::kBiasShift);
-      const int8_t* an = a[c]->qs_nib + 32 * b;
-      const __m512i an0 = load512(an), an1 = load512(an + 64);
+    for (int64_t s = h; s < steps; s += 2) {
+      const int64_t b = 4 * s;
+      __m512i lo[R], hi[R];
+      const float* wd[R];
       for (int r = 0; r < R; ++r) {
-        __m512i p = _mm512_dpbusd_epi32(p0, lo[r], an0);
-        p = _mm512_dpbusd_epi32(p, hi[r], an1);
-        const __m512 sc = _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(_mm_mul_ps(wd[r], ad)));
-        acc[h][r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc[h][r][c]);
+        const uint8_t* u = up + r * ustride + s * kUnpackedStep;
+        lo[r] = _mm512_load_si512(u);
+        hi[r] = _mm512_load_si512(u + 64);
+        wd[r] = reinterpret_cast<const float*>(u + 128);
+      }
+      for (int c = 0; c < C; ++c) {
+        const __m512 ad = _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(_mm_loadu_ps(a[c]->d + b)));
+        __m512i p0 = load512(a[c]->neg_sum4x2 + 4 * b);
+        if constexpr (Tr::kBiasShift > 0) p0 = _mm512_slli_epi32(p0, Tr::kBiasShift);
+        const int8_t* an = a[c]->qs_nib + 32 * b;
+        const __m512i an0 = load512(an), an1 = load512(an + 64);
+        for (int r = 0; r < R; ++r) {
+          __m512i p = _mm512_dpbusd_epi32(p0, lo[r], an0);
+          p = _mm512_dpbusd_epi32(p, hi[r], an1);
+          const __m512 sc = _mm512_mul_ps(_mm512_load_ps(wd[r]), ad);
+          acc[r][c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc[r][c]);
+        }
       }
     }
-  };
-  int64_t s = 0;
-  for (; s + 2 <= steps; s += 2) {
-    step(s, 0);
-    step(s + 1, 1);
+    if (h == 0) {
+      for (int r = 0; r < R; ++r) {
+        for (int c = 0; c < C; ++c) even[r][c] = acc[r][c];
+      }
+    }
   }
-  if (s < steps) step(s, 0);
   for (int r = 0; r < R; ++r) {
     for (int c = 0; c < C; ++c) {
-      y[c * ys + r] = q32_finish<T>(acc[0][r][c], acc[1][r][c], _mm_setzero_ps(), wraw[r], *a[c], 4 * steps, nb);
+      y[c * ys + r] = q32_finish<T>(even[r][c], acc[r][c], _mm_setzero_ps(), wraw[r], *a[c], 4 * steps, nb);
     }
   }
 }
@@ -945,7 +967,7 @@ void gemm_q32_block(const uint8_t* up, int64_t ustride, const typename Q32Traits
 template <Q32 T, int R>
 void gemm_q32_rows(const uint8_t* up, int64_t ustride, const typename Q32Traits<T>::Block* const* wraw,
                    const Q8Row* const* a, int64_t m, int64_t steps, int64_t nb, float* y, int64_t ys) {
-  constexpr int kC = 8 / R;  // 8 pairs, 16 accumulators
+  constexpr int kC = R == 4 ? 4 : 8;  // up to 16 accumulators
   int64_t i = 0;
   for (; i + kC <= m; i += kC) gemm_q32_block<T, R, kC>(up, ustride, wraw, a + i, steps, nb, y + i * ys, ys);
   for (; i < m; ++i) gemm_q32_block<T, R, 1>(up, ustride, wraw, a + i, steps, nb, y + i * ys, ys);
@@ -1352,6 +1374,7 @@ void detail::fill_avx512(KernelTable& t) {
   t.tile4x4_q5_K = k::tile4x4<4, 2, k::tile_qk4<true, 4, 2>>;
   t.tile4x4_q6_K = k::tile4x4<4, 2, k::tile_q6_K<4, 2>>;
   t.gemm_q4_0 = k::gemm_q32<k::Q32::k4_0>;
+  t.gemm_q8_0 = k::gemm_q32<k::Q32::k8_0>;
   t.gemm_q5_0 = k::gemm_q32<k::Q32::k5_0>;
   t.gemm_q6_K = k::gemm_q6_K;
   t.gemm_q4_K = k::gemm_qk4<false>;

@@ -178,8 +178,19 @@ TEST(KernelsDot, QuantizedMatchExactIntegerReference) {
   }
 }
 
-// Matrix products: every quantized output is one dot of the same level, so they match it bit for
-// bit; batched float products may use a register-blocked tile that sums in another order (then
+// sum_i |w_i a_i| for a Q8_0 weight row and a prepared Q8 activation row: the scale of the float
+// error bound (nb + 8) u sum|w_i a_i| that the dot and the batched Q8_0 product (which sums in
+// another order) both obey, so they are within twice that of each other.
+double q8_0_pair_tol(const uint8_t* w, const void* act, int64_t n) {
+  const std::vector<double> wd = testing::dequant(DType::Q8_0, w, n);
+  const auto* a = static_cast<const Q8Row*>(act);
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += std::fabs(wd[i] * a->d[i / 32] * a->qs[i]);
+  return 2 * (static_cast<double>(n / 32) + 8) * kU * s;
+}
+
+// Matrix products: every quantized output but the batched Q8_0 one is one dot of the same level,
+// so they match it bit for bit; batched float products may use a register-blocked tile that sums in another order (then
 // within the float dot bound). Either way the result must not depend on the thread count.
 TEST(KernelsMatmul, MatchesRowDotsAndIgnoresThreadCount) {
   std::mt19937 rng(5);
@@ -236,6 +247,13 @@ TEST(KernelsMatmul, MatchesRowDotsAndIgnoresThreadCount) {
           }
           const size_t o = static_cast<size_t>(i * rows + r);
           EXPECT_NEAR(y1[o], expect[o], 2 * float_dot_tol(cols, abs_sum)) << dtype_name(t);
+        }
+      }
+    } else if (t == DType::Q8_0 && quant_gemm_fn(t, active()) != nullptr) {
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t r = 0; r < rows; ++r) {
+          const size_t o = static_cast<size_t>(i * rows + r);
+          EXPECT_NEAR(y1[o], expect[o], q8_0_pair_tol(w.data() + r * rb, act.row(i), cols)) << r << " " << i;
         }
       }
     } else {
@@ -387,7 +405,17 @@ TEST(KernelsMatmul, TiledQuantMatmulMatchesPairDotsWithTails) {
       for (int64_t r = 0; r < rows; ++r) expect[i * rows + r] = dot(w.data() + r * rb, act.row(i), cols);
     }
     matmul(t, w.data(), rows, act, y.data(), &two);
-    EXPECT_EQ(0, std::memcmp(y.data(), expect.data(), y.size() * 4)) << dtype_name(t);
+    if (t == DType::Q8_0 && quant_gemm_fn(t, active()) != nullptr) {
+      // The batched Q8_0 product sums in its own order (KernelsMatmul.BatchedQ8_0Gemm*).
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t r = 0; r < rows; ++r) {
+          const size_t o = static_cast<size_t>(i * rows + r);
+          EXPECT_NEAR(y[o], expect[o], q8_0_pair_tol(w.data() + r * rb, act.row(i), cols)) << r << " " << i;
+        }
+      }
+    } else {
+      EXPECT_EQ(0, std::memcmp(y.data(), expect.data(), y.size() * 4)) << dtype_name(t);
+    }
   }
 }
 
@@ -488,6 +516,59 @@ TEST(KernelsMatmul, BatchedQuantGemmIsBitIdenticalToDots) {
   }
   if (cpu_max_level() >= CpuLevel::kAvx512) {
     EXPECT_EQ(tested, 10);
+  }
+}
+
+// The batched Q8_0 product (its own summation order) against the exact integer reference with
+// the dot's error bound, over the same remainder shapes as above (4-, 2-, 1-row remainders,
+// partial activation groups, block tails), extreme weights (-128 and 127) and all-zero blocks;
+// y's padding columns stay untouched.
+TEST(KernelsMatmul, BatchedQ8_0GemmMatchesExactIntegerReference) {
+  std::mt19937 rng(22);
+  int tested = 0;
+  for (CpuLevel level : {CpuLevel::kScalar, CpuLevel::kAvx2, CpuLevel::kAvx512}) {
+    if (level > cpu_max_level()) continue;
+    const KernelTable& k = kernel_table(level);
+    const KernelTable::QuantGemmFn gemm = quant_gemm_fn(DType::Q8_0, k);
+    if (gemm == nullptr) continue;
+    for (int64_t blocks : {int64_t{1}, int64_t{3}, int64_t{13}, int64_t{28}}) {
+      const int64_t cols = blocks * 32, rows = 11, m = 13, ys = rows + 5;
+      const uint64_t rb = static_cast<uint64_t>(blocks) * sizeof(BlockQ8_0);
+      auto w = testing::random_quant_row(rng, DType::Q8_0, rows * cols);
+      auto* wq = reinterpret_cast<BlockQ8_0*>(w.data());
+      for (int i = 0; i < 32; ++i) wq[0].qs[i] = static_cast<int8_t>(i % 2 ? 127 : -128);
+      auto x = random_floats(rng, m * cols, -3, 3);
+      for (int i = 0; i < 32; ++i) x[static_cast<size_t>(cols + i)] = 0;  // a zero block in row 1
+      Activations act;
+      act.quantize(DType::Q8_0, x.data(), m, cols, k);
+      std::vector<const void*> rows_act(static_cast<size_t>(m));
+      for (int64_t i = 0; i < m; ++i) rows_act[static_cast<size_t>(i)] = act.row(i);
+      std::vector<float> y(static_cast<size_t>(m * ys), -7.0f);
+      gemm(w.data(), rb, rows, rows_act.data(), m, cols, y.data(), ys);
+      const std::vector<double> wd = testing::dequant(DType::Q8_0, w.data(), rows * cols);
+      for (int64_t i = 0; i < m; ++i) {
+        const auto* a = static_cast<const Q8Row*>(act.row(i));
+        for (int64_t r = 0; r < ys; ++r) {
+          const float got = y[static_cast<size_t>(i * ys + r)];
+          if (r >= rows) {
+            ASSERT_EQ(got, -7.0f);
+            continue;
+          }
+          double ref = 0, abs_sum = 0;
+          for (int64_t e = 0; e < cols; ++e) {
+            const double p = wd[static_cast<size_t>(r * cols + e)] * (static_cast<double>(a->d[e / 32]) * a->qs[e]);
+            ref += p;
+            abs_sum += std::fabs(p);
+          }
+          ASSERT_NEAR(got, ref, (static_cast<double>(blocks) + 8) * kU * abs_sum + 1e-30)
+              << "cols " << cols << " row " << r << " act " << i;
+        }
+      }
+      ++tested;
+    }
+  }
+  if (cpu_max_level() >= CpuLevel::kAvx512) {
+    EXPECT_EQ(tested, 4);
   }
 }
 
