@@ -1,6 +1,9 @@
-// omni bench llm -m MODEL [-p 128] [-n 64] [-t 2] [-r 3] [-c CTX] [--json]
+// omni bench llm -m MODEL [-p 128] [-n 64] [-t 2] [-r 3] [-c CTX] [--bandwidth | --ceiling GBS]
+//                 [--json]
 // Prompt processing (one batch of p tokens from an empty context) and text generation (n single
-// tokens from an empty context), as llama-bench measures them, in tokens per second.
+// tokens from an empty context), as llama-bench measures them, in tokens per second; with
+// --bandwidth (or a ceiling given by --ceiling) also generation's weight stream as a share of the
+// machine's memory read-bandwidth ceiling.
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -11,6 +14,7 @@
 
 #include "cli/command.h"
 #include "core/cpu.h"
+#include "core/mem_probe.h"
 #include "core/mem_stats.h"
 #include "core/thread_pool.h"
 #include "llm/model.h"
@@ -26,7 +30,41 @@ struct BenchFlags {
   int reps = 3;
   uint32_t ctx = 0;
   bool json = false;
+  bool probe = false;     // measure the bandwidth ceiling in this process
+  double ceiling = 0;     // GB/s given on the command line (0: none)
 };
+
+// The read-bandwidth ceiling: the best probe shape on all hardware threads (the machine's
+// figure) and on the benchmark's own thread count.
+struct Ceiling {
+  double machine = 0, at_threads = 0;
+  int machine_threads = 0;
+  std::string shape, source;
+  std::vector<MemReadResult> all;
+};
+
+Ceiling measure_ceiling(const BenchFlags& f, ThreadPool& pool) {
+  Ceiling c;
+  if (!f.probe) {
+    c.machine = c.at_threads = f.ceiling;
+    c.source = "flag";
+    return c;
+  }
+  constexpr size_t kBytes = size_t{512} << 20;  // 16x this VM's L3
+  ThreadPool all(0);
+  c.all = probe_read_bandwidth(all, kBytes);
+  c.machine = c.all.front().gb_per_s;
+  c.machine_threads = all.size();
+  c.shape = c.all.front().shape.name();
+  c.at_threads = c.machine;
+  if (pool.size() != all.size()) {
+    auto mine = probe_read_bandwidth(pool, kBytes);
+    c.at_threads = mine.front().gb_per_s;
+    c.all.insert(c.all.end(), mine.begin(), mine.end());
+  }
+  c.source = "probe";
+  return c;
+}
 
 struct Stat {
   double mean = 0, stddev = 0;
@@ -90,6 +128,8 @@ void run_bench(const BenchFlags& f) {
     if (untied && t.name == "token_embd.weight") read_bytes -= t.n_bytes;
   }
   const double tg_gbs = static_cast<double>(read_bytes) * stg.mean * 1e-9;
+  const Ceiling ceil = f.probe || f.ceiling > 0 ? measure_ceiling(f, pool) : Ceiling{};
+  const auto pct = [](double part, double whole) { return whole > 0 ? 100.0 * part / whole : 0.0; };
   if (f.json) {
     nlohmann::json j;
     j["model"] = f.model;
@@ -100,7 +140,23 @@ void run_bench(const BenchFlags& f) {
     j["load_ms"] = load_ms;
     j["pp"] = {{"tokens", f.p}, {"tokens_per_s", spp.mean}, {"stddev", spp.stddev}};
     j["tg"] = {{"tokens", f.n}, {"tokens_per_s", stg.mean}, {"stddev", stg.stddev},
-               {"weight_gb_per_s", tg_gbs}};
+               {"weight_gb_per_s", tg_gbs}, {"bytes_per_token", read_bytes}};
+    if (ceil.machine > 0) {
+      j["tg"]["pct_of_ceiling"] = pct(tg_gbs, ceil.machine);
+      j["tg"]["pct_of_ceiling_at_threads"] = pct(tg_gbs, ceil.at_threads);
+      nlohmann::json b = {{"source", ceil.source}, {"ceiling_gb_per_s", ceil.machine},
+                          {"at_threads_gb_per_s", ceil.at_threads}};
+      if (ceil.source == "probe") {
+        b["machine_threads"] = ceil.machine_threads;
+        b["best_shape"] = ceil.shape;
+        nlohmann::json shapes = nlohmann::json::array();
+        for (const auto& r : ceil.all) {
+          shapes.push_back({{"shape", r.shape.name()}, {"threads", r.threads}, {"gb_per_s", r.gb_per_s}});
+        }
+        b["shapes"] = shapes;
+      }
+      j["bandwidth"] = b;
+    }
     // Resident memory at the end (bytes): file-backed = touched weight pages + the binary.
     j["memory"] = {{"file_bytes", model->file().file_size()}, {"kv_cache_bytes", ctx.kv_cache().bytes()},
                    {"peak_rss", mem.peak}, {"rss", mem.rss}, {"rss_anon", mem.rss_anon},
@@ -112,8 +168,13 @@ void run_bench(const BenchFlags& f) {
                 pool.size(), std::string(cpu_level_name(cpu_level())).c_str(), load_ms);
     if (f.p > 0) std::printf("pp%-5d %10.2f ± %.2f tokens/s\n", f.p, spp.mean, spp.stddev);
     if (f.n > 0) {
-      std::printf("tg%-5d %10.2f ± %.2f tokens/s (%.1f GB/s of weights)\n", f.n, stg.mean, stg.stddev,
-                  tg_gbs);
+      std::printf("tg%-5d %10.2f ± %.2f tokens/s (%.1f MB per token, %.1f GB/s of weights)\n", f.n,
+                  stg.mean, stg.stddev, static_cast<double>(read_bytes) * 1e-6, tg_gbs);
+    }
+    if (ceil.machine > 0) {
+      std::printf("read-bandwidth ceiling %.1f GB/s (%s%s%s), %.1f GB/s at %d threads: tg at %.0f %% / %.0f %%\n",
+                  ceil.machine, ceil.source.c_str(), ceil.shape.empty() ? "" : ", ", ceil.shape.c_str(),
+                  ceil.at_threads, pool.size(), pct(tg_gbs, ceil.machine), pct(tg_gbs, ceil.at_threads));
     }
     std::printf("memory: %s; file %.1f MiB, kv cache %.1f MiB\n", mem_stats_line(mem).c_str(),
                 static_cast<double>(model->file().file_size()) / (1 << 20),
@@ -131,6 +192,11 @@ const RegisterCommand reg([](CLI::App& app) {
   cmd->add_option("-t,--threads", f->threads, "threads (default: all cores)");
   cmd->add_option("-r,--repetitions", f->reps, "repetitions (default 3)");
   cmd->add_option("-c,--ctx-size", f->ctx, "KV cache length in tokens (default: max(p, n) + 8)");
+  cmd->add_flag("--bandwidth", f->probe,
+                "also measure the memory read-bandwidth ceiling (512 MiB buffer, several read shapes, "
+                "all hardware threads and -t) and report generation as a share of it");
+  cmd->add_option("--ceiling", f->ceiling, "memory read-bandwidth ceiling in GB/s to report against")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--json", f->json, "print one JSON object");
   cmd->callback([f] { run_bench(*f); });
 });

@@ -139,5 +139,22 @@ TEST(CliBench, LlmReportsBothPhases) {
             std::filesystem::file_size(testing::refdata("llm/models/stories260K.gguf")));
 }
 
+TEST(CliBench, LlmReportsGenerationAgainstAGivenCeiling) {
+  std::string out;
+  ASSERT_EQ(testing::run_command(omni_cmd("bench llm -m " + testing::refdata("llm/models/stories260K.gguf") +
+                                          " -p 0 -n 8 -r 1 -t 1 --ceiling 40 --json"),
+                                 &out), 0) << out;
+  const auto j = nlohmann::json::parse(out);
+  // stories260K has its own output matrix, so a token reads every tensor but the token
+  // embedding (one row of it): 1171200 - 131072 bytes.
+  EXPECT_EQ(j["tg"]["bytes_per_token"].get<uint64_t>(), j["weight_bytes"].get<uint64_t>() - 131072u);
+  EXPECT_EQ(j["bandwidth"]["source"], "flag");
+  EXPECT_EQ(j["bandwidth"]["ceiling_gb_per_s"].get<double>(), 40.0);
+  EXPECT_NEAR(j["tg"]["pct_of_ceiling"].get<double>(), 100.0 * j["tg"]["weight_gb_per_s"].get<double>() / 40.0,
+              1e-9);
+  EXPECT_NE(testing::run_command(omni_cmd("bench llm -m " + testing::refdata("llm/models/stories260K.gguf") +
+                                          " -n 1 --ceiling -3"), &out), 0);
+}
+
 }  // namespace
 }  // namespace omni

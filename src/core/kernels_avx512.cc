@@ -111,37 +111,63 @@ float dot_half(const uint16_t* a, const float* b, int64_t n) {
 float dot_f16(const uint16_t* a, const float* b, int64_t n) { return dot_half<false>(a, b, n); }
 
 // y[r] = dot_f16(row r, x) for `rows` rows `ws` elements apart, bit for bit (each row is
-// dot_half's loop: four accumulators, same chunking and final sum). Rows run one after another,
-// so a contiguous matrix is read as one sequential stream, and every 128 bytes read also
-// prefetch the line kAhead bytes further on into L2. Measured (bench/matvec_f16_bench.cc,
-// docs/BENCHMARKS.md): interleaving 2 or 4 short rows (the earlier 4-row kernel) cost 60-80 %
-// more CPU time per byte at 4864x896 than one sequential stream, and prefetching into L1
-// (T0) cost 40 % more; an L2 prefetch 16-32 KiB ahead, which runs past the 4 KiB pages the
-// hardware streamer stops at, took 15-24 % off the per-row dots at the Qwen2-0.5B shapes.
-void matvec_f16(const uint16_t* w, int64_t ws, int64_t rows, const float* x, int64_t n, float* y) {
+// dot_half's loop: four accumulators, same chunking and final sum). The rows are cut into S
+// contiguous segments and row k of every segment is computed in the same pass, so the matrix is
+// read as S far-apart sequential streams: one stream per core left DRAM idle between the
+// requests the hardware prefetcher issues. Long rows (past a 4 KiB page, where the streamer
+// stops) also prefetch the line kAhead bytes ahead into L2 per 128 bytes read. Measured
+// (bench/matvec_f16_bench.cc, docs/BENCHMARKS.md), CPU time per call at 1 thread against one
+// stream with the L2 prefetch: 4 streams without prefetch -15-20 % at 4864x896 and -10-19 % on
+// the 151936x896 LM head; 2 prefetched streams -5-11 % at 896x4864. Interleaving *adjacent*
+// short rows (streams 1.8 KiB apart) and prefetching into L1 were both slower (session 4).
+template <int S, bool kPrefetch>
+void matvec_f16_streams(const uint16_t* w, int64_t ws, int64_t seg, const float* x, int64_t n, float* y) {
   constexpr uintptr_t kAhead = 32768;  // bytes
-  for (int64_t r = 0; r < rows; ++r) {
-    const uint16_t* a = w + r * ws;
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  for (int64_t k = 0; k < seg; ++k) {
+    __m512 acc[S][4];
+    const uint16_t* a[S];
+    for (int s = 0; s < S; ++s) {
+      a[s] = w + (s * seg + k) * ws;
+      for (auto& v : acc[s]) v = _mm512_setzero_ps();
+    }
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
-      // Past the matrix's end this names memory we do not own; a prefetch never faults, and
-      // the address is formed as an integer so no out-of-range pointer exists.
-      const uintptr_t ahead = reinterpret_cast<uintptr_t>(a + i) + kAhead;
-      _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T1);
-      _mm_prefetch(reinterpret_cast<const char*>(ahead + 64), _MM_HINT_T1);
-      s0 = _mm512_fmadd_ps(load_f16(a + i), _mm512_loadu_ps(x + i), s0);
-      s1 = _mm512_fmadd_ps(load_f16(a + i + 16), _mm512_loadu_ps(x + i + 16), s1);
-      s2 = _mm512_fmadd_ps(load_f16(a + i + 32), _mm512_loadu_ps(x + i + 32), s2);
-      s3 = _mm512_fmadd_ps(load_f16(a + i + 48), _mm512_loadu_ps(x + i + 48), s3);
+      for (int s = 0; s < S; ++s) {
+        if constexpr (kPrefetch) {
+          // Past the matrix's end this names memory we do not own; a prefetch never faults,
+          // and the address is formed as an integer so no out-of-range pointer exists.
+          const uintptr_t ahead = reinterpret_cast<uintptr_t>(a[s] + i) + kAhead;
+          _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T1);
+          _mm_prefetch(reinterpret_cast<const char*>(ahead + 64), _MM_HINT_T1);
+        }
+        for (int j = 0; j < 4; ++j) {
+          acc[s][j] = _mm512_fmadd_ps(load_f16(a[s] + i + 16 * j), _mm512_loadu_ps(x + i + 16 * j), acc[s][j]);
+        }
+      }
     }
-    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(load_f16(a + i), _mm512_loadu_ps(x + i), s0);
-    if (i < n) {
-      const __mmask16 k = tail_mask(n - i);
-      s1 = _mm512_fmadd_ps(load_f16(a + i, k), _mm512_maskz_loadu_ps(k, x + i), s1);
+    for (int s = 0; s < S; ++s) {
+      int64_t t = i;
+      for (; t + 16 <= n; t += 16) acc[s][0] = _mm512_fmadd_ps(load_f16(a[s] + t), _mm512_loadu_ps(x + t), acc[s][0]);
+      if (t < n) {
+        const __mmask16 m = tail_mask(n - t);
+        acc[s][1] = _mm512_fmadd_ps(load_f16(a[s] + t, m), _mm512_maskz_loadu_ps(m, x + t), acc[s][1]);
+      }
+      y[s * seg + k] = _mm512_reduce_add_ps(
+          _mm512_add_ps(_mm512_add_ps(acc[s][0], acc[s][1]), _mm512_add_ps(acc[s][2], acc[s][3])));
     }
-    y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
   }
+}
+
+void matvec_f16(const uint16_t* w, int64_t ws, int64_t rows, const float* x, int64_t n, float* y) {
+  const bool long_rows = n * 2 > 4096;
+  const int64_t streams = long_rows ? 2 : 4;
+  const int64_t seg = rows / streams, done = seg * streams;
+  if (long_rows) {
+    matvec_f16_streams<2, true>(w, ws, seg, x, n, y);
+  } else {
+    matvec_f16_streams<4, false>(w, ws, seg, x, n, y);
+  }
+  if (done < rows) matvec_f16_streams<1, true>(w + done * ws, ws, rows - done, x, n, y + done);
 }
 float dot_bf16(const uint16_t* a, const float* b, int64_t n) { return dot_half<true>(a, b, n); }
 

@@ -265,13 +265,15 @@ TEST(KernelsMatmul, MatchesRowDotsAndIgnoresThreadCount) {
 
 // The F16 matvec kernel (the row loop that generation dispatches, with its prefetch) must
 // return the level's dot bit for bit, over column counts with and without 64- and 16-element
-// tails, row counts of any size, and a row stride wider than the row.
+// tails, row counts of any size (remainders of the 2- and 4-stream split), short rows (4
+// streams) and rows past 2048 elements (2 prefetched streams), and a row stride wider than the
+// row.
 TEST(KernelsMatmul, F16MatvecKernelEqualsDots) {
   std::mt19937 rng(11);
   for (CpuLevel level : levels()) {
     const KernelTable& k = kernel_table(level);
     if (k.matvec_f16 == nullptr) continue;
-    for (const int64_t cols : {16, 17, 64, 100, 896, 913}) {
+    for (const int64_t cols : {16, 17, 64, 100, 896, 913, 2049, 4864, 4881}) {
       for (const int64_t rows : {1, 3, 4, 7, 8, 13, 37}) {
         const auto f = random_floats(rng, rows * cols);
         std::vector<uint16_t> w(f.size());

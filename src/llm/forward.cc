@@ -71,6 +71,13 @@ void Context::forward_rows(uint32_t n, uint32_t out_first, const int32_t* ids, c
   const float* rope_factors = w.rope_freqs ? f32(w.rope_freqs) : nullptr;
   const float kq_scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const uint32_t group = c.n_head / c.n_head_kv;
+  // Row-wise elementwise steps over the pool for a batch (each row's values are computed as
+  // they were serially); a single row runs inline.
+  const auto by_rows = [&pool](uint32_t rows, auto&& fn) {
+    pool.parallel_for(rows, [&](int64_t b, int64_t e) {
+      for (int64_t t = b; t < e; ++t) fn(static_cast<uint32_t>(t));
+    }, 8);
+  };
 
   // RoPE angles of this batch's positions, shared by every layer.
   const auto rope_mode = c.rope_mode == RopeMode::kAdjacent ? kernels::RopeMode::kNormal : kernels::RopeMode::kNeox;
@@ -84,18 +91,18 @@ void Context::forward_rows(uint32_t n, uint32_t out_first, const int32_t* ids, c
     const LayerWeights& L = w.layers[il];
 
     // xn = rmsnorm(x) * attn_norm; q/k/v = xn · W{q,k,v}ᵀ (+ bias)
-    for (uint32_t t = 0; t < n; ++t) {
+    by_rows(n, [&](uint32_t t) {
       kernels::rms_norm(&x_[size_t{t} * E], f32(L.attn_norm), c.rms_eps, E, &xn_[size_t{t} * E]);
-    }
+    });
     project({{L.wq, q_.data()}, {L.wk, k_.data()}, {L.wv, v_.data()}}, xn_.data(), n, E, pool);
-    if (c.qkv_bias) {
-      kernels::add_rows(q_.data(), f32(L.bq), n, Q, q_.data());
-      kernels::add_rows(k_.data(), f32(L.bk), n, KV, k_.data());
-      kernels::add_rows(v_.data(), f32(L.bv), n, KV, v_.data());
-    }
-    for (uint32_t t = 0; t < n; ++t) {
+    by_rows(n, [&](uint32_t t) {
       float* q = &q_[size_t{t} * Q];
       float* k = &k_[size_t{t} * KV];
+      if (c.qkv_bias) {
+        kernels::add(q, f32(L.bq), Q, q);
+        kernels::add(k, f32(L.bk), KV, k);
+        kernels::add(&v_[size_t{t} * KV], f32(L.bv), KV, &v_[size_t{t} * KV]);
+      }
       // qwen3: RMSNorm over each head of q and k before RoPE
       if (c.qk_norm) {
         for (uint32_t h = 0; h < c.n_head; ++h) kernels::rms_norm(q + h * hd, f32(L.q_norm), c.rms_eps, hd, q + h * hd);
@@ -105,7 +112,7 @@ void Context::forward_rows(uint32_t n, uint32_t out_first, const int32_t* ids, c
       const float* sn = &rope_sin_[size_t{t} * (c.rope_dims / 2)];
       kernels::rope(q, c.n_head, hd, c.rope_dims, rope_mode, cs, sn);
       kernels::rope(k, c.n_head_kv, hd, c.rope_dims, rope_mode, cs, sn);
-    }
+    });
     cache_.store(il, p0, n, k_.data(), v_.data());
 
     // attn[t][h] = softmax(q[t][h] · K[0..p0+t]ᵀ * scale) · V, causal, GQA head h -> kv h / group.
@@ -134,14 +141,19 @@ void Context::forward_rows(uint32_t n, uint32_t out_first, const int32_t* ids, c
     // cached keys) and the weighted sum of V rows from one pass over V for all 4 queries, so K
     // and V are read once per block instead of once per token. Positions past a query's causal
     // end get probability 0.
+    // The last layer's keys and values go to the cache for every row, but only rows
+    // [out_first, n) feed an output: the others stop here (as in llama.cpp). Every row is its
+    // own product in every kernel below, so the kept rows' values do not change.
+    const uint32_t r0 = il + 1 == c.n_layer ? std::min(out_first, n) : 0, nr = n - r0;
+    if (nr == 0) continue;
     const kernels::KernelTable& kt = kernels::active();
-    const uint32_t n_blocks = (n + 3) / 4;
+    const uint32_t blk0 = r0 / 4, n_blocks = (n + 3) / 4 - blk0;
     pool.parallel_for(int64_t{n_blocks} * c.n_head, [&](int64_t begin, int64_t end) {
       std::vector<float> qb(size_t{4} * hd, 0.0f), score(size_t{4} * n_kv), out(size_t{4} * hd);
       std::vector<uint16_t> half(std::max(n_kv, hd));
       float tile[16];
       for (int64_t job = begin; job < end; ++job) {
-        const uint32_t blk = static_cast<uint32_t>(job / c.n_head), h = static_cast<uint32_t>(job % c.n_head);
+        const uint32_t blk = blk0 + static_cast<uint32_t>(job / c.n_head), h = static_cast<uint32_t>(job % c.n_head);
         const uint32_t t0 = 4 * blk, nq = std::min(4u, n - t0), kvh = h / group;
         const uint32_t len = p0 + t0 + nq;  // keys seen by the block's last query
         for (uint32_t a = 0; a < nq; ++a) {
@@ -184,17 +196,23 @@ void Context::forward_rows(uint32_t n, uint32_t out_first, const int32_t* ids, c
     });
 
     // x += attn · Woᵀ
-    linear(*L.wo, attn_.data(), n, xn_.data(), pool);
-    kernels::add(x_.data(), xn_.data(), int64_t{n} * E, x_.data());
+    // (rows [r0, n) from here on: xn_, gate_ and up_ start at row 0 = row r0.)
+    float* xr = &x_[size_t{r0} * E];
+    linear(*L.wo, &attn_[size_t{r0} * Q], nr, xn_.data(), pool);
 
     // x += (silu(xn · Wgateᵀ) * (xn · Wupᵀ)) · Wdownᵀ, xn = rmsnorm(x) * ffn_norm
-    for (uint32_t t = 0; t < n; ++t) {
-      kernels::rms_norm(&x_[size_t{t} * E], f32(L.ffn_norm), c.rms_eps, E, &xn_[size_t{t} * E]);
-    }
-    project({{L.w_gate, gate_.data()}, {L.w_up, up_.data()}}, xn_.data(), n, E, pool);
-    kernels::swiglu(gate_.data(), up_.data(), int64_t{n} * F, gate_.data());
-    linear(*L.w_down, gate_.data(), n, xn_.data(), pool);
-    kernels::add(x_.data(), xn_.data(), int64_t{n} * E, x_.data());
+    // (row t's attention output in xn_ is added to x before the norm overwrites it)
+    by_rows(nr, [&](uint32_t t) {
+      float* xt = xr + size_t{t} * E;
+      kernels::add(xt, &xn_[size_t{t} * E], E, xt);
+      kernels::rms_norm(xt, f32(L.ffn_norm), c.rms_eps, E, &xn_[size_t{t} * E]);
+    });
+    project({{L.w_gate, gate_.data()}, {L.w_up, up_.data()}}, xn_.data(), nr, E, pool);
+    by_rows(nr, [&](uint32_t t) {
+      kernels::swiglu(&gate_[size_t{t} * F], &up_[size_t{t} * F], F, &gate_[size_t{t} * F]);
+    });
+    linear(*L.w_down, gate_.data(), nr, xn_.data(), pool);
+    by_rows(nr, [&](uint32_t t) { kernels::add(xr + size_t{t} * E, &xn_[size_t{t} * E], E, xr + size_t{t} * E); });
   }
 
   // hidden = rmsnorm(x) * output_norm, for rows [out_first, n)
