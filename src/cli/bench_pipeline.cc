@@ -100,6 +100,7 @@ struct Row {
   // speculative start) -> ASR result -> first LLM token -> first clause -> first audio.
   double endpoint = 0, asr = 0, llm = 0, clause = 0, tts = 0;
   int new_tokens = 0, reused = 0, prefilled = 0, speculations = 0, cancelled = 0;
+  double retracted_s = 0;  // audio of cancelled guesses that was handed out
 };
 
 Row row_of(const pipeline::TraceSummary& s) {
@@ -115,6 +116,7 @@ Row row_of(const pipeline::TraceSummary& s) {
   r.prefilled = s.prefill_tokens;
   r.speculations = s.speculations;
   r.cancelled = s.speculations_cancelled;
+  r.retracted_s = s.retracted_audio_s;
   return r;
 }
 
@@ -124,6 +126,7 @@ struct ModeStats {
   const char* dominant = "";
   Row last;
   int speculations = 0, cancelled = 0;
+  double retracted_s = 0;
 };
 
 ModeStats stats_of(const std::vector<Row>& rows) {
@@ -137,6 +140,7 @@ ModeStats stats_of(const std::vector<Row>& rows) {
     m.v2v.push_back(r.v2v);
     m.speculations += r.speculations;
     m.cancelled += r.cancelled;
+    m.retracted_s += r.retracted_s;
   }
   m.p50 = percentile(m.v2v, 0.5);
   m.p90 = percentile(m.v2v, 0.9);
@@ -226,6 +230,9 @@ void run(const BenchPipelineArgs& a) {
     j["vad"] = opt.vad.has_value();
     j["vad_hangover_ms"] = opt.vad ? opt.vad->hangover_ms : 0;
     j["speculative_pause_ms"] = spec ? opt.vad->pause_ms : 0;
+    j["speculative_hold_ms"] = spec ? opt.speculative_hold_ms : 0;
+    j["first_clause_words"] = opt.chunker.first_words;
+    j["first_clause_cap_ms"] = opt.chunker.first_max_wait.count();
     j["asr_final_context"] = whisper ? (whisper->fitted_context() ? "fitted" : "full") : "-";
     j["asr_max_decode_tokens"] = opt.stt.max_decode_tokens;
     j["load_average_1m"] = load[0];
@@ -246,6 +253,7 @@ void run(const BenchPipelineArgs& a) {
       o["prefilled_during_speech"] = m.last.prefilled;
       o["speculative_starts"] = m.speculations;
       o["speculations_cancelled"] = m.cancelled;
+      o["retracted_audio_s"] = m.retracted_s;
       o["dominant_stage"] = m.dominant;
       return o;
     };

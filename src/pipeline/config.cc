@@ -63,6 +63,8 @@ Config::Config() {
       make("asr.final_context", S("fitted"),
            "whisper end-of-turn pass: encode the audio present (fitted) or a full 30 s window",
            {"fitted", "full"}),
+      make("asr.pocketsphinx_grammar", S(""),
+           "pocketsphinx: a JSGF grammar file (commands, digits) instead of open English"),
       make("asr.threads", int64_t{0}, "compute threads (0: all cores)"),
       make("asr.url", S(""), "remote: base URL of an OpenAI-compatible server"),
       make("asr.remote_model", S("whisper-1"), "remote: model name sent to the server"),
@@ -111,14 +113,18 @@ Config::Config() {
       make("pipeline.vad_zcr_max", 0.30, "zero-crossing rate above which a quiet frame is noise"),
       make("pipeline.vad_hangover_ms", int64_t{600}, "silence that ends an utterance"),
       make("pipeline.vad_min_speech_ms", int64_t{60}, "shortest speech that starts an utterance"),
-      make("pipeline.vad_pause_ms", int64_t{200},
+      make("pipeline.vad_pause_ms", int64_t{120},
            "silence after which a speculative answer starts (0: off; below the hangover)"),
       make("pipeline.speculate", true,
            "start answering at a pause, cancel it if speech resumes (needs vad_pause_ms)"),
+      make("pipeline.speculative_hold_ms", int64_t{250},
+           "a speculative answer's audio waits for this much silence (or the end of the turn)"),
       make("pipeline.chunker_max_latency_ms", int64_t{600}, "flush text to TTS after this long"),
       make("pipeline.chunker_min_chars", int64_t{12}, "shortest clause sent to TTS alone"),
       make("pipeline.chunker_first_latency_ms", int64_t{150},
            "flush the answer's first clause to TTS after this long (0: chunker_max_latency_ms)"),
+      make("pipeline.chunker_first_words", int64_t{4},
+           "send the answer's first clause to TTS once it has this many words (0: off)"),
   };
 }
 
