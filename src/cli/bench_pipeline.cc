@@ -101,6 +101,7 @@ struct Row {
   double endpoint = 0, asr = 0, llm = 0, clause = 0, tts = 0;
   int new_tokens = 0, reused = 0, prefilled = 0, speculations = 0, cancelled = 0;
   double retracted_s = 0;  // audio of cancelled guesses that was handed out
+  int clause_tokens = -1;  // LLM tokens when the first clause went to TTS
 };
 
 Row row_of(const pipeline::TraceSummary& s) {
@@ -117,6 +118,7 @@ Row row_of(const pipeline::TraceSummary& s) {
   r.speculations = s.speculations;
   r.cancelled = s.speculations_cancelled;
   r.retracted_s = s.retracted_audio_s;
+  r.clause_tokens = s.first_clause_tokens;
   return r;
 }
 
@@ -127,6 +129,7 @@ struct ModeStats {
   Row last;
   int speculations = 0, cancelled = 0;
   double retracted_s = 0;
+  double clause_tokens = 0;  // p50
 };
 
 ModeStats stats_of(const std::vector<Row>& rows) {
@@ -149,6 +152,7 @@ ModeStats stats_of(const std::vector<Row>& rows) {
   m.llm = col([](const Row& r) { return r.llm; });
   m.clause = col([](const Row& r) { return r.clause; });
   m.tts = col([](const Row& r) { return r.tts; });
+  m.clause_tokens = col([](const Row& r) { return double(r.clause_tokens); });
   const std::pair<const char*, double> shares[] = {{"end of speech detection", m.endpoint},
                                                    {"asr", m.asr},
                                                    {"llm to first token", m.llm},
@@ -254,6 +258,7 @@ void run(const BenchPipelineArgs& a) {
       o["speculative_starts"] = m.speculations;
       o["speculations_cancelled"] = m.cancelled;
       o["retracted_audio_s"] = m.retracted_s;
+      o["first_clause_tokens_p50"] = m.clause_tokens;
       o["dominant_stage"] = m.dominant;
       return o;
     };

@@ -184,7 +184,11 @@ std::optional<std::string> ClauseChunker::poll(TimePoint now) {
   }
   if (wait.count() <= 0 || trim(buf_).empty() || now - since_ < wait) return std::nullopt;
   const std::string head = trim(buf_);
-  if (code_points(head) < opt_.min_chars) return std::nullopt;
+  // The first clause of unspaced text (Chinese, Japanese, a random model's output), which the
+  // word rule cannot cut, needs about as many characters as first_words would give words.
+  size_t need = opt_.min_chars;
+  if (!emitted_ && opt_.first_words > 0) need = std::min(need, 2 * opt_.first_words);
+  if (code_points(head) < need) return std::nullopt;
   // The last word may still be growing: cut before it. Text without spaces (Chinese, Japanese,
   // a random model's output) has no word to protect: it goes out whole (pieces are whole
   // UTF-8 characters), rather than waiting for max_chars.

@@ -34,6 +34,8 @@ struct ChunkerOptions {
   // the LLM writes the rest of the sentence (the later clauses keep the punctuation rules, TTS
   // of clause 1 covers their generation). Price: a pause in the intonation after those words
   // when the sentence is longer. A sentence that ends sooner still ends at its punctuation.
+  // With it set, the first clause's time cap needs only min(min_chars, 2 * first_words) code
+  // points, so unspaced text (no words to count) starts about as soon.
   size_t first_words = 0;
 };
 

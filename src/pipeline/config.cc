@@ -121,7 +121,7 @@ Config::Config() {
            "a speculative answer's audio waits for this much silence (or the end of the turn)"),
       make("pipeline.chunker_max_latency_ms", int64_t{600}, "flush text to TTS after this long"),
       make("pipeline.chunker_min_chars", int64_t{12}, "shortest clause sent to TTS alone"),
-      make("pipeline.chunker_first_latency_ms", int64_t{150},
+      make("pipeline.chunker_first_latency_ms", int64_t{80},
            "flush the answer's first clause to TTS after this long (0: chunker_max_latency_ms)"),
       make("pipeline.chunker_first_words", int64_t{4},
            "send the answer's first clause to TTS once it has this many words (0: off)"),

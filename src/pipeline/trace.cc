@@ -48,7 +48,8 @@ nlohmann::ordered_json Trace::to_json() const {
   j["tokens"] = {{"prompt", s.prompt_tokens},
                  {"reused", s.reused_tokens},
                  {"prefilled", s.prefill_tokens},
-                 {"generated", s.generated_tokens}};
+                 {"generated", s.generated_tokens},
+                 {"at_first_clause", s.first_clause_tokens}};
   j["milestones_ms"] = {{"asr_start", s.asr_start_ms},
                         {"asr_end", s.asr_end_ms},
                         {"first_token", s.first_token_at_ms},

@@ -44,6 +44,8 @@ struct TraceSummary {
   // Audio of cancelled speculative answers that had been handed out (then retracted): heard if a
   // player had started it.
   double retracted_audio_s = 0;
+  // LLM tokens generated when the first clause went to TTS (load-independent, unlike its time).
+  int first_clause_tokens = -1;
 };
 
 class Trace {

@@ -262,10 +262,14 @@ void answer(const Stages& stages, TextGenerator& conv, const TurnInput& input,
   }
 
   ClauseChunker chunker(opt.chunker);
+  int tokens_so_far = 0;
   auto send_clause = [&](const std::string& c) {
     res.clauses.push_back(c);
     const double t = trace.mark("llm", "clause", c);
-    if (sum.first_clause_at_ms < 0) sum.first_clause_at_ms = t;
+    if (sum.first_clause_at_ms < 0) {
+      sum.first_clause_at_ms = t;
+      sum.first_clause_tokens = tokens_so_far;
+    }
     gate.clause(c);
     if (stages.tts) queue.push(c);
   };
@@ -275,6 +279,7 @@ void answer(const Stages& stages, TextGenerator& conv, const TurnInput& input,
   try {
     reply = conv.generate(opt.gen, cancel, [&](std::string_view piece) {
       const double t = trace.mark("llm", "token");
+      ++tokens_so_far;
       if (first_token) {
         sum.llm_first_token_ms = t - sum.speech_end_ms;
         sum.first_token_at_ms = t;
@@ -333,6 +338,7 @@ void take_answer_stats(const TraceSummary& a, TraceSummary& s) {
   s.asr_end_ms = a.asr_end_ms;
   s.first_token_at_ms = a.first_token_at_ms;
   s.first_clause_at_ms = a.first_clause_at_ms;
+  s.first_clause_tokens = a.first_clause_tokens;
 }
 
 // An answer started at a pause, on its own thread, while the audio keeps arriving.
