@@ -23,10 +23,11 @@ void require_file(const std::string& path, const char* what) {
   }
 }
 
-// "<s>", "</s>", "<sil>", "[NOISE]", "++garbage++" are not words; "word(2)" is a pronunciation
-// variant of "word".
+// "<s>", "</s>", "<sil>", "[NOISE]", "++garbage++" are not words, nor is "(NULL)" (a grammar's
+// null transition, in the segments of a JSGF search); "word(2)" is a pronunciation variant of
+// "word".
 bool is_filler(const std::string& w) {
-  return w.empty() || w.front() == '<' || w.front() == '[' || w.front() == '+';
+  return w.empty() || w.front() == '<' || w.front() == '[' || w.front() == '+' || w.front() == '(';
 }
 
 std::string strip_variant(std::string w) {
@@ -58,13 +59,27 @@ Pocketsphinx::Pocketsphinx(const PocketsphinxOptions& options) : h_(std::make_un
   const std::string lm = options.lm_path.empty() ? base + "/en-us.lm.bin" : options.lm_path;
   require_file(hmm + "/mdef", "acoustic model");
   require_file(dict, "dictionary");
-  require_file(lm, "language model");
+  const bool grammar = !options.jsgf_path.empty();
+  if (grammar) {
+    if (!std::filesystem::is_regular_file(options.jsgf_path)) {
+      throw Error("pocketsphinx: grammar not found: " + options.jsgf_path);
+    }
+  } else {
+    require_file(lm, "language model");
+  }
   // -logfn /dev/null: the library otherwise prints hundreds of lines to stderr.
   h_->config = cmd_ln_init(nullptr, ps_args(), TRUE, "-hmm", hmm.c_str(), "-dict", dict.c_str(),
-                           "-lm", lm.c_str(), "-logfn", "/dev/null", nullptr);
+                           grammar ? "-jsgf" : "-lm",
+                           grammar ? options.jsgf_path.c_str() : lm.c_str(), "-logfn",
+                           "/dev/null", nullptr);
   if (!h_->config) throw Error("pocketsphinx: invalid configuration for model " + hmm);
   h_->ps = ps_init(h_->config);
-  if (!h_->ps) throw Error("pocketsphinx: cannot load the model in " + hmm);
+  if (!h_->ps) {
+    // A grammar with a syntax error or a word missing from the dictionary fails here.
+    throw Error(grammar ? "pocketsphinx: cannot load the grammar " + options.jsgf_path +
+                              " (JSGF syntax, or a word not in " + dict + ")"
+                        : "pocketsphinx: cannot load the model in " + hmm);
+  }
 }
 
 Pocketsphinx::~Pocketsphinx() = default;

@@ -18,6 +18,10 @@ namespace omni::asr {
 struct PocketsphinxOptions {
   // Empty: the Debian package's US English model (acoustic model folder, dictionary, LM).
   std::string hmm_dir, dict_path, lm_path;
+  // A JSGF grammar file (replaces the language model): only the sentences it allows are
+  // recognised, e.g. a command set or digit strings. Closed vocabularies are where this
+  // recogniser is accurate (docs/TESTING.md, "Round trip"). Every word must be in the dictionary.
+  std::string jsgf_path;
 };
 
 // The default model folder, or "" when the package is not installed.

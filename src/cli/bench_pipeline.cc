@@ -100,6 +100,8 @@ struct Row {
   // speculative start) -> ASR result -> first LLM token -> first clause -> first audio.
   double endpoint = 0, asr = 0, llm = 0, clause = 0, tts = 0;
   int new_tokens = 0, reused = 0, prefilled = 0, speculations = 0, cancelled = 0;
+  double retracted_s = 0;  // audio of cancelled guesses that was handed out
+  int clause_tokens = -1;  // LLM tokens when the first clause went to TTS
 };
 
 Row row_of(const pipeline::TraceSummary& s) {
@@ -115,6 +117,8 @@ Row row_of(const pipeline::TraceSummary& s) {
   r.prefilled = s.prefill_tokens;
   r.speculations = s.speculations;
   r.cancelled = s.speculations_cancelled;
+  r.retracted_s = s.retracted_audio_s;
+  r.clause_tokens = s.first_clause_tokens;
   return r;
 }
 
@@ -124,6 +128,8 @@ struct ModeStats {
   const char* dominant = "";
   Row last;
   int speculations = 0, cancelled = 0;
+  double retracted_s = 0;
+  double clause_tokens = 0;  // p50
 };
 
 ModeStats stats_of(const std::vector<Row>& rows) {
@@ -137,6 +143,7 @@ ModeStats stats_of(const std::vector<Row>& rows) {
     m.v2v.push_back(r.v2v);
     m.speculations += r.speculations;
     m.cancelled += r.cancelled;
+    m.retracted_s += r.retracted_s;
   }
   m.p50 = percentile(m.v2v, 0.5);
   m.p90 = percentile(m.v2v, 0.9);
@@ -145,6 +152,7 @@ ModeStats stats_of(const std::vector<Row>& rows) {
   m.llm = col([](const Row& r) { return r.llm; });
   m.clause = col([](const Row& r) { return r.clause; });
   m.tts = col([](const Row& r) { return r.tts; });
+  m.clause_tokens = col([](const Row& r) { return double(r.clause_tokens); });
   const std::pair<const char*, double> shares[] = {{"end of speech detection", m.endpoint},
                                                    {"asr", m.asr},
                                                    {"llm to first token", m.llm},
@@ -226,6 +234,9 @@ void run(const BenchPipelineArgs& a) {
     j["vad"] = opt.vad.has_value();
     j["vad_hangover_ms"] = opt.vad ? opt.vad->hangover_ms : 0;
     j["speculative_pause_ms"] = spec ? opt.vad->pause_ms : 0;
+    j["speculative_hold_ms"] = spec ? opt.speculative_hold_ms : 0;
+    j["first_clause_words"] = opt.chunker.first_words;
+    j["first_clause_cap_ms"] = opt.chunker.first_max_wait.count();
     j["asr_final_context"] = whisper ? (whisper->fitted_context() ? "fitted" : "full") : "-";
     j["asr_max_decode_tokens"] = opt.stt.max_decode_tokens;
     j["load_average_1m"] = load[0];
@@ -246,6 +257,8 @@ void run(const BenchPipelineArgs& a) {
       o["prefilled_during_speech"] = m.last.prefilled;
       o["speculative_starts"] = m.speculations;
       o["speculations_cancelled"] = m.cancelled;
+      o["retracted_audio_s"] = m.retracted_s;
+      o["first_clause_tokens_p50"] = m.clause_tokens;
       o["dominant_stage"] = m.dominant;
       return o;
     };

@@ -21,6 +21,9 @@ void add_pipeline_flags(CLI::App* cmd, PipelineFlags& f) {
   cmd->add_option("-m,--model", f.llm, "GGUF language model (default: llm.model in omni.toml)");
   cmd->add_option("--asr-model", f.asr_model,
                   "Whisper model (whisper.cpp ggml .bin); default: PocketSphinx (English)");
+  cmd->add_option("--asr-grammar", f.asr_grammar,
+                  "PocketSphinx: recognise only the sentences of this JSGF grammar (commands, "
+                  "digits; default asr.pocketsphinx_grammar)");
   cmd->add_option("--voice", f.voice,
                   "espeak:en | espeak:ko | espeak:<voice> | a Piper voice.onnx (default espeak:en)");
   cmd->add_option("--system", f.system, "system prompt");
@@ -107,6 +110,7 @@ void apply_config(const pipeline::Config& c, PipelineFlags& f) {
       f.asr_model.clear();  // pocketsphinx asked for by name
     }
   }
+  if (!given(f, "--asr-grammar")) f.asr_grammar = c.str("asr.pocketsphinx_grammar");
   if (!given(f, "--language") && from_user(c, "asr.language")) f.language = c.str("asr.language");
   if (!given(f, "--threads")) {
     const int64_t t = from_user(c, "llm.threads") ? c.integer("llm.threads") : c.integer("asr.threads");
@@ -156,16 +160,24 @@ void apply_config(const pipeline::Config& c, PipelineFlags& f) {
     f.vad.reset();
   }
   f.speculate = c.boolean("pipeline.speculate") && !f.no_speculate;
+  f.speculative_hold_ms =
+      static_cast<int>(std::clamp<int64_t>(c.integer("pipeline.speculative_hold_ms"), 0, 10000));
   if (!given(f, "--asr-final-context")) f.asr_final_context = c.str("asr.final_context");
   f.chunker.min_chars = static_cast<size_t>(std::clamp<int64_t>(c.integer("pipeline.chunker_min_chars"), 1, 1000));
   f.chunker.max_wait = std::chrono::milliseconds(
       std::clamp<int64_t>(c.integer("pipeline.chunker_max_latency_ms"), 0, 60000));
   f.chunker.first_max_wait = std::chrono::milliseconds(
       std::clamp<int64_t>(c.integer("pipeline.chunker_first_latency_ms"), 0, 60000));
+  f.chunker.first_words = static_cast<size_t>(
+      std::clamp<int64_t>(c.integer("pipeline.chunker_first_words"), 0, 1000));
 }
 
 std::unique_ptr<pipeline::SpeechToText> make_stt(const PipelineFlags& f) {
   if (!f.asr_model.empty()) {
+    if (!f.asr_grammar.empty()) {
+      throw Error("--asr-grammar (asr.pocketsphinx_grammar) is for PocketSphinx; it does not "
+                  "apply to the Whisper model " + f.asr_model);
+    }
     auto w = std::make_unique<pipeline::WhisperStt>(f.asr_model, f.threads);
     w->set_streaming(!f.no_asr_stream);
     w->set_fitted_context(f.asr_final_context != "full");
@@ -177,7 +189,9 @@ std::unique_ptr<pipeline::SpeechToText> make_stt(const PipelineFlags& f) {
                 "' needs a multilingual Whisper model: give --asr-model WHISPER.bin (the built-in "
                 "PocketSphinx recogniser knows English only)");
   }
-  return std::make_unique<pipeline::PocketsphinxStt>();
+  asr::PocketsphinxOptions po;
+  po.jsgf_path = f.asr_grammar;
+  return std::make_unique<pipeline::PocketsphinxStt>(po);
 }
 
 std::unique_ptr<pipeline::ImageReader> make_image_reader(const PipelineFlags& f) {
@@ -236,6 +250,7 @@ pipeline::TurnOptions turn_options(const PipelineFlags& f) {
   o.vad = f.no_vad ? std::nullopt : f.vad;
   o.chunker = f.chunker;
   o.speculate = f.speculate;
+  o.speculative_hold_ms = f.speculative_hold_ms;
   return o;
 }
 

@@ -23,6 +23,7 @@ namespace omni::cli {
 struct PipelineFlags {
   std::string llm;          // -m
   std::string asr_model;    // --asr-model (whisper ggml)
+  std::string asr_grammar;  // --asr-grammar: PocketSphinx JSGF grammar (asr.pocketsphinx_grammar)
   std::string voice = "espeak:en";
   std::string system;
   std::string language = "en";
@@ -39,6 +40,7 @@ struct PipelineFlags {
   int vad_pause_ms = -1;       // --vad-pause-ms (-1: the configuration's)
   bool no_speculate = false;   // --no-speculate
   bool speculate = true;       // resolved from the flag and pipeline.speculate
+  int speculative_hold_ms = 250;  // pipeline.speculative_hold_ms
   std::string config_file;        // --config
   std::vector<std::string> sets;  // --set KEY=VALUE
   // From the configuration only (no flags of their own).

@@ -112,6 +112,36 @@ TEST(RunCli, DefaultRecognizerNeedsNoModel) {
   EXPECT_EQ(j["transcript"], "go forward ten meters");
 }
 
+// Round trip through the CLI: `omni speak` says a command, `omni run --audio --asr-grammar`
+// hears it through a command grammar (RoundTrip.* in src/pipeline measures the word error rates).
+TEST(RunCli, SpokenCommandRoundTripsThroughAGrammar) {
+  const std::string gram = tmp("commands.gram"), wav = tmp("command.wav");
+  std::ofstream(gram) << "#JSGF V1.0;\ngrammar commands;\n"
+                         "public <c> = ( turn on | turn off ) the ( light | radio | fan )"
+                         " [ in the ( kitchen | garden | hall ) ] ;\n";
+  const std::vector<std::string> said = {"turn off the radio in the kitchen",
+                                         "turn on the fan in the garden"};
+  for (const auto& text : said) {
+    std::string out;
+    ASSERT_EQ(run_command(binary("omni") + " speak '" + text + "' --voice en-us+f2 -o " + wav,
+                          &out),
+              0)
+        << out;
+    const auto j = run_json("--audio " + wav + " --asr-grammar " + gram);
+    EXPECT_EQ(j["transcript"], text);
+  }
+  // A grammar is PocketSphinx's: with a Whisper model it is refused.
+  std::string out;
+  EXPECT_NE(run_command(binary("omni") + " run -m " + refdata("llm/models/stories260K.gguf") +
+                            " --asr-model " + refdata("asr/models/ggml-micro.en-random-f16.bin") +
+                            " --asr-grammar " + gram + " --audio " + wav + " --no-speech",
+                        &out, true),
+            0);
+  EXPECT_NE(out.find("asr-grammar"), std::string::npos) << out;
+  std::filesystem::remove(gram);
+  std::filesystem::remove(wav);
+}
+
 // Words path: an image's text reaches the LLM prompt through OCR.
 TEST(RunCli, ImageTextThroughOcr) {
   const auto img = testing::render_text(testing::system_font("DejaVuSans.ttf"),

@@ -33,6 +33,7 @@ struct TranscribeArgs {
   std::string model;
   std::string language = "en";
   std::string engine;  // "" = whisper with -m, else pocketsphinx
+  std::string grammar;  // pocketsphinx: JSGF grammar
   std::string format;  // "" = whisper.cpp-style lines
   std::string task = "transcribe";
   std::string prompt;
@@ -133,8 +134,11 @@ void run(const TranscribeArgs& a) {
     if ((a.language != "en" && a.language != "auto") || translate) {
       throw Error("pocketsphinx recognises English only; give a multilingual Whisper model (-m)");
     }
-    ps = std::make_unique<asr::Pocketsphinx>();
+    asr::PocketsphinxOptions po;
+    po.jsgf_path = a.grammar;
+    ps = std::make_unique<asr::Pocketsphinx>(po);
   } else {
+    if (!a.grammar.empty()) throw Error("--grammar is for the pocketsphinx engine");
     if (a.model.empty()) throw Error("--engine whisper needs a model: -m ggml-MODEL.bin");
     tr = std::make_unique<asr::Transcriber>(a.model, a.threads);
     if (translate && !tr->model().tokens().multilingual) {
@@ -220,6 +224,8 @@ const RegisterCommand kRegister([](CLI::App& app) {
   cmd->add_option("--engine", args->engine,
                   "whisper (needs -m) or pocketsphinx (English, no download; default without -m)")
       ->check(CLI::IsMember({"whisper", "pocketsphinx"}));
+  cmd->add_option("--grammar", args->grammar,
+                  "pocketsphinx: recognise only the sentences of this JSGF grammar file");
   cmd->add_option("--format", args->format,
                   "Output: txt (= text), json (segments, tokens, probabilities, language), srt, "
                   "vtt or verbose_json (OpenAI's)")

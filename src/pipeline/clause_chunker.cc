@@ -127,6 +127,21 @@ size_t ClauseChunker::find_boundary(bool at_end) const {
   return 0;
 }
 
+size_t ClauseChunker::first_words_cut() const {
+  if (emitted_ || opt_.first_words == 0) return 0;
+  size_t words = 0;
+  bool in_word = false;
+  for (size_t i = 0; i < buf_.size(); ++i) {
+    if (!is_space(buf_[i])) {
+      in_word = true;
+      continue;
+    }
+    if (in_word && ++words == opt_.first_words) return i;
+    in_word = false;
+  }
+  return 0;
+}
+
 void ClauseChunker::emit(size_t n, std::vector<std::string>& out) {
   std::string clause = trim(std::string_view(buf_).substr(0, n));
   buf_.erase(0, n);
@@ -142,6 +157,7 @@ std::vector<std::string> ClauseChunker::push(std::string_view text, TimePoint no
   if (was_blank && !trim(buf_).empty()) since_ = now;
   std::vector<std::string> out;
   while (size_t n = find_boundary(false)) emit(n, out);
+  if (size_t n = first_words_cut()) emit(n, out);
   // Length cap: cut at the last space within max_chars code points (or at max_chars).
   while (code_points(buf_) > opt_.max_chars) {
     size_t cp = 0, cut = 0, last_space = 0;
@@ -168,7 +184,11 @@ std::optional<std::string> ClauseChunker::poll(TimePoint now) {
   }
   if (wait.count() <= 0 || trim(buf_).empty() || now - since_ < wait) return std::nullopt;
   const std::string head = trim(buf_);
-  if (code_points(head) < opt_.min_chars) return std::nullopt;
+  // The first clause of unspaced text (Chinese, Japanese, a random model's output), which the
+  // word rule cannot cut, needs about as many characters as first_words would give words.
+  size_t need = opt_.min_chars;
+  if (!emitted_ && opt_.first_words > 0) need = std::min(need, 2 * opt_.first_words);
+  if (code_points(head) < need) return std::nullopt;
   // The last word may still be growing: cut before it. Text without spaces (Chinese, Japanese,
   // a random model's output) has no word to protect: it goes out whole (pieces are whole
   // UTF-8 characters), rather than waiting for max_chars.

@@ -29,6 +29,14 @@ struct ChunkerOptions {
   // voice-to-voice path, so it may be cut sooner: a short first sentence still ends at its
   // punctuation, a long one starts speaking after this long and goes on in the next clause.
   std::chrono::milliseconds first_max_wait{0};
+  // Words after which the first clause goes out at a word boundary (0: off). The first clause is
+  // the only one on the voice-to-voice path: cutting it after a few words lets TTS start while
+  // the LLM writes the rest of the sentence (the later clauses keep the punctuation rules, TTS
+  // of clause 1 covers their generation). Price: a pause in the intonation after those words
+  // when the sentence is longer. A sentence that ends sooner still ends at its punctuation.
+  // With it set, the first clause's time cap needs only min(min_chars, 2 * first_words) code
+  // points, so unspaced text (no words to count) starts about as soon.
+  size_t first_words = 0;
 };
 
 class ClauseChunker {
@@ -50,6 +58,9 @@ class ClauseChunker {
  private:
   // Byte offset just past the first boundary in buf_ (0 when none yet).
   size_t find_boundary(bool at_end) const;
+  // First clause only: byte offset of the whitespace ending its first_words-th word, once that
+  // word is complete (whitespace follows it); 0 otherwise.
+  size_t first_words_cut() const;
   void emit(size_t n, std::vector<std::string>& out);
 
   ChunkerOptions opt_;

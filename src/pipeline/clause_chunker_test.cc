@@ -169,6 +169,43 @@ TEST(ClauseChunker, FirstClauseHasItsOwnTimeCap) {
   EXPECT_EQ(f.poll(t0 + 200ms), std::optional<std::string>("我们今天去公园散步吧"));
 }
 
+TEST(ClauseChunker, FirstClauseGoesAfterItsFirstWords) {
+  ChunkerOptions o;
+  o.first_words = 4;
+  // Streamed: the first four words go as soon as the fourth is complete, the rest by punctuation.
+  EXPECT_EQ(chunk_bytewise("The capital of France is Paris. It is big, old and famous.", o),
+            (Strings{"The capital of France", "is Paris.", "It is big, old and famous."}));
+  // A sentence of at most that many words still ends at its punctuation.
+  EXPECT_EQ(chunk_bytewise("Paris is the capital. It is big.", o),
+            (Strings{"Paris is the capital.", "It is big."}));
+  EXPECT_EQ(chunk_bytewise("Yes. Paris is the capital of France.", o),
+            (Strings{"Yes.", "Paris is the capital of France."}));
+  // Text that is already there with its punctuation is not cut by the word rule.
+  EXPECT_EQ(chunk_whole("The capital of France is Paris. It is", o),
+            (Strings{"The capital of France is Paris.", "It is"}));
+  // A word still growing is not counted; leading spaces are not words.
+  ClauseChunker c(o);
+  EXPECT_TRUE(c.push("  one two three fo").empty());
+  EXPECT_TRUE(c.push("ur").empty());
+  EXPECT_EQ(c.push(" fi"), Strings{"one two three four"});
+  EXPECT_TRUE(c.push("ve six seven eight nine ").empty());  // later clauses: punctuation only
+  // Unspaced scripts have no words: the time cap applies, and for the first clause it needs only
+  // 2 code points per word of first_words (8 here, instead of min_chars 12).
+  using namespace std::chrono_literals;
+  const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+  o.first_max_wait = 80ms;
+  ClauseChunker u(o);
+  EXPECT_TRUE(u.push("我们今天去公园", t0).empty());
+  EXPECT_FALSE(u.poll(t0 + 80ms).has_value());  // 7 code points
+  u.push("散", t0 + 90ms);
+  EXPECT_EQ(u.poll(t0 + 90ms), std::optional<std::string>("我们今天去公园散"));
+  u.push("步吧我们今天去公园散步吧", t0 + 100ms);
+  EXPECT_FALSE(u.poll(t0 + 200ms).has_value());  // later clauses: min_chars and max_wait
+  o.first_words = 0;
+  EXPECT_EQ(chunk_bytewise("The capital of France is Paris. It", o),
+            (Strings{"The capital of France is Paris.", "It"}));
+}
+
 TEST(ClauseChunker, EmptyAndBlankInput) {
   EXPECT_TRUE(chunk_whole("").empty());
   EXPECT_TRUE(chunk_whole("   \n\n  ").empty());

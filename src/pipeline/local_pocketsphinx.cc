@@ -107,7 +107,7 @@ class PocketsphinxStream : public SttStream {
 }  // namespace
 
 PocketsphinxStt::PocketsphinxStt(const asr::PocketsphinxOptions& options)
-    : engine_(std::make_shared<asr::Pocketsphinx>(options)) {}
+    : engine_(std::make_shared<asr::Pocketsphinx>(options)), grammar_(!options.jsgf_path.empty()) {}
 
 SttResult PocketsphinxStt::transcribe(const asr::Audio& audio, const SttOptions& options,
                                       const CancelToken& cancel, const OnPartial& on_partial) {

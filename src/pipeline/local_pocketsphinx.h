@@ -16,7 +16,9 @@ class PocketsphinxStt : public SpeechToText {
   // Throws omni::Error when the model files are missing.
   explicit PocketsphinxStt(const asr::PocketsphinxOptions& options = {});
 
-  std::string name() const override { return "pocketsphinx:en-us"; }
+  std::string name() const override {
+    return grammar_ ? "pocketsphinx:en-us+grammar" : "pocketsphinx:en-us";
+  }
   SttResult transcribe(const asr::Audio& audio, const SttOptions& options,
                        const CancelToken& cancel, const OnPartial& on_partial = {}) override;
   std::unique_ptr<SttStream> start_stream(const SttOptions& options, const CancelToken& cancel,
@@ -24,6 +26,7 @@ class PocketsphinxStt : public SpeechToText {
 
  private:
   std::shared_ptr<asr::Pocketsphinx> engine_;
+  bool grammar_ = false;
 };
 
 }  // namespace omni::pipeline

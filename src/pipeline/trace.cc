@@ -48,12 +48,15 @@ nlohmann::ordered_json Trace::to_json() const {
   j["tokens"] = {{"prompt", s.prompt_tokens},
                  {"reused", s.reused_tokens},
                  {"prefilled", s.prefill_tokens},
-                 {"generated", s.generated_tokens}};
+                 {"generated", s.generated_tokens},
+                 {"at_first_clause", s.first_clause_tokens}};
   j["milestones_ms"] = {{"asr_start", s.asr_start_ms},
                         {"asr_end", s.asr_end_ms},
                         {"first_token", s.first_token_at_ms},
                         {"first_clause", s.first_clause_at_ms}};
-  j["speculations"] = {{"started", s.speculations}, {"cancelled", s.speculations_cancelled}};
+  j["speculations"] = {{"started", s.speculations},
+                       {"cancelled", s.speculations_cancelled},
+                       {"retracted_audio_s", s.retracted_audio_s}};
   j["clauses"] = s.clauses;
   j["input_audio_s"] = s.input_audio_s;
   j["speech_audio_s"] = s.speech_audio_s;

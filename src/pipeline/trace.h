@@ -41,6 +41,11 @@ struct TraceSummary {
   double asr_start_ms = -1, asr_end_ms = -1, first_token_at_ms = -1, first_clause_at_ms = -1;
   // Speculative answers started at a pause, and those cancelled because speech resumed.
   int speculations = 0, speculations_cancelled = 0;
+  // Audio of cancelled speculative answers that had been handed out (then retracted): heard if a
+  // player had started it.
+  double retracted_audio_s = 0;
+  // LLM tokens generated when the first clause went to TTS (load-independent, unlike its time).
+  int first_clause_tokens = -1;
 };
 
 class Trace {

@@ -153,12 +153,27 @@ class TextGate {
   std::vector<std::function<bool()>> held_;
 };
 
+// Holds a speculative answer's first audio until `release` (enough silence after the speech) or
+// until the end of speech confirms the answer.
+struct AudioHold {
+  Clock::time_point release;
+  std::atomic<bool> confirmed{false};
+  // false: cancelled while waiting.
+  bool wait(const CancelToken& cancel) const {
+    while (!confirmed && Clock::now() < release && !cancel.cancelled()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return !cancel.cancelled();
+  }
+};
+
 // One answer to res.transcript (plus typed text and the image): the user message goes into the
 // conversation, the LLM streams through the clause chunker into the TTS worker. Fills the answer
 // part of `res` and the answer timings of `sum` (whose speech_end_ms must be set).
 void answer(const Stages& stages, TextGenerator& conv, const TurnInput& input,
             const TurnOptions& opt, const CancelToken& cancel, Trace& trace, TextGate& gate,
-            const TurnCallbacks& cb, const ImageWork& img, TurnResult& res, TraceSummary& sum) {
+            const TurnCallbacks& cb, const ImageWork& img, TurnResult& res, TraceSummary& sum,
+            const AudioHold* hold = nullptr) {
   std::string image_kind;
   if (img.text.valid()) {
     const auto t_img = Clock::now();
@@ -223,6 +238,7 @@ void answer(const Stages& stages, TextGenerator& conv, const TurnInput& input,
           stages.tts->synthesize(speak, opt.tts, cancel, [&](const AudioChunk& c) {
             if (cancel.cancelled()) return false;
             if (c.samples.empty()) return true;
+            if (hold && sum.first_audio_ms < 0 && !hold->wait(cancel)) return false;
             const double t = trace.mark("tts", "chunk", std::to_string(c.samples.size()));
             if (first && sum.tts_first_chunk_ms < 0) sum.tts_first_chunk_ms = t - t_start;
             first = false;
@@ -246,10 +262,14 @@ void answer(const Stages& stages, TextGenerator& conv, const TurnInput& input,
   }
 
   ClauseChunker chunker(opt.chunker);
+  int tokens_so_far = 0;
   auto send_clause = [&](const std::string& c) {
     res.clauses.push_back(c);
     const double t = trace.mark("llm", "clause", c);
-    if (sum.first_clause_at_ms < 0) sum.first_clause_at_ms = t;
+    if (sum.first_clause_at_ms < 0) {
+      sum.first_clause_at_ms = t;
+      sum.first_clause_tokens = tokens_so_far;
+    }
     gate.clause(c);
     if (stages.tts) queue.push(c);
   };
@@ -259,6 +279,7 @@ void answer(const Stages& stages, TextGenerator& conv, const TurnInput& input,
   try {
     reply = conv.generate(opt.gen, cancel, [&](std::string_view piece) {
       const double t = trace.mark("llm", "token");
+      ++tokens_so_far;
       if (first_token) {
         sum.llm_first_token_ms = t - sum.speech_end_ms;
         sum.first_token_at_ms = t;
@@ -317,6 +338,7 @@ void take_answer_stats(const TraceSummary& a, TraceSummary& s) {
   s.asr_end_ms = a.asr_end_ms;
   s.first_token_at_ms = a.first_token_at_ms;
   s.first_clause_at_ms = a.first_clause_at_ms;
+  s.first_clause_tokens = a.first_clause_tokens;
 }
 
 // An answer started at a pause, on its own thread, while the audio keeps arriving.
@@ -338,6 +360,7 @@ struct Attempt {
   bool answered = false;  // the transcript was there and the answer started
   bool unsupported = false;  // the stream cannot peek()
   std::atomic<bool> done{false};
+  AudioHold hold;
   std::thread thread;
 };
 
@@ -392,6 +415,7 @@ std::string feed_realtime(const Stages& stages, TextGenerator& conv, const TurnI
     att = std::make_unique<Attempt>(cb);
     att->snapshot = conv.snapshot();
     att->sum.speech_end_ms = ms_since(trace.start(), wall(e.t_s));
+    att->hold.release = wall(e.t_s + std::max(0, opt.speculative_hold_ms) / 1000.0);
     ++sum.speculations;
     trace.mark("turn", "speculate", "pause after " + std::to_string(e.t_s) + " s");
     const size_t heard = fed;
@@ -416,7 +440,8 @@ std::string feed_realtime(const Stages& stages, TextGenerator& conv, const TurnI
           a->res.transcript = r->text;
           a->answered = true;
           a->gate.transcript(r->text);
-          answer(stages, conv, input, opt, a->cancel, trace, a->gate, cb, img, a->res, a->sum);
+          answer(stages, conv, input, opt, a->cancel, trace, a->gate, cb, img, a->res, a->sum,
+                 &a->hold);
         }
       } catch (...) {
         a->error = std::current_exception();
@@ -430,7 +455,12 @@ std::string feed_realtime(const Stages& stages, TextGenerator& conv, const TurnI
     att->cancel.cancel();
     att->thread.join();
     conv.restore(*att->snapshot);
-    if (!att->res.audio.empty() && cb.on_audio_retracted) cb.on_audio_retracted();
+    if (!att->res.audio.empty()) {  // the thread has ended: no lock needed
+      if (cb.on_audio_retracted) cb.on_audio_retracted();
+      sum.retracted_audio_s +=
+          static_cast<double>(att->res.audio.size()) / std::max(1, att->res.sample_rate);
+      trace.mark("turn", "audio_retracted", std::to_string(att->res.audio.size()) + " samples");
+    }
     trace.mark("turn", "speculation_cancelled", why);
     ++sum.speculations_cancelled;
     const bool unsupported = att->unsupported;
@@ -489,6 +519,7 @@ std::string feed_realtime(const Stages& stages, TextGenerator& conv, const TurnI
     } else {
       // The end of speech confirms the attempt: its text may be shown now.
       trace.mark("turn", "speculation_confirmed");
+      att->hold.confirmed = true;
       if (!att->gate.open()) att->cancel.cancel();
       while (!att->done) {
         if (cancel.cancelled()) att->cancel.cancel();

@@ -472,6 +472,53 @@ TEST(Turn, SpeechResumingCancelsTheSpeculativeAnswer) {
               s.speculations_cancelled, player.retractions);
 }
 
+// A short pause inside the utterance (about 180 ms, the longest inner pause of the refdata
+// sentences: past a 120 ms pause threshold, within the 250 ms audio hold) starts a speculative answer that is computed but never heard: speech resumes
+// before the hold releases its audio. In real time, so the answer (tiny model, espeak) is ready
+// well within the gap: without the hold its audio would go out and be retracted.
+TEST(Turn, SpeculativeAudioWaitsForTheHold) {
+  LocalLanguageModel lm(testing::refdata("llm/models/tiny-qwen2-rand-f32.gguf"),
+                        llm::ContextOptions{.n_ctx = 256});
+  PocketsphinxStt stt;
+  EspeakTts tts("en-us");
+  Stages st;
+  st.stt = &stt;
+  st.tts = &tts;
+  const asr::Audio clip = asr::to_whisper_input(
+      asr::load_audio_file(testing::refdata("asr/audio/pocketsphinx_goforward.wav")));
+  asr::Audio a = clip;
+  a.samples.resize(static_cast<size_t>(2.35 * 16000));
+  a = with_silence(a, 0.10);  // the speech ends near 2.30 s and resumes near 2.48 s
+  a.samples.insert(a.samples.end(), clip.samples.begin() + static_cast<std::ptrdiff_t>(0.45 * 16000),
+                   clip.samples.begin() + static_cast<std::ptrdiff_t>(1.3 * 16000));
+  a = with_silence(a, 0.9);
+  TurnInput in;
+  in.audio = a;
+  in.realtime = true;
+  TurnOptions o = speculative_options();
+  o.vad->pause_ms = 120;
+  o.speculative_hold_ms = 250;
+  auto conv = lm.start_conversation("You are brief.");
+  Player player;
+  Trace trace;
+  const TurnResult r = run_turn(st, *conv, in, o, CancelToken(), trace, player.callbacks());
+  ASSERT_FALSE(r.cancelled);
+  const auto& s = trace.summary;
+  ASSERT_GE(s.speculations, 2);
+  EXPECT_EQ(s.speculations_cancelled, s.speculations - 1);
+  // The cancelled guess was answered (the LLM ran) but none of its audio was handed out.
+  EXPECT_EQ(player.retractions, 0);
+  EXPECT_EQ(s.retracted_audio_s, 0.0);
+  EXPECT_LT(trace.find("turn", "audio_retracted").seq, 0);
+  EXPECT_EQ(player.played, r.audio);
+  EXPECT_FALSE(r.audio.empty());
+  // The confirmed answer's audio waited for 250 ms of silence at most (the end of speech
+  // confirms sooner only with a shorter hangover).
+  EXPECT_GE(s.voice_to_voice_ms, 250.0 - 25.0);
+  std::printf("speculative starts %d, cancelled %d, voice-to-voice %.0f ms\n", s.speculations,
+              s.speculations_cancelled, s.voice_to_voice_ms);
+}
+
 // Without pause_ms (or with speculate off) the turn waits for the hangover.
 TEST(Turn, NoSpeculationWithoutAPauseThreshold) {
   auto conv = stories()->start_conversation("Once upon a time");
