@@ -114,16 +114,16 @@ inline __m128 act4(__m128 v, __m128 slope) {
   return _mm_or_ps(_mm_and_ps(neg, _mm_mul_ps(v, slope)), _mm_andnot_ps(neg, v));
 }
 
-// dst[s * ldd + q] = act(x[q * span + s - pad]) (zero outside [0, tin)), q < qe, s < span: a
+// dst[s * ldd + q] = act(x[q * span + s + off]) (zero outside [0, tin)), q < qe, s < span: a
 // transpose of the row seen as [qe][span], in 4x4 SSE blocks where the source is in range.
-void split_phases(const float* x, int tin, int pad, float slope, int span, int qe, float* dst,
+void split_phases(const float* x, int tin, int off, float slope, int span, int qe, float* dst,
                   int ldd) {
   const __m128 sl = _mm_set1_ps(slope);
   const bool lrelu = slope != 1.f;
   const int q4 = span % 4 == 0 ? qe / 4 * 4 : 0;
   for (int q = 0; q < q4; q += 4) {
     for (int s = 0; s < span; s += 4) {
-      const int lo = q * span + s - pad, hi = lo + 3 * span + 3;
+      const int lo = q * span + s + off, hi = lo + 3 * span + 3;
       if (lo >= 0 && hi < tin) {
         const float* src = x + lo;
         __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + span);
@@ -142,7 +142,7 @@ void split_phases(const float* x, int tin, int pad, float slope, int span, int q
       } else {
         for (int qq = q; qq < q + 4; ++qq) {
           for (int ss = s; ss < s + 4; ++ss) {
-            const int i = qq * span + ss - pad;
+            const int i = qq * span + ss + off;
             dst[size_t(ss) * ldd + qq] = i >= 0 && i < tin ? act(x[i], slope) : 0.f;
           }
         }
@@ -151,7 +151,7 @@ void split_phases(const float* x, int tin, int pad, float slope, int span, int q
   }
   for (int q = q4; q < qe; ++q) {
     for (int s = 0; s < span; ++s) {
-      const int i = q * span + s - pad;
+      const int i = q * span + s + off;
       dst[size_t(s) * ldd + q] = i >= 0 && i < tin ? act(x[i], slope) : 0.f;
     }
   }
@@ -312,24 +312,11 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
   const int n = n_, m = m_, d = d_;
   const int span = m * d;                    // outputs per tile group (L)
   const int groups = (tout + span - 1) / span;  // Q
-  // Phase rows: ph[ci][s][q] = act(x)[ci][q*span + s - pad]; a tile (q, p) reads element i at
-  // phase (p + d*i) % span, row offset (p + d*i) / span.
-  const int qe = groups + (d * n - 1) / span + 1;
-  const int ldp = qe + kSlack;
-  thread_local std::vector<float> ph_buf;
-  float* ph = scratch(ph_buf, size_t(cin_) * span * ldp);
-  auto split = [&](int64_t b, int64_t e) {
-    for (int64_t ci = b; ci < e; ++ci) {
-      split_phases(x + size_t(ci) * tin, tin, pad, in_slope, span, qe,
-                   ph + size_t(ci) * span * ldp, ldp);
-    }
-  };
+  // Phase rows, per chunk of tile groups: ph[ci][s][q] = act(x)[ci][(q0 + q)*span + s - pad];
+  // a tile (q, p) reads element i at phase (p + d*i) % span, row offset (p + d*i) / span. Split
+  // inside the chunk loop, so the phase copy stays in L2 instead of making a pass over memory.
+  const int extra = (d * n - 1) / span + 1;  // rows past the chunk's last group a tile reads
   const bool threaded = pool && pool->size() > 1;
-  if (threaded && int64_t(cin_) * tin >= (1 << 16)) {
-    pool->parallel_for(cin_, split);
-  } else {
-    split(0, cin_);
-  }
 
   // Chunks of `cq` tile groups: transforms and n GEMMs over a chunk stay in L2. The chunk size
   // depends only on the layer, so results do not depend on the thread count.
@@ -337,31 +324,67 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
   const int cq = std::max(16, round_up(std::max(1, target_cols / d), 16));
   const int chunks = (groups + cq - 1) / cq;
   const int ldv = round_up(d * cq + kSlack, 32);
+  const bool par_chunks = threaded && chunks >= 2 * pool->size();
+  // In place (y is x) with chunks on several threads, a chunk's neighbours may already hold
+  // outputs when it reads its halo: split the whole input first (one pass over memory).
+  // Otherwise each chunk is split just before the previous one's outputs are written.
+  const float* whole = nullptr;
+  int ldw = 0;
+  if (par_chunks && y == x) {
+    ldw = groups + extra + kSlack;
+    thread_local std::vector<float> wb;
+    float* w = scratch(wb, size_t(cin_) * span * ldw);
+    pool->parallel_for(cin_, [&](int64_t b, int64_t e) {
+      for (int64_t ci = b; ci < e; ++ci) {
+        split_phases(x + size_t(ci) * tin, tin, -pad, in_slope, span, groups + extra,
+                     w + size_t(ci) * span * ldw, ldw);
+      }
+    });
+    whole = w;
+  }
   auto run_chunks = [&](int64_t cb, int64_t ce, ThreadPool* inner) {
     // Reused between calls (stale values only reach columns past the end, never stored).
-    thread_local std::vector<float> vb, mb, ob;
+    thread_local std::vector<float> vb, mb, ob, pb[2];
+    const int ldp = whole ? ldw : cq + extra + kSlack;
     float* vbuf = scratch(vb, size_t(n) * cin_ * ldv);
     float* mbuf = scratch(mb, size_t(n) * cout_ * ldv);
     float* obuf = scratch(ob, size_t(span) * (cq + kSlack));
+    float* phb[2] = {nullptr, nullptr};
+    if (!whole) {
+      phb[0] = scratch(pb[0], size_t(cin_) * span * ldp);
+      phb[1] = scratch(pb[1], size_t(cin_) * span * ldp);
+    }
+    auto split_chunk = [&](int64_t c, float* dst) {
+      const int q0 = int(c) * cq;
+      const int cc = std::min(cq, groups - q0);
+      for (int ci = 0; ci < cin_; ++ci) {
+        split_phases(x + size_t(ci) * tin, tin, q0 * span - pad, in_slope, span, cc + extra,
+                     dst + size_t(ci) * span * ldp, ldp);
+      }
+    };
     std::vector<const float*> src(size_t(std::max(n, cin_)));
     std::vector<float*> dst(size_t(std::max(n, span)));
+    if (!whole && cb < ce) split_chunk(cb, phb[0]);
     for (int64_t c = cb; c < ce; ++c) {
       const int q0 = int(c) * cq;
       const int cc = std::min(cq, groups - q0);
       const int cols = d * cc;
+      const float* ph = whole ? whole + q0 : phb[(c - cb) & 1];
       // Input transform: V[a][ci][p*cc + q].
       for (int ci = 0; ci < cin_; ++ci) {
         const float* base = ph + size_t(ci) * span * ldp;
         for (int p = 0; p < d; ++p) {
           for (int i = 0; i < n; ++i) {
             const int o = p + d * i;
-            src[size_t(i)] = base + size_t(o % span) * ldp + q0 + o / span;
+            src[size_t(i)] = base + size_t(o % span) * ldp + o / span;
           }
           for (int a = 0; a < n; ++a)
             dst[size_t(a)] = vbuf + (size_t(a) * cin_ + ci) * ldv + size_t(p) * cc;
           xf.in(n, src.data(), dst.data(), cc, bt_.data());
         }
       }
+      // The next chunk's input is read before this one's outputs may overwrite it (y == x).
+      if (!whole && c + 1 < ce) split_chunk(c + 1, phb[(c + 1 - cb) & 1]);
       // n GEMMs: M_a = U_a V_a.
       for (int a = 0; a < n; ++a) {
         for (int ci = 0; ci < cin_; ++ci)
@@ -384,7 +407,7 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
       }
     }
   };
-  if (threaded && chunks >= 2 * pool->size()) {
+  if (par_chunks) {
     pool->parallel_for(chunks, [&](int64_t b, int64_t e) { run_chunks(b, e, nullptr); });
   } else {
     run_chunks(0, chunks, pool);
