@@ -82,13 +82,18 @@ constexpr int kSlack = 16;  // widest vector: every run may be processed in whol
 struct Xform {
   void (*in)(int, const float* const*, float* const*, int, const float*);
   void (*out)(int, int, const float* const*, float* const*, int, const float*, float);
+  void (*in_pairs)(int, const float* const*, float* const*, int, const float*, const float*);
+  void (*out_pairs)(int, int, const float* const*, float* const*, int, const float*, float);
 };
 
 Xform pick_xform() {
   switch (cpu_level()) {
-    case CpuLevel::kAvx512: return {wino_avx512::in_xform_n, wino_avx512::out_xform_nm};
-    case CpuLevel::kAvx2: return {wino_avx2::in_xform_n, wino_avx2::out_xform_nm};
-    default: return {wino_scalar::in_xform_n, wino_scalar::out_xform_nm};
+    case CpuLevel::kAvx512: return {wino_avx512::in_xform_n, wino_avx512::out_xform_nm, wino_avx512::in_xform_pairs_n,
+              wino_avx512::out_xform_pairs_nm};
+    case CpuLevel::kAvx2: return {wino_avx2::in_xform_n, wino_avx2::out_xform_nm, wino_avx2::in_xform_pairs_n,
+              wino_avx2::out_xform_pairs_nm};
+    default: return {wino_scalar::in_xform_n, wino_scalar::out_xform_nm, wino_scalar::in_xform_pairs_n,
+              wino_scalar::out_xform_pairs_nm};
   }
 }
 
@@ -205,6 +210,43 @@ namespace {
 
 }  // namespace
 
+namespace {
+
+// Whether bt / at have the symmetric-pair form the *_pairs transforms rely on (points 0, +-p..,
+// infinity): rows 2k+1 and 2k+2 of bt equal up to the sign of odd taps and an overall sign
+// (returned in sgn), and at's columns likewise up to the sign of odd outputs, with the point 0
+// only in output 0 and infinity only in output m-1.
+bool pair_structure(const std::vector<double>& bt, const std::vector<double>& at, int m, int n,
+                    std::vector<float>* sgn) {
+  if (n % 2 != 0) return false;
+  auto near = [](double a, double b) { return std::fabs(a - b) <= 1e-12 * (1 + std::fabs(a)); };
+  for (int a = 1; a + 1 < n - 1; a += 2) {
+    double s = 0;
+    for (int i = 0; i < n && s == 0; ++i) {
+      const double p = bt[size_t(a) * n + i];
+      if (std::fabs(p) > 1e-9) s = bt[size_t(a + 1) * n + i] / (i % 2 ? -p : p);
+    }
+    if (!near(std::fabs(s), 1)) return false;
+    s = s > 0 ? 1 : -1;
+    for (int i = 0; i < n; ++i) {
+      const double p = bt[size_t(a) * n + i] * (i % 2 ? -s : s);
+      if (!near(bt[size_t(a + 1) * n + i], p)) return false;
+    }
+    sgn->push_back(float(s));
+  }
+  for (int j = 0; j < m; ++j) {
+    if (at[size_t(j) * n] != (j == 0 ? 1.0 : 0.0)) return false;
+    if (at[size_t(j) * n + n - 1] != (j == m - 1 ? 1.0 : 0.0)) return false;
+    for (int a = 1; a + 1 < n - 1; a += 2) {
+      const double p = at[size_t(j) * n + a] * (j % 2 ? -1 : 1);
+      if (!near(at[size_t(j) * n + a + 1], p)) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 void winograd_matrices(int m, int r, std::vector<double>* bt, std::vector<double>* g,
                        std::vector<double>* at) {
   const int n = m + r - 1;
@@ -291,6 +333,8 @@ void WinogradConv::prepare(const float* w, int cout, int cin, int r, int dilatio
   winograd_matrices(m, r, &bt, &g, &at);
   bt_.assign(bt.begin(), bt.end());
   at_.assign(at.begin(), at.end());
+  sgn_.clear();
+  paired_ = pair_structure(bt, at, m_, n_, &sgn_);
   u_.assign(size_t(n_), PackedWeights{});
   std::vector<float> ua(size_t(cout) * cin);
   for (int a = 0; a < n_; ++a) {
@@ -380,7 +424,11 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
           }
           for (int a = 0; a < n; ++a)
             dst[size_t(a)] = vbuf + (size_t(a) * cin_ + ci) * ldv + size_t(p) * cc;
-          xf.in(n, src.data(), dst.data(), cc, bt_.data());
+          if (paired_) {
+            xf.in_pairs(n, src.data(), dst.data(), cc, bt_.data(), sgn_.data());
+          } else {
+            xf.in(n, src.data(), dst.data(), cc, bt_.data());
+          }
         }
       }
       // The next chunk's input is read before this one's outputs may overwrite it (y == x).
@@ -400,7 +448,11 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
           for (int a = 0; a < n; ++a)
             src[size_t(a)] = mbuf + (size_t(a) * cout_ + co) * ldv + size_t(p) * cc;
           for (int j = 0; j < m; ++j) dst[size_t(j)] = obuf + size_t(p + d * j) * ldo;
-          xf.out(n, m, src.data(), dst.data(), cc, at_.data(), bv);
+          if (paired_) {
+            xf.out_pairs(n, m, src.data(), dst.data(), cc, at_.data(), bv);
+          } else {
+            xf.out(n, m, src.data(), dst.data(), cc, at_.data(), bv);
+          }
         }
         const size_t at = size_t(co) * tout + size_t(q0) * span;
         merge_phases(obuf, ldo, span, cc, y + at, tout - q0 * span, res ? res + at : nullptr);

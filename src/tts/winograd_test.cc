@@ -109,6 +109,7 @@ TEST(Winograd, MatchesDirectConvolution) {
       fast.prepare(true);
       direct.prepare(false);
       ASSERT_TRUE(fast.wino.ready());
+      EXPECT_TRUE(fast.wino.paired());
       ASSERT_FALSE(direct.wino.ready());
       const Act x = random_act(cs.cin, cs.t, rng);
       const std::vector<double> ref = reference(fast, x, slope);
