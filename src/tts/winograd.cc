@@ -401,7 +401,16 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
     auto split_chunk = [&](int64_t c, float* dst) {
       const int q0 = int(c) * cq;
       const int cc = std::min(cq, groups - q0);
+      // Each channel's slice is a short stream the hardware prefetcher would only pick up
+      // partway: ask for the next channel's slice (into L2) while this one is split.
+      const int lo = std::max(0, q0 * span - pad);
+      const int hi = std::min(tin, (q0 + cc + extra) * span - pad);
       for (int ci = 0; ci < cin_; ++ci) {
+        if (ci + 1 < cin_) {
+          const char* nx = reinterpret_cast<const char*>(x + size_t(ci + 1) * tin);
+          for (size_t o = size_t(lo) * 4; o < size_t(hi) * 4; o += 64)
+            _mm_prefetch(nx + o, _MM_HINT_T1);
+        }
         split_phases(x + size_t(ci) * tin, tin, q0 * span - pad, in_slope, span, cc + extra,
                      dst + size_t(ci) * span * ldp, ldp);
       }
