@@ -27,8 +27,8 @@ namespace omni::tts {
 
 class WinogradConv {
  public:
-  // Output tile size used for an r-tap filter (0: none; the layer stays direct).
-  static int tile_for(int r);
+  // Output tile size used for an r-tap filter at a dilation (0: none; the layer stays direct).
+  static int tile_for(int r, int dilation);
   // Whether fast algorithms are on: default yes; OMNI_TTS_DIRECT=1 in the environment turns
   // them off (for A/B error and speed measurements), read once.
   static bool enabled_by_default();
