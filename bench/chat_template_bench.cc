@@ -10,12 +10,13 @@
 #include <vector>
 
 #include "llm/chat_template.h"
+#include "testing/build_paths.h"
 
 namespace {
 
 std::string load(const std::string& name) {
-  // OMNI_SOURCE_DIR, not __FILE__: ccache's base_dir makes __FILE__ relative.
-  const auto path = std::filesystem::path(OMNI_SOURCE_DIR) / "src" / "llm" / "testdata" /
+  // The configured source folder, not __FILE__: ccache's base_dir makes __FILE__ relative.
+  const auto path = std::filesystem::path(omni::testing::kSourceDir) / "src" / "llm" / "testdata" /
                     "templates" / name;
   std::ifstream f(path, std::ios::binary);
   if (!f) throw std::runtime_error("missing template " + path.string());

@@ -6,7 +6,9 @@
 #include <fstream>
 #include <limits>
 
+#include "core/byte_io.h"
 #include "core/error.h"
+#include "core/wav_header.h"
 
 namespace omni::asr {
 namespace {
@@ -369,71 +371,30 @@ Audio read_wav_file(const std::string& path, WavInfo* info) {
   return read_wav(bytes, path, info);
 }
 
-namespace {
-
-void put16(std::vector<uint8_t>& o, uint32_t v) {
-  o.push_back(static_cast<uint8_t>(v));
-  o.push_back(static_cast<uint8_t>(v >> 8));
-}
-void put32(std::vector<uint8_t>& o, uint32_t v) {
-  put16(o, v & 0xFFFF);
-  put16(o, v >> 16);
-}
-void put_tag(std::vector<uint8_t>& o, const char* t) { o.insert(o.end(), t, t + 4); }
-
-}  // namespace
-
 std::vector<uint8_t> encode_wav(const Audio& audio, WavEncoding enc) {
-  if (audio.channels <= 0 || audio.channels > 0xFFFF) {
-    throw Error("encode_wav: bad channel count " + std::to_string(audio.channels));
-  }
-  if (audio.sample_rate <= 0) throw Error("encode_wav: bad sample rate");
-  const uint32_t width = enc == WavEncoding::kPcm16 ? 2 : 4;
+  const int width = enc == WavEncoding::kPcm16 ? 2 : 4;
   const uint64_t frames = audio.frames();
-  const uint64_t data_bytes = frames * audio.channels * width;
-  if (data_bytes > 0xFFFFFFFFull - 64) {
-    throw Error("encode_wav: " + std::to_string(data_bytes) +
-                " bytes of samples exceed RIFF's 4 GiB");
-  }
-  const uint32_t block_align = static_cast<uint32_t>(audio.channels) * width;
-  std::vector<uint8_t> o;
-  o.reserve(44 + data_bytes);
-  put_tag(o, "RIFF");
-  put32(o, static_cast<uint32_t>(36 + data_bytes));
-  put_tag(o, "WAVE");
-  put_tag(o, "fmt ");
-  put32(o, 16);
-  put16(o, enc == WavEncoding::kPcm16 ? kTagPcm : kTagFloat);
-  put16(o, static_cast<uint32_t>(audio.channels));
-  put32(o, static_cast<uint32_t>(audio.sample_rate));
-  put32(o, static_cast<uint32_t>(audio.sample_rate) * block_align);
-  put16(o, block_align);
-  put16(o, width * 8);
-  put_tag(o, "data");
-  put32(o, static_cast<uint32_t>(data_bytes));
-  const size_t n = frames * audio.channels;
+  const uint64_t n = frames * static_cast<uint64_t>(audio.channels > 0 ? audio.channels : 0);
+  ByteWriter o;
+  put_wav_header(o, enc == WavEncoding::kPcm16 ? kWavFormatPcm : kWavFormatFloat, audio.channels,
+                 audio.sample_rate, width * 8, n * width);
+  o.bytes().reserve(o.size() + n * width);
   for (size_t i = 0; i < n; ++i) {
     const float x = audio.samples[i];
     if (enc == WavEncoding::kPcm16) {
       // NaN compares false both ways and lands on 0.
       float s = std::nearbyint(x * 32768.0f);
       s = s > 32767.0f ? 32767.0f : (s < -32768.0f ? -32768.0f : (s == s ? s : 0.0f));
-      put16(o, static_cast<uint16_t>(static_cast<int16_t>(s)));
+      o.put<int16_t>(static_cast<int16_t>(s));
     } else {
-      uint32_t bits;
-      std::memcpy(&bits, &x, 4);
-      put32(o, bits);
+      o.put<float>(x);
     }
   }
-  return o;
+  return std::move(o.bytes());
 }
 
 void write_wav_file(const std::string& path, const Audio& audio, WavEncoding encoding) {
-  const auto bytes = encode_wav(audio, encoding);
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) throw Error(path + ": cannot create: " + std::strerror(errno));
-  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  if (!f) throw Error(path + ": write error");
+  write_file_bytes(path, encode_wav(audio, encoding));
 }
 
 }  // namespace omni::asr

@@ -5,7 +5,9 @@
 #include <filesystem>
 
 #include "asr/resample.h"
+#include "core/byte_io.h"
 #include "core/error.h"
+#include "core/wav_header.h"
 #include "server/openai.h"
 #include "tts/espeak.h"
 #include "tts/piper_voice.h"
@@ -100,15 +102,9 @@ bool ends_sentence(std::string_view text) {
 }
 
 std::string wav_header_s16(int sample_rate, uint32_t data_bytes) {
-  // The canonical header of an empty file, with the two sizes patched.
-  const std::vector<uint8_t> h = tts::wav_s16_bytes({}, sample_rate);
-  std::string s(h.begin(), h.end());
-  auto put32 = [&](size_t at, uint32_t v) {
-    for (int i = 0; i < 4; ++i) s[at + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
-  };
-  put32(4, data_bytes == 0xFFFFFFFFu ? data_bytes : 36 + data_bytes);
-  put32(40, data_bytes);
-  return s;
+  ByteWriter h;
+  put_wav_header(h, kWavFormatPcm, 1, sample_rate, 16, data_bytes);
+  return std::string(h.bytes().begin(), h.bytes().end());
 }
 
 SpeechEngine::SpeechEngine(const std::string& voice_dir, const std::string& default_voice) {

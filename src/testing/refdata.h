@@ -15,25 +15,19 @@
 #include <string>
 #include <vector>
 
+#include "testing/build_paths.h"
+
 namespace omni::testing {
 
 inline std::filesystem::path refdata_dir() {
   if (const char* env = std::getenv("OMNI_REFDATA")) return env;
-#ifdef OMNI_REFDATA_DIR
-  return OMNI_REFDATA_DIR;
-#else
-  return "../shared/refdata";
-#endif
+  return kRefdataDir;
 }
 
 // A file of the source tree (test data committed beside the tests). Not __FILE__: ccache's
 // base_dir makes it relative to the build folder.
 inline std::filesystem::path source_path(const std::string& rel) {
-#ifdef OMNI_SOURCE_DIR
-  return std::filesystem::path(OMNI_SOURCE_DIR) / rel;
-#else
-  return rel;
-#endif
+  return std::filesystem::path(kSourceDir) / rel;
 }
 
 // Path of a file under refdata; fails the test (fatally for the caller's ASSERT_NO_FATAL_FAILURE
@@ -63,11 +57,7 @@ inline std::vector<float> read_f32(const std::string& path) {
 
 // A built program (omni, omni-gen) in the build tree of the running test binary.
 inline std::string binary(const std::string& name) {
-#ifdef OMNI_BINARY_DIR
-  return std::string(OMNI_BINARY_DIR) + "/" + name;
-#else
-  return name;
-#endif
+  return std::string(kBinaryDir) + "/" + name;
 }
 
 // Runs a shell command, captures stdout (and stderr when merge_stderr), returns the exit code.

@@ -1,5 +1,5 @@
-// Minimal RIFF/WAVE writer for 16-bit PCM mono, the format Piper writes. (The ASR side has a
-// general WAV reader/writer on another branch; this one only serves the TTS output.)
+// Piper's output files: 16-bit PCM mono WAV from Piper's own int16 conversion (truncation after
+// peak normalisation, unlike asr::encode_wav's rounding), and raw float32 for tests.
 #pragma once
 
 #include <cstdint>
