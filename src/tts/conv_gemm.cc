@@ -39,44 +39,32 @@ void tile_scalar(const float* ap, int k, const float* const* b, int col, float a
 }
 
 // Per-function target attributes (GCC and clang) keep the rest of the file baseline x86-64.
-__attribute__((target("avx2,fma"))) void tile_avx2(const float* ap, int k, const float* const* b,
-                                                    int col, float acc[kR][kC], const TileOut& o) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
-  __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
-  __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
-  __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
-  __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
-  __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+// The accumulators live in arrays indexed by compile-time constants only (fully unrolled), so
+// they stay in registers. AVX2: 8 rows x 16 columns would need 19 ymm registers (16 exist),
+// so the tile runs as two halves of 4 rows over the same B columns.
+template <int R0>
+__attribute__((target("avx2,fma"), always_inline)) inline void half_avx2(
+    const float* ap, int k, const float* const* b, int col, float acc[kR][kC],
+    const TileOut& o) {
+  __m256 c[4][2];
+  for (int i = 0; i < 4; ++i) c[i][0] = c[i][1] = _mm256_setzero_ps();
   for (int r = 0; r < k; ++r) {
     const float* br = b[r] + col;
     const __m256 b0 = _mm256_loadu_ps(br);
     const __m256 b1 = _mm256_loadu_ps(br + 8);
-    const float* ar = ap + size_t(r) * kR;
-    __m256 a = _mm256_broadcast_ss(ar + 0);
-    c00 = _mm256_fmadd_ps(a, b0, c00);
-    c01 = _mm256_fmadd_ps(a, b1, c01);
-    a = _mm256_broadcast_ss(ar + 1);
-    c10 = _mm256_fmadd_ps(a, b0, c10);
-    c11 = _mm256_fmadd_ps(a, b1, c11);
-    a = _mm256_broadcast_ss(ar + 2);
-    c20 = _mm256_fmadd_ps(a, b0, c20);
-    c21 = _mm256_fmadd_ps(a, b1, c21);
-    a = _mm256_broadcast_ss(ar + 3);
-    c30 = _mm256_fmadd_ps(a, b0, c30);
-    c31 = _mm256_fmadd_ps(a, b1, c31);
-    a = _mm256_broadcast_ss(ar + 4);
-    c40 = _mm256_fmadd_ps(a, b0, c40);
-    c41 = _mm256_fmadd_ps(a, b1, c41);
-    a = _mm256_broadcast_ss(ar + 5);
-    c50 = _mm256_fmadd_ps(a, b0, c50);
-    c51 = _mm256_fmadd_ps(a, b1, c51);
+    const float* ar = ap + size_t(r) * kR + R0;
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      const __m256 a = _mm256_broadcast_ss(ar + i);
+      c[i][0] = _mm256_fmadd_ps(a, b0, c[i][0]);
+      c[i][1] = _mm256_fmadd_ps(a, b1, c[i][1]);
+    }
   }
-  if (o.whole) {
-    const __m256 c[kR][2] = {{c00, c01}, {c10, c11}, {c20, c21},
-                             {c30, c31}, {c40, c41}, {c50, c51}};
-    for (int i = 0; i < kR; ++i) {
-      float* yr = o.y + i * o.ldy;
-      const __m256 bv = _mm256_set1_ps(o.bias ? o.bias[i] : 0.f);
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    if (o.whole) {
+      float* yr = o.y + (R0 + i) * o.ldy;
+      const __m256 bv = _mm256_set1_ps(o.bias ? o.bias[R0 + i] : 0.f);
       __m256 v0 = _mm256_add_ps(c[i][0], bv), v1 = _mm256_add_ps(c[i][1], bv);
       if (o.add) {
         v0 = _mm256_add_ps(v0, _mm256_loadu_ps(yr));
@@ -84,58 +72,40 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const float* ap, int k, const
       }
       _mm256_storeu_ps(yr, v0);
       _mm256_storeu_ps(yr + 8, v1);
+    } else {
+      _mm256_storeu_ps(acc[R0 + i], c[i][0]);
+      _mm256_storeu_ps(acc[R0 + i] + 8, c[i][1]);
     }
-    return;
   }
-  _mm256_storeu_ps(acc[0], c00);
-  _mm256_storeu_ps(acc[0] + 8, c01);
-  _mm256_storeu_ps(acc[1], c10);
-  _mm256_storeu_ps(acc[1] + 8, c11);
-  _mm256_storeu_ps(acc[2], c20);
-  _mm256_storeu_ps(acc[2] + 8, c21);
-  _mm256_storeu_ps(acc[3], c30);
-  _mm256_storeu_ps(acc[3] + 8, c31);
-  _mm256_storeu_ps(acc[4], c40);
-  _mm256_storeu_ps(acc[4] + 8, c41);
-  _mm256_storeu_ps(acc[5], c50);
-  _mm256_storeu_ps(acc[5] + 8, c51);
 }
+
+__attribute__((target("avx2,fma"))) void tile_avx2(const float* ap, int k, const float* const* b,
+                                                    int col, float acc[kR][kC], const TileOut& o) {
+  static_assert(kR == 8);
+  half_avx2<0>(ap, k, b, col, acc, o);
+  half_avx2<4>(ap, k, b, col, acc, o);
+}
+
 __attribute__((target("avx512f"))) void tile_avx512(const float* ap, int k, const float* const* b,
                                                     int col, float acc[kR][kC], const TileOut& o) {
-  __m512 c00 = _mm512_setzero_ps(), c01 = _mm512_setzero_ps();
-  __m512 c10 = _mm512_setzero_ps(), c11 = _mm512_setzero_ps();
-  __m512 c20 = _mm512_setzero_ps(), c21 = _mm512_setzero_ps();
-  __m512 c30 = _mm512_setzero_ps(), c31 = _mm512_setzero_ps();
-  __m512 c40 = _mm512_setzero_ps(), c41 = _mm512_setzero_ps();
-  __m512 c50 = _mm512_setzero_ps(), c51 = _mm512_setzero_ps();
+  __m512 c[kR][2];
+#pragma GCC unroll 8
+  for (int i = 0; i < kR; ++i) c[i][0] = c[i][1] = _mm512_setzero_ps();
   for (int r = 0; r < k; ++r) {
     const float* br = b[r] + col;
     const __m512 b0 = _mm512_loadu_ps(br);
     const __m512 b1 = _mm512_loadu_ps(br + 16);
     const float* ar = ap + size_t(r) * kR;
-    __m512 a = _mm512_set1_ps(ar[0]);
-    c00 = _mm512_fmadd_ps(a, b0, c00);
-    c01 = _mm512_fmadd_ps(a, b1, c01);
-    a = _mm512_set1_ps(ar[1]);
-    c10 = _mm512_fmadd_ps(a, b0, c10);
-    c11 = _mm512_fmadd_ps(a, b1, c11);
-    a = _mm512_set1_ps(ar[2]);
-    c20 = _mm512_fmadd_ps(a, b0, c20);
-    c21 = _mm512_fmadd_ps(a, b1, c21);
-    a = _mm512_set1_ps(ar[3]);
-    c30 = _mm512_fmadd_ps(a, b0, c30);
-    c31 = _mm512_fmadd_ps(a, b1, c31);
-    a = _mm512_set1_ps(ar[4]);
-    c40 = _mm512_fmadd_ps(a, b0, c40);
-    c41 = _mm512_fmadd_ps(a, b1, c41);
-    a = _mm512_set1_ps(ar[5]);
-    c50 = _mm512_fmadd_ps(a, b0, c50);
-    c51 = _mm512_fmadd_ps(a, b1, c51);
-  }
-  if (o.whole) {
-    const __m512 c[kR][2] = {{c00, c01}, {c10, c11}, {c20, c21},
-                             {c30, c31}, {c40, c41}, {c50, c51}};
+#pragma GCC unroll 8
     for (int i = 0; i < kR; ++i) {
+      const __m512 a = _mm512_set1_ps(ar[i]);
+      c[i][0] = _mm512_fmadd_ps(a, b0, c[i][0]);
+      c[i][1] = _mm512_fmadd_ps(a, b1, c[i][1]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < kR; ++i) {
+    if (o.whole) {
       float* yr = o.y + i * o.ldy;
       const __m512 bv = _mm512_set1_ps(o.bias ? o.bias[i] : 0.f);
       __m512 v0 = _mm512_add_ps(c[i][0], bv), v1 = _mm512_add_ps(c[i][1], bv);
@@ -145,21 +115,11 @@ __attribute__((target("avx512f"))) void tile_avx512(const float* ap, int k, cons
       }
       _mm512_storeu_ps(yr, v0);
       _mm512_storeu_ps(yr + 16, v1);
+    } else {
+      _mm512_storeu_ps(acc[i], c[i][0]);
+      _mm512_storeu_ps(acc[i] + 16, c[i][1]);
     }
-    return;
   }
-  _mm512_storeu_ps(acc[0], c00);
-  _mm512_storeu_ps(acc[0] + 16, c01);
-  _mm512_storeu_ps(acc[1], c10);
-  _mm512_storeu_ps(acc[1] + 16, c11);
-  _mm512_storeu_ps(acc[2], c20);
-  _mm512_storeu_ps(acc[2] + 16, c21);
-  _mm512_storeu_ps(acc[3], c30);
-  _mm512_storeu_ps(acc[3] + 16, c31);
-  _mm512_storeu_ps(acc[4], c40);
-  _mm512_storeu_ps(acc[4] + 16, c41);
-  _mm512_storeu_ps(acc[5], c50);
-  _mm512_storeu_ps(acc[5] + 16, c51);
 }
 
 using TileFn = void (*)(const float*, int, const float* const*, int, float[kR][kC],

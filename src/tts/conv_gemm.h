@@ -1,6 +1,6 @@
 // The hot loop of VITS: a convolution as a matrix product Y[m, n] = bias[m] + sum_r A[m, r] *
 // B_r[n], where row r of B is a pointer into the (padded) input, so no im2col copy is needed:
-// for Conv1d, r = (ci, kk) and B_r = x[ci] + kk * dilation. A register-blocked kernel (6 rows x
+// for Conv1d, r = (ci, kk) and B_r = x[ci] + kk * dilation. A register-blocked kernel (8 rows x
 // 32 columns with AVX-512, 16 with AVX2+FMA, else portable code) computes every output element
 // with the same summation order whatever the column split, so results do not depend on the
 // thread count.
@@ -18,7 +18,7 @@ namespace omni::tts {
 // A [m, k] row-major weights packed into panels of kRows rows: panel p holds, for each r, the
 // kRows values A[p*kRows + i, r] (zero past m).
 struct PackedWeights {
-  static constexpr int kRows = 6;
+  static constexpr int kRows = 8;
   int m = 0, k = 0;
   std::vector<float> data;
   void pack(const float* a, int rows, int cols, int lda);

@@ -36,8 +36,9 @@ void Conv1d::prepare(bool fast) {
   if (groups != 1 || stride != 1) return;
   wino = WinogradConv{};
   packed = PackedWeights{};
-  if (fast && WinogradConv::tile_for(k) > 0) {
-    wino.prepare(w.data(), cout, cin, k, dilation, WinogradConv::tile_for(k));
+  const int m = WinogradConv::tile_for(k, dilation);
+  if (fast && m > 0) {
+    wino.prepare(w.data(), cout, cin, k, dilation, m);
   } else {
     packed.pack(w.data(), cout, cin * k, cin * k);
   }

@@ -82,13 +82,18 @@ constexpr int kSlack = 16;  // widest vector: every run may be processed in whol
 struct Xform {
   void (*in)(int, const float* const*, float* const*, int, const float*);
   void (*out)(int, int, const float* const*, float* const*, int, const float*, float);
+  void (*in_pairs)(int, const float* const*, float* const*, int, const float*, const float*);
+  void (*out_pairs)(int, int, const float* const*, float* const*, int, const float*, float);
 };
 
 Xform pick_xform() {
   switch (cpu_level()) {
-    case CpuLevel::kAvx512: return {wino_avx512::in_xform_n, wino_avx512::out_xform_nm};
-    case CpuLevel::kAvx2: return {wino_avx2::in_xform_n, wino_avx2::out_xform_nm};
-    default: return {wino_scalar::in_xform_n, wino_scalar::out_xform_nm};
+    case CpuLevel::kAvx512: return {wino_avx512::in_xform_n, wino_avx512::out_xform_nm, wino_avx512::in_xform_pairs_n,
+              wino_avx512::out_xform_pairs_nm};
+    case CpuLevel::kAvx2: return {wino_avx2::in_xform_n, wino_avx2::out_xform_nm, wino_avx2::in_xform_pairs_n,
+              wino_avx2::out_xform_pairs_nm};
+    default: return {wino_scalar::in_xform_n, wino_scalar::out_xform_nm, wino_scalar::in_xform_pairs_n,
+              wino_scalar::out_xform_pairs_nm};
   }
 }
 
@@ -114,16 +119,16 @@ inline __m128 act4(__m128 v, __m128 slope) {
   return _mm_or_ps(_mm_and_ps(neg, _mm_mul_ps(v, slope)), _mm_andnot_ps(neg, v));
 }
 
-// dst[s * ldd + q] = act(x[q * span + s - pad]) (zero outside [0, tin)), q < qe, s < span: a
+// dst[s * ldd + q] = act(x[q * span + s + off]) (zero outside [0, tin)), q < qe, s < span: a
 // transpose of the row seen as [qe][span], in 4x4 SSE blocks where the source is in range.
-void split_phases(const float* x, int tin, int pad, float slope, int span, int qe, float* dst,
+void split_phases(const float* x, int tin, int off, float slope, int span, int qe, float* dst,
                   int ldd) {
   const __m128 sl = _mm_set1_ps(slope);
   const bool lrelu = slope != 1.f;
   const int q4 = span % 4 == 0 ? qe / 4 * 4 : 0;
   for (int q = 0; q < q4; q += 4) {
     for (int s = 0; s < span; s += 4) {
-      const int lo = q * span + s - pad, hi = lo + 3 * span + 3;
+      const int lo = q * span + s + off, hi = lo + 3 * span + 3;
       if (lo >= 0 && hi < tin) {
         const float* src = x + lo;
         __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + span);
@@ -142,7 +147,7 @@ void split_phases(const float* x, int tin, int pad, float slope, int span, int q
       } else {
         for (int qq = q; qq < q + 4; ++qq) {
           for (int ss = s; ss < s + 4; ++ss) {
-            const int i = qq * span + ss - pad;
+            const int i = qq * span + ss + off;
             dst[size_t(ss) * ldd + qq] = i >= 0 && i < tin ? act(x[i], slope) : 0.f;
           }
         }
@@ -151,7 +156,7 @@ void split_phases(const float* x, int tin, int pad, float slope, int span, int q
   }
   for (int q = q4; q < qe; ++q) {
     for (int s = 0; s < span; ++s) {
-      const int i = q * span + s - pad;
+      const int i = q * span + s + off;
       dst[size_t(s) * ldd + q] = i >= 0 && i < tin ? act(x[i], slope) : 0.f;
     }
   }
@@ -202,6 +207,43 @@ void merge_phases(const float* ob, int ldo, int span, int cc, float* y, int limi
 }
 
 namespace {
+
+}  // namespace
+
+namespace {
+
+// Whether bt / at have the symmetric-pair form the *_pairs transforms rely on (points 0, +-p..,
+// infinity): rows 2k+1 and 2k+2 of bt equal up to the sign of odd taps and an overall sign
+// (returned in sgn), and at's columns likewise up to the sign of odd outputs, with the point 0
+// only in output 0 and infinity only in output m-1.
+bool pair_structure(const std::vector<double>& bt, const std::vector<double>& at, int m, int n,
+                    std::vector<float>* sgn) {
+  if (n % 2 != 0) return false;
+  auto near = [](double a, double b) { return std::fabs(a - b) <= 1e-12 * (1 + std::fabs(a)); };
+  for (int a = 1; a + 1 < n - 1; a += 2) {
+    double s = 0;
+    for (int i = 0; i < n && s == 0; ++i) {
+      const double p = bt[size_t(a) * n + i];
+      if (std::fabs(p) > 1e-9) s = bt[size_t(a + 1) * n + i] / (i % 2 ? -p : p);
+    }
+    if (!near(std::fabs(s), 1)) return false;
+    s = s > 0 ? 1 : -1;
+    for (int i = 0; i < n; ++i) {
+      const double p = bt[size_t(a) * n + i] * (i % 2 ? -s : s);
+      if (!near(bt[size_t(a + 1) * n + i], p)) return false;
+    }
+    sgn->push_back(float(s));
+  }
+  for (int j = 0; j < m; ++j) {
+    if (at[size_t(j) * n] != (j == 0 ? 1.0 : 0.0)) return false;
+    if (at[size_t(j) * n + n - 1] != (j == m - 1 ? 1.0 : 0.0)) return false;
+    for (int a = 1; a + 1 < n - 1; a += 2) {
+      const double p = at[size_t(j) * n + a] * (j % 2 ? -1 : 1);
+      if (!near(at[size_t(j) * n + a + 1], p)) return false;
+    }
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -263,11 +305,16 @@ void winograd_matrices(int m, int r, std::vector<double>* bt, std::vector<double
   }
 }
 
-int WinogradConv::tile_for(int r) {
+int WinogradConv::tile_for(int r, int dilation) {
+  // Six outputs per tile save a further 11% (r = 3) / 17% (r = 5) of the multiplications where
+  // the tile group (m * dilation samples) stays a multiple of 4, which the 4x4 phase split and
+  // merge need to run vectorised (a group of 6 runs scalar: slower than the saving). r = 7
+  // stays at m = 4 (m = 6 needs 11 finite points, a worse-conditioned transform).
+  const bool wide_ok = (6 * dilation) % 4 == 0;
   switch (r) {
-    case 3: return 4;  // n = 6
-    case 5: return 4;  // n = 8
-    case 7: return 4;  // n = 10
+    case 3: return wide_ok ? 6 : 4;  // n = 8 / 6
+    case 5: return wide_ok ? 6 : 4;  // n = 10 / 8
+    case 7: return 4;                // n = 10
     default: return 0;
   }
 }
@@ -291,6 +338,8 @@ void WinogradConv::prepare(const float* w, int cout, int cin, int r, int dilatio
   winograd_matrices(m, r, &bt, &g, &at);
   bt_.assign(bt.begin(), bt.end());
   at_.assign(at.begin(), at.end());
+  sgn_.clear();
+  paired_ = pair_structure(bt, at, m_, n_, &sgn_);
   u_.assign(size_t(n_), PackedWeights{});
   std::vector<float> ua(size_t(cout) * cin);
   for (int a = 0; a < n_; ++a) {
@@ -312,24 +361,11 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
   const int n = n_, m = m_, d = d_;
   const int span = m * d;                    // outputs per tile group (L)
   const int groups = (tout + span - 1) / span;  // Q
-  // Phase rows: ph[ci][s][q] = act(x)[ci][q*span + s - pad]; a tile (q, p) reads element i at
-  // phase (p + d*i) % span, row offset (p + d*i) / span.
-  const int qe = groups + (d * n - 1) / span + 1;
-  const int ldp = qe + kSlack;
-  thread_local std::vector<float> ph_buf;
-  float* ph = scratch(ph_buf, size_t(cin_) * span * ldp);
-  auto split = [&](int64_t b, int64_t e) {
-    for (int64_t ci = b; ci < e; ++ci) {
-      split_phases(x + size_t(ci) * tin, tin, pad, in_slope, span, qe,
-                   ph + size_t(ci) * span * ldp, ldp);
-    }
-  };
+  // Phase rows, per chunk of tile groups: ph[ci][s][q] = act(x)[ci][(q0 + q)*span + s - pad];
+  // a tile (q, p) reads element i at phase (p + d*i) % span, row offset (p + d*i) / span. Split
+  // inside the chunk loop, so the phase copy stays in L2 instead of making a pass over memory.
+  const int extra = (d * n - 1) / span + 1;  // rows past the chunk's last group a tile reads
   const bool threaded = pool && pool->size() > 1;
-  if (threaded && int64_t(cin_) * tin >= (1 << 16)) {
-    pool->parallel_for(cin_, split);
-  } else {
-    split(0, cin_);
-  }
 
   // Chunks of `cq` tile groups: transforms and n GEMMs over a chunk stay in L2. The chunk size
   // depends only on the layer, so results do not depend on the thread count.
@@ -337,31 +373,80 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
   const int cq = std::max(16, round_up(std::max(1, target_cols / d), 16));
   const int chunks = (groups + cq - 1) / cq;
   const int ldv = round_up(d * cq + kSlack, 32);
+  const bool par_chunks = threaded && chunks >= 2 * pool->size();
+  // In place (y is x) with chunks on several threads, a chunk's neighbours may already hold
+  // outputs when it reads its halo: split the whole input first (one pass over memory).
+  // Otherwise each chunk is split just before the previous one's outputs are written.
+  const float* whole = nullptr;
+  int ldw = 0;
+  if (par_chunks && y == x) {
+    ldw = groups + extra + kSlack;
+    thread_local std::vector<float> wb;
+    float* w = scratch(wb, size_t(cin_) * span * ldw);
+    pool->parallel_for(cin_, [&](int64_t b, int64_t e) {
+      for (int64_t ci = b; ci < e; ++ci) {
+        split_phases(x + size_t(ci) * tin, tin, -pad, in_slope, span, groups + extra,
+                     w + size_t(ci) * span * ldw, ldw);
+      }
+    });
+    whole = w;
+  }
   auto run_chunks = [&](int64_t cb, int64_t ce, ThreadPool* inner) {
     // Reused between calls (stale values only reach columns past the end, never stored).
-    thread_local std::vector<float> vb, mb, ob;
+    thread_local std::vector<float> vb, mb, ob, pb[2];
+    const int ldp = whole ? ldw : cq + extra + kSlack;
     float* vbuf = scratch(vb, size_t(n) * cin_ * ldv);
     float* mbuf = scratch(mb, size_t(n) * cout_ * ldv);
     float* obuf = scratch(ob, size_t(span) * (cq + kSlack));
+    float* phb[2] = {nullptr, nullptr};
+    if (!whole) {
+      phb[0] = scratch(pb[0], size_t(cin_) * span * ldp);
+      phb[1] = scratch(pb[1], size_t(cin_) * span * ldp);
+    }
+    auto split_chunk = [&](int64_t c, float* dst) {
+      const int q0 = int(c) * cq;
+      const int cc = std::min(cq, groups - q0);
+      // Each channel's slice is a short stream the hardware prefetcher would only pick up
+      // partway: ask for the next channel's slice (into L2) while this one is split.
+      const int lo = std::max(0, q0 * span - pad);
+      const int hi = std::min(tin, (q0 + cc + extra) * span - pad);
+      for (int ci = 0; ci < cin_; ++ci) {
+        if (ci + 1 < cin_) {
+          const char* nx = reinterpret_cast<const char*>(x + size_t(ci + 1) * tin);
+          for (size_t o = size_t(lo) * 4; o < size_t(hi) * 4; o += 64)
+            _mm_prefetch(nx + o, _MM_HINT_T1);
+        }
+        split_phases(x + size_t(ci) * tin, tin, q0 * span - pad, in_slope, span, cc + extra,
+                     dst + size_t(ci) * span * ldp, ldp);
+      }
+    };
     std::vector<const float*> src(size_t(std::max(n, cin_)));
     std::vector<float*> dst(size_t(std::max(n, span)));
+    if (!whole && cb < ce) split_chunk(cb, phb[0]);
     for (int64_t c = cb; c < ce; ++c) {
       const int q0 = int(c) * cq;
       const int cc = std::min(cq, groups - q0);
       const int cols = d * cc;
+      const float* ph = whole ? whole + q0 : phb[(c - cb) & 1];
       // Input transform: V[a][ci][p*cc + q].
       for (int ci = 0; ci < cin_; ++ci) {
         const float* base = ph + size_t(ci) * span * ldp;
         for (int p = 0; p < d; ++p) {
           for (int i = 0; i < n; ++i) {
             const int o = p + d * i;
-            src[size_t(i)] = base + size_t(o % span) * ldp + q0 + o / span;
+            src[size_t(i)] = base + size_t(o % span) * ldp + o / span;
           }
           for (int a = 0; a < n; ++a)
             dst[size_t(a)] = vbuf + (size_t(a) * cin_ + ci) * ldv + size_t(p) * cc;
-          xf.in(n, src.data(), dst.data(), cc, bt_.data());
+          if (paired_) {
+            xf.in_pairs(n, src.data(), dst.data(), cc, bt_.data(), sgn_.data());
+          } else {
+            xf.in(n, src.data(), dst.data(), cc, bt_.data());
+          }
         }
       }
+      // The next chunk's input is read before this one's outputs may overwrite it (y == x).
+      if (!whole && c + 1 < ce) split_chunk(c + 1, phb[(c + 1 - cb) & 1]);
       // n GEMMs: M_a = U_a V_a.
       for (int a = 0; a < n; ++a) {
         for (int ci = 0; ci < cin_; ++ci)
@@ -377,14 +462,18 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
           for (int a = 0; a < n; ++a)
             src[size_t(a)] = mbuf + (size_t(a) * cout_ + co) * ldv + size_t(p) * cc;
           for (int j = 0; j < m; ++j) dst[size_t(j)] = obuf + size_t(p + d * j) * ldo;
-          xf.out(n, m, src.data(), dst.data(), cc, at_.data(), bv);
+          if (paired_) {
+            xf.out_pairs(n, m, src.data(), dst.data(), cc, at_.data(), bv);
+          } else {
+            xf.out(n, m, src.data(), dst.data(), cc, at_.data(), bv);
+          }
         }
         const size_t at = size_t(co) * tout + size_t(q0) * span;
         merge_phases(obuf, ldo, span, cc, y + at, tout - q0 * span, res ? res + at : nullptr);
       }
     }
   };
-  if (threaded && chunks >= 2 * pool->size()) {
+  if (par_chunks) {
     pool->parallel_for(chunks, [&](int64_t b, int64_t e) { run_chunks(b, e, nullptr); });
   } else {
     run_chunks(0, chunks, pool);

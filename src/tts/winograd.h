@@ -27,8 +27,8 @@ namespace omni::tts {
 
 class WinogradConv {
  public:
-  // Output tile size used for an r-tap filter (0: none; the layer stays direct).
-  static int tile_for(int r);
+  // Output tile size used for an r-tap filter at a dilation (0: none; the layer stays direct).
+  static int tile_for(int r, int dilation);
   // Whether fast algorithms are on: default yes; OMNI_TTS_DIRECT=1 in the environment turns
   // them off (for A/B error and speed measurements), read once.
   static bool enabled_by_default();
@@ -46,12 +46,17 @@ class WinogradConv {
            int tout, const float* res, ThreadPool* pool) const;
 
   int m() const { return m_; }
+  // Whether the paired (cheaper) transforms are used.
+  bool paired() const { return paired_; }
   int n() const { return n_; }
 
  private:
   int cin_ = 0, cout_ = 0, r_ = 0, d_ = 1, m_ = 0, n_ = 0;
   std::vector<float> bt_;  // [n][n]: V_a = sum_i bt[a][i] * x_i
   std::vector<float> at_;  // [m][n]: y_j = sum_a at[j][a] * M_a
+  // The points come in +-p pairs (the usual case): transforms share partial sums per pair.
+  bool paired_ = false;
+  std::vector<float> sgn_;  // per pair: V_{2k+2} = sgn * (even - odd partial sums)
   std::vector<PackedWeights> u_;  // n packed [cout, cin] matrices U_a = sum_k G[a][k] w[.., k]
 };
 
