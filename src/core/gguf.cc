@@ -243,6 +243,10 @@ File File::open(const std::string& path) {
   return f;
 }
 
+void File::advise_will_need() const {
+  if (map_) map_->advise_will_need();
+}
+
 File File::parse(std::span<const uint8_t> bytes, std::string name) {
   File f;
   f.name_ = std::move(name);

@@ -84,6 +84,9 @@ class File {
 
   const std::string& path() const { return name_; }
   uint32_t version() const { return version_; }
+  // For a file from open(): starts reading all of it into the page cache in the background
+  // (Mapping::advise_will_need). A no-op for parsed bytes.
+  void advise_will_need() const;
   uint64_t alignment() const { return alignment_; }
   uint64_t data_offset() const { return data_offset_; }  // absolute file offset of tensor data
   uint64_t file_size() const { return bytes_.size(); }

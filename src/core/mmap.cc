@@ -38,6 +38,15 @@ Mapping::Mapping(const std::string& path) : path_(path) {
   ::close(fd);  // the mapping keeps the file referenced
 }
 
+void Mapping::advise_will_need() const {
+  if (!data_) return;
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page > 0 && size_ / static_cast<size_t>(page) > static_cast<size_t>(pages) / 2) {
+    return;
+  }
+  ::madvise(const_cast<uint8_t*>(data_), size_, MADV_WILLNEED);
+}
+
 Mapping::~Mapping() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }

@@ -18,6 +18,12 @@ class Mapping {
   Mapping& operator=(const Mapping&) = delete;
 
   std::span<const uint8_t> bytes() const { return {data_, size_}; }
+
+  // Asks the kernel to start reading the whole file into the page cache now, in large requests,
+  // while the caller does other work: the page faults of a first pass over a cold file are
+  // otherwise served a small readahead window at a time. Skipped for files larger than half of
+  // physical memory, which would only push other pages out. Advisory: errors are ignored.
+  void advise_will_need() const;
   const std::string& path() const { return path_; }
 
  private:

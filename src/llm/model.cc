@@ -29,7 +29,11 @@ Model::Model(gguf::File file)
 }
 
 std::shared_ptr<const Model> Model::load(const std::string& path) {
-  return std::shared_ptr<const Model>(new Model(gguf::File::open(path)));
+  gguf::File file = gguf::File::open(path);
+  // Every weight is read by the first token: let the disk stream the file while the vocabulary
+  // is built, instead of faulting it in a readahead window at a time.
+  file.advise_will_need();
+  return std::shared_ptr<const Model>(new Model(std::move(file)));
 }
 
 namespace {
