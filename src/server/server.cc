@@ -191,7 +191,8 @@ void Server::Impl::run_generation(httplib::Response& res, llm::Prompt prompt,
     // Still sent chunked, so a client that leaves is noticed: while the answer is being made, a
     // space (leading JSON whitespace, which every parser skips) is written every half second,
     // and a failed write stops the generation as it does for streams.
-    res.set_chunked_content_provider("application/json", [this, lease, prompt = std::move(prompt),
+    res.set_chunked_content_provider("application/json", [this, lease, busy = in_flight.token(),
+                                                          prompt = std::move(prompt),
                                                           params = std::move(params), chat, deadline,
                                                           rid, created, object, usage,
                                                           audio](size_t, httplib::DataSink& sink) mutable {
@@ -262,8 +263,9 @@ void Server::Impl::run_generation(httplib::Response& res, llm::Prompt prompt,
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       "text/event-stream",
-      [lease, prompt = std::move(prompt), params = std::move(params), chat, deadline, rid, created,
-       model_id, m, usage, audio, speech_engine, audio_id](size_t, httplib::DataSink& sink) mutable {
+      [lease, busy = in_flight.token(), prompt = std::move(prompt), params = std::move(params), chat,
+       deadline, rid, created, model_id, m, usage, audio, speech_engine,
+       audio_id](size_t, httplib::DataSink& sink) mutable {
         auto chunk = [&](const json& delta_or_text, const json& finish) {
           json choice = {{"index", 0}};
           if (chat) {
@@ -581,6 +583,10 @@ void Server::stop() {
   Impl& s = *impl_;
   s.stopping = true;
   s.slots->shutdown();
+  // Let every accepted response finish its body first: once stopped, httplib would not start
+  // (or continue) the chunked providers of requests it has already answered with headers.
+  // Bounded by the longest a request may take.
+  s.in_flight.wait_idle(Clock::now() + std::chrono::seconds(s.o.request_timeout_s + s.o.write_timeout_s));
   // listen_after_bind may not have flagged itself running yet; stop() would then be lost.
   while (s.run_started && !s.run_done && !s.http.is_running()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));

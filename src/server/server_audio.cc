@@ -140,7 +140,8 @@ void Server::Impl::transcriptions(const httplib::Request& req, httplib::Response
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       "text/event-stream",
-      [engine, mt, audio = std::move(audio), opt, deadline, seconds](size_t, httplib::DataSink& sink) mutable {
+      [engine, mt, busy = in_flight.token(), audio = std::move(audio), opt, deadline,
+       seconds](size_t, httplib::DataSink& sink) mutable {
         auto send = [&](const json& j) {
           const std::string line = "data: " + dump(j) + "\n\n";
           return sink.is_writable() && sink.write(line.data(), line.size());
@@ -241,7 +242,7 @@ void Server::Impl::speech_endpoint(const httplib::Request& req, httplib::Respons
   res.set_header("X-Sample-Rate", std::to_string(kSpeechSampleRate));
   res.set_chunked_content_provider(
       wav ? "audio/wav" : "audio/pcm",
-      [engine, mt, input, sr, wav](size_t, httplib::DataSink& sink) {
+      [engine, mt, busy = in_flight.token(), input, sr, wav](size_t, httplib::DataSink& sink) {
         if (wav) {
           const std::string h = wav_header_s16(kSpeechSampleRate);
           if (!sink.write(h.data(), h.size())) return false;

@@ -6,9 +6,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <ctime>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <span>
 #include <string>
@@ -67,6 +69,38 @@ httplib::Server::Handler guarded(Fn fn) {
   };
 }
 
+// Counts responses whose body is still to be produced by a chunked content provider. httplib
+// calls a provider only after the handler has returned, and stops calling providers once the
+// server is stopped, so a graceful stop must wait for these before it stops the listener. Each
+// provider captures a token; the count drops when httplib destroys the provider (body written,
+// client gone, or never started).
+class InFlight {
+ public:
+  std::shared_ptr<void> token() {
+    {
+      std::lock_guard lock(mu_);
+      ++n_;
+    }
+    return std::shared_ptr<void>(nullptr, [this](void*) {
+      {
+        std::lock_guard lock(mu_);
+        --n_;
+      }
+      cv_.notify_all();
+    });
+  }
+  // True if every response finished before `deadline`.
+  bool wait_idle(Clock::time_point deadline) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_until(lock, deadline, [&] { return n_ == 0; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t n_ = 0;
+};
+
 // Encoded audio of a spoken answer.
 struct EncodedAudio {
   std::string bytes;
@@ -93,6 +127,7 @@ struct Server::Impl {
   std::string tmpl;
   std::time_t created_at = 0;
   std::atomic<bool> stopping{false}, run_started{false}, run_done{false};
+  InFlight in_flight;  // chunked responses not yet written (see InFlight)
   int listen_fd = -1;
 
   void setup_routes();
