@@ -973,6 +973,15 @@ void gemm_q32_rows(const uint8_t* up, int64_t ustride, const typename Q32Traits<
   for (; i < m; ++i) gemm_q32_block<T, R, 1>(up, ustride, wraw, a + i, steps, nb, y + i * ys, ys);
 }
 
+// The 64-byte-aligned per-thread buffer the batched quantized GEMMs unpack a weight panel into;
+// it only grows. One buffer serves every type: the GEMMs never nest.
+uint8_t* unpack_scratch(size_t bytes) {
+  thread_local std::vector<uint8_t> buf;
+  buf.resize(bytes + 64);
+  const auto base = reinterpret_cast<uintptr_t>(buf.data());
+  return buf.data() + (64 - base % 64) % 64;
+}
+
 template <Q32 T>
 void gemm_q32(const void* w, uint64_t wrb, int64_t rows, const void* const* act, int64_t m, int64_t n,
               float* y, int64_t ys) {
@@ -982,10 +991,7 @@ void gemm_q32(const void* w, uint64_t wrb, int64_t rows, const void* const* act,
   const int64_t ustride = std::max<int64_t>(steps, 1) * kUnpackedStep;
   // A panel of about 256 KiB unpacked stays in L2 while all activation rows pass over it.
   const int64_t panel = std::clamp<int64_t>((int64_t{256} << 10) / ustride / 2 * 2, 2, 512);
-  thread_local std::vector<uint8_t> buf;
-  buf.resize(static_cast<size_t>(panel * ustride + 64));
-  const auto base = reinterpret_cast<uintptr_t>(buf.data());
-  uint8_t* up = buf.data() + (64 - base % 64) % 64;
+  uint8_t* up = unpack_scratch(static_cast<size_t>(panel * ustride));
   for (int64_t p0 = 0; p0 < rows; p0 += panel) {
     const int64_t np = std::min(panel, rows - p0);
     for (int64_t r = 0; r < np; ++r) {
@@ -1117,10 +1123,7 @@ void gemm_q6_K(const void* w, uint64_t wrb, int64_t rows, const void* const* act
   const auto* wb = static_cast<const uint8_t*>(w);
   const int64_t ustride = nb * kQ6Step;
   const int64_t panel = std::clamp<int64_t>((int64_t{256} << 10) / ustride / 4 * 4, 4, 512);
-  thread_local std::vector<uint8_t> buf;
-  buf.resize(static_cast<size_t>(panel * ustride + 64));
-  const auto base = reinterpret_cast<uintptr_t>(buf.data());
-  uint8_t* up = buf.data() + (64 - base % 64) % 64;
+  uint8_t* up = unpack_scratch(static_cast<size_t>(panel * ustride));
   for (int64_t p0 = 0; p0 < rows; p0 += panel) {
     const int64_t np = std::min(panel, rows - p0);
     for (int64_t r = 0; r < np; ++r) {
@@ -1240,10 +1243,7 @@ void gemm_qk4(const void* w, uint64_t wrb, int64_t rows, const void* const* act,
   const auto* wb = static_cast<const uint8_t*>(w);
   const int64_t ustride = nb * kQk4Step;
   const int64_t panel = std::clamp<int64_t>((int64_t{256} << 10) / ustride / 4 * 4, 4, 512);
-  thread_local std::vector<uint8_t> buf;
-  buf.resize(static_cast<size_t>(panel * ustride + 64));
-  const auto base = reinterpret_cast<uintptr_t>(buf.data());
-  uint8_t* up = buf.data() + (64 - base % 64) % 64;
+  uint8_t* up = unpack_scratch(static_cast<size_t>(panel * ustride));
   for (int64_t p0 = 0; p0 < rows; p0 += panel) {
     const int64_t np = std::min(panel, rows - p0);
     for (int64_t r = 0; r < np; ++r) {
