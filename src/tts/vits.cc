@@ -105,9 +105,7 @@ void norm_gelu(const ChannelLayerNorm& ln, Act& y, Act* res, ThreadPool* pool) {
     layer_norm_columns(ln, y, t0, t1);
     for (int c = 0; c < y.c; ++c) {
       float* r = y.row(c);
-      for (int t = t0; t < t1; ++t) {
-        r[t] = 0.5f * r[t] * (1.f + std::erf(r[t] * 0.70710678118654752f));
-      }
+      gelu_array(r + t0, t1 - t0, r + t0);
       if (res) {
         float* o = res->row(c);
         for (int t = t0; t < t1; ++t) o[t] += r[t];
