@@ -239,6 +239,77 @@ void resblock_range(const ResBlock& rb, const Act& x, int lo, int hi, float slop
   }
 }
 
+// Before the decoder, activations are short (one column per phoneme or frame) and each layer
+// is a few hundred microseconds: handing every matrix product to the pool separately spends
+// much of that in hand-offs. Instead each thread runs a whole layer (or stack of per-column
+// ops) over one time range: parts_for() ranges, one per thread, cut anywhere (convolutions
+// get their context from conv_columns(), so the values do not depend on the cut).
+constexpr int kMinPartColumns = 8;
+
+int parts_for(ThreadPool* pool, int t) {
+  if (!pool || pool->size() < 2) return 1;
+  return std::max(1, std::min(pool->size(), t / kMinPartColumns));
+}
+
+// Runs fn(lo, hi) for `parts` ranges covering [0, t), on the pool when parts > 1.
+template <class Fn>
+void for_parts(ThreadPool* pool, int t, int parts, Fn&& fn) {
+  if (parts <= 1) {
+    fn(0, t);
+    return;
+  }
+  pool->parallel_for(parts, [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) {
+      fn(int(int64_t(t) * p / parts), int(int64_t(t) * (p + 1) / parts));
+    }
+  });
+}
+
+// Input columns conv_columns() needs for output columns [lo, hi) of a length-`total`
+// activation: the conv's reach on each side, starting on its tile grid.
+struct Window {
+  int a = 0, b = 0;
+};
+Window conv_window(const Conv1d& c, int lo, int hi, int total) {
+  const double r = reach(c);
+  const int h = r > 0 ? int(std::ceil(r)) + 2 : 0;
+  const int align = c.wino.ready() ? c.wino.m() * c.dilation : 1;
+  return {std::max(0, lo - h) / align * align, std::min(total, hi + h)};
+}
+
+// Columns [lo, hi) of c(x) (stride 1, output as long as the input), on the calling thread, for
+// an input of `total` columns of which x holds [off, off + x.t) (at least conv_window()). The
+// slice starts on the conv's tile grid with its receptive field as context, so the values
+// equal the whole convolution's bit for bit (as for decoder chunks).
+Act conv_columns(const Conv1d& c, const Act& x, int off, int total, int lo, int hi) {
+  const Window w = conv_window(c, lo, hi, total);
+  if (w.a < off || w.b > off + x.t) throw Error("vits: convolution window outside its input");
+  Act ys;
+  if (w.a == off && w.b == off + x.t) {
+    ys = c(x, nullptr);
+  } else {
+    Act xs(x.c, w.b - w.a);
+    for (int ch = 0; ch < x.c; ++ch) {
+      std::copy(x.row(ch) + (w.a - off), x.row(ch) + (w.b - off), xs.row(ch));
+    }
+    ys = c(xs, nullptr);
+  }
+  if (ys.t != w.b - w.a) throw Error("vits: convolution changes the length");
+  if (lo == w.a && hi == w.b) return ys;
+  Act out(ys.c, hi - lo);
+  for (int ch = 0; ch < ys.c; ++ch) {
+    std::copy(ys.row(ch) + (lo - w.a), ys.row(ch) + (hi - w.a), out.row(ch));
+  }
+  return out;
+}
+
+// Rows [r0, r0 + n) and columns [lo, hi) of x as a new activation.
+Act columns(const Act& x, int r0, int n, int lo, int hi) {
+  Act out(n, hi - lo);
+  for (int c = 0; c < n; ++c) std::copy(x.row(r0 + c) + lo, x.row(r0 + c) + hi, out.row(c));
+  return out;
+}
+
 }  // namespace
 
 Act VitsModel::encode(std::span<const int64_t> ids, Act* hidden, ThreadPool* pool) const {
@@ -309,59 +380,68 @@ std::vector<float> VitsModel::predict_logw(const Act& hidden, const Act* g, floa
 }
 
 Act VitsModel::flow_reverse(Act z, const Act* g, ThreadPool* pool) const {
-  const int half = z.c / 2;
+  const int half = z.c / 2, t = z.t;
+  const int parts = parts_for(pool, t);
   for (auto it = flow_.rbegin(); it != flow_.rend(); ++it) {
     flip_channels(z);
     const CouplingLayer& cl = *it;
-    Act x0(half, z.t);
-    std::copy(z.row(0), z.row(0) + size_t(half) * z.t, x0.d.begin());
-    Act h = cl.pre(x0, pool);
-    // WaveNet
     const WaveNet& wn = cl.wn;
+    const int hid = wn.hidden;
+    const int layers = int(wn.in_layers.size());
     Act gall;
     if (g) gall = wn.cond(*g, pool);
-    Act skip(wn.hidden, z.t);
-    for (size_t l = 0; l < wn.in_layers.size(); ++l) {
-      Act xin = wn.in_layers[l](h, pool);
-      if (g) {
-        for (int c = 0; c < xin.c; ++c) {
-          const float v = gall.d[size_t(l) * 2 * wn.hidden + c];
-          float* r = xin.row(c);
-          for (int t = 0; t < xin.t; ++t) r[t] += v;
-        }
-      }
-      Act acts(wn.hidden, z.t);
-      auto gate = [&](int64_t c0, int64_t c1) {
-        for (int64_t c = c0; c < c1; ++c) {
-          tanh_sigmoid_gate(xin.row(int(c)), xin.row(int(c) + wn.hidden), z.t, acts.row(int(c)));
-        }
-      };
-      if (pool) {
-        pool->parallel_for(wn.hidden, gate, 8);
-      } else {
-        gate(0, wn.hidden);
-      }
-      const Act rs = wn.res_skip[l](acts, pool);
-      if (l + 1 < wn.in_layers.size()) {
-        for (int c = 0; c < wn.hidden; ++c) {
-          float* hr = h.row(c);
-          const float* r = rs.row(c);
-          float* s = skip.row(c);
-          const float* sr = rs.row(c + wn.hidden);
-          for (int t = 0; t < z.t; ++t) {
-            hr[t] += r[t];
-            s[t] += sr[t];
+    // h is double-buffered: a layer reads its neighbours' columns of h as context while they
+    // write their next h.
+    Act h(hid, t), h_next(hid, t), skip(hid, t);
+    for_parts(pool, t, parts, [&](int lo, int hi) {
+      const Act hp = cl.pre(columns(z, 0, half, lo, hi), nullptr);
+      for (int c = 0; c < hid; ++c) std::copy(hp.row(c), hp.row(c) + (hi - lo), h.row(c) + lo);
+    });
+    for (int l = 0; l < layers; ++l) {
+      const bool last = l + 1 == layers;
+      for_parts(pool, t, parts, [&](int lo, int hi) {
+        const int w = hi - lo;
+        Act xin = conv_columns(wn.in_layers[size_t(l)], h, 0, t, lo, hi);
+        if (g) {
+          for (int c = 0; c < xin.c; ++c) {
+            const float v = gall.d[size_t(l) * 2 * hid + c];
+            float* r = xin.row(c);
+            for (int i = 0; i < w; ++i) r[i] += v;
           }
         }
-      } else {
-        add_into(skip, rs);
-      }
-    }
-    const Act m = cl.post(skip, pool);
-    for (int c = 0; c < half; ++c) {
-      float* x1 = z.row(half + c);
-      const float* mr = m.row(c);
-      for (int t = 0; t < z.t; ++t) x1[t] -= mr[t];
+        Act acts(hid, w);
+        for (int c = 0; c < hid; ++c) {
+          tanh_sigmoid_gate(xin.row(c), xin.row(c + hid), w, acts.row(c));
+        }
+        const Act rs = wn.res_skip[size_t(l)](acts, nullptr);
+        if (!last) {
+          for (int c = 0; c < hid; ++c) {
+            const float* hr = h.row(c) + lo;
+            float* hn = h_next.row(c) + lo;
+            float* sk = skip.row(c) + lo;
+            const float* r = rs.row(c);
+            const float* sr = rs.row(c + hid);
+            for (int i = 0; i < w; ++i) {
+              hn[i] = hr[i] + r[i];
+              sk[i] += sr[i];
+            }
+          }
+          return;
+        }
+        // Last layer: skip only, then post and the coupling, all per column.
+        for (int c = 0; c < hid; ++c) {
+          float* sk = skip.row(c) + lo;
+          const float* r = rs.row(c);
+          for (int i = 0; i < w; ++i) sk[i] += r[i];
+        }
+        const Act m = cl.post(columns(skip, 0, hid, lo, hi), nullptr);
+        for (int c = 0; c < half; ++c) {
+          float* x1 = z.row(half + c) + lo;
+          const float* mr = m.row(c);
+          for (int i = 0; i < w; ++i) x1[i] -= mr[i];
+        }
+      });
+      if (!last) std::swap(h, h_next);
     }
   }
   return z;
