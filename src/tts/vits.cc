@@ -239,76 +239,77 @@ void resblock_range(const ResBlock& rb, const Act& x, int lo, int hi, float slop
   }
 }
 
-// Before the decoder, activations are short (one column per phoneme or frame) and each layer
-// is a few hundred microseconds: handing every matrix product to the pool separately spends
-// much of that in hand-offs. Instead each thread runs a whole layer (or stack of per-column
-// ops) over one time range: parts_for() ranges, one per thread, cut anywhere (convolutions
-// get their context from conv_columns(), so the values do not depend on the cut).
-constexpr int kMinPartColumns = 8;
-
-int parts_for(ThreadPool* pool, int t) {
-  if (!pool || pool->size() < 2) return 1;
-  return std::max(1, std::min(pool->size(), t / kMinPartColumns));
-}
-
-// Runs fn(lo, hi) for `parts` ranges covering [0, t), on the pool when parts > 1.
-template <class Fn>
-void for_parts(ThreadPool* pool, int t, int parts, Fn&& fn) {
-  if (parts <= 1) {
-    fn(0, t);
-    return;
-  }
-  pool->parallel_for(parts, [&](int64_t b, int64_t e) {
-    for (int64_t p = b; p < e; ++p) {
-      fn(int(int64_t(t) * p / parts), int(int64_t(t) * (p + 1) / parts));
-    }
-  });
-}
-
-// Input columns conv_columns() needs for output columns [lo, hi) of a length-`total`
-// activation: the conv's reach on each side, starting on its tile grid.
-struct Window {
-  int a = 0, b = 0;
-};
-Window conv_window(const Conv1d& c, int lo, int hi, int total) {
-  const double r = reach(c);
-  const int h = r > 0 ? int(std::ceil(r)) + 2 : 0;
-  const int align = c.wino.ready() ? c.wino.m() * c.dilation : 1;
-  return {std::max(0, lo - h) / align * align, std::min(total, hi + h)};
-}
-
-// Columns [lo, hi) of c(x) (stride 1, output as long as the input), on the calling thread, for
-// an input of `total` columns of which x holds [off, off + x.t) (at least conv_window()). The
-// slice starts on the conv's tile grid with its receptive field as context, so the values
-// equal the whole convolution's bit for bit (as for decoder chunks).
-Act conv_columns(const Conv1d& c, const Act& x, int off, int total, int lo, int hi) {
-  const Window w = conv_window(c, lo, hi, total);
-  if (w.a < off || w.b > off + x.t) throw Error("vits: convolution window outside its input");
-  Act ys;
-  if (w.a == off && w.b == off + x.t) {
-    ys = c(x, nullptr);
-  } else {
-    Act xs(x.c, w.b - w.a);
-    for (int ch = 0; ch < x.c; ++ch) {
-      std::copy(x.row(ch) + (w.a - off), x.row(ch) + (w.b - off), xs.row(ch));
-    }
-    ys = c(xs, nullptr);
-  }
-  if (ys.t != w.b - w.a) throw Error("vits: convolution changes the length");
-  if (lo == w.a && hi == w.b) return ys;
-  Act out(ys.c, hi - lo);
-  for (int ch = 0; ch < ys.c; ++ch) {
-    std::copy(ys.row(ch) + (lo - w.a), ys.row(ch) + (hi - w.a), out.row(ch));
-  }
-  return out;
-}
-
 // Rows [r0, r0 + n) and columns [lo, hi) of x as a new activation.
 Act columns(const Act& x, int r0, int n, int lo, int hi) {
   Act out(n, hi - lo);
   for (int c = 0; c < n; ++c) std::copy(x.row(r0 + c) + lo, x.row(r0 + c) + hi, out.row(c));
   return out;
 }
+
+// Before the decoder, activations are short (one column per phoneme or frame) and each layer
+// is a few hundred microseconds: handing every matrix product to the pool separately spends
+// much of that in hand-offs and leaves the Winograd transforms serial. Instead each thread runs
+// a whole layer (or a stack of per-column ops) over one time range, from the whole input of
+// the layer (conv_columns()), so the values do not depend on the cut. Ranges start on a
+// multiple of kPartAlign, where the Winograd layers before the decoder (m * dilation = 4) can
+// start without recomputing any context.
+constexpr int kMinPartColumns = 16;
+constexpr int kPartAlign = 8;
+
+int parts_for(ThreadPool* pool, int t) {
+  if (!pool || pool->size() < 2) return 1;
+  return std::max(1, std::min(pool->size(), t / kMinPartColumns));
+}
+
+// Runs fn(lo, hi) for `parts` non-empty ranges covering [0, t), on the pool when parts > 1.
+template <class Fn>
+void for_parts(ThreadPool* pool, int t, int parts, Fn&& fn) {
+  if (parts <= 1) {
+    fn(0, t);
+    return;
+  }
+  auto edge = [&](int64_t p) {
+    return p == parts ? t : int(int64_t(t) * p / parts / kPartAlign * kPartAlign);
+  };
+  pool->parallel_for(parts, [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) {
+      const int lo = edge(p), hi = edge(p + 1);
+      if (lo < hi) fn(lo, hi);
+    }
+  });
+}
+
+// Columns [lo, hi) of c(x) (stride 1, output as long as the input), on the calling thread,
+// equal bit for bit to those of the whole convolution. A 1x1 convolution takes just those
+// columns. A Winograd layer whose tile grid the range starts (and ends) on runs over exactly
+// those outputs from the input they read (every tile sees the same inputs as in the whole
+// layer). Otherwise the layer runs over a slice with its receptive field as context, starting
+// on its tile grid, and the extra outputs are dropped (as for decoder chunks).
+Act conv_columns(const Conv1d& c, const Act& x, int lo, int hi) {
+  const int total = x.t;
+  if (lo == 0 && hi == total) return c(x, nullptr);
+  if (c.k == 1 && c.pad == 0 && c.stride == 1) return c(columns(x, 0, x.c, lo, hi), nullptr);
+  if (c.wino.ready()) {
+    const int grid = c.wino.m() * c.dilation;
+    if (lo % grid == 0 && (hi % grid == 0 || hi == total)) {
+      // Output t reads input t + k * dilation - pad, k < c.k.
+      const int first = lo - c.pad, end = std::min(total, hi + c.dilation * (c.k - 1) - c.pad);
+      const Act xs = columns(x, 0, x.c, std::max(0, first), end);
+      Act y(c.cout, hi - lo);
+      c.wino.run(xs.d.data(), xs.t, std::max(0, -first), 1.f, c.b.empty() ? nullptr : c.b.data(),
+                 y.d.data(), y.t, nullptr, nullptr);
+      return y;
+    }
+  }
+  const double r = reach(c);
+  const int h = int(std::ceil(r)) + 2;
+  const int align = c.wino.ready() ? c.wino.m() * c.dilation : 1;
+  const int a = std::max(0, lo - h) / align * align, b = std::min(total, hi + h);
+  const Act ys = c(columns(x, 0, x.c, a, b), nullptr);
+  if (ys.t != b - a) throw Error("vits: convolution changes the length");
+  return columns(ys, 0, ys.c, lo - a, hi - a);
+}
+
 
 }  // namespace
 
@@ -401,7 +402,7 @@ Act VitsModel::flow_reverse(Act z, const Act* g, ThreadPool* pool) const {
       const bool last = l + 1 == layers;
       for_parts(pool, t, parts, [&](int lo, int hi) {
         const int w = hi - lo;
-        Act xin = conv_columns(wn.in_layers[size_t(l)], h, 0, t, lo, hi);
+        Act xin = conv_columns(wn.in_layers[size_t(l)], h, lo, hi);
         if (g) {
           for (int c = 0; c < xin.c; ++c) {
             const float v = gall.d[size_t(l) * 2 * hid + c];
