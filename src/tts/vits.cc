@@ -18,29 +18,6 @@
 namespace omni::tts {
 namespace {
 
-// Relative-position multi-head self-attention (VITS attentions.MultiHeadAttention with
-// window_size, heads sharing the relative embeddings, no mask: batch 1, full length). Heads are
-// independent: one per thread.
-Act attention(const MultiHeadAttention& a, const Act& x, ThreadPool* pool) {
-  const Act q = a.q(x, pool), k = a.k(x, pool), v = a.v(x, pool);
-  const int t = x.t, heads = a.n_heads, hd = x.c / heads;
-  const float scale = 1.f / std::sqrt(float(hd));
-  Act out(x.c, t);
-  auto run = [&](int64_t h0, int64_t h1) {
-    for (int64_t hh = h0; hh < h1; ++hh) {
-      const int r0 = int(hh) * hd;
-      rel_attention_head(q.row(r0), k.row(r0), v.row(r0), t, hd, scale, a.emb_rel_k.data(),
-                         a.emb_rel_v.data(), a.window, out.row(r0));
-    }
-  };
-  if (pool) {
-    pool->parallel_for(heads, run);
-  } else {
-    run(0, heads);
-  }
-  return a.o(out, pool);
-}
-
 // Runs fn(t0, t1) over blocks of at most kColumnBlock time columns of x, on the pool when x is
 // big enough. For per-column work (LayerNorm over channels, elementwise ops), so results do not
 // depend on the split.
@@ -83,20 +60,6 @@ void layer_norm_columns(const ChannelLayerNorm& ln, Act& x, int t0, int t1) {
     const float g = ln.gamma[c], bb = ln.beta[c];
     for (int t = 0; t < w; ++t) r[t] = (r[t] - mean[t]) * var[t] * g + bb;
   }
-}
-
-// x = LayerNorm(x + y) (y may be null), split over time columns.
-void add_norm(const ChannelLayerNorm& ln, Act& x, const Act* y, ThreadPool* pool) {
-  for_columns(pool, x, [&](int t0, int t1) {
-    if (y) {
-      for (int c = 0; c < x.c; ++c) {
-        float* r = x.row(c);
-        const float* s = y->row(c);
-        for (int t = t0; t < t1; ++t) r[t] += s[t];
-      }
-    }
-    layer_norm_columns(ln, x, t0, t1);
-  });
 }
 
 // y = gelu(LayerNorm(y)), then res += y if res is given, split over time columns.
@@ -246,6 +209,27 @@ Act columns(const Act& x, int r0, int n, int lo, int hi) {
   return out;
 }
 
+// dst[:, lo + i] = src[:, i] for every column i of src.
+void put_columns(const Act& src, Act& dst, int lo) {
+  for (int c = 0; c < src.c; ++c) std::copy(src.row(c), src.row(c) + src.t, dst.row(c) + lo);
+}
+
+// dst[:, lo + i] += src[:, i] (dst + src, the order of the residual adds it replaces).
+void add_columns(const Act& src, Act& dst, int lo) {
+  for (int c = 0; c < src.c; ++c) {
+    float* r = dst.row(c) + lo;
+    const float* a = src.row(c);
+    for (int i = 0; i < src.t; ++i) r[i] += a[i];
+  }
+}
+
+// ChannelLayerNorm of columns [lo, hi) of x.
+void norm_columns(const ChannelLayerNorm& ln, Act& x, int lo, int hi) {
+  for (int t0 = lo; t0 < hi; t0 += kColumnBlock) {
+    layer_norm_columns(ln, x, t0, std::min(hi, t0 + kColumnBlock));
+  }
+}
+
 // Before the decoder, activations are short (one column per phoneme or frame) and each layer
 // is a few hundred microseconds: handing every matrix product to the pool separately spends
 // much of that in hand-offs and leaves the Winograd transforms serial. Instead each thread runs
@@ -326,15 +310,54 @@ Act VitsModel::encode(std::span<const int64_t> ids, Act* hidden, ThreadPool* poo
     const float* row = e.emb.data() + size_t(ids[i]) * e.hidden;
     for (int c = 0; c < e.hidden; ++c) x.row(c)[i] = row[c] * s;
   }
-  for (size_t l = 0; l < e.attn.size(); ++l) {
-    Act y = attention(e.attn[l], x, pool);
-    add_norm(e.norm1[l], x, &y, pool);
-    Act f = e.ffn[l].conv1(x, pool);
-    relu(f);
-    e.ffn[l].conv2.accumulate(f, x, pool);
-    add_norm(e.norm2[l], x, nullptr, pool);
+  // Per layer: q, k, v (per column) | heads (one per thread) | o, add, norm (per column) |
+  // conv1, relu | conv2, add, norm and the next layer's q, k, v (or the projection).
+  const int ch = e.hidden, layers = int(e.attn.size());
+  const int parts = parts_for(pool, t);
+  Act q(ch, t), k(ch, t), v(ch, t), att(ch, t), stats(e.proj.cout, t);
+  Act f(layers ? e.ffn[0].conv1.cout : 0, t);
+  auto project = [&](int l, int lo, int hi) {
+    if (l == layers) return put_columns(conv_columns(e.proj, x, lo, hi), stats, lo);
+    const MultiHeadAttention& a = e.attn[size_t(l)];
+    put_columns(conv_columns(a.q, x, lo, hi), q, lo);
+    put_columns(conv_columns(a.k, x, lo, hi), k, lo);
+    put_columns(conv_columns(a.v, x, lo, hi), v, lo);
+  };
+  for_parts(pool, t, parts, [&](int lo, int hi) { project(0, lo, hi); });
+  for (int l = 0; l < layers; ++l) {
+    const MultiHeadAttention& a = e.attn[size_t(l)];
+    const int heads = a.n_heads, hd = ch / heads;
+    const float scale = 1.f / std::sqrt(float(hd));
+    auto head = [&](int64_t h0, int64_t h1) {
+      for (int64_t hh = h0; hh < h1; ++hh) {
+        const int r0 = int(hh) * hd;
+        rel_attention_head(q.row(r0), k.row(r0), v.row(r0), t, hd, scale, a.emb_rel_k.data(),
+                           a.emb_rel_v.data(), a.window, att.row(r0));
+      }
+    };
+    if (parts > 1) {
+      pool->parallel_for(heads, head);
+    } else {
+      head(0, heads);
+    }
+    for_parts(pool, t, parts, [&](int lo, int hi) {
+      add_columns(conv_columns(a.o, att, lo, hi), x, lo);
+      norm_columns(e.norm1[size_t(l)], x, lo, hi);
+    });
+    const Ffn& ffn = e.ffn[size_t(l)];
+    for_parts(pool, t, parts, [&](int lo, int hi) {
+      Act y = conv_columns(ffn.conv1, x, lo, hi);
+      relu(y);
+      put_columns(y, f, lo);
+    });
+    // x's columns are only read by their own range here (conv2 reads f): updated in place.
+    for_parts(pool, t, parts, [&](int lo, int hi) {
+      add_columns(conv_columns(ffn.conv2, f, lo, hi), x, lo);
+      norm_columns(e.norm2[size_t(l)], x, lo, hi);
+      project(l + 1, lo, hi);
+    });
   }
-  Act stats = e.proj(x, pool);
+  if (layers == 0) for_parts(pool, t, parts, [&](int lo, int hi) { project(0, lo, hi); });
   *hidden = std::move(x);
   return stats;
 }
