@@ -77,16 +77,6 @@ void norm_gelu(const ChannelLayerNorm& ln, Act& y, Act* res, ThreadPool* pool) {
   });
 }
 
-// DDSConv: residual stack of depthwise dilated conv -> LN -> GELU -> 1x1 -> LN -> GELU.
-void dds_forward(const DdsConv& d, Act& x, ThreadPool* pool) {
-  for (size_t i = 0; i < d.sep.size(); ++i) {
-    Act y = d.sep[i](x, pool);
-    norm_gelu(d.norm1[i], y, nullptr, pool);
-    y = d.pointwise[i](y, pool);
-    norm_gelu(d.norm2[i], y, &x, pool);
-  }
-}
-
 double softplus(double v) { return std::log1p(std::exp(-std::fabs(v))) + std::max(v, 0.0); }
 
 // Inverse rational-quadratic spline with linear tails (VITS transforms.py), one element.
@@ -366,36 +356,99 @@ std::vector<float> VitsModel::predict_logw(const Act& hidden, const Act* g, floa
                                            std::mt19937_64& rng, ThreadPool* pool) const {
   const DurationPredictor& dp = dp_;
   const int t = hidden.t;
-  Act x = dp.pre(hidden, pool);
-  if (g) add_bias_rows(x, dp.cond(*g, pool));
-  dds_forward(dp.convs, x, pool);
-  const Act cond = dp.proj(x, pool);
+  const int parts = parts_for(pool, t);
   // z: [2, t] noise scaled by noise_w (exactly zero when noise_w is 0).
   Act z(2, t);
   if (noise_w != 0.f) {
     std::normal_distribution<float> normal(0.f, 1.f);
     for (float& v : z.d) v = normal(rng) * noise_w;
   }
-  for (const ConvFlow& cf : dp.flows) {
-    flip_channels(z);
-    // ConvFlow reverse: x0 conditions a spline applied inversely to x1.
-    Act x0(1, t);
-    std::copy(z.row(0), z.row(0) + t, x0.row(0));
-    Act h = cf.pre(x0, pool);
-    add_into(h, cond);
-    dds_forward(cf.convs, h, pool);
-    const Act p = cf.proj(h, pool);
+  Act gb;
+  if (g) gb = dp.cond(*g, pool);
+  // One time range per thread through every layer: the DDSConv layers read their neighbours'
+  // columns (double-buffered: cur -> other), everything else is per column. The last region
+  // of a stack also runs what follows it up to the next stack (tail(result, lo, hi)).
+  auto dds = [&](const DdsConv& d, Act& cur, Act& other, auto&& tail) {
+    const size_t layers = d.sep.size();
+    if (layers == 0) for_parts(pool, t, parts, [&](int lo, int hi) { tail(cur, lo, hi); });
+    for (size_t i = 0; i < layers; ++i) {
+      for_parts(pool, t, parts, [&](int lo, int hi) {
+        Act y = conv_columns(d.sep[i], cur, lo, hi);
+        norm_gelu(d.norm1[i], y, nullptr, nullptr);
+        y = d.pointwise[i](y, nullptr);
+        norm_gelu(d.norm2[i], y, nullptr, nullptr);
+        // other = cur + y (the residual add of norm_gelu(.., &x, ..)).
+        for (int c = 0; c < y.c; ++c) {
+          const float* xr = cur.row(c) + lo;
+          const float* yr = y.row(c);
+          float* o = other.row(c) + lo;
+          for (int j = 0; j < y.t; ++j) o[j] = xr[j] + yr[j];
+        }
+        if (i + 1 == layers) tail(other, lo, hi);
+      });
+      std::swap(cur, other);
+    }
+  };
+  auto flip_columns = [&](int lo, int hi) {
+    std::swap_ranges(z.row(0) + lo, z.row(0) + hi, z.row(1) + lo);
+  };
+  const size_t nf = dp.flows.size();
+  Act cond(dp.proj.cout, t);
+  std::vector<Act> flow_in;  // each flow's input h (written while the previous stack runs)
+  for (const ConvFlow& cf : dp.flows) flow_in.emplace_back(cf.pre.cout, t);
+  // ConvFlow reverse, first part: x0 (row 0 after the flip) conditions h = pre(x0) + cond.
+  auto start_flow = [&](size_t fi, int lo, int hi) {
+    flip_columns(lo, hi);
+    const Act hp = dp.flows[fi].pre(columns(z, 0, 1, lo, hi), nullptr);
+    for (int c = 0; c < hp.c; ++c) {
+      float* o = flow_in[fi].row(c) + lo;
+      const float* hr = hp.row(c);
+      const float* cr = cond.row(c) + lo;
+      for (int j = 0; j < hp.t; ++j) o[j] = hr[j] + cr[j];
+    }
+  };
+  // Second part: the spline applied inversely to x1 (row 1), parameters from proj(h).
+  auto finish_flow = [&](size_t fi, const Act& h, int lo, int hi) {
+    const ConvFlow& cf = dp.flows[fi];
+    const Act p = cf.proj(columns(h, 0, h.c, lo, hi), nullptr);
     const int np = 3 * cf.num_bins - 1;
     const float pscale = 1.f / std::sqrt(float(cf.filter));
     std::vector<float> params(static_cast<size_t>(np));
     float* x1 = z.row(1);
-    for (int i = 0; i < t; ++i) {
-      for (int k = 0; k < np; ++k) params[k] = p.row(k)[i];
+    for (int i = lo; i < hi; ++i) {
+      for (int k = 0; k < np; ++k) params[size_t(k)] = p.row(k)[i - lo];
       // widths and heights are scaled by 1/sqrt(filter); derivatives are not.
       x1[i] = rq_spline_inverse(x1[i], params.data(), cf.num_bins, cf.tail_bound, pscale);
     }
+  };
+  Act x(dp.pre.cout, t), other(dp.pre.cout, t);
+  for_parts(pool, t, parts, [&](int lo, int hi) {
+    Act y = conv_columns(dp.pre, hidden, lo, hi);
+    if (g) {
+      for (int c = 0; c < y.c; ++c) {
+        const float v = gb.d[size_t(c)];
+        for (int j = 0; j < y.t; ++j) y.row(c)[j] += v;
+      }
+    }
+    put_columns(y, x, lo);
+  });
+  dds(dp.convs, x, other, [&](const Act& res, int lo, int hi) {
+    put_columns(conv_columns(dp.proj, res, lo, hi), cond, lo);
+    if (nf > 0) start_flow(0, lo, hi);
+  });
+  Act h_other;
+  for (size_t fi = 0; fi < nf; ++fi) {
+    h_other = Act(flow_in[fi].c, t);
+    dds(dp.flows[fi].convs, flow_in[fi], h_other, [&](const Act& res, int lo, int hi) {
+      finish_flow(fi, res, lo, hi);
+      if (fi + 1 < nf) {
+        start_flow(fi + 1, lo, hi);
+      } else {
+        flip_columns(lo, hi);
+      }
+    });
   }
-  flip_channels(z);
+  if (nf == 0) flip_channels(z);
   std::vector<float> logw(static_cast<size_t>(t));
   for (int i = 0; i < t; ++i) {
     logw[i] = (z.row(0)[i] - dp.affine_m[0]) * std::exp(dp.affine_exp_arg[0]);
