@@ -285,6 +285,35 @@ Act conv_columns(const Conv1d& c, const Act& x, int lo, int hi) {
 }
 
 
+// c(x) with one time range per thread (conv_columns()) where the output is as long as the
+// input: the whole convolution on each thread instead of a hand-off per GEMM, same bits.
+Act conv_parts(const Conv1d& c, const Act& x, ThreadPool* pool) {
+  const int parts = parts_for(pool, x.t);
+  if (parts <= 1 || c.stride != 1 || 2 * c.pad != c.dilation * (c.k - 1)) return c(x, pool);
+  Act y(c.cout, x.t);
+  for_parts(pool, x.t, parts,
+            [&](int lo, int hi) { put_columns(conv_columns(c, x, lo, hi), y, lo); });
+  return y;
+}
+
+// Runs fn(e0, e1) over blocks of kElementBlock elements of [0, n), on the pool when n is big.
+// For elementwise work (results do not depend on the split).
+constexpr size_t kElementBlock = 8192;
+template <class Fn>
+void for_blocks(ThreadPool* pool, size_t n, Fn&& fn) {
+  const int64_t blocks = int64_t((n + kElementBlock - 1) / kElementBlock);
+  auto run = [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      fn(size_t(i) * kElementBlock, std::min(n, size_t(i + 1) * kElementBlock));
+    }
+  };
+  if (pool && pool->size() > 1 && blocks >= 8) {
+    pool->parallel_for(blocks, run, 2);
+  } else {
+    run(0, blocks);
+  }
+}
+
 }  // namespace
 
 Act VitsModel::encode(std::span<const int64_t> ids, Act* hidden, ThreadPool* pool) const {
@@ -526,7 +555,7 @@ Act VitsModel::flow_reverse(Act z, const Act* g, ThreadPool* pool) const {
 
 std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* pool) const {
   const Decoder& d = dec_;
-  Act x = d.conv_pre(z, pool);
+  Act x = conv_parts(d.conv_pre, z, pool);
   if (g) add_bias_rows(x, d.cond(*g, pool));
   for (size_t i = 0; i < d.ups.size(); ++i) {
     x = d.ups[i](x, pool, d.lrelu_slope);
@@ -560,26 +589,31 @@ std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* poo
       for (int j = 0; j < nk; ++j)
         outs[size_t(j)] = resblock_forward(d.resblocks[i * nk + j], x, pool, d.lrelu_slope);
     }
-    // Mean of the blocks in one pass, in place in the first (same order: ((o0 + o1) + o2) / 3).
+    // Mean of the blocks, in place in the first (same order: ((o0 + o1) + o2) / 3), block by
+    // block so each block of o0 stays in cache over the sums, split over the threads.
     const float inv = 1.f / float(d.kernels_per_up);
     float* s0 = outs[0].d.data();
     const size_t len = outs[0].d.size();
-    for (int j = 1; j < nk; ++j) {
-      const float* sj = outs[size_t(j)].d.data();
-      if (j + 1 < nk) {
-        for (size_t e = 0; e < len; ++e) s0[e] += sj[e];
-      } else {
-        for (size_t e = 0; e < len; ++e) s0[e] = (s0[e] + sj[e]) * inv;
+    for_blocks(pool, len, [&](size_t e0, size_t e1) {
+      for (int j = 1; j < nk; ++j) {
+        const float* sj = outs[size_t(j)].d.data();
+        if (j + 1 < nk) {
+          for (size_t e = e0; e < e1; ++e) s0[e] += sj[e];
+        } else {
+          for (size_t e = e0; e < e1; ++e) s0[e] = (s0[e] + sj[e]) * inv;
+        }
       }
-    }
-    if (nk == 1) {
-      for (size_t e = 0; e < len; ++e) s0[e] *= inv;
-    }
+      if (nk == 1) {
+        for (size_t e = e0; e < e1; ++e) s0[e] *= inv;
+      }
+    });
     x = std::move(outs[0]);
   }
   const Act y = d.conv_post(x, pool, d.final_lrelu_slope);
   std::vector<float> audio(y.d.size());
-  tanh_array(y.d.data(), int64_t(y.d.size()), audio.data());
+  for_blocks(pool, y.d.size(), [&](size_t e0, size_t e1) {
+    tanh_array(y.d.data() + e0, int64_t(e1 - e0), audio.data() + e0);
+  });
   return audio;
 }
 
