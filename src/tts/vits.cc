@@ -199,8 +199,12 @@ Act columns(const Act& x, int r0, int n, int lo, int hi) {
   return out;
 }
 
-// dst[:, lo + i] = src[:, i] for every column i of src.
-void put_columns(const Act& src, Act& dst, int lo) {
+// dst[:, lo + i] = src[:, i] for every column i of src (src moved in whole when it covers dst).
+void put_columns(Act&& src, Act& dst, int lo) {
+  if (lo == 0 && src.t == dst.t && src.c == dst.c) {
+    dst = std::move(src);
+    return;
+  }
   for (int c = 0; c < src.c; ++c) std::copy(src.row(c), src.row(c) + src.t, dst.row(c) + lo);
 }
 
@@ -211,6 +215,13 @@ void add_columns(const Act& src, Act& dst, int lo) {
     const float* a = src.row(c);
     for (int i = 0; i < src.t; ++i) r[i] += a[i];
   }
+}
+
+// Columns [lo, hi) of x: x itself for all of them, else a copy in tmp.
+const Act& columns_of(const Act& x, int lo, int hi, Act& tmp) {
+  if (lo == 0 && hi == x.t) return x;
+  tmp = columns(x, 0, x.c, lo, hi);
+  return tmp;
 }
 
 // ChannelLayerNorm of columns [lo, hi) of x.
@@ -262,7 +273,10 @@ void for_parts(ThreadPool* pool, int t, int parts, Fn&& fn) {
 Act conv_columns(const Conv1d& c, const Act& x, int lo, int hi) {
   const int total = x.t;
   if (lo == 0 && hi == total) return c(x, nullptr);
-  if (c.k == 1 && c.pad == 0 && c.stride == 1) return c(columns(x, 0, x.c, lo, hi), nullptr);
+  if (c.k == 1 && c.pad == 0 && c.stride == 1) {
+    Act tmp;
+    return c(columns_of(x, lo, hi, tmp), nullptr);
+  }
   if (c.wino.ready()) {
     const int grid = c.wino.m() * c.dilation;
     if (lo % grid == 0 && (hi % grid == 0 || hi == total)) {
@@ -284,6 +298,16 @@ Act conv_columns(const Conv1d& c, const Act& x, int lo, int hi) {
   return columns(ys, 0, ys.c, lo - a, hi - a);
 }
 
+
+// dst[:, lo:hi) += columns [lo, hi) of c(x); for all columns, added in the convolution's
+// output pass (the same bits: (conv + bias) + dst).
+void add_conv_columns(const Conv1d& c, const Act& x, int lo, int hi, Act& dst) {
+  if (lo == 0 && hi == x.t && dst.t == x.t) {
+    c.accumulate(x, dst, nullptr);
+    return;
+  }
+  add_columns(conv_columns(c, x, lo, hi), dst, lo);
+}
 
 // c(x) with one time range per thread (conv_columns()) where the output is as long as the
 // input: the whole convolution on each thread instead of a hand-off per GEMM, same bits.
@@ -360,18 +384,18 @@ Act VitsModel::encode(std::span<const int64_t> ids, Act* hidden, ThreadPool* poo
       head(0, heads);
     }
     for_parts(pool, t, parts, [&](int lo, int hi) {
-      add_columns(conv_columns(a.o, att, lo, hi), x, lo);
+      add_conv_columns(a.o, att, lo, hi, x);
       norm_columns(e.norm1[size_t(l)], x, lo, hi);
     });
     const Ffn& ffn = e.ffn[size_t(l)];
     for_parts(pool, t, parts, [&](int lo, int hi) {
       Act y = conv_columns(ffn.conv1, x, lo, hi);
       relu(y);
-      put_columns(y, f, lo);
+      put_columns(std::move(y), f, lo);
     });
     // x's columns are only read by their own range here (conv2 reads f): updated in place.
     for_parts(pool, t, parts, [&](int lo, int hi) {
-      add_columns(conv_columns(ffn.conv2, f, lo, hi), x, lo);
+      add_conv_columns(ffn.conv2, f, lo, hi, x);
       norm_columns(e.norm2[size_t(l)], x, lo, hi);
       project(l + 1, lo, hi);
     });
@@ -439,7 +463,8 @@ std::vector<float> VitsModel::predict_logw(const Act& hidden, const Act* g, floa
   // Second part: the spline applied inversely to x1 (row 1), parameters from proj(h).
   auto finish_flow = [&](size_t fi, const Act& h, int lo, int hi) {
     const ConvFlow& cf = dp.flows[fi];
-    const Act p = cf.proj(columns(h, 0, h.c, lo, hi), nullptr);
+    Act tmp;
+    const Act p = cf.proj(columns_of(h, lo, hi, tmp), nullptr);
     const int np = 3 * cf.num_bins - 1;
     const float pscale = 1.f / std::sqrt(float(cf.filter));
     std::vector<float> params(static_cast<size_t>(np));
@@ -459,7 +484,7 @@ std::vector<float> VitsModel::predict_logw(const Act& hidden, const Act* g, floa
         for (int j = 0; j < y.t; ++j) y.row(c)[j] += v;
       }
     }
-    put_columns(y, x, lo);
+    put_columns(std::move(y), x, lo);
   });
   dds(dp.convs, x, other, [&](const Act& res, int lo, int hi) {
     put_columns(conv_columns(dp.proj, res, lo, hi), cond, lo);
@@ -496,12 +521,12 @@ Act VitsModel::flow_reverse(Act z, const Act* g, ThreadPool* pool) const {
     const int layers = int(wn.in_layers.size());
     Act gall;
     if (g) gall = wn.cond(*g, pool);
-    // h is double-buffered: a layer reads its neighbours' columns of h as context while they
-    // write their next h.
-    Act h(hid, t), h_next(hid, t), skip(hid, t);
+    // With several ranges h is double-buffered: a layer reads its neighbours' columns of h as
+    // context while they write their next h.
+    Act h(hid, t), h_next(parts > 1 ? hid : 0, parts > 1 ? t : 0), skip(hid, t);
+    Act& hn_act = parts > 1 ? h_next : h;  // one range: in place
     for_parts(pool, t, parts, [&](int lo, int hi) {
-      const Act hp = cl.pre(columns(z, 0, half, lo, hi), nullptr);
-      for (int c = 0; c < hid; ++c) std::copy(hp.row(c), hp.row(c) + (hi - lo), h.row(c) + lo);
+      put_columns(cl.pre(columns(z, 0, half, lo, hi), nullptr), h, lo);
     });
     for (int l = 0; l < layers; ++l) {
       const bool last = l + 1 == layers;
@@ -523,7 +548,7 @@ Act VitsModel::flow_reverse(Act z, const Act* g, ThreadPool* pool) const {
         if (!last) {
           for (int c = 0; c < hid; ++c) {
             const float* hr = h.row(c) + lo;
-            float* hn = h_next.row(c) + lo;
+            float* hn = hn_act.row(c) + lo;
             float* sk = skip.row(c) + lo;
             const float* r = rs.row(c);
             const float* sr = rs.row(c + hid);
@@ -540,14 +565,15 @@ Act VitsModel::flow_reverse(Act z, const Act* g, ThreadPool* pool) const {
           const float* r = rs.row(c);
           for (int i = 0; i < w; ++i) sk[i] += r[i];
         }
-        const Act m = cl.post(columns(skip, 0, hid, lo, hi), nullptr);
+        Act tmp;
+        const Act m = cl.post(columns_of(skip, lo, hi, tmp), nullptr);
         for (int c = 0; c < half; ++c) {
           float* x1 = z.row(half + c) + lo;
           const float* mr = m.row(c);
           for (int i = 0; i < w; ++i) x1[i] -= mr[i];
         }
       });
-      if (!last) std::swap(h, h_next);
+      if (!last && parts > 1) std::swap(h, h_next);
     }
   }
   return z;
