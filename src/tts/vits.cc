@@ -238,23 +238,28 @@ void norm_columns(const ChannelLayerNorm& ln, Act& x, int lo, int hi) {
 // the layer (conv_columns()), so the values do not depend on the cut. Ranges start on a
 // multiple of kPartAlign, where the Winograd layers before the decoder (m * dilation = 4) can
 // start without recomputing any context.
-constexpr int kMinPartColumns = 16;
 constexpr int kPartAlign = 8;
+// Winograd layers (m * dilation = 4) run their GEMMs on 32-column kernel tiles of tile groups:
+// ranges of a multiple of 4 * 32 columns keep the ranges from adding partial kernel tiles.
+// Shorter activations run such a layer whole, its GEMMs split over the pool.
+constexpr int kWinogradPartAlign = 128;
 
-int parts_for(ThreadPool* pool, int t) {
+// How many ranges of `align` columns (at least) to cut t columns into: one per thread.
+int parts_for(ThreadPool* pool, int t, int align = kPartAlign) {
   if (!pool || pool->size() < 2) return 1;
-  return std::max(1, std::min(pool->size(), t / kMinPartColumns));
+  return std::max(1, std::min(pool->size(), t / std::max(align, 16)));
 }
 
-// Runs fn(lo, hi) for `parts` non-empty ranges covering [0, t), on the pool when parts > 1.
+// Runs fn(lo, hi) for `parts` ranges covering [0, t), starting on multiples of `align`, on
+// the pool when parts > 1.
 template <class Fn>
-void for_parts(ThreadPool* pool, int t, int parts, Fn&& fn) {
+void for_parts(ThreadPool* pool, int t, int parts, Fn&& fn, int align = kPartAlign) {
   if (parts <= 1) {
     fn(0, t);
     return;
   }
   auto edge = [&](int64_t p) {
-    return p == parts ? t : int(int64_t(t) * p / parts / kPartAlign * kPartAlign);
+    return p == parts ? t : int(int64_t(t) * p / parts / align * align);
   };
   pool->parallel_for(parts, [&](int64_t b, int64_t e) {
     for (int64_t p = b; p < e; ++p) {
@@ -264,15 +269,16 @@ void for_parts(ThreadPool* pool, int t, int parts, Fn&& fn) {
   });
 }
 
-// Columns [lo, hi) of c(x) (stride 1, output as long as the input), on the calling thread,
+// Columns [lo, hi) of c(x) (stride 1, output as long as the input), on the calling thread
+// (all columns: on whole_pool),
 // equal bit for bit to those of the whole convolution. A 1x1 convolution takes just those
 // columns. A Winograd layer whose tile grid the range starts (and ends) on runs over exactly
 // those outputs from the input they read (every tile sees the same inputs as in the whole
 // layer). Otherwise the layer runs over a slice with its receptive field as context, starting
 // on its tile grid, and the extra outputs are dropped (as for decoder chunks).
-Act conv_columns(const Conv1d& c, const Act& x, int lo, int hi) {
+Act conv_columns(const Conv1d& c, const Act& x, int lo, int hi, ThreadPool* whole_pool) {
   const int total = x.t;
-  if (lo == 0 && hi == total) return c(x, nullptr);
+  if (lo == 0 && hi == total) return c(x, whole_pool);
   if (c.k == 1 && c.pad == 0 && c.stride == 1) {
     Act tmp;
     return c(columns_of(x, lo, hi, tmp), nullptr);
@@ -301,22 +307,25 @@ Act conv_columns(const Conv1d& c, const Act& x, int lo, int hi) {
 
 // dst[:, lo:hi) += columns [lo, hi) of c(x); for all columns, added in the convolution's
 // output pass (the same bits: (conv + bias) + dst).
-void add_conv_columns(const Conv1d& c, const Act& x, int lo, int hi, Act& dst) {
+void add_conv_columns(const Conv1d& c, const Act& x, int lo, int hi, Act& dst,
+                      ThreadPool* whole_pool) {
   if (lo == 0 && hi == x.t && dst.t == x.t) {
-    c.accumulate(x, dst, nullptr);
+    c.accumulate(x, dst, whole_pool);
     return;
   }
-  add_columns(conv_columns(c, x, lo, hi), dst, lo);
+  add_columns(conv_columns(c, x, lo, hi, nullptr), dst, lo);
 }
 
 // c(x) with one time range per thread (conv_columns()) where the output is as long as the
 // input: the whole convolution on each thread instead of a hand-off per GEMM, same bits.
 Act conv_parts(const Conv1d& c, const Act& x, ThreadPool* pool) {
-  const int parts = parts_for(pool, x.t);
+  const int parts = parts_for(pool, x.t, kWinogradPartAlign);
   if (parts <= 1 || c.stride != 1 || 2 * c.pad != c.dilation * (c.k - 1)) return c(x, pool);
   Act y(c.cout, x.t);
-  for_parts(pool, x.t, parts,
-            [&](int lo, int hi) { put_columns(conv_columns(c, x, lo, hi), y, lo); });
+  for_parts(
+      pool, x.t, parts,
+      [&](int lo, int hi) { put_columns(conv_columns(c, x, lo, hi, nullptr), y, lo); },
+      kWinogradPartAlign);
   return y;
 }
 
@@ -357,14 +366,15 @@ Act VitsModel::encode(std::span<const int64_t> ids, Act* hidden, ThreadPool* poo
   // conv1, relu | conv2, add, norm and the next layer's q, k, v (or the projection).
   const int ch = e.hidden, layers = int(e.attn.size());
   const int parts = parts_for(pool, t);
+  ThreadPool* inner = parts > 1 ? nullptr : pool;  // for a single range: inside its layers
   Act q(ch, t), k(ch, t), v(ch, t), att(ch, t), stats(e.proj.cout, t);
   Act f(layers ? e.ffn[0].conv1.cout : 0, t);
   auto project = [&](int l, int lo, int hi) {
-    if (l == layers) return put_columns(conv_columns(e.proj, x, lo, hi), stats, lo);
+    if (l == layers) return put_columns(conv_columns(e.proj, x, lo, hi, inner), stats, lo);
     const MultiHeadAttention& a = e.attn[size_t(l)];
-    put_columns(conv_columns(a.q, x, lo, hi), q, lo);
-    put_columns(conv_columns(a.k, x, lo, hi), k, lo);
-    put_columns(conv_columns(a.v, x, lo, hi), v, lo);
+    put_columns(conv_columns(a.q, x, lo, hi, inner), q, lo);
+    put_columns(conv_columns(a.k, x, lo, hi, inner), k, lo);
+    put_columns(conv_columns(a.v, x, lo, hi, inner), v, lo);
   };
   for_parts(pool, t, parts, [&](int lo, int hi) { project(0, lo, hi); });
   for (int l = 0; l < layers; ++l) {
@@ -384,18 +394,28 @@ Act VitsModel::encode(std::span<const int64_t> ids, Act* hidden, ThreadPool* poo
       head(0, heads);
     }
     for_parts(pool, t, parts, [&](int lo, int hi) {
-      add_conv_columns(a.o, att, lo, hi, x);
+      add_conv_columns(a.o, att, lo, hi, x, inner);
       norm_columns(e.norm1[size_t(l)], x, lo, hi);
     });
     const Ffn& ffn = e.ffn[size_t(l)];
-    for_parts(pool, t, parts, [&](int lo, int hi) {
-      Act y = conv_columns(ffn.conv1, x, lo, hi);
-      relu(y);
-      put_columns(std::move(y), f, lo);
-    });
+    // The FFN's convolutions are Winograd layers: in ranges only on long inputs (see
+    // kWinogradPartAlign), else whole with their GEMMs on the pool.
+    const int ffn_parts = parts_for(pool, t, kWinogradPartAlign);
+    ThreadPool* ffn_inner = ffn_parts > 1 ? nullptr : pool;
+    for_parts(
+        pool, t, ffn_parts,
+        [&](int lo, int hi) {
+          Act y = conv_columns(ffn.conv1, x, lo, hi, ffn_inner);
+          relu(y);
+          put_columns(std::move(y), f, lo);
+        },
+        kWinogradPartAlign);
     // x's columns are only read by their own range here (conv2 reads f): updated in place.
+    for_parts(
+        pool, t, ffn_parts,
+        [&](int lo, int hi) { add_conv_columns(ffn.conv2, f, lo, hi, x, ffn_inner); },
+        kWinogradPartAlign);
     for_parts(pool, t, parts, [&](int lo, int hi) {
-      add_conv_columns(ffn.conv2, f, lo, hi, x);
       norm_columns(e.norm2[size_t(l)], x, lo, hi);
       project(l + 1, lo, hi);
     });
@@ -410,6 +430,7 @@ std::vector<float> VitsModel::predict_logw(const Act& hidden, const Act* g, floa
   const DurationPredictor& dp = dp_;
   const int t = hidden.t;
   const int parts = parts_for(pool, t);
+  ThreadPool* inner = parts > 1 ? nullptr : pool;  // for a single range: inside its layers
   // z: [2, t] noise scaled by noise_w (exactly zero when noise_w is 0).
   Act z(2, t);
   if (noise_w != 0.f) {
@@ -426,10 +447,10 @@ std::vector<float> VitsModel::predict_logw(const Act& hidden, const Act* g, floa
     if (layers == 0) for_parts(pool, t, parts, [&](int lo, int hi) { tail(cur, lo, hi); });
     for (size_t i = 0; i < layers; ++i) {
       for_parts(pool, t, parts, [&](int lo, int hi) {
-        Act y = conv_columns(d.sep[i], cur, lo, hi);
-        norm_gelu(d.norm1[i], y, nullptr, nullptr);
-        y = d.pointwise[i](y, nullptr);
-        norm_gelu(d.norm2[i], y, nullptr, nullptr);
+        Act y = conv_columns(d.sep[i], cur, lo, hi, inner);
+        norm_gelu(d.norm1[i], y, nullptr, inner);
+        y = d.pointwise[i](y, inner);
+        norm_gelu(d.norm2[i], y, nullptr, inner);
         // other = cur + y (the residual add of norm_gelu(.., &x, ..)).
         for (int c = 0; c < y.c; ++c) {
           const float* xr = cur.row(c) + lo;
@@ -452,7 +473,7 @@ std::vector<float> VitsModel::predict_logw(const Act& hidden, const Act* g, floa
   // ConvFlow reverse, first part: x0 (row 0 after the flip) conditions h = pre(x0) + cond.
   auto start_flow = [&](size_t fi, int lo, int hi) {
     flip_columns(lo, hi);
-    const Act hp = dp.flows[fi].pre(columns(z, 0, 1, lo, hi), nullptr);
+    const Act hp = dp.flows[fi].pre(columns(z, 0, 1, lo, hi), inner);
     for (int c = 0; c < hp.c; ++c) {
       float* o = flow_in[fi].row(c) + lo;
       const float* hr = hp.row(c);
@@ -464,7 +485,7 @@ std::vector<float> VitsModel::predict_logw(const Act& hidden, const Act* g, floa
   auto finish_flow = [&](size_t fi, const Act& h, int lo, int hi) {
     const ConvFlow& cf = dp.flows[fi];
     Act tmp;
-    const Act p = cf.proj(columns_of(h, lo, hi, tmp), nullptr);
+    const Act p = cf.proj(columns_of(h, lo, hi, tmp), inner);
     const int np = 3 * cf.num_bins - 1;
     const float pscale = 1.f / std::sqrt(float(cf.filter));
     std::vector<float> params(static_cast<size_t>(np));
@@ -477,7 +498,7 @@ std::vector<float> VitsModel::predict_logw(const Act& hidden, const Act* g, floa
   };
   Act x(dp.pre.cout, t), other(dp.pre.cout, t);
   for_parts(pool, t, parts, [&](int lo, int hi) {
-    Act y = conv_columns(dp.pre, hidden, lo, hi);
+    Act y = conv_columns(dp.pre, hidden, lo, hi, inner);
     if (g) {
       for (int c = 0; c < y.c; ++c) {
         const float v = gb.d[size_t(c)];
@@ -487,7 +508,7 @@ std::vector<float> VitsModel::predict_logw(const Act& hidden, const Act* g, floa
     put_columns(std::move(y), x, lo);
   });
   dds(dp.convs, x, other, [&](const Act& res, int lo, int hi) {
-    put_columns(conv_columns(dp.proj, res, lo, hi), cond, lo);
+    put_columns(conv_columns(dp.proj, res, lo, hi, inner), cond, lo);
     if (nf > 0) start_flow(0, lo, hi);
   });
   Act h_other;
@@ -512,7 +533,8 @@ std::vector<float> VitsModel::predict_logw(const Act& hidden, const Act* g, floa
 
 Act VitsModel::flow_reverse(Act z, const Act* g, ThreadPool* pool) const {
   const int half = z.c / 2, t = z.t;
-  const int parts = parts_for(pool, t);
+  const int parts = parts_for(pool, t, kWinogradPartAlign);
+  ThreadPool* inner = parts > 1 ? nullptr : pool;  // for a single range: inside its layers
   for (auto it = flow_.rbegin(); it != flow_.rend(); ++it) {
     flip_channels(z);
     const CouplingLayer& cl = *it;
@@ -525,14 +547,15 @@ Act VitsModel::flow_reverse(Act z, const Act* g, ThreadPool* pool) const {
     // context while they write their next h.
     Act h(hid, t), h_next(parts > 1 ? hid : 0, parts > 1 ? t : 0), skip(hid, t);
     Act& hn_act = parts > 1 ? h_next : h;  // one range: in place
-    for_parts(pool, t, parts, [&](int lo, int hi) {
-      put_columns(cl.pre(columns(z, 0, half, lo, hi), nullptr), h, lo);
-    });
+    for_parts(
+        pool, t, parts,
+        [&](int lo, int hi) { put_columns(cl.pre(columns(z, 0, half, lo, hi), inner), h, lo); },
+        kWinogradPartAlign);
     for (int l = 0; l < layers; ++l) {
       const bool last = l + 1 == layers;
-      for_parts(pool, t, parts, [&](int lo, int hi) {
+      auto layer = [&](int lo, int hi) {
         const int w = hi - lo;
-        Act xin = conv_columns(wn.in_layers[size_t(l)], h, lo, hi);
+        Act xin = conv_columns(wn.in_layers[size_t(l)], h, lo, hi, inner);
         if (g) {
           for (int c = 0; c < xin.c; ++c) {
             const float v = gall.d[size_t(l) * 2 * hid + c];
@@ -541,10 +564,17 @@ Act VitsModel::flow_reverse(Act z, const Act* g, ThreadPool* pool) const {
           }
         }
         Act acts(hid, w);
-        for (int c = 0; c < hid; ++c) {
-          tanh_sigmoid_gate(xin.row(c), xin.row(c + hid), w, acts.row(c));
+        auto gate = [&](int64_t c0, int64_t c1) {
+          for (int64_t c = c0; c < c1; ++c) {
+            tanh_sigmoid_gate(xin.row(int(c)), xin.row(int(c) + hid), w, acts.row(int(c)));
+          }
+        };
+        if (inner) {
+          inner->parallel_for(hid, gate, 8);
+        } else {
+          gate(0, hid);
         }
-        const Act rs = wn.res_skip[size_t(l)](acts, nullptr);
+        const Act rs = wn.res_skip[size_t(l)](acts, inner);
         if (!last) {
           for (int c = 0; c < hid; ++c) {
             const float* hr = h.row(c) + lo;
@@ -566,13 +596,14 @@ Act VitsModel::flow_reverse(Act z, const Act* g, ThreadPool* pool) const {
           for (int i = 0; i < w; ++i) sk[i] += r[i];
         }
         Act tmp;
-        const Act m = cl.post(columns_of(skip, lo, hi, tmp), nullptr);
+        const Act m = cl.post(columns_of(skip, lo, hi, tmp), inner);
         for (int c = 0; c < half; ++c) {
           float* x1 = z.row(half + c) + lo;
           const float* mr = m.row(c);
           for (int i = 0; i < w; ++i) x1[i] -= mr[i];
         }
-      });
+      };
+      for_parts(pool, t, parts, layer, kWinogradPartAlign);
       if (!last && parts > 1) std::swap(h, h_next);
     }
   }

@@ -113,7 +113,10 @@ TEST(Vits, MediumShapeThreadsGiveSameIntermediates) {
   shape.up_initial = 32;
   const VitsModel model = VitsModel::random(shape, 5);
   const json g = load_json("tts/golden/en2.json");
-  const auto ids = g["phoneme_ids"].get<std::vector<int64_t>>();
+  const auto en2 = g["phoneme_ids"].get<std::vector<int64_t>>();
+  // Three times over (327 ids): long enough for the encoder's FFN to be cut into ranges too.
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 3; ++i) ids.insert(ids.end(), en2.begin(), en2.end());
   ThreadPool pool(2), pool3(3);
   VitsOptions one, two, three;
   one.noise_w = two.noise_w = three.noise_w = 0.8f;
