@@ -199,9 +199,10 @@ Act columns(const Act& x, int r0, int n, int lo, int hi) {
   return out;
 }
 
-// dst[:, lo + i] = src[:, i] for every column i of src (src moved in whole when it covers dst).
+// dst[:, lo + i] = src[:, i] for every column i of src (src moved in whole when it covers dst
+// or dst is empty: single-range callers leave it unallocated).
 void put_columns(Act&& src, Act& dst, int lo) {
-  if (lo == 0 && src.t == dst.t && src.c == dst.c) {
+  if (lo == 0 && (dst.d.empty() || (src.t == dst.t && src.c == dst.c))) {
     dst = std::move(src);
     return;
   }
@@ -367,8 +368,11 @@ Act VitsModel::encode(std::span<const int64_t> ids, Act* hidden, ThreadPool* poo
   const int ch = e.hidden, layers = int(e.attn.size());
   const int parts = parts_for(pool, t);
   ThreadPool* inner = parts > 1 ? nullptr : pool;  // for a single range: inside its layers
-  Act q(ch, t), k(ch, t), v(ch, t), att(ch, t), stats(e.proj.cout, t);
-  Act f(layers ? e.ffn[0].conv1.cout : 0, t);
+  // Written whole by a single range (moved in): allocated only for several.
+  auto buffer = [&](int c, int parts_) { return parts_ > 1 ? Act(c, t) : Act(); };
+  Act q = buffer(ch, parts), k = buffer(ch, parts), v = buffer(ch, parts);
+  Act stats = buffer(e.proj.cout, parts), att(ch, t);
+  Act f = buffer(layers ? e.ffn[0].conv1.cout : 0, parts_for(pool, t, kWinogradPartAlign));
   auto project = [&](int l, int lo, int hi) {
     if (l == layers) return put_columns(conv_columns(e.proj, x, lo, hi, inner), stats, lo);
     const MultiHeadAttention& a = e.attn[size_t(l)];
@@ -545,7 +549,8 @@ Act VitsModel::flow_reverse(Act z, const Act* g, ThreadPool* pool) const {
     if (g) gall = wn.cond(*g, pool);
     // With several ranges h is double-buffered: a layer reads its neighbours' columns of h as
     // context while they write their next h.
-    Act h(hid, t), h_next(parts > 1 ? hid : 0, parts > 1 ? t : 0), skip(hid, t);
+    Act h = parts > 1 ? Act(hid, t) : Act(), h_next = parts > 1 ? Act(hid, t) : Act();
+    Act skip(hid, t);
     Act& hn_act = parts > 1 ? h_next : h;  // one range: in place
     for_parts(
         pool, t, parts,
