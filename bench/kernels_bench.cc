@@ -303,6 +303,13 @@ const struct Registrar {
       const std::string nc = std::string("matvec_cached/") + name + "/256x4864/threads:1";
       benchmark::RegisterBenchmark(nc.c_str(), [=](benchmark::State& s) { run_matvec(s, t, 256, 4864, 1, false); })
           ->Unit(benchmark::kMicrosecond);
+      // The same for short rows (the 896-column Q/O/gate/up/LM-head shapes), where per-row
+      // latency (one accumulator chain, the final reduction) counts more than in long rows.
+      if (896 % omni::dtype_info(t).block_size == 0) {
+        const std::string ns = std::string("matvec_cached/") + name + "/512x896/threads:1";
+        benchmark::RegisterBenchmark(ns.c_str(), [=](benchmark::State& s) { run_matvec(s, t, 512, 896, 1, false); })
+            ->Unit(benchmark::kMicrosecond);
+      }
       // Prompt processing: 128 activation rows through the FFN shapes (up/gate and down).
       for (const auto& shape : {std::pair<int64_t, int64_t>{896, 4864}, std::pair<int64_t, int64_t>{4864, 896}}) {
         const int64_t rows = shape.first, cols = shape.second;

@@ -145,6 +145,20 @@ KernelTable::QuantTileFn quant_tile_fn(DType wtype, const KernelTable& k) {
   }
 }
 
+KernelTable::QuantRows4Fn quant_rows4_fn(DType wtype, const KernelTable& k) {
+  switch (wtype) {
+    case DType::Q8_0: return k.rows4_q8_0;
+    case DType::Q4_0: return k.rows4_q4_0;
+    case DType::Q4_1: return k.rows4_q4_1;
+    case DType::Q5_0: return k.rows4_q5_0;
+    case DType::Q5_1: return k.rows4_q5_1;
+    case DType::Q4_K: return k.rows4_q4_K;
+    case DType::Q5_K: return k.rows4_q5_K;
+    case DType::Q6_K: return k.rows4_q6_K;
+    default: return nullptr;
+  }
+}
+
 KernelTable::QuantGemmFn quant_gemm_fn(DType wtype, const KernelTable& k) {
   switch (wtype) {
     case DType::Q8_0: return k.gemm_q8_0;
@@ -331,11 +345,23 @@ void gemm_packed(const KernelTable& k, DType wtype, const void* w, int64_t rows,
 // y[r] = dot(row r, a) for b <= r < e. A single-token product streams every weight byte once, and
 // the hardware prefetcher stops at each 4 KiB page; so each row's bytes, kAhead further on, are
 // requested into L2 before the row's dot runs (values unchanged: only the loads move earlier).
-void quant_rows_prefetched(DotFn dot, const uint8_t* wb, uint64_t rb, int64_t b, int64_t e,
-                           const void* a, int64_t cols, float* y) {
+// With the level's 4-row kernel, rows go 4 at a time (bit for bit the same values).
+void quant_rows_prefetched(DotFn dot, KernelTable::QuantRows4Fn rows4, const uint8_t* wb,
+                           uint64_t rb, int64_t b, int64_t e, const void* a, int64_t cols,
+                           float* y) {
   constexpr uint64_t kAhead = 16 << 10;
   const uint64_t end = static_cast<uint64_t>(e) * rb;  // offsets stay inside this share's rows
-  for (int64_t r = b; r < e; ++r) {
+  int64_t r = b;
+  if (rows4 != nullptr) {
+    for (; r + 4 <= e; r += 4) {
+      const uint64_t off = static_cast<uint64_t>(r) * rb;
+      for (uint64_t o = off + kAhead; o < std::min(off + 4 * rb + kAhead, end); o += 64) {
+        __builtin_prefetch(wb + o, 0, 2);
+      }
+      rows4(wb + off, rb, a, cols, y + r);
+    }
+  }
+  for (; r < e; ++r) {
     const uint64_t off = static_cast<uint64_t>(r) * rb;
     for (uint64_t o = off + kAhead; o < std::min(off + rb + kAhead, end); o += 64) {
       __builtin_prefetch(wb + o, 0, 2);
@@ -369,10 +395,11 @@ void matmul(DType wtype, const void* w, int64_t rows, const Activations& act, fl
   }
   if (m == 1) {
     const void* a = act.row(0);
+    const KernelTable::QuantRows4Fn rows4 = quant_rows4_fn(wtype, active());
     tp.parallel_for(
         rows,
         [&](int64_t b, int64_t e) {
-          quant_rows_prefetched(dot, wb, rb, b, e, a, cols, y);
+          quant_rows_prefetched(dot, rows4, wb, rb, b, e, a, cols, y);
         },
         8);
     return;

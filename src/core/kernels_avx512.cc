@@ -850,6 +850,13 @@ void tile4x4(const void* w, uint64_t wrb, const void* const* act, int64_t n, flo
   }
 }
 
+// The 4-row single-token product from R x 1 tiles (out[r] for C = 1).
+template <int R, void (*K)(const uint8_t*, uint64_t, const void* const*, int64_t, float*)>
+void rows4(const void* w, uint64_t wrb, const void* act, int64_t n, float* y) {
+  static_assert(4 % R == 0);
+  for (int r = 0; r < 4; r += R) K(static_cast<const uint8_t*>(w) + r * wrb, wrb, &act, n, y + r);
+}
+
 // ---- Batched products with weights unpacked once per call (Q4_0, Q5_0, Q8_0) ----
 // The 4x4 tiles above unpack a weight block again for every pair of activation rows. Here a
 // panel of weight rows is unpacked once into a buffer that stays in L2 (per 4 blocks: the 64 low
@@ -1373,6 +1380,14 @@ void detail::fill_avx512(KernelTable& t) {
   t.tile4x4_q4_K = k::tile4x4<4, 2, k::tile_qk4<false, 4, 2>>;
   t.tile4x4_q5_K = k::tile4x4<4, 2, k::tile_qk4<true, 4, 2>>;
   t.tile4x4_q6_K = k::tile4x4<4, 2, k::tile_q6_K<4, 2>>;
+  t.rows4_q8_0 = k::rows4<4, k::tile_q8_0<4, 1>>;
+  t.rows4_q4_0 = k::rows4<4, k::tile_q32<k::Q32::k4_0, 4, 1>>;
+  t.rows4_q4_1 = k::rows4<4, k::tile_q32<k::Q32::k4_1, 4, 1>>;
+  t.rows4_q5_0 = k::rows4<4, k::tile_q32<k::Q32::k5_0, 4, 1>>;
+  t.rows4_q5_1 = k::rows4<4, k::tile_q32<k::Q32::k5_1, 4, 1>>;
+  t.rows4_q4_K = k::rows4<4, k::tile_qk4<false, 4, 1>>;
+  t.rows4_q5_K = k::rows4<4, k::tile_qk4<true, 4, 1>>;
+  t.rows4_q6_K = k::rows4<4, k::tile_q6_K<4, 1>>;
   t.gemm_q4_0 = k::gemm_q32<k::Q32::k4_0>;
   t.gemm_q8_0 = k::gemm_q32<k::Q32::k8_0>;
   t.gemm_q5_0 = k::gemm_q32<k::Q32::k5_0>;
