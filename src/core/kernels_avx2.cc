@@ -357,6 +357,13 @@ void rows4(const void* w, uint64_t wrb, const void* act, int64_t n, float* y) {
   for (int r = 0; r < 4; r += R) K(static_cast<const uint8_t*>(w) + r * wrb, wrb, &act, n, y + r);
 }
 
+// The same from 4 separate dots, for types whose R x 1 tile is slower than the dot at this
+// level's 16 registers (the 4-row call still gives the matvec its 4 row streams).
+template <float (*D)(const void*, const void*, int64_t)>
+void rows4_dots(const void* w, uint64_t wrb, const void* act, int64_t n, float* y) {
+  for (int r = 0; r < 4; ++r) y[r] = D(static_cast<const uint8_t*>(w) + r * wrb, act, n);
+}
+
 // A 4x4 tile from R x C sub-tiles.
 template <int R, int C, void (*K)(const uint8_t*, uint64_t, const void* const*, int64_t, float*)>
 void tile4x4(const void* w, uint64_t wrb, const void* const* act, int64_t n, float* out) {
@@ -629,10 +636,10 @@ void detail::fill_avx2(KernelTable& t) {
   t.rows4_q8_0 = k::rows4<4, k::tile_q32<k::Q32::k8_0, 4, 1>>;
   t.rows4_q4_0 = k::rows4<4, k::tile_q32<k::Q32::k4_0, 4, 1>>;
   t.rows4_q4_1 = k::rows4<4, k::tile_q32<k::Q32::k4_1, 4, 1>>;
-  t.rows4_q5_0 = k::rows4<4, k::tile_q32<k::Q32::k5_0, 4, 1>>;
-  t.rows4_q5_1 = k::rows4<4, k::tile_q32<k::Q32::k5_1, 4, 1>>;
-  t.rows4_q4_K = k::rows4<2, k::tile_qk4<false, 2, 1>>;
-  t.rows4_q5_K = k::rows4<2, k::tile_qk4<true, 2, 1>>;
+  t.rows4_q5_0 = k::rows4_dots<k::dot_q5_0>;
+  t.rows4_q5_1 = k::rows4_dots<k::dot_q5_1>;
+  t.rows4_q4_K = k::rows4_dots<k::dot_q4_K>;
+  t.rows4_q5_K = k::rows4_dots<k::dot_q5_K>;
   t.rows4_q6_K = k::rows4<2, k::tile_q6_K<2, 1>>;
   t.dot_q4_1 = k::dot_q4_1;
   t.dot_q5_0 = k::dot_q5_0;
