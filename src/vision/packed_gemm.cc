@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/kernels.h"
 #include "core/thread_pool.h"
+#include "vision/gelu_table.h"
 
 namespace omni::vision {
 namespace {
@@ -288,7 +289,7 @@ int strassen_levels(const PackedWeights& w, int64_t m, const StrassenConfig& cfg
 }
 
 void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, bool accumulate,
-          float* y, const StrassenConfig& cfg, ThreadPool& pool) {
+          float* y, const StrassenConfig& cfg, ThreadPool& pool, Activation act) {
   if (m <= 0) return;
   if (kernels::active().gemm6x64_f32 == nullptr) {
     throw Error("vision gemm: this CPU level has no packed GEMM block");
@@ -439,9 +440,12 @@ void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, 
           if (row >= m) break;
           for (int ob = 0; ob < nb; ++ob) {
             const int64_t c0 = (ob * npb + j) * kNr;
+            const int64_t nc = std::min(kNr, N - c0);
+            float* yr = y + row * N + c0;
             store_row(s.slab + ((ob * nb + rb) * crows + (t - t0)) * kNr,
-                      bias ? bias + c0 : nullptr, accumulate, std::min(kNr, N - c0),
-                      y + row * N + c0);
+                      bias ? bias + c0 : nullptr, accumulate, nc, yr);
+            if (act == Activation::kGelu) gelu_tanh_f16_table(yr, nc);
+            if (act == Activation::kQuickGelu) quick_gelu_f16_table(yr, nc);
           }
         }
       }

@@ -61,10 +61,15 @@ class PackedWeights {
 // Number of Strassen levels gemm() uses for this product under `cfg`.
 int strassen_levels(const PackedWeights& w, int64_t m, const StrassenConfig& cfg);
 
-// y (m x w.rows(), row stride w.rows()) = base + x (m x w.cols(), row stride w.cols()) W^T,
+// An activation applied to gemm()'s final outputs while they are still in cache (saves a
+// separate pass over y): exactly gelu_tanh_f16_table / quick_gelu_f16_table (vision/gelu_table.h).
+enum class Activation { kNone, kGelu, kQuickGelu };
+
+// y (m x w.rows(), row stride w.rows()) = act(base + x (m x w.cols(), row stride w.cols()) W^T),
 // base = y's current values when `accumulate`, else bias (w.rows() floats) or zero when bias is
 // nullptr. With accumulate, bias (if given) is added too.
 void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, bool accumulate,
-          float* y, const StrassenConfig& cfg, ThreadPool& pool);
+          float* y, const StrassenConfig& cfg, ThreadPool& pool,
+          Activation act = Activation::kNone);
 
 }  // namespace omni::vision
