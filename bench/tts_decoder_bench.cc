@@ -2,7 +2,8 @@
 // lengths of the en2 sentence (313 frames -> 2504 / 20032 / 80128 samples per stage), for a
 // per-layer profile: `Gflop/s` counts the layer's DIRECT multiply-adds (2 flops each), so it
 // compares algorithms (Winograd beats the direct count) as well as kernels. Random weights,
-// leaky-ReLU input as in the decoder; the residual convs add into their output.
+// leaky-ReLU input as in the decoder; the residual convs return x + conv(lrelu(x)) as the
+// decoder's do.
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -16,7 +17,7 @@ void fill(std::vector<float>& v, std::mt19937& rng) {
   for (float& x : v) x = nd(rng);
 }
 
-// Conv1d: cin, cout, k, dilation, t (input = output length), residual (1: y += conv).
+// Conv1d: cin, cout, k, dilation, t (input = output length), residual (1: y = x + conv).
 void BM_TtsDecConv(benchmark::State& state) {
   const int cin = int(state.range(0)), cout = int(state.range(1)), k = int(state.range(2));
   const int d = int(state.range(3)), t = int(state.range(4));
@@ -37,7 +38,7 @@ void BM_TtsDecConv(benchmark::State& state) {
   omni::tts::Act y(cout, t);
   for (auto _ : state) {
     if (residual) {
-      c.accumulate(x, y, nullptr, 0.1f);
+      y = c.residual(x, nullptr, 0.1f);
     } else {
       y = c(x, nullptr, 0.1f);
     }

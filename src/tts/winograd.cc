@@ -28,6 +28,10 @@ inline void vstore(float* p, Vec v) { _mm512_storeu_ps(p, v); }
 inline Vec vzero() { return _mm512_setzero_ps(); }
 inline Vec vset(float s) { return _mm512_set1_ps(s); }
 inline Vec vfma(Vec a, float s, Vec b) { return _mm512_fmadd_ps(_mm512_set1_ps(s), b, a); }
+inline Vec vact(Vec v, float s) {
+  return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v,
+                            _mm512_set1_ps(s));
+}
 }  // namespace
 #include "tts/winograd_xform.inc"
 }  // namespace omni::tts::wino_avx512
@@ -52,6 +56,10 @@ inline void vstore(float* p, Vec v) { _mm256_storeu_ps(p, v); }
 inline Vec vzero() { return _mm256_setzero_ps(); }
 inline Vec vset(float s) { return _mm256_set1_ps(s); }
 inline Vec vfma(Vec a, float s, Vec b) { return _mm256_fmadd_ps(_mm256_set1_ps(s), b, a); }
+inline Vec vact(Vec v, float s) {
+  return _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(s)),
+                          _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ));
+}
 }  // namespace
 #include "tts/winograd_xform.inc"
 }  // namespace omni::tts::wino_avx2
@@ -70,6 +78,7 @@ inline void vstore(float* p, Vec v) { *p = v; }
 inline Vec vzero() { return 0.f; }
 inline Vec vset(float s) { return s; }
 inline Vec vfma(Vec a, float s, Vec b) { return std::fma(s, b, a); }
+inline Vec vact(Vec v, float s) { return v < 0.f ? v * s : v; }
 }  // namespace
 #include "tts/winograd_xform.inc"
 }  // namespace omni::tts::wino_scalar
@@ -80,10 +89,13 @@ namespace {
 constexpr int kSlack = 16;  // widest vector: every run may be processed in whole vectors
 
 struct Xform {
-  void (*in)(int, const float* const*, float* const*, int, const float*);
-  void (*out)(int, int, const float* const*, float* const*, int, const float*, float);
-  void (*in_pairs)(int, const float* const*, float* const*, int, const float*, const float*);
-  void (*out_pairs)(int, int, const float* const*, float* const*, int, const float*, float);
+  void (*in)(int, const float* const*, float* const*, int, const float*, float);
+  void (*out)(int, int, const float* const*, float* const*, int, const float*, float,
+              const float* const*);
+  void (*in_pairs)(int, const float* const*, float* const*, int, const float*, const float*,
+                   float);
+  void (*out_pairs)(int, int, const float* const*, float* const*, int, const float*, float,
+                    const float* const*);
 };
 
 Xform pick_xform() {
@@ -112,19 +124,11 @@ float* scratch(std::vector<float>& v, size_t n) {
   return v.data();
 }
 
-inline float act(float v, float slope) { return v < 0.f ? v * slope : v; }
-
-inline __m128 act4(__m128 v, __m128 slope) {
-  const __m128 neg = _mm_cmplt_ps(v, _mm_setzero_ps());
-  return _mm_or_ps(_mm_and_ps(neg, _mm_mul_ps(v, slope)), _mm_andnot_ps(neg, v));
-}
-
-// dst[s * ldd + q] = act(x[q * span + s + off]) (zero outside [0, tin)), q < qe, s < span: a
+// dst[s * ldd + q] = x[q * span + s + off] (zero outside [0, tin)), q < qe, s < span: a
 // transpose of the row seen as [qe][span], in 4x4 SSE blocks where the source is in range.
-void split_phases(const float* x, int tin, int off, float slope, int span, int qe, float* dst,
-                  int ldd) {
-  const __m128 sl = _mm_set1_ps(slope);
-  const bool lrelu = slope != 1.f;
+// (The raw input: the input transform applies the activation, the output transform can add it
+// back as the residual.)
+void split_phases(const float* x, int tin, int off, int span, int qe, float* dst, int ldd) {
   const int q4 = span % 4 == 0 ? qe / 4 * 4 : 0;
   for (int q = 0; q < q4; q += 4) {
     for (int s = 0; s < span; s += 4) {
@@ -133,12 +137,6 @@ void split_phases(const float* x, int tin, int off, float slope, int span, int q
         const float* src = x + lo;
         __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + span);
         __m128 r2 = _mm_loadu_ps(src + 2 * span), r3 = _mm_loadu_ps(src + 3 * span);
-        if (lrelu) {
-          r0 = act4(r0, sl);
-          r1 = act4(r1, sl);
-          r2 = act4(r2, sl);
-          r3 = act4(r3, sl);
-        }
         _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
         _mm_storeu_ps(dst + size_t(s) * ldd + q, r0);
         _mm_storeu_ps(dst + size_t(s + 1) * ldd + q, r1);
@@ -148,7 +146,7 @@ void split_phases(const float* x, int tin, int off, float slope, int span, int q
         for (int qq = q; qq < q + 4; ++qq) {
           for (int ss = s; ss < s + 4; ++ss) {
             const int i = qq * span + ss + off;
-            dst[size_t(ss) * ldd + qq] = i >= 0 && i < tin ? act(x[i], slope) : 0.f;
+            dst[size_t(ss) * ldd + qq] = i >= 0 && i < tin ? x[i] : 0.f;
           }
         }
       }
@@ -157,7 +155,7 @@ void split_phases(const float* x, int tin, int off, float slope, int span, int q
   for (int q = q4; q < qe; ++q) {
     for (int s = 0; s < span; ++s) {
       const int i = q * span + s + off;
-      dst[size_t(s) * ldd + q] = i >= 0 && i < tin ? act(x[i], slope) : 0.f;
+      dst[size_t(s) * ldd + q] = i >= 0 && i < tin ? x[i] : 0.f;
     }
   }
 }
@@ -366,6 +364,9 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
   // inside the chunk loop, so the phase copy stays in L2 instead of making a pass over memory.
   const int extra = (d * n - 1) / span + 1;  // rows past the chunk's last group a tile reads
   const bool threaded = pool && pool->size() > 1;
+  // A residual that is the input itself (the decoder's x += conv(lrelu(x))) is added in the
+  // output transform from the phase rows already in cache, not re-read from memory.
+  const bool res_in_phases = res != nullptr && res == x && tin == tout && cin_ == cout_;
 
   // Chunks of `cq` tile groups: transforms and n GEMMs over a chunk stay in L2. The chunk size
   // depends only on the layer, so results do not depend on the thread count.
@@ -385,7 +386,7 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
     float* w = scratch(wb, size_t(cin_) * span * ldw);
     pool->parallel_for(cin_, [&](int64_t b, int64_t e) {
       for (int64_t ci = b; ci < e; ++ci) {
-        split_phases(x + size_t(ci) * tin, tin, -pad, in_slope, span, groups + extra,
+        split_phases(x + size_t(ci) * tin, tin, -pad, span, groups + extra,
                      w + size_t(ci) * span * ldw, ldw);
       }
     });
@@ -416,12 +417,13 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
           for (size_t o = size_t(lo) * 4; o < size_t(hi) * 4; o += 64)
             _mm_prefetch(nx + o, _MM_HINT_T1);
         }
-        split_phases(x + size_t(ci) * tin, tin, q0 * span - pad, in_slope, span, cc + extra,
+        split_phases(x + size_t(ci) * tin, tin, q0 * span - pad, span, cc + extra,
                      dst + size_t(ci) * span * ldp, ldp);
       }
     };
     std::vector<const float*> src(size_t(std::max(n, cin_)));
     std::vector<float*> dst(size_t(std::max(n, span)));
+    std::vector<const float*> rsrc(static_cast<size_t>(m));
     if (!whole && cb < ce) split_chunk(cb, phb[0]);
     for (int64_t c = cb; c < ce; ++c) {
       const int q0 = int(c) * cq;
@@ -439,9 +441,9 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
           for (int a = 0; a < n; ++a)
             dst[size_t(a)] = vbuf + (size_t(a) * cin_ + ci) * ldv + size_t(p) * cc;
           if (paired_) {
-            xf.in_pairs(n, src.data(), dst.data(), cc, bt_.data(), sgn_.data());
+            xf.in_pairs(n, src.data(), dst.data(), cc, bt_.data(), sgn_.data(), in_slope);
           } else {
-            xf.in(n, src.data(), dst.data(), cc, bt_.data());
+            xf.in(n, src.data(), dst.data(), cc, bt_.data(), in_slope);
           }
         }
       }
@@ -461,15 +463,23 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
         for (int p = 0; p < d; ++p) {
           for (int a = 0; a < n; ++a)
             src[size_t(a)] = mbuf + (size_t(a) * cout_ + co) * ldv + size_t(p) * cc;
-          for (int j = 0; j < m; ++j) dst[size_t(j)] = obuf + size_t(p + d * j) * ldo;
+          for (int j = 0; j < m; ++j) {
+            dst[size_t(j)] = obuf + size_t(p + d * j) * ldo;
+            // Output q*span + s is input q*span + s + pad - pad: phase row (s + pad) % span,
+            // (s + pad) / span groups on (inside the tile's inputs, so inside the split).
+            const int o = p + d * j + pad;
+            rsrc[size_t(j)] = ph + (size_t(co) * span + o % span) * ldp + o / span;
+          }
+          const float* const* r = res_in_phases ? rsrc.data() : nullptr;
           if (paired_) {
-            xf.out_pairs(n, m, src.data(), dst.data(), cc, at_.data(), bv);
+            xf.out_pairs(n, m, src.data(), dst.data(), cc, at_.data(), bv, r);
           } else {
-            xf.out(n, m, src.data(), dst.data(), cc, at_.data(), bv);
+            xf.out(n, m, src.data(), dst.data(), cc, at_.data(), bv, r);
           }
         }
         const size_t at = size_t(co) * tout + size_t(q0) * span;
-        merge_phases(obuf, ldo, span, cc, y + at, tout - q0 * span, res ? res + at : nullptr);
+        merge_phases(obuf, ldo, span, cc, y + at, tout - q0 * span,
+                     res && !res_in_phases ? res + at : nullptr);
       }
     }
   };
