@@ -304,15 +304,16 @@ void winograd_matrices(int m, int r, std::vector<double>* bt, std::vector<double
 }
 
 int WinogradConv::tile_for(int r, int dilation) {
-  // Six outputs per tile save a further 11% (r = 3) / 17% (r = 5) of the multiplications where
-  // the tile group (m * dilation samples) stays a multiple of 4, which the 4x4 phase split and
-  // merge need to run vectorised (a group of 6 runs scalar: slower than the saving). r = 7
-  // stays at m = 4 (m = 6 needs 11 finite points, a worse-conditioned transform).
+  // Larger tiles save multiplications (per output: n / m of them against r direct) where the
+  // tile group (m * dilation samples) stays a multiple of 4, which the 4x4 phase split and
+  // merge need to run vectorised (a group of 6 runs scalar: slower than the saving). Ten
+  // points (nine finite: 0, +-1, +-2, +-1/2, +-3/4) is the most the float32 error allows
+  // (winograd_test.cc): F(8,3), F(6,5), F(4,7).
   const bool wide_ok = (6 * dilation) % 4 == 0;
   switch (r) {
-    case 3: return wide_ok ? 6 : 4;  // n = 8 / 6
+    case 3: return 8;                // n = 10
     case 5: return wide_ok ? 6 : 4;  // n = 10 / 8
-    case 7: return 4;                // n = 10
+    case 7: return 4;                // n = 10 (m = 6 would need 12 points)
     default: return 0;
   }
 }
