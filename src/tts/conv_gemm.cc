@@ -122,6 +122,32 @@ __attribute__((target("avx512f"))) void tile_avx512(const float* ap, int k, cons
   }
 }
 
+// The same tile 16 columns wide, for a last column block of at most 16 (same summation order).
+__attribute__((target("avx512f"))) void tile16_avx512(const float* ap, int k,
+                                                      const float* const* b, int col,
+                                                      float acc[kR][kC], const TileOut& o) {
+  __m512 c[kR];
+#pragma GCC unroll 8
+  for (int i = 0; i < kR; ++i) c[i] = _mm512_setzero_ps();
+  for (int r = 0; r < k; ++r) {
+    const __m512 b0 = _mm512_loadu_ps(b[r] + col);
+    const float* ar = ap + size_t(r) * kR;
+#pragma GCC unroll 8
+    for (int i = 0; i < kR; ++i) c[i] = _mm512_fmadd_ps(_mm512_set1_ps(ar[i]), b0, c[i]);
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < kR; ++i) {
+    if (o.whole) {
+      float* yr = o.y + i * o.ldy;
+      __m512 v = _mm512_add_ps(c[i], _mm512_set1_ps(o.bias ? o.bias[i] : 0.f));
+      if (o.add) v = _mm512_add_ps(v, _mm512_loadu_ps(yr));
+      _mm512_storeu_ps(yr, v);
+    } else {
+      _mm512_storeu_ps(acc[i], c[i]);
+    }
+  }
+}
+
 using TileFn = void (*)(const float*, int, const float* const*, int, float[kR][kC],
                        const TileOut&);
 
@@ -129,13 +155,14 @@ struct Tile {
   TileFn fn;
   int cols;
   bool writes_whole;  // stores whole tiles itself (TileOut::whole)
+  TileFn fn16;        // for a last block of <= 16 columns (or null)
 };
 
 Tile pick_tile() {
   switch (cpu_level()) {
-    case CpuLevel::kAvx512: return {tile_avx512, 32, true};
-    case CpuLevel::kAvx2: return {tile_avx2, 16, true};
-    default: return {tile_scalar, 16, false};
+    case CpuLevel::kAvx512: return {tile_avx512, 32, true, tile16_avx512};
+    case CpuLevel::kAvx2: return {tile_avx2, 16, true, nullptr};
+    default: return {tile_scalar, 16, false, nullptr};
   }
 }
 
@@ -172,9 +199,12 @@ void gemm_rows(const PackedWeights& a, const float* const* b_rows, int n, const 
       const int col = int(job / panels) * tc;
       const int rows = std::min(kR, a.m - p * kR);
       const int cols = std::min(tc, n - col);
+      const bool narrow = tile.fn16 && cols <= 16;
       const TileOut out{y + int64_t(p) * kR * ldy + col, ldy, bias ? bias + p * kR : nullptr,
-                        accumulate, tile.writes_whole && rows == kR && cols == tc};
-      tile.fn(a.data.data() + size_t(p) * a.k * kR, a.k, b_rows, col, acc, out);
+                        accumulate,
+                        tile.writes_whole && rows == kR && cols == (narrow ? 16 : tc)};
+      (narrow ? tile.fn16 : tile.fn)(a.data.data() + size_t(p) * a.k * kR, a.k, b_rows, col,
+                                     acc, out);
       if (out.whole) continue;
       for (int i = 0; i < rows; ++i) {
         const int row = p * kR + i;

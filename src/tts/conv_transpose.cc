@@ -57,9 +57,44 @@ PackedWeights ConvTranspose1d::pack_phase(int ph) const {
   return pw;
 }
 
-void ConvTranspose1d::prepare() {
+void ConvTranspose1d::prepare(bool fast) {
   phases.clear();
+  wino = WinogradConv{};
   for (int ph = 0; ph < stride; ++ph) phases.push_back(pack_phase(ph));
+  if (!fast) return;
+  // Phase ph reads input offsets base - j (j < taps) from its column q: their union over the
+  // phases is [lo, hi].
+  int lo = 1 << 30, hi = -(1 << 30);
+  for (int ph = 0; ph < stride; ++ph) {
+    const int kk0 = (ph + pad) % stride;
+    const int base = (ph + pad - kk0) / stride;
+    const int taps = kk0 < k ? (k - kk0 + stride - 1) / stride : 0;
+    if (taps == 0) return;  // a phase of bias only: keep the direct form
+    lo = std::min(lo, base - taps + 1);
+    hi = std::max(hi, base);
+  }
+  const int r = hi - lo + 1;
+  const int m = WinogradConv::tile_for(r, 1);
+  if (r != 3 || m == 0) return;
+  // W'[ph * cout + co][ci][off - lo] = w[ci][co][kk] for tap kk = kk0 + j * stride at offset
+  // off = base - j.
+  std::vector<float> wf(size_t(stride) * cout * cin * r, 0.f);
+  for (int ph = 0; ph < stride; ++ph) {
+    const int kk0 = (ph + pad) % stride;
+    const int base = (ph + pad - kk0) / stride;
+    const int taps = (k - kk0 + stride - 1) / stride;
+    for (int co = 0; co < cout; ++co) {
+      for (int ci = 0; ci < cin; ++ci) {
+        for (int j = 0; j < taps; ++j) {
+          const int kk = kk0 + j * stride;
+          wf[((size_t(ph) * cout + co) * cin + ci) * r + (base - j - lo)] =
+              w[(size_t(ci) * cout + co) * k + kk];
+        }
+      }
+    }
+  }
+  wino.prepare(wf.data(), stride * cout, cin, r, 1, m);
+  wino_pad = -lo;
 }
 
 Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool, float in_slope) const {
@@ -67,6 +102,13 @@ Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool, float in_slope) 
   const int tout = (x.t - 1) * stride - 2 * pad + k;
   if (tout <= 0) throw Error("conv_transpose1d: input too short");
   Act y(cout, tout);
+  const int qmax = (tout + stride - 1) / stride;
+  const float* bias = b.empty() ? nullptr : b.data();
+  if (wino.ready()) {
+    wino.run_interleaved(x.d.data(), x.t, wino_pad, in_slope, bias, y.d.data(), qmax, tout,
+                         stride, pool);
+    return y;
+  }
   std::vector<PackedWeights> local;
   if (phases.empty()) {
     for (int ph = 0; ph < stride; ++ph) local.push_back(pack_phase(ph));
@@ -76,13 +118,11 @@ Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool, float in_slope) 
   const int max_taps = (k + stride - 1) / stride;
   const int max_base = (stride - 1 + pad) / stride;
   const int left = max_taps;  // zero columns before the block's first input
-  const int qmax = (tout + stride - 1) / stride;
   // Block width: its input [cin][qb + halo] and phase outputs [stride][cout][qb] ~ 256 KB.
   const int qb = std::max(32, round_up(65536 / (cin + stride * cout), 32));
   const int blocks = (qmax + qb - 1) / qb;
   const int ldx = round_up(left + qb + max_base + 2 + 32, 16);
   const int ldb = qb + 16;
-  const float* bias = b.empty() ? nullptr : b.data();
   auto run_blocks = [&](int64_t bb, int64_t be) {
     thread_local std::vector<float> xbuf, obuf;
     if (xbuf.size() < size_t(cin) * ldx) xbuf.resize(size_t(cin) * ldx);

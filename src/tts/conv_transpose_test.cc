@@ -36,9 +36,11 @@ std::vector<double> reference(const ConvTranspose1d& u, const Act& x, float slop
 TEST(ConvTranspose, MatchesReferenceAndThreadCount) {
   struct Shape {
     int cin, cout, k, stride, pad, t;
+    bool wino;  // the phases' input offsets span 3 columns
   };
-  const Shape shapes[] = {{24, 16, 16, 8, 4, 150}, {16, 8, 8, 4, 2, 1500},
-                          {12, 9, 7, 3, 0, 400},   {8, 5, 3, 2, 1, 31}};
+  const Shape shapes[] = {{24, 16, 16, 8, 4, 150, true}, {16, 8, 8, 4, 2, 1500, true},
+                          {8, 5, 4, 2, 1, 3, true},      {12, 9, 7, 3, 0, 400, true},
+                          {8, 5, 3, 2, 1, 31, false},    {6, 4, 9, 2, 0, 40, false}};
   std::mt19937 rng(7);
   ThreadPool pool(3);
   for (const Shape& s : shapes) {
@@ -57,16 +59,31 @@ TEST(ConvTranspose, MatchesReferenceAndThreadCount) {
     std::normal_distribution<float> n(0.f, 1.f);
     for (float& v : x.d) v = n(rng);
     const std::vector<double> ref = reference(u, x, 0.1f);
-    const Act unpacked = u(x, nullptr, 0.1f);  // weights packed per call
-    u.prepare();
-    const Act one = u(x, nullptr, 0.1f);
-    const Act many = u(x, &pool, 0.1f);
-    ASSERT_EQ(one.d.size(), ref.size());
-    double worst = 0;
-    for (size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::fabs(one.d[i] - ref[i]));
-    EXPECT_LT(worst, 1e-5) << "cin " << s.cin << " k " << s.k << " stride " << s.stride;
-    EXPECT_EQ(one.d, many.d);
-    EXPECT_EQ(one.d, unpacked.d);
+    double mag = 0;
+    for (double v : ref) mag = std::max(mag, std::fabs(v));
+    auto err = [&](const Act& y) {
+      EXPECT_EQ(y.d.size(), ref.size());
+      double e = 0;
+      for (size_t i = 0; i < ref.size() && i < y.d.size(); ++i)
+        e = std::max(e, std::fabs(y.d[i] - ref[i]));
+      return e;
+    };
+    SCOPED_TRACE("cin " + std::to_string(s.cin) + " k " + std::to_string(s.k) + " stride " +
+                 std::to_string(s.stride) + " t " + std::to_string(s.t));
+    const Act unpacked = u(x, nullptr, 0.1f);  // weights packed per call, direct
+    u.prepare(false);
+    EXPECT_FALSE(u.wino.ready());
+    const Act direct = u(x, nullptr, 0.1f), direct2 = u(x, &pool, 0.1f);
+    EXPECT_EQ(direct.d, unpacked.d);
+    EXPECT_EQ(direct.d, direct2.d);
+    EXPECT_LT(err(direct), 1e-6 * std::max(1.0, mag));
+    // Three input offsets (e.g. k = 2 * stride, pad = stride / 2): Winograd F(8,3) (10 points:
+    // up to ~8x the direct float32 error, as in winograd_test.cc).
+    u.prepare(true);
+    EXPECT_EQ(u.wino.ready(), s.wino);
+    const Act fast = u(x, nullptr, 0.1f), fast2 = u(x, &pool, 0.1f);
+    EXPECT_EQ(fast.d, fast2.d);
+    EXPECT_LT(err(fast), 6e-6 * std::max(1.0, mag)) << "direct " << err(direct);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <numeric>
 
 #include "core/cpu.h"
 #include "core/error.h"
@@ -356,6 +357,20 @@ void WinogradConv::prepare(const float* w, int cout, int cin, int r, int dilatio
 
 void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const float* bias,
                        float* y, int tout, const float* res, ThreadPool* pool) const {
+  run_impl(x, tin, pad, in_slope, bias, y, tout, tout, 1, res, pool);
+}
+
+void WinogradConv::run_interleaved(const float* x, int tin, int pad, float in_slope,
+                                   const float* bias, float* y, int tout, int ylen,
+                                   int interleave, ThreadPool* pool) const {
+  if (interleave < 1 || cout_ % interleave != 0 || ylen > tout * interleave)
+    throw Error("winograd: bad interleave");
+  run_impl(x, tin, pad, in_slope, bias, y, tout, ylen, interleave, nullptr, pool);
+}
+
+void WinogradConv::run_impl(const float* x, int tin, int pad, float in_slope, const float* bias,
+                            float* y, int tout, int ylen, int inter, const float* res,
+                            ThreadPool* pool) const {
   static const Xform xf = pick_xform();
   const int n = n_, m = m_, d = d_;
   const int span = m * d;                    // outputs per tile group (L)
@@ -367,12 +382,15 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
   const bool threaded = pool && pool->size() > 1;
   // A residual that is the input itself (the decoder's x += conv(lrelu(x))) is added in the
   // output transform from the phase rows already in cache, not re-read from memory.
-  const bool res_in_phases = res != nullptr && res == x && tin == tout && cin_ == cout_;
+  const bool res_in_phases =
+      res != nullptr && res == x && tin == tout && cin_ == cout_ && inter == 1;
 
   // Chunks of `cq` tile groups: transforms and n GEMMs over a chunk stay in L2. The chunk size
   // depends only on the layer, so results do not depend on the thread count.
   const int target_cols = std::max(32, 131072 / (n * (cin_ + cout_)));
-  const int cq = std::max(16, round_up(std::max(1, target_cols / d), 16));
+  // A chunk's GEMMs have d * cq columns: a multiple of the kernel's 32-column tile wastes none.
+  const int step = std::lcm(16, 32 / std::gcd(d, 32));
+  const int cq = std::max(step, round_up(std::max(1, target_cols / d), step));
   const int chunks = (groups + cq - 1) / cq;
   const int ldv = round_up(d * cq + kSlack, 32);
   const bool par_chunks = threaded && chunks >= 2 * pool->size();
@@ -399,7 +417,7 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
     const int ldp = whole ? ldw : cq + extra + kSlack;
     float* vbuf = scratch(vb, size_t(n) * cin_ * ldv);
     float* mbuf = scratch(mb, size_t(n) * cout_ * ldv);
-    float* obuf = scratch(ob, size_t(span) * (cq + kSlack));
+    float* obuf = scratch(ob, size_t(span) * inter * (cq + kSlack));
     float* phb[2] = {nullptr, nullptr};
     if (!whole) {
       phb[0] = scratch(pb[0], size_t(cin_) * span * ldp);
@@ -430,10 +448,10 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
       const int q0 = int(c) * cq;
       const int cc = std::min(cq, groups - q0);
       const int cols = d * cc;
-      const float* ph = whole ? whole + q0 : phb[(c - cb) & 1];
+      const float* ph_rows = whole ? whole + q0 : phb[(c - cb) & 1];
       // Input transform: V[a][ci][p*cc + q].
       for (int ci = 0; ci < cin_; ++ci) {
-        const float* base = ph + size_t(ci) * span * ldp;
+        const float* base = ph_rows + size_t(ci) * span * ldp;
         for (int p = 0; p < d; ++p) {
           for (int i = 0; i < n; ++i) {
             const int o = p + d * i;
@@ -457,29 +475,36 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
         gemm_rows(u_[size_t(a)], src.data(), cols, nullptr,
                   mbuf + size_t(a) * cout_ * ldv, ldv, inner);
       }
-      // Output transform into phase rows obuf[s][q], then interleave into y.
+      // Output transform into phase rows obuf[s][q], then interleave into y. Interleaved
+      // outputs: channel co' = ph * yc + co is phase ph of y's row co, so row (p + d*j) of
+      // co' goes to obuf row (p + d*j) * inter + ph.
       const int ldo = cq + kSlack;
-      for (int co = 0; co < cout_; ++co) {
-        const float bv = bias ? bias[co] : 0.f;
-        for (int p = 0; p < d; ++p) {
-          for (int a = 0; a < n; ++a)
-            src[size_t(a)] = mbuf + (size_t(a) * cout_ + co) * ldv + size_t(p) * cc;
-          for (int j = 0; j < m; ++j) {
-            dst[size_t(j)] = obuf + size_t(p + d * j) * ldo;
-            // Output q*span + s is input q*span + s + pad - pad: phase row (s + pad) % span,
-            // (s + pad) / span groups on (inside the tile's inputs, so inside the split).
-            const int o = p + d * j + pad;
-            rsrc[size_t(j)] = ph + (size_t(co) * span + o % span) * ldp + o / span;
-          }
-          const float* const* r = res_in_phases ? rsrc.data() : nullptr;
-          if (paired_) {
-            xf.out_pairs(n, m, src.data(), dst.data(), cc, at_.data(), bv, r);
-          } else {
-            xf.out(n, m, src.data(), dst.data(), cc, at_.data(), bv, r);
+      const int yc = cout_ / inter;
+      for (int co = 0; co < yc; ++co) {
+        for (int ph = 0; ph < inter; ++ph) {
+          const int cf = ph * yc + co;
+          const float bv = bias ? bias[inter == 1 ? cf : co] : 0.f;
+          for (int p = 0; p < d; ++p) {
+            for (int a = 0; a < n; ++a)
+              src[size_t(a)] = mbuf + (size_t(a) * cout_ + cf) * ldv + size_t(p) * cc;
+            for (int j = 0; j < m; ++j) {
+              dst[size_t(j)] = obuf + (size_t(p + d * j) * inter + ph) * ldo;
+              // Output q*span + s is input q*span + s + pad - pad: phase row (s + pad) % span,
+              // (s + pad) / span groups on (inside the tile's inputs, so inside the split).
+              const int o = p + d * j + pad;
+              rsrc[size_t(j)] = ph_rows + (size_t(cf) * span + o % span) * ldp + o / span;
+            }
+            const float* const* r = res_in_phases ? rsrc.data() : nullptr;
+            if (paired_) {
+              xf.out_pairs(n, m, src.data(), dst.data(), cc, at_.data(), bv, r);
+            } else {
+              xf.out(n, m, src.data(), dst.data(), cc, at_.data(), bv, r);
+            }
           }
         }
-        const size_t at = size_t(co) * tout + size_t(q0) * span;
-        merge_phases(obuf, ldo, span, cc, y + at, tout - q0 * span,
+        const int ospan = span * inter;
+        const size_t at = size_t(co) * ylen + size_t(q0) * ospan;
+        merge_phases(obuf, ldo, ospan, cc, y + at, ylen - q0 * ospan,
                      res && !res_in_phases ? res + at : nullptr);
       }
     }
