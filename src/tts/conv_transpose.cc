@@ -7,8 +7,6 @@
 // phases' GEMMs and the interleave stay in L2. Phase by phase over the whole input instead
 // re-read the input from memory once per phase through one stream per channel (more streams
 // than the prefetchers track): the GEMM then waited on its loads most of the time.
-#include <immintrin.h>
-
 #include <algorithm>
 
 #include "core/error.h"
@@ -19,22 +17,6 @@
 
 namespace omni::tts {
 namespace {
-
-// dst[i] = leaky_relu(src[i], slope) (a copy for slope 1), branch-free.
-void act_copy(const float* src, int n, float slope, float* dst) {
-  if (slope == 1.f) {
-    std::copy(src, src + n, dst);
-    return;
-  }
-  const __m128 sl = _mm_set1_ps(slope), zero = _mm_setzero_ps();
-  int i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const __m128 v = _mm_loadu_ps(src + i);
-    const __m128 neg = _mm_cmplt_ps(v, zero);
-    _mm_storeu_ps(dst + i, _mm_or_ps(_mm_and_ps(neg, _mm_mul_ps(v, sl)), _mm_andnot_ps(neg, v)));
-  }
-  for (; i < n; ++i) dst[i] = src[i] < 0.f ? src[i] * slope : src[i];
-}
 
 int round_up(int v, int to) { return (v + to - 1) / to * to; }
 
@@ -74,7 +56,7 @@ void ConvTranspose1d::prepare(bool fast) {
     hi = std::max(hi, base);
   }
   const int r = hi - lo + 1;
-  const int m = WinogradConv::tile_for(r, 1);
+  const int m = WinogradConv::tile_for(r, 1, stride * cout);
   if (r != 3 || m == 0) return;
   // W'[ph * cout + co][ci][off - lo] = w[ci][co][kk] for tap kk = kk0 + j * stride at offset
   // off = base - j.

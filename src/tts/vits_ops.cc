@@ -23,11 +23,7 @@ void for_channels(ThreadPool* pool, int n, int64_t work_per_channel, Fn&& fn) {
 }
 
 void copy_act(const float* src, int n, float slope, float* dst) {
-  if (slope == 1.f) {
-    std::copy(src, src + n, dst);
-  } else {
-    for (int i = 0; i < n; ++i) dst[i] = src[i] > 0.f ? src[i] : src[i] * slope;
-  }
+  act_copy(src, n, slope, dst);
 }
 
 }  // namespace
@@ -36,7 +32,7 @@ void Conv1d::prepare(bool fast) {
   if (groups != 1 || stride != 1) return;
   wino = WinogradConv{};
   packed = PackedWeights{};
-  const int m = WinogradConv::tile_for(k, dilation);
+  const int m = WinogradConv::tile_for(k, dilation, cout);
   if (fast && m > 0) {
     wino.prepare(w.data(), cout, cin, k, dilation, m);
   } else {

@@ -304,7 +304,10 @@ void winograd_matrices(int m, int r, std::vector<double>* bt, std::vector<double
   }
 }
 
-int WinogradConv::tile_for(int r, int dilation) {
+int WinogradConv::tile_for(int r, int dilation, int cout) {
+  // Few output channels: the transforms (per input channel) cost more than the multiplications
+  // they save, e.g. HiFi-GAN's conv_post (32 -> 1).
+  if (cout < 8) return 0;
   // Larger tiles save multiplications (per output: n / m of them against r direct) where the
   // tile group (m * dilation samples) stays a multiple of 4, which the 4x4 phase split and
   // merge need to run vectorised (a group of 6 runs scalar: slower than the saving). Ten

@@ -27,8 +27,9 @@ namespace omni::tts {
 
 class WinogradConv {
  public:
-  // Output tile size used for an r-tap filter at a dilation (0: none; the layer stays direct).
-  static int tile_for(int r, int dilation);
+  // Output tile size used for an r-tap filter at a dilation with cout output channels (0:
+  // none; the layer stays direct).
+  static int tile_for(int r, int dilation, int cout);
   // Whether fast algorithms are on: default yes; OMNI_TTS_DIRECT=1 in the environment turns
   // them off (for A/B error and speed measurements), read once.
   static bool enabled_by_default();
