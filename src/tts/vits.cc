@@ -770,6 +770,7 @@ int VitsModel::decoder_context_frames() const {
   for (size_t i = 0; i < d.ups.size(); ++i) {
     const ConvTranspose1d& u = d.ups[i];
     frames += (double(u.k) / u.stride + 1) / rate;
+    if (u.wino.ready()) frames += double(u.wino.m() - 1) / rate;  // its Winograd tile span
     rate *= u.stride;
     double widest = 0;
     for (int j = 0; j < d.kernels_per_up; ++j) {
@@ -798,6 +799,10 @@ int VitsModel::decoder_alignment_frames() const {
   need(d.conv_pre, 1);
   int rate = 1;
   for (size_t i = 0; i < d.ups.size(); ++i) {
+    if (d.ups[i].wino.ready()) {  // tiles of m input samples at the current rate
+      const int l = d.ups[i].wino.m();
+      align = std::lcm(align, l / std::gcd(l, rate));
+    }
     rate *= d.ups[i].stride;
     for (int j = 0; j < d.kernels_per_up; ++j) {
       const ResBlock& rb = d.resblocks[i * d.kernels_per_up + j];
