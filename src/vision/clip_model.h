@@ -69,6 +69,9 @@ struct Norm {
 struct ClipLayer {
   Norm ln1, ln2;
   Linear q, k, v, o;
+  // q, k and v stacked (rows q | k | v, bias likewise) and packed as one product where they
+  // pack (same float type): one pass over the activations instead of three. Empty otherwise.
+  Linear qkv;
   Linear fc1, fc2;  // n_embd -> n_ff -> n_embd
 };
 
