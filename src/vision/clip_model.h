@@ -129,6 +129,8 @@ class ClipModel {
 
  private:
   ClipModel(gguf::File f) : file_(std::move(f)) {}
+  // encode_tile into out (tokens_per_tile() x n_embd_out floats).
+  void encode_tile_to(const float* tile, float* out, ThreadPool* pool, EncodeTimings* timings) const;
   gguf::File file_;
   ClipHparams hp_;
   ClipWeights w_;

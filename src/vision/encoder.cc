@@ -72,7 +72,7 @@ class Buffer {
 };
 
 struct Scratch {
-  Buffer patches, x, h, qkv, att, ff;
+  Buffer patches, x, h, qkv, att, ff, mid;
 };
 
 void norm_rows(const Norm& n, float eps, const float* x, int64_t m, int64_t d, float* y,
@@ -87,8 +87,16 @@ void norm_rows(const Norm& n, float eps, const float* x, int64_t m, int64_t d, f
 
 }  // namespace
 
-std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_arg,
+std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool,
                                           EncodeTimings* timings) const {
+  std::vector<float> out(static_cast<size_t>(hp_.tokens_per_tile()) *
+                         static_cast<size_t>(hp_.n_embd_out));
+  encode_tile_to(tile, out.data(), pool, timings);
+  return out;
+}
+
+void ClipModel::encode_tile_to(const float* tile, float* out, ThreadPool* pool_arg,
+                               EncodeTimings* timings) const {
   const auto t0 = std::chrono::steady_clock::now();
   ThreadPool& pool = pool_arg ? *pool_arg : ThreadPool::global();
   const ClipHparams& hp = hp_;
@@ -154,15 +162,13 @@ std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_ar
   if (!w_.post_ln.w.empty()) norm_rows(w_.post_ln, hp.eps, x, n, D, x, pool);
 
   const auto t1 = std::chrono::steady_clock::now();
-  std::vector<float> out;
   switch (hp.projector) {
     case ProjectorType::kMlp: {
       const float* patches_out = x + D;  // the class token is not an image token
-      std::vector<float> mid(static_cast<size_t>(np * w_.mm0.rows));
-      apply(w_.mm0, patches_out, np, mid.data(), pool, strassen_);
-      activation(true, mid.data(), static_cast<int64_t>(mid.size()), pool);
-      out.resize(static_cast<size_t>(np * w_.mm2.rows));
-      apply(w_.mm2, mid.data(), np, out.data(), pool, strassen_);
+      float* mid = sc.mid.get(np * w_.mm0.rows);
+      apply(w_.mm0, patches_out, np, mid, pool, strassen_);
+      activation(true, mid, np * w_.mm0.rows, pool);
+      apply(w_.mm2, mid, np, out, pool, strassen_);
       break;
     }
     case ProjectorType::kIdefics3: {
@@ -170,21 +176,22 @@ std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_ar
       // block's patches in row-major order.
       const int s = hp.scale_factor, g = G / s;
       const int64_t nt = static_cast<int64_t>(g) * g;
-      std::vector<float> shuffled(static_cast<size_t>(nt * s * s * D));
-      for (int ty = 0; ty < g; ++ty) {
+      float* shuffled = sc.mid.get(nt * s * s * D);
+      pool.parallel_for(g, [&](int64_t ty0, int64_t ty1) {
+      for (int64_t ty = ty0; ty < ty1; ++ty) {
         for (int tx = 0; tx < g; ++tx) {
-          float* dst = shuffled.data() + (static_cast<int64_t>(ty) * g + tx) * s * s * D;
+          float* dst = shuffled + (ty * g + tx) * s * s * D;
           for (int dy = 0; dy < s; ++dy) {
             for (int dx = 0; dx < s; ++dx) {
-              const int64_t patch = static_cast<int64_t>(s * ty + dy) * G + (s * tx + dx);
+              const int64_t patch = (s * ty + dy) * G + (s * tx + dx);
               std::memcpy(dst + (static_cast<int64_t>(dy) * s + dx) * D, x + patch * D,
                           static_cast<size_t>(D) * sizeof(float));
             }
           }
         }
       }
-      out.resize(static_cast<size_t>(nt * w_.mm_fc.rows));
-      apply(w_.mm_fc, shuffled.data(), nt, out.data(), pool, strassen_);
+      });
+      apply(w_.mm_fc, shuffled, nt, out, pool, strassen_);
       break;
     }
   }
@@ -193,7 +200,6 @@ std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_ar
     timings->vit_ms += std::chrono::duration<double, std::milli>(t1 - t0).count();
     timings->project_ms += std::chrono::duration<double, std::milli>(t2 - t1).count();
   }
-  return out;
 }
 
 ImageEmbeddings ClipModel::encode(const VisionInput& in, ThreadPool* pool,
@@ -204,12 +210,19 @@ ImageEmbeddings ClipModel::encode(const VisionInput& in, ThreadPool* pool,
   }
   ImageEmbeddings e;
   e.n_embd = hp_.n_embd_out;
-  for (const auto& tile : in.tiles) {
-    const auto t = encode_tile(tile.data(), pool, timings);
-    const int nt = static_cast<int>(t.size() / static_cast<size_t>(e.n_embd));
+  const int nt = hp_.tokens_per_tile();
+  const size_t per = static_cast<size_t>(nt) * static_cast<size_t>(e.n_embd);
+  e.data.resize(per * in.tiles.size());
+  const size_t tile_floats = 3 * static_cast<size_t>(in.size) * static_cast<size_t>(in.size);
+  for (size_t i = 0; i < in.tiles.size(); ++i) {
+    if (in.tiles[i].size() != tile_floats) {
+      throw Error("vision input tile " + std::to_string(i) + " holds " +
+                  std::to_string(in.tiles[i].size()) + " floats, expected 3 x " +
+                  std::to_string(in.size) + " x " + std::to_string(in.size));
+    }
+    encode_tile_to(in.tiles[i].data(), e.data.data() + i * per, pool, timings);
     e.tokens_per_tile.push_back(nt);
     e.n_tokens += nt;
-    e.data.insert(e.data.end(), t.begin(), t.end());
   }
   return e;
 }
