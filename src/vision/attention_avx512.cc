@@ -114,6 +114,17 @@ __attribute__((noinline)) void score_panel(const float* kp, int64_t dh, const fl
     }
   }
   const __m512 sc = _mm512_set1_ps(scale);
+  if (valid == kPanel) {  // a full panel: plain stores, the maximum in registers first
+    for (int a = 0; a < M; ++a) {
+      __m512 v[4];
+      for (int j = 0; j < 4; ++j) {
+        v[j] = _mm512_mul_ps(acc[a][j], sc);
+        _mm512_storeu_ps(s + a * ns + 16 * j, v[j]);
+      }
+      mx[a] = _mm512_max_ps(mx[a], _mm512_max_ps(_mm512_max_ps(v[0], v[1]), _mm512_max_ps(v[2], v[3])));
+    }
+    return;
+  }
   for (int j = 0; j < 4; ++j) {
     const __mmask16 m = lanes(valid - 16 * j);
     if (m == 0) break;
