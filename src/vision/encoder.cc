@@ -19,12 +19,20 @@
 namespace omni::vision {
 namespace {
 
-// y (m x l.rows) = x (m x l.cols) W^T + bias, added to y when `accumulate` (the residual).
+void activation(bool gelu, float* x, int64_t n, ThreadPool& pool);
+
+// y (m x l.rows) = act(x (m x l.cols) W^T + bias), added to y when `accumulate` (the residual).
 void apply(const Linear& l, const float* x, int64_t m, float* y, ThreadPool& pool,
-           const StrassenConfig& cfg, bool accumulate = false) {
+           const StrassenConfig& cfg, bool accumulate = false,
+           Activation act = Activation::kNone) {
   const float* bias = l.bias.empty() ? nullptr : l.bias.data();
   if (!l.packed.empty()) {
-    gemm(l.packed, x, m, bias, accumulate, y, cfg, pool);
+    gemm(l.packed, x, m, bias, accumulate, y, cfg, pool, act);  // activation fused
+    return;
+  }
+  if (act != Activation::kNone) {
+    apply(l, x, m, y, pool, cfg, accumulate);
+    activation(act == Activation::kGelu, y, m * l.rows, pool);
     return;
   }
   if (accumulate) {
@@ -155,8 +163,8 @@ void ClipModel::encode_tile_to(const float* tile, float* out, ThreadPool* pool_a
     }
     apply(L.o, att, n, x, pool, strassen_, true);
     norm_rows(L.ln2, hp.eps, x, n, D, h, pool);
-    apply(L.fc1, h, n, ff, pool, strassen_);
-    activation(hp.use_gelu, ff, n * hp.n_ff, pool);
+    apply(L.fc1, h, n, ff, pool, strassen_, false,
+          hp.use_gelu ? Activation::kGelu : Activation::kQuickGelu);
     apply(L.fc2, ff, n, x, pool, strassen_, true);
   }
   if (!w_.post_ln.w.empty()) norm_rows(w_.post_ln, hp.eps, x, n, D, x, pool);
@@ -166,8 +174,7 @@ void ClipModel::encode_tile_to(const float* tile, float* out, ThreadPool* pool_a
     case ProjectorType::kMlp: {
       const float* patches_out = x + D;  // the class token is not an image token
       float* mid = sc.mid.get(np * w_.mm0.rows);
-      apply(w_.mm0, patches_out, np, mid, pool, strassen_);
-      activation(true, mid, np * w_.mm0.rows, pool);
+      apply(w_.mm0, patches_out, np, mid, pool, strassen_, false, Activation::kGelu);
       apply(w_.mm2, mid, np, out, pool, strassen_);
       break;
     }
