@@ -1,5 +1,6 @@
-// Multi-head self-attention of a ViT (no mask, no positions inside attention): the two products
-// per head run as blocked GEMMs on the kernel level's packed block where it has one.
+// Multi-head self-attention of a ViT (no mask, no positions inside attention). On AVX-512 the two
+// products per head run as register-blocked GEMMs fused with the softmax per block of query rows
+// (vision/attention_avx512.cc); other levels use dots.
 #pragma once
 
 #include <cstdint>
@@ -17,9 +18,16 @@ namespace omni::vision {
 // d a multiple of n_head. Results do not depend on the pool's thread count.
 void self_attention(const float* q, const float* k, const float* v, int64_t n, int n_head,
                     int64_t d, float scale, float* out, ThreadPool& pool);
+// Same with the rows of q, k and v ld >= d floats apart (out rows stay d apart): q, k, v can be
+// column blocks of one fused n x 3d projection output.
+void self_attention(const float* q, const float* k, const float* v, int64_t ld, int64_t n,
+                    int n_head, int64_t d, float scale, float* out, ThreadPool& pool);
 // Same with a given kernel level's table (tests run every level).
 void self_attention(const kernels::KernelTable& kt, const float* q, const float* k,
                     const float* v, int64_t n, int n_head, int64_t d, float scale, float* out,
                     ThreadPool& pool);
+void self_attention(const kernels::KernelTable& kt, const float* q, const float* k,
+                    const float* v, int64_t ld, int64_t n, int n_head, int64_t d, float scale,
+                    float* out, ThreadPool& pool);
 
 }  // namespace omni::vision

@@ -81,6 +81,33 @@ TEST(VisionAttention, MatchesDoubleReferenceAtEveryLevel) {
   }
 }
 
+// q, k, v as column blocks of one n x 3d matrix (the fused projection's output) give what the
+// separate matrices give, at every level.
+TEST(VisionAttention, StridedInputsMatchSeparate) {
+  std::mt19937 rng(9);
+  ThreadPool pool(2);
+  const int64_t n = 70, d = 96;
+  const int heads = 3;
+  const auto qkv = random_floats(rng, n * 3 * d, -1.5f, 1.5f);
+  std::vector<float> q(static_cast<size_t>(n * d)), k(q.size()), v(q.size());
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t c = 0; c < d; ++c) {
+      q[i * d + c] = qkv[i * 3 * d + c];
+      k[i * d + c] = qkv[i * 3 * d + d + c];
+      v[i * d + c] = qkv[i * 3 * d + 2 * d + c];
+    }
+  }
+  for (CpuLevel level : levels()) {
+    SCOPED_TRACE(std::string(cpu_level_name(level)));
+    const auto& kt = kernels::kernel_table(level);
+    std::vector<float> sep(q.size()), fused(q.size());
+    self_attention(kt, q.data(), k.data(), v.data(), n, heads, d, 0.2f, sep.data(), pool);
+    self_attention(kt, qkv.data(), qkv.data() + d, qkv.data() + 2 * d, 3 * d, n, heads, d, 0.2f,
+                   fused.data(), pool);
+    EXPECT_EQ(sep, fused);
+  }
+}
+
 TEST(VisionAttention, ThreadCountDoesNotChangeResults) {
   std::mt19937 rng(8);
   const int64_t n = 150, d = 128;

@@ -120,14 +120,50 @@ std::array<float, 3> get_rgb(const gguf::File& f, const std::string& key) {
 // Packs a float matrix for the GEMM block, then lets the kernel drop the file's pages of it
 // (they are read again from the file if anything touches them), so the weights are resident
 // once, not twice.
-void pack(Linear& l) {
-  if (l.w == nullptr || (l.type != DType::F32 && l.type != DType::F16)) return;
-  l.packed = PackedWeights(l.type, l.w, l.rows, l.cols);
+void release(const Linear& l) {
   const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
   const auto lo = reinterpret_cast<uintptr_t>(l.w);
   const uintptr_t hi = lo + static_cast<uintptr_t>(l.rows * l.cols) * (l.type == DType::F16 ? 2 : 4);
   const uintptr_t a = (lo + page - 1) / page * page, b = hi / page * page;
   if (b > a) madvise(reinterpret_cast<void*>(a), b - a, MADV_DONTNEED);
+}
+
+void pack(Linear& l) {
+  if (l.w == nullptr || (l.type != DType::F32 && l.type != DType::F16)) return;
+  l.packed = PackedWeights(l.type, l.w, l.rows, l.cols);
+  release(l);
+}
+
+// q, k and v as one packed product (ClipLayer::qkv) when all three are F32 or all F16; the
+// separate matrices stay unpacked then.
+void pack_qkv(ClipLayer& L) {
+  const DType t = L.q.type;
+  if ((t != DType::F32 && t != DType::F16) || L.k.type != t || L.v.type != t) {
+    for (Linear* l : {&L.q, &L.k, &L.v}) pack(*l);
+    return;
+  }
+  const size_t es = t == DType::F16 ? 2 : 4;
+  const int64_t D = L.q.rows, cols = L.q.cols;
+  const size_t one = static_cast<size_t>(D * cols) * es;
+  std::vector<uint8_t> stacked(3 * one);
+  Linear& f = L.qkv;
+  f.type = t;
+  f.rows = 3 * D;
+  f.cols = cols;
+  const Linear* parts[3] = {&L.q, &L.k, &L.v};
+  const bool bias = !L.q.bias.empty() || !L.k.bias.empty() || !L.v.bias.empty();
+  for (int i = 0; i < 3; ++i) {
+    std::memcpy(stacked.data() + static_cast<size_t>(i) * one, parts[i]->w, one);
+    const std::vector<float>& b = parts[i]->bias;
+    if (!bias) continue;
+    if (b.empty()) {
+      f.bias.insert(f.bias.end(), static_cast<size_t>(D), 0.0f);
+    } else {
+      f.bias.insert(f.bias.end(), b.begin(), b.end());
+    }
+  }
+  f.packed = PackedWeights(t, stacked.data(), f.rows, f.cols);
+  for (Linear* l : {&L.q, &L.k, &L.v}) release(*l);
 }
 
 }  // namespace
@@ -290,7 +326,8 @@ std::shared_ptr<ClipModel> ClipModel::load(const std::string& path) {
   if (kernels::active().gemm6x64_f32 != nullptr) {
     pack(w.patch);
     for (ClipLayer& L : w.layers) {
-      for (Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.fc1, &L.fc2}) pack(*l);
+      pack_qkv(L);
+      for (Linear* l : {&L.o, &L.fc1, &L.fc2}) pack(*l);
     }
     pack(w.mm0);
     pack(w.mm2);

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <new>
 
 #include "core/error.h"
 #include "core/kernels.h"
@@ -57,6 +59,30 @@ void activation(bool gelu, float* x, int64_t n, ThreadPool& pool) {
   });
 }
 
+// A float buffer that only grows, 64-byte aligned.
+class Buffer {
+ public:
+  float* get(int64_t n) {
+    if (n > cap_) {
+      p_.reset(static_cast<float*>(::operator new[](static_cast<size_t>(n) * sizeof(float),
+                                                    std::align_val_t{64})));
+      cap_ = n;
+    }
+    return p_.get();
+  }
+
+ private:
+  struct Free {
+    void operator()(float* p) const { ::operator delete[](p, std::align_val_t{64}); }
+  };
+  std::unique_ptr<float[], Free> p_;
+  int64_t cap_ = 0;
+};
+
+struct Scratch {
+  Buffer patches, x, h, qkv, att, ff, mid;
+};
+
 void norm_rows(const Norm& n, float eps, const float* x, int64_t m, int64_t d, float* y,
                ThreadPool& pool) {
   pool.parallel_for(m, [&](int64_t b, int64_t e) {
@@ -69,8 +95,16 @@ void norm_rows(const Norm& n, float eps, const float* x, int64_t m, int64_t d, f
 
 }  // namespace
 
-std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_arg,
+std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool,
                                           EncodeTimings* timings) const {
+  std::vector<float> out(static_cast<size_t>(hp_.tokens_per_tile()) *
+                         static_cast<size_t>(hp_.n_embd_out));
+  encode_tile_to(tile, out.data(), pool, timings);
+  return out;
+}
+
+void ClipModel::encode_tile_to(const float* tile, float* out, ThreadPool* pool_arg,
+                               EncodeTimings* timings) const {
   const auto t0 = std::chrono::steady_clock::now();
   ThreadPool& pool = pool_arg ? *pool_arg : ThreadPool::global();
   const ClipHparams& hp = hp_;
@@ -79,52 +113,69 @@ std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_ar
   const bool cls = hp.projector == ProjectorType::kMlp;
   const int64_t n = np + (cls ? 1 : 0);
 
-  // Patches as rows of (channel, row, column) pixels: the convolution becomes one matmul.
+  // Scratch kept across calls (per thread): a LLaVA tile needs ~40 MiB of activations, and
+  // fresh pages would be faulted in and zeroed on every encode.
+  static thread_local Scratch sc;
   const int64_t pp = 3LL * P * P;
-  std::vector<float> patches(static_cast<size_t>(np * pp));
-  for (int gy = 0; gy < G; ++gy) {
-    for (int gx = 0; gx < G; ++gx) {
-      float* row = patches.data() + (static_cast<int64_t>(gy) * G + gx) * pp;
-      for (int c = 0; c < 3; ++c) {
-        for (int ky = 0; ky < P; ++ky) {
-          const float* src = tile + (static_cast<int64_t>(c) * S + gy * P + ky) * S + gx * P;
-          std::memcpy(row + (static_cast<int64_t>(c) * P + ky) * P, src, static_cast<size_t>(P) * sizeof(float));
+  float* patches = sc.patches.get(np * pp);
+  float* x = sc.x.get(n * D);
+  float* h = sc.h.get(n * D);
+  float* att = sc.att.get(n * D);
+  float* ff = sc.ff.get(n * hp.n_ff);
+
+  // Patches as rows of (channel, row, column) pixels: the convolution becomes one matmul, whose
+  // output adds onto the position embeddings.
+  pool.parallel_for(G, [&](int64_t gy0, int64_t gy1) {
+    for (int64_t gy = gy0; gy < gy1; ++gy) {
+      for (int gx = 0; gx < G; ++gx) {
+        float* row = patches + (gy * G + gx) * pp;
+        for (int c = 0; c < 3; ++c) {
+          for (int ky = 0; ky < P; ++ky) {
+            const float* src = tile + (static_cast<int64_t>(c) * S + gy * P + ky) * S + gx * P;
+            std::memcpy(row + (static_cast<int64_t>(c) * P + ky) * P, src,
+                        static_cast<size_t>(P) * sizeof(float));
+          }
         }
       }
     }
-  }
-  std::vector<float> x(static_cast<size_t>(n * D));
-  apply(w_.patch, patches.data(), np, x.data() + (cls ? D : 0), pool, strassen_);
-  if (cls) std::memcpy(x.data(), w_.class_embd.data(), static_cast<size_t>(D) * sizeof(float));
-  kernels::add(x.data(), w_.pos_embd.data(), n * D, x.data());
-  if (!w_.pre_ln.w.empty()) norm_rows(w_.pre_ln, hp.eps, x.data(), n, D, x.data(), pool);
+  });
+  pool.parallel_for(n, [&](int64_t b, int64_t e) {
+    std::memcpy(x + b * D, w_.pos_embd.data() + b * D, static_cast<size_t>((e - b) * D) * sizeof(float));
+  }, 64);
+  if (cls) kernels::add(x, w_.class_embd.data(), D, x);
+  apply(w_.patch, patches, np, x + (cls ? D : 0), pool, strassen_, true);
+  if (!w_.pre_ln.w.empty()) norm_rows(w_.pre_ln, hp.eps, x, n, D, x, pool);
 
-  std::vector<float> h(x.size()), q(x.size()), k(x.size()), v(x.size()), att(x.size());
-  std::vector<float> ff(static_cast<size_t>(n * hp.n_ff));
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D / hp.n_head));
   for (const ClipLayer& L : w_.layers) {
-    norm_rows(L.ln1, hp.eps, x.data(), n, D, h.data(), pool);
-    apply(L.q, h.data(), n, q.data(), pool, strassen_);
-    apply(L.k, h.data(), n, k.data(), pool, strassen_);
-    apply(L.v, h.data(), n, v.data(), pool, strassen_);
-    self_attention(q.data(), k.data(), v.data(), n, hp.n_head, D,
-                   1.0f / std::sqrt(static_cast<float>(D / hp.n_head)), att.data(), pool);
-    apply(L.o, att.data(), n, x.data(), pool, strassen_, true);
-    norm_rows(L.ln2, hp.eps, x.data(), n, D, h.data(), pool);
-    apply(L.fc1, h.data(), n, ff.data(), pool, strassen_, false,
+    norm_rows(L.ln1, hp.eps, x, n, D, h, pool);
+    if (!L.qkv.packed.empty()) {
+      float* qkv = sc.qkv.get(n * 3 * D);
+      apply(L.qkv, h, n, qkv, pool, strassen_);
+      self_attention(qkv, qkv + D, qkv + 2 * D, 3 * D, n, hp.n_head, D, scale, att, pool);
+    } else {
+      float* q = sc.qkv.get(n * 3 * D);
+      float *k = q + n * D, *v = k + n * D;
+      apply(L.q, h, n, q, pool, strassen_);
+      apply(L.k, h, n, k, pool, strassen_);
+      apply(L.v, h, n, v, pool, strassen_);
+      self_attention(q, k, v, n, hp.n_head, D, scale, att, pool);
+    }
+    apply(L.o, att, n, x, pool, strassen_, true);
+    norm_rows(L.ln2, hp.eps, x, n, D, h, pool);
+    apply(L.fc1, h, n, ff, pool, strassen_, false,
           hp.use_gelu ? Activation::kGelu : Activation::kQuickGelu);
-    apply(L.fc2, ff.data(), n, x.data(), pool, strassen_, true);
+    apply(L.fc2, ff, n, x, pool, strassen_, true);
   }
-  if (!w_.post_ln.w.empty()) norm_rows(w_.post_ln, hp.eps, x.data(), n, D, x.data(), pool);
+  if (!w_.post_ln.w.empty()) norm_rows(w_.post_ln, hp.eps, x, n, D, x, pool);
 
   const auto t1 = std::chrono::steady_clock::now();
-  std::vector<float> out;
   switch (hp.projector) {
     case ProjectorType::kMlp: {
-      const float* patches_out = x.data() + D;  // the class token is not an image token
-      std::vector<float> mid(static_cast<size_t>(np * w_.mm0.rows));
-      apply(w_.mm0, patches_out, np, mid.data(), pool, strassen_, false, Activation::kGelu);
-      out.resize(static_cast<size_t>(np * w_.mm2.rows));
-      apply(w_.mm2, mid.data(), np, out.data(), pool, strassen_);
+      const float* patches_out = x + D;  // the class token is not an image token
+      float* mid = sc.mid.get(np * w_.mm0.rows);
+      apply(w_.mm0, patches_out, np, mid, pool, strassen_, false, Activation::kGelu);
+      apply(w_.mm2, mid, np, out, pool, strassen_);
       break;
     }
     case ProjectorType::kIdefics3: {
@@ -132,21 +183,22 @@ std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_ar
       // block's patches in row-major order.
       const int s = hp.scale_factor, g = G / s;
       const int64_t nt = static_cast<int64_t>(g) * g;
-      std::vector<float> shuffled(static_cast<size_t>(nt * s * s * D));
-      for (int ty = 0; ty < g; ++ty) {
+      float* shuffled = sc.mid.get(nt * s * s * D);
+      pool.parallel_for(g, [&](int64_t ty0, int64_t ty1) {
+      for (int64_t ty = ty0; ty < ty1; ++ty) {
         for (int tx = 0; tx < g; ++tx) {
-          float* dst = shuffled.data() + (static_cast<int64_t>(ty) * g + tx) * s * s * D;
+          float* dst = shuffled + (ty * g + tx) * s * s * D;
           for (int dy = 0; dy < s; ++dy) {
             for (int dx = 0; dx < s; ++dx) {
-              const int64_t patch = static_cast<int64_t>(s * ty + dy) * G + (s * tx + dx);
-              std::memcpy(dst + (static_cast<int64_t>(dy) * s + dx) * D, x.data() + patch * D,
+              const int64_t patch = (s * ty + dy) * G + (s * tx + dx);
+              std::memcpy(dst + (static_cast<int64_t>(dy) * s + dx) * D, x + patch * D,
                           static_cast<size_t>(D) * sizeof(float));
             }
           }
         }
       }
-      out.resize(static_cast<size_t>(nt * w_.mm_fc.rows));
-      apply(w_.mm_fc, shuffled.data(), nt, out.data(), pool, strassen_);
+      });
+      apply(w_.mm_fc, shuffled, nt, out, pool, strassen_);
       break;
     }
   }
@@ -155,7 +207,6 @@ std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_ar
     timings->vit_ms += std::chrono::duration<double, std::milli>(t1 - t0).count();
     timings->project_ms += std::chrono::duration<double, std::milli>(t2 - t1).count();
   }
-  return out;
 }
 
 ImageEmbeddings ClipModel::encode(const VisionInput& in, ThreadPool* pool,
@@ -166,12 +217,19 @@ ImageEmbeddings ClipModel::encode(const VisionInput& in, ThreadPool* pool,
   }
   ImageEmbeddings e;
   e.n_embd = hp_.n_embd_out;
-  for (const auto& tile : in.tiles) {
-    const auto t = encode_tile(tile.data(), pool, timings);
-    const int nt = static_cast<int>(t.size() / static_cast<size_t>(e.n_embd));
+  const int nt = hp_.tokens_per_tile();
+  const size_t per = static_cast<size_t>(nt) * static_cast<size_t>(e.n_embd);
+  e.data.resize(per * in.tiles.size());
+  const size_t tile_floats = 3 * static_cast<size_t>(in.size) * static_cast<size_t>(in.size);
+  for (size_t i = 0; i < in.tiles.size(); ++i) {
+    if (in.tiles[i].size() != tile_floats) {
+      throw Error("vision input tile " + std::to_string(i) + " holds " +
+                  std::to_string(in.tiles[i].size()) + " floats, expected 3 x " +
+                  std::to_string(in.size) + " x " + std::to_string(in.size));
+    }
+    encode_tile_to(in.tiles[i].data(), e.data.data() + i * per, pool, timings);
     e.tokens_per_tile.push_back(nt);
     e.n_tokens += nt;
-    e.data.insert(e.data.end(), t.begin(), t.end());
   }
   return e;
 }

@@ -1,5 +1,12 @@
 #include "vision/gelu_table.h"
 
+// GCC 12's AVX-512 intrinsic headers start from _mm512_undefined_*() and trip these warnings.
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -30,35 +37,67 @@ const Tables& tables() {
   return t;
 }
 
-}  // namespace
-
 // The inputs are rounded to f16 a block at a time by the level's vector conversion (nearest
 // even, as the scalar one), which was most of the cost of a lookup; the loads stay scalar.
 constexpr int64_t kBlock = 512;
 
-void gelu_tanh_f16_table(float* x, int64_t n) {
-  const float* t = tables().gelu.get();
+void lookup_blocks(const float* t, bool clamp, float* x, int64_t n) {
   uint16_t h[kBlock];
   for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
     const int64_t c = std::min(kBlock, n - i0);
     float* xb = x + i0;
     kernels::fp32_to_fp16_row(xb, c, h);
-    for (int64_t i = 0; i < c; ++i) {
-      const float v = xb[i];
-      xb[i] = v <= -10.0f ? 0.0f : v >= 10.0f ? v : t[h[i]];
+    if (clamp) {
+      for (int64_t i = 0; i < c; ++i) {
+        const float v = xb[i];
+        xb[i] = v <= -10.0f ? 0.0f : v >= 10.0f ? v : t[h[i]];
+      }
+    } else {
+      for (int64_t i = 0; i < c; ++i) xb[i] = t[h[i]];
     }
   }
 }
 
-void quick_gelu_f16_table(float* x, int64_t n) {
-  const float* t = tables().quick.get();
-  uint16_t h[kBlock];
-  for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
-    const int64_t c = std::min(kBlock, n - i0);
-    float* xb = x + i0;
-    kernels::fp32_to_fp16_row(xb, c, h);
-    for (int64_t i = 0; i < c; ++i) xb[i] = t[h[i]];
+// AVX-512: 16 inputs rounded to f16 in one instruction and looked up with one gather (the
+// table is 256 KiB, L2-resident while a layer's activations stream through).
+__attribute__((target("avx512f"))) void lookup_avx512(const float* t, bool clamp, float* x,
+                                                       int64_t n) {
+  const __m512 lo = _mm512_set1_ps(-10.0f), hi = _mm512_set1_ps(10.0f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k = n - i >= 16 ? static_cast<__mmask16>(0xFFFF)
+                                    : static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __m512 v = _mm512_maskz_loadu_ps(k, x + i);
+    const __m512i idx = _mm512_cvtepu16_epi32(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+    __m512 y = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, t, 4);
+    if (clamp) {
+      y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(v, hi, _CMP_GE_OQ), v);
+      y = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, lo, _CMP_GT_OQ) |
+                                  _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), y);
+    }
+    _mm512_mask_storeu_ps(x + i, k, y);
   }
 }
+
+void lookup(CpuLevel level, const float* t, bool clamp, float* x, int64_t n) {
+  if (level >= CpuLevel::kAvx512) {
+    lookup_avx512(t, clamp, x, n);
+  } else {
+    lookup_blocks(t, clamp, x, n);
+  }
+}
+
+}  // namespace
+
+void gelu_tanh_f16_table(float* x, int64_t n, CpuLevel level) {
+  lookup(level, tables().gelu.get(), true, x, n);
+}
+
+void quick_gelu_f16_table(float* x, int64_t n, CpuLevel level) {
+  lookup(level, tables().quick.get(), false, x, n);
+}
+
+void gelu_tanh_f16_table(float* x, int64_t n) { gelu_tanh_f16_table(x, n, cpu_level()); }
+
+void quick_gelu_f16_table(float* x, int64_t n) { quick_gelu_f16_table(x, n, cpu_level()); }
 
 }  // namespace omni::vision

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "core/cpu.h"
+
 namespace omni::vision {
 
 // In place over n floats. Tanh GELU: exactly 0 at or below -10 and x itself at or above 10 (the
@@ -13,5 +15,9 @@ namespace omni::vision {
 void gelu_tanh_f16_table(float* x, int64_t n);
 // x * sigmoid(1.702 x) through its table (no clamps, as in ggml).
 void quick_gelu_f16_table(float* x, int64_t n);
+// The same on a given kernel level (results are identical on every level; tests compare them).
+// AVX-512 rounds and looks up 16 inputs at a time (vcvtps2ph + gather).
+void gelu_tanh_f16_table(float* x, int64_t n, CpuLevel level);
+void quick_gelu_f16_table(float* x, int64_t n, CpuLevel level);
 
 }  // namespace omni::vision

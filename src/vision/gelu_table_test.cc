@@ -70,11 +70,44 @@ TEST(VisionGeluTable, VectorInputRoundingEqualsTheScalarOne) {
     for (int k = 0; k < 2; ++k) {
       std::vector<float> a = x, b = x;
       for (auto& v : b) v = fp16_to_fp32(fp32_to_fp16(v));
-      (k == 0 ? gelu_tanh_f16_table : quick_gelu_f16_table)(a.data(), n);
-      for (auto& v : b) (k == 0 ? gelu_tanh_f16_table : quick_gelu_f16_table)(&v, 1);
+      using Fn = void (*)(float*, int64_t);
+      const Fn fn = k == 0 ? static_cast<Fn>(gelu_tanh_f16_table) : static_cast<Fn>(quick_gelu_f16_table);
+      fn(a.data(), n);
+      for (auto& v : b) fn(&v, 1);
       for (int64_t i = 0; i < n; ++i) {
         ASSERT_EQ(std::signbit(a[i]), std::signbit(b[i])) << k << " " << i;
         ASSERT_EQ(a[i], b[i]) << k << " at " << x[i];
+      }
+    }
+  }
+}
+
+TEST(VisionGeluTable, EveryLevelGivesTheSameResults) {
+  // Every f16 bit pattern as a float (NaN, infinities, subnormals, both zeros), plus values off
+  // the f16 grid and next to the clamps, at lengths that end inside a vector.
+  std::vector<float> x;
+  for (uint32_t h = 0; h < 65536; ++h) x.push_back(fp16_to_fp32(static_cast<uint16_t>(h)));
+  for (int i = 0; i < 5000; ++i) x.push_back(static_cast<float>(std::sin(0.7 * i) * 12.0));
+  for (float v : {-10.0f, 10.0f, std::nextafter(-10.0f, 0.0f), std::nextafter(10.0f, 0.0f)}) {
+    x.push_back(v);
+  }
+  x.push_back(0.5f);  // odd length
+  for (int k = 0; k < 2; ++k) {
+    auto fn = k == 0 ? static_cast<void (*)(float*, int64_t, CpuLevel)>(gelu_tanh_f16_table)
+                     : static_cast<void (*)(float*, int64_t, CpuLevel)>(quick_gelu_f16_table);
+    std::vector<float> want = x;
+    fn(want.data(), static_cast<int64_t>(want.size()), CpuLevel::kScalar);
+    for (CpuLevel level : {CpuLevel::kAvx2, CpuLevel::kAvx512}) {
+      if (level > cpu_max_level()) continue;
+      std::vector<float> got = x;
+      fn(got.data(), static_cast<int64_t>(got.size()), level);
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (std::isnan(want[i])) {
+          ASSERT_TRUE(std::isnan(got[i])) << k << " at " << x[i];
+          continue;
+        }
+        ASSERT_EQ(std::signbit(got[i]), std::signbit(want[i])) << k << " at " << x[i];
+        ASSERT_EQ(got[i], want[i]) << k << " at " << x[i];
       }
     }
   }

@@ -1,0 +1,274 @@
+// The AVX-512 self-attention of vision/attention.h, fused per block of 6 query rows of one head
+// so the score rows stay in L1/L2 and every pass over them is one stream:
+//   1. S = (q K^T) * scale over 64-key panels (K packed k-major per head, as the 6 x 64 GEMM
+//      block takes it), each panel's scores scaled and folded into a running row maximum as they
+//      leave the registers;
+//   2. P = exp(S - max) in place, the row sums taken in the same pass;
+//   3. O = P V over V's rows (packed [key][64] per 64 head columns), each output row scaled by
+//      1 / sum on its way out, so P itself is never normalized (64 multiplies per row instead
+//      of n).
+// Everything the scores go through is float; exp is the same degree-7 polynomial on the same
+// range reduction as the kernel levels' softmax (~2 ulp).
+#if !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "core/kernels.h"
+#include "core/thread_pool.h"
+#include "vision/attention_avx512.h"
+
+// Headers above keep their own targets; everything defined below is AVX-512 (called only
+// when the kernel level is).
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512dq"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,avx512f,avx512dq")
+#endif
+
+namespace omni::vision::detail {
+namespace {
+
+constexpr int64_t kPanel = 64;  // keys of one score panel, head columns of one output panel
+constexpr int64_t kRows = 6;    // query rows of one block
+constexpr int64_t kChunk = 48;  // query rows per work item (8 blocks)
+
+int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+struct AlignedFree {
+  void operator()(float* p) const { ::operator delete[](p, std::align_val_t{64}); }
+};
+
+// Scratch that lives across calls (one per thread): the packs are tens of MiB on a big ViT, and
+// fresh pages would be faulted in and zeroed on every layer.
+struct Buffer {
+  std::unique_ptr<float[], AlignedFree> p;
+  int64_t cap = 0;
+  float* get(int64_t n) {
+    if (n > cap) {
+      p.reset(static_cast<float*>(::operator new[](static_cast<size_t>(n) * sizeof(float),
+                                                   std::align_val_t{64})));
+      cap = n;
+    }
+    return p.get();
+  }
+};
+
+// The first r lanes (none for r <= 0).
+inline __mmask16 lanes(int64_t r) {
+  if (r <= 0) return 0;
+  return r >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << r) - 1u);
+}
+
+// exp(x) for x <= 0 (the scores minus their row maximum), as kernels' ew_exp: x = k ln2 + r,
+// degree-7 Taylor polynomial in r, 0 below -87.3.
+inline __m512 exp_nonpos(__m512 x) {
+  const __m512 xc = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
+  const __m512 kf = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504f)),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(0.693145752f), xc);
+  r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(1.42860677e-6f), r);
+  __m512 p = _mm512_set1_ps(1.98412698e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.38888889e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.33333333e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.16666667e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.66666667e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  const __m512 v = _mm512_scalef_ps(p, kf);
+  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3f), _CMP_GE_OQ), v);
+}
+
+// Scores of M query rows (q + a * ldq) against one packed key panel (kp[64 * e + key]):
+// s[a * ns + key] = scale * q_a . k_key for the `valid` keys of the panel (the others are not
+// stored); mx[a] takes their maximum. Not inlined: with the maxima in registers too the 24
+// accumulators and 4 key vectors no longer fit and the key vectors spill.
+template <int M>
+__attribute__((noinline)) void score_panel(const float* kp, int64_t dh, const float* q, int64_t ldq, float scale,
+                 int64_t valid, float* s, int64_t ns, __m512* mx) {
+  __m512 acc[M][4];
+  for (int a = 0; a < M; ++a) {
+    for (int j = 0; j < 4; ++j) acc[a][j] = _mm512_setzero_ps();
+  }
+  for (int64_t e = 0; e < dh; ++e) {
+    const float* w = kp + kPanel * e;
+    const __m512 w0 = _mm512_load_ps(w), w1 = _mm512_load_ps(w + 16);
+    const __m512 w2 = _mm512_load_ps(w + 32), w3 = _mm512_load_ps(w + 48);
+    for (int a = 0; a < M; ++a) {
+      const __m512 x = _mm512_set1_ps(q[a * ldq + e]);
+      acc[a][0] = _mm512_fmadd_ps(w0, x, acc[a][0]);
+      acc[a][1] = _mm512_fmadd_ps(w1, x, acc[a][1]);
+      acc[a][2] = _mm512_fmadd_ps(w2, x, acc[a][2]);
+      acc[a][3] = _mm512_fmadd_ps(w3, x, acc[a][3]);
+    }
+  }
+  const __m512 sc = _mm512_set1_ps(scale);
+  if (valid == kPanel) {  // a full panel: plain stores, the maximum in registers first
+    for (int a = 0; a < M; ++a) {
+      __m512 v[4];
+      for (int j = 0; j < 4; ++j) {
+        v[j] = _mm512_mul_ps(acc[a][j], sc);
+        _mm512_storeu_ps(s + a * ns + 16 * j, v[j]);
+      }
+      mx[a] = _mm512_max_ps(mx[a], _mm512_max_ps(_mm512_max_ps(v[0], v[1]), _mm512_max_ps(v[2], v[3])));
+    }
+    return;
+  }
+  for (int j = 0; j < 4; ++j) {
+    const __mmask16 m = lanes(valid - 16 * j);
+    if (m == 0) break;
+    for (int a = 0; a < M; ++a) {
+      const __m512 v = _mm512_mul_ps(acc[a][j], sc);
+      _mm512_mask_storeu_ps(s + a * ns + 16 * j, m, v);
+      mx[a] = _mm512_mask_max_ps(mx[a], m, mx[a], v);
+    }
+  }
+}
+
+// o[a * ldo + c] = inv[a] * sum_{key < n} p[a * ns + key] vp[64 * key + c] for c < ne.
+template <int M>
+void output_panel(const float* vp, int64_t n, const float* p, int64_t ns, const float* inv,
+                  int64_t ne, float* o, int64_t ldo) {
+  __m512 acc[M][4];
+  for (int a = 0; a < M; ++a) {
+    for (int j = 0; j < 4; ++j) acc[a][j] = _mm512_setzero_ps();
+  }
+  for (int64_t key = 0; key < n; ++key) {
+    const float* w = vp + kPanel * key;
+    const __m512 w0 = _mm512_load_ps(w), w1 = _mm512_load_ps(w + 16);
+    const __m512 w2 = _mm512_load_ps(w + 32), w3 = _mm512_load_ps(w + 48);
+    for (int a = 0; a < M; ++a) {
+      const __m512 x = _mm512_set1_ps(p[a * ns + key]);
+      acc[a][0] = _mm512_fmadd_ps(w0, x, acc[a][0]);
+      acc[a][1] = _mm512_fmadd_ps(w1, x, acc[a][1]);
+      acc[a][2] = _mm512_fmadd_ps(w2, x, acc[a][2]);
+      acc[a][3] = _mm512_fmadd_ps(w3, x, acc[a][3]);
+    }
+  }
+  for (int a = 0; a < M; ++a) {
+    const __m512 sc = _mm512_set1_ps(inv[a]);
+    for (int j = 0; j < 4; ++j) {
+      const __mmask16 m = lanes(ne - 16 * j);
+      if (m == 0) break;
+      _mm512_mask_storeu_ps(o + a * ldo + 16 * j, m, _mm512_mul_ps(acc[a][j], sc));
+    }
+  }
+}
+
+// Softmax numerators of one score row in place (n floats), returning their sum.
+float exp_row(float* s, int64_t n, float mx) {
+  const __m512 m = _mm512_set1_ps(mx);
+  __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
+  int64_t j = 0;
+  for (; j + 32 <= n; j += 32) {
+    const __m512 e0 = exp_nonpos(_mm512_sub_ps(_mm512_loadu_ps(s + j), m));
+    const __m512 e1 = exp_nonpos(_mm512_sub_ps(_mm512_loadu_ps(s + j + 16), m));
+    _mm512_storeu_ps(s + j, e0);
+    _mm512_storeu_ps(s + j + 16, e1);
+    sum0 = _mm512_add_ps(sum0, e0);
+    sum1 = _mm512_add_ps(sum1, e1);
+  }
+  for (; j < n; j += 16) {
+    const __mmask16 k = lanes(n - j);
+    const __m512 e = exp_nonpos(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + j), m));
+    _mm512_mask_storeu_ps(s + j, k, e);
+    sum0 = _mm512_add_ps(sum0, _mm512_maskz_mov_ps(k, e));
+  }
+  return _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
+}
+
+template <int M>
+void block(const float* K, const float* V, int64_t n, int64_t dh, const float* q, int64_t ldq,
+           float scale, float* s, int64_t ns, float* o, int64_t ldo) {
+  const int64_t key_panels = round_up(n, kPanel) / kPanel;
+  __m512 mx[M];
+  for (int a = 0; a < M; ++a) mx[a] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int64_t p = 0; p < key_panels; ++p) {
+    score_panel<M>(K + p * kPanel * dh, dh, q, ldq, scale, std::min(kPanel, n - p * kPanel),
+                   s + p * kPanel, ns, mx);
+  }
+  float inv[M];
+  for (int a = 0; a < M; ++a) {
+    inv[a] = 1.0f / exp_row(s + a * ns, n, _mm512_reduce_max_ps(mx[a]));
+  }
+  for (int64_t e0 = 0; e0 < dh; e0 += kPanel) {
+    output_panel<M>(V + e0 * n, n, s, ns, inv, std::min(kPanel, dh - e0), o + e0, ldo);
+  }
+}
+
+using BlockFn = void (*)(const float*, const float*, int64_t, int64_t, const float*, int64_t,
+                         float, float*, int64_t, float*, int64_t);
+constexpr BlockFn kBlocks[kRows + 1] = {nullptr,  block<1>, block<2>, block<3>,
+                                        block<4>, block<5>, block<6>};
+
+}  // namespace
+
+void self_attention_avx512(const kernels::KernelTable& kt, const float* q, const float* k,
+                           const float* v, int64_t ld, int64_t n, int n_head, int64_t d,
+                           float scale, float* out, ThreadPool& pool) {
+  const int64_t dh = d / n_head;
+  const int64_t key_panels = round_up(n, kPanel) / kPanel;
+  const int64_t out_panels = round_up(dh, kPanel) / kPanel;
+  const int64_t k_head = key_panels * kPanel * dh;  // floats of one head's packed K
+  const int64_t v_head = out_panels * n * kPanel;   // floats of one head's packed V
+  static thread_local Buffer kbuf, vbuf;
+  float* kp = kbuf.get(n_head * k_head);
+  float* vp = vbuf.get(n_head * v_head);
+  pool.parallel_for(n_head, [&](int64_t h0, int64_t h1) {
+    for (int64_t h = h0; h < h1; ++h) {
+      float* K = kp + h * k_head;
+      for (int64_t p = 0; p < key_panels; ++p) {
+        kt.pack64_f32(k + p * kPanel * ld + h * dh, ld, std::min(kPanel, n - p * kPanel), dh,
+                      K + p * kPanel * dh);
+      }
+      float* V = vp + h * v_head;
+      for (int64_t p = 0; p < out_panels; ++p) {
+        const int64_t e0 = p * kPanel, ne = std::min(kPanel, dh - e0);
+        float* panel = V + p * n * kPanel;
+        for (int64_t j = 0; j < n; ++j) {
+          float* dst = panel + j * kPanel;
+          std::memcpy(dst, v + j * ld + h * dh + e0, static_cast<size_t>(ne) * sizeof(float));
+          std::fill(dst + ne, dst + kPanel, 0.0f);
+        }
+      }
+    }
+  });
+
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  const int64_t ns = round_up(n, 16) + 16;  // score row stride, off a power of two
+  pool.parallel_for(n_head * chunks, [&](int64_t b, int64_t e) {
+    static thread_local Buffer sbuf;
+    float* s = sbuf.get(kRows * ns);
+    for (int64_t item = b; item < e; ++item) {
+      const int64_t h = item / chunks;
+      const int64_t i_end = std::min(n, (item % chunks + 1) * kChunk);
+      const float* K = kp + h * k_head;
+      const float* V = vp + h * v_head;
+      for (int64_t i0 = (item % chunks) * kChunk; i0 < i_end; i0 += kRows) {
+        const int64_t m = std::min(kRows, i_end - i0);
+        kBlocks[m](K, V, n, dh, q + i0 * ld + h * dh, ld, scale, s, ns, out + i0 * d + h * dh,
+                   d);
+      }
+    }
+  });
+}
+
+}  // namespace omni::vision::detail
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#pragma GCC diagnostic pop
+#endif
