@@ -1,0 +1,32 @@
+// Single-token products of one decode step, several matrices per pool dispatch. A token's
+// forward pass is a chain of small matrix-vector products (the K and V projections of a 0.5B
+// model are 128 rows, 64 KiB at 4 bits); one dispatch and one barrier each left the second
+// thread waiting more than working on them. Here Q, K and V (or gate and up) go out as one
+// stream of weight bytes cut into pieces of about equal size, and each thread prefetches ahead
+// along its share across matrix boundaries, so the stream does not restart at every matrix.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "core/gguf.h"
+#include "core/kernels.h"
+
+namespace omni {
+class ThreadPool;
+}
+
+namespace omni::llm {
+
+struct MatvecJob {
+  const gguf::TensorInfo* w;          // rows x cols in any type kernels::matmul takes
+  const kernels::Activations* act;    // one row, prepared for w's type
+  float* y;                           // w->rows() outputs
+};
+
+// y = W x for every job, on all threads of `pool`. Each output is the level's dot of its row
+// (for F16 the level's matvec_f16, equal to the dot bit for bit), exactly what kernels::matmul
+// returns for one activation row, whichever thread computes it.
+void decode_matvec(std::span<const MatvecJob> jobs, ThreadPool& pool);
+
+}  // namespace omni::llm
