@@ -1,6 +1,7 @@
 #include "llm/decode_matvec.h"
 
 #include <algorithm>
+#include <atomic>
 #include <vector>
 
 #include "core/error.h"
@@ -78,7 +79,7 @@ void decode_matvec(std::span<const MatvecJob> jobs, ThreadPool& pool) {
   }
   const Piece* ps = pieces.data();
   const Job* jb = js.data();
-  pool.parallel_for(static_cast<int64_t>(pieces.size()), [&](int64_t b, int64_t e) {
+  const auto run = [&](int64_t b, int64_t e) {
     Prefetcher pf{ps, static_cast<size_t>(b), static_cast<size_t>(e)};
     for (int64_t i = b; i < e; ++i) {
       const Piece& p = ps[i];
@@ -96,7 +97,40 @@ void decode_matvec(std::span<const MatvecJob> jobs, ThreadPool& pool) {
         j.y[p.row0 + r] = j.dot(p.w + uint64_t{r} * p.rb, j.act, j.cols);
       }
     }
+  };
+  // Guided self-scheduling: each thread takes a run of pieces sized to its share of what is
+  // left (a quarter of the stream first at 2 threads, one piece at the end), so a thread gets
+  // long contiguous runs to stream and prefetch through, yet the threads finish within about
+  // one piece of each other: the whole token waits at every barrier for the slower one.
+  const auto n = static_cast<int64_t>(pieces.size());
+  const int64_t nt = pool.size();
+  std::atomic<int64_t> next{0};
+  pool.parallel_for(nt, [&](int64_t, int64_t) {
+    int64_t b = next.load(std::memory_order_relaxed);
+    for (;;) {
+      if (b >= n) return;
+      const int64_t e = std::min(n, b + std::max<int64_t>(1, (n - b) / (2 * nt)));
+      if (next.compare_exchange_weak(b, e, std::memory_order_relaxed)) {
+        run(b, e);
+        b = next.load(std::memory_order_relaxed);
+      }
+    }
   });
+}
+
+void prefetch_first_run(const gguf::TensorInfo& w, int slot, int threads, int part, int parts) {
+  // The guided schedule below in bytes: thread j's first run starts where j runs of 1/(2t) of
+  // the rest each have gone, and is 1/(2t) of what is left then.
+  constexpr uint64_t kMaxRun = 256 << 10;  // an L2 share, not the whole matrix
+  double start = 0;
+  const auto total = static_cast<double>(w.n_bytes);
+  const double frac = 1.0 / (2.0 * threads);
+  for (int j = 0; j < slot; ++j) start += (total - start) * frac;
+  const auto b = static_cast<uint64_t>(start);
+  const uint64_t len = std::min(kMaxRun, static_cast<uint64_t>((total - start) * frac));
+  const uint64_t pb = b + len * static_cast<uint64_t>(part) / static_cast<uint64_t>(parts);
+  const uint64_t pe = std::min(w.n_bytes, b + len * static_cast<uint64_t>(part + 1) / static_cast<uint64_t>(parts));
+  for (uint64_t o = pb & ~uint64_t{63}; o < pe; o += 64) __builtin_prefetch(w.data + o, 0, 2);
 }
 
 }  // namespace omni::llm

@@ -29,4 +29,11 @@ struct MatvecJob {
 // returns for one activation row, whichever thread computes it.
 void decode_matvec(std::span<const MatvecJob> jobs, ThreadPool& pool);
 
+// Requests into the cache part `part` of `parts` of the weight bytes that decode_matvec first
+// hands to thread `slot` of `threads` when `w` is the first matrix of its jobs (the calling
+// thread is slot 0: it starts first). Threads that would otherwise wait for each other during
+// attention fetch the next product's opening bytes with it; values are unchanged, and a guess
+// that turns out wrong only moves bytes early into another core's cache.
+void prefetch_first_run(const gguf::TensorInfo& w, int slot, int threads, int part, int parts);
+
 }  // namespace omni::llm

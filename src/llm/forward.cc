@@ -214,10 +214,17 @@ void Context::forward_rows(uint32_t n, uint32_t out_first, const int32_t* ids, c
       }
     };
     if (per_kv_head) {
+      const int nt = pool.size();
       pool.parallel_for(c.n_head_kv, [&](int64_t b, int64_t e) {
         for (auto kvh = static_cast<uint32_t>(b); kvh < e; ++kvh) {
           if (f16_cache) widen(0, n_kv, kvh * hd, hd);
-          for (uint32_t h = kvh * group; h < (kvh + 1) * group; ++h) attend(0, h);
+          // Each head's attention is followed by a slice of the O projection's bytes that this
+          // thread will likely multiply first, so memory streams while attention computes.
+          const auto slot = static_cast<int>(kvh);
+          for (uint32_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+            attend(0, h);
+            if (slot < nt) prefetch_first_run(*L.wo, slot, nt, static_cast<int>(h - kvh * group), static_cast<int>(group));
+          }
         }
       });
     } else {
