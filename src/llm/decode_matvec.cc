@@ -16,6 +16,8 @@ constexpr uint64_t kPieceBytes = 16 << 10;
 // How far ahead of the row being multiplied its weight bytes are requested into L2 (the
 // hardware prefetcher stops at every 4 KiB page and at every new matrix).
 constexpr uint64_t kAhead = 16 << 10;
+// Guided scheduling: a thread's next run is 1/(kRunsPerThread * threads) of the pieces left.
+constexpr int kRunsPerThread = 4;
 
 struct Piece {
   const uint8_t* w;  // first row
@@ -66,15 +68,18 @@ void decode_matvec(std::span<const MatvecJob> jobs, ThreadPool& pool) {
     const gguf::TensorInfo& w = *j.w;
     const auto rows = static_cast<uint32_t>(w.rows());
     const auto cols = static_cast<int64_t>(w.shape[0]);
-    if (kernels::act_format(w.type) != j.act->format() || j.act->cols() != cols || j.act->rows() != 1) {
+    if (kernels::act_format(w.type) != j.act->format() || j.act->cols() != cols ||
+        j.act->rows() != 1) {
       throw Error("decode_matvec: activations do not match " + w.name);
     }
+    if (rows == 0) continue;
     const uint64_t rb = w.n_bytes / rows;
     const bool f16 = w.type == DType::F16 && kt.matvec_f16 != nullptr;
     js.push_back({kernels::dot_fn(w.type, kt), f16, j.act->row(0), cols, j.y});
     const auto per = static_cast<uint32_t>(std::max<uint64_t>(1, kPieceBytes / rb));
     for (uint32_t r = 0; r < rows; r += per) {
-      pieces.push_back({w.data + r * rb, rb, static_cast<uint32_t>(js.size() - 1), r, std::min(per, rows - r)});
+      const auto job = static_cast<uint32_t>(js.size() - 1);
+      pieces.push_back({w.data + r * rb, rb, job, r, std::min(per, rows - r)});
     }
   }
   const Piece* ps = pieces.data();
@@ -98,10 +103,11 @@ void decode_matvec(std::span<const MatvecJob> jobs, ThreadPool& pool) {
       }
     }
   };
-  // Guided self-scheduling: each thread takes a run of pieces sized to its share of what is
-  // left (a quarter of the stream first at 2 threads, one piece at the end), so a thread gets
-  // long contiguous runs to stream and prefetch through, yet the threads finish within about
-  // one piece of each other: the whole token waits at every barrier for the slower one.
+  // Guided self-scheduling: each thread takes a run of pieces sized to a share of what is left
+  // (an eighth of the stream first at 2 threads, as the pool's chunks, single pieces at the
+  // end), so a thread streams and prefetches through long contiguous runs, yet the threads
+  // reach the barrier within about one piece of each other (the token waits there for the
+  // slower one) and a thread that loses its core for a while leaves the rest to the other.
   const auto n = static_cast<int64_t>(pieces.size());
   const int64_t nt = pool.size();
   std::atomic<int64_t> next{0};
@@ -109,7 +115,7 @@ void decode_matvec(std::span<const MatvecJob> jobs, ThreadPool& pool) {
     int64_t b = next.load(std::memory_order_relaxed);
     for (;;) {
       if (b >= n) return;
-      const int64_t e = std::min(n, b + std::max<int64_t>(1, (n - b) / (2 * nt)));
+      const int64_t e = std::min(n, b + std::max<int64_t>(1, (n - b) / (kRunsPerThread * nt)));
       if (next.compare_exchange_weak(b, e, std::memory_order_relaxed)) {
         run(b, e);
         b = next.load(std::memory_order_relaxed);
@@ -119,17 +125,18 @@ void decode_matvec(std::span<const MatvecJob> jobs, ThreadPool& pool) {
 }
 
 void prefetch_first_run(const gguf::TensorInfo& w, int slot, int threads, int part, int parts) {
-  // The guided schedule below in bytes: thread j's first run starts where j runs of 1/(2t) of
-  // the rest each have gone, and is 1/(2t) of what is left then.
+  // The guided schedule of decode_matvec in bytes: thread j's first run starts where j runs of
+  // 1/(kRunsPerThread * t) of the rest each have gone, and is that share of what is left then.
   constexpr uint64_t kMaxRun = 256 << 10;  // an L2 share, not the whole matrix
   double start = 0;
   const auto total = static_cast<double>(w.n_bytes);
-  const double frac = 1.0 / (2.0 * threads);
+  const double frac = 1.0 / (kRunsPerThread * threads);
   for (int j = 0; j < slot; ++j) start += (total - start) * frac;
   const auto b = static_cast<uint64_t>(start);
   const uint64_t len = std::min(kMaxRun, static_cast<uint64_t>((total - start) * frac));
-  const uint64_t pb = b + len * static_cast<uint64_t>(part) / static_cast<uint64_t>(parts);
-  const uint64_t pe = std::min(w.n_bytes, b + len * static_cast<uint64_t>(part + 1) / static_cast<uint64_t>(parts));
+  const auto np = static_cast<uint64_t>(parts);
+  const uint64_t pb = b + len * static_cast<uint64_t>(part) / np;
+  const uint64_t pe = std::min(w.n_bytes, b + len * static_cast<uint64_t>(part + 1) / np);
   for (uint64_t o = pb & ~uint64_t{63}; o < pe; o += 64) __builtin_prefetch(w.data + o, 0, 2);
 }
 

@@ -223,7 +223,8 @@ void Context::forward_rows(uint32_t n, uint32_t out_first, const int32_t* ids, c
           const auto slot = static_cast<int>(kvh);
           for (uint32_t h = kvh * group; h < (kvh + 1) * group; ++h) {
             attend(0, h);
-            if (slot < nt) prefetch_first_run(*L.wo, slot, nt, static_cast<int>(h - kvh * group), static_cast<int>(group));
+            const auto part = static_cast<int>(h - kvh * group);
+            if (slot < nt) prefetch_first_run(*L.wo, slot, nt, part, static_cast<int>(group));
           }
         }
       });
