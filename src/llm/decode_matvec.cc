@@ -76,7 +76,8 @@ void decode_matvec(std::span<const MatvecJob> jobs, ThreadPool& pool) {
     const uint64_t rb = w.n_bytes / rows;
     const bool f16 = w.type == DType::F16 && kt.matvec_f16 != nullptr;
     js.push_back({kernels::dot_fn(w.type, kt), f16, j.act->row(0), cols, j.y});
-    const auto per = static_cast<uint32_t>(std::max<uint64_t>(1, kPieceBytes / rb));
+    // At least kPieceBytes, so long F16 rows still come in pairs for the kernel's two streams.
+    const auto per = static_cast<uint32_t>(std::max<uint64_t>(1, (kPieceBytes + rb - 1) / rb));
     for (uint32_t r = 0; r < rows; r += per) {
       const auto job = static_cast<uint32_t>(js.size() - 1);
       pieces.push_back({w.data + r * rb, rb, job, r, std::min(per, rows - r)});
