@@ -34,21 +34,21 @@ struct Job {
   float* y;
 };
 
-// Walks the bytes of pieces [pf, end) in order, issuing prefetches up to a target position.
+// Walks the bytes of pieces [piece, end) in order, issuing prefetches up to a target position
+// (positions count bytes from the start of the run, as `consumed` does).
 struct Prefetcher {
   const Piece* pieces;
   size_t piece, end;
-  uint64_t off = 0;  // within pieces[piece]
-  uint64_t issued = 0, consumed = 0;
+  uint64_t base = 0;  // run position of pieces[piece]'s first byte
+  uint64_t off = 0;   // next byte to request within pieces[piece]
+  uint64_t consumed = 0;
   void run_to(uint64_t target) {
-    while (issued < target && piece < end) {
+    while (base + off < target && piece < end) {
       const Piece& p = pieces[piece];
       const uint64_t bytes = p.rb * p.rows;
-      for (; off < bytes && issued < target; off += 64, issued += 64) {
-        __builtin_prefetch(p.w + off, 0, 2);
-      }
+      for (; off < bytes && base + off < target; off += 64) __builtin_prefetch(p.w + off, 0, 2);
       if (off >= bytes) {
-        issued += off - bytes;  // round to the piece end
+        base += bytes;
         ++piece;
         off = 0;
       }
@@ -111,6 +111,10 @@ void decode_matvec(std::span<const MatvecJob> jobs, ThreadPool& pool) {
   // slower one) and a thread that loses its core for a while leaves the rest to the other.
   const auto n = static_cast<int64_t>(pieces.size());
   const int64_t nt = pool.size();
+  if (nt == 1) {
+    run(0, n);
+    return;
+  }
   std::atomic<int64_t> next{0};
   pool.parallel_for(nt, [&](int64_t, int64_t) {
     int64_t b = next.load(std::memory_order_relaxed);
