@@ -226,6 +226,30 @@ void run_matvec(benchmark::State& state, DType t, int64_t rows, int64_t cols, in
   state.counters["bw_pct"] = benchmark::Counter(bytes * 100.0 / reference_bandwidth(), benchmark::Counter::kIsRate);
 }
 
+// The single-token kernel alone on 4 rows that stay in L1 (no dispatch, no prefetch loop):
+// pure compute per weight byte, for A/B of the unpack and float work.
+void run_rows4_l1(benchmark::State& state, DType t, int64_t cols) {
+  const uint64_t rb = *omni::row_bytes(t, static_cast<uint64_t>(cols));
+  AlignedBuf w(4 * rb);
+  fill_weights(t, w.p, 4, cols);
+  std::vector<float> x(static_cast<size_t>(cols));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 17) * 0.1f - 0.8f;
+  omni::kernels::Activations act;
+  act.quantize(t, x.data(), 1, cols);
+  const auto rows4 = omni::kernels::quant_rows4_fn(t, omni::kernels::active());
+  if (rows4 == nullptr) {
+    state.SkipWithError("no 4-row kernel at this level");
+    return;
+  }
+  float y[4];
+  for (auto _ : state) {
+    rows4(w.p, rb, act.row(0), cols, y);
+    benchmark::DoNotOptimize(y);
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(4 * rb * state.iterations()));
+}
+
 void run_matmul(benchmark::State& state, DType t, int64_t rows, int64_t cols, int64_t batch, int threads) {
   Matrix& m = matrix(t, rows, cols, false);
   std::vector<float> x(static_cast<size_t>(cols * batch)), y(static_cast<size_t>(rows * batch));
@@ -303,6 +327,20 @@ const struct Registrar {
       const std::string nc = std::string("matvec_cached/") + name + "/256x4864/threads:1";
       benchmark::RegisterBenchmark(nc.c_str(), [=](benchmark::State& s) { run_matvec(s, t, 256, 4864, 1, false); })
           ->Unit(benchmark::kMicrosecond);
+      if (t != DType::F32 && t != DType::F16) {
+        for (const int64_t lc : {int64_t{896}, int64_t{1024}, int64_t{3584}}) {
+          if (lc % omni::dtype_info(t).block_size != 0) continue;
+          const std::string nl = std::string("rows4_l1/") + name + "/" + std::to_string(lc);
+          benchmark::RegisterBenchmark(nl.c_str(), [=](benchmark::State& s) { run_rows4_l1(s, t, lc); });
+        }
+      }
+      // The same for short rows (the 896-column Q/O/gate/up/LM-head shapes), where per-row
+      // latency (one accumulator chain, the final reduction) counts more than in long rows.
+      if (896 % omni::dtype_info(t).block_size == 0) {
+        const std::string ns = std::string("matvec_cached/") + name + "/512x896/threads:1";
+        benchmark::RegisterBenchmark(ns.c_str(), [=](benchmark::State& s) { run_matvec(s, t, 512, 896, 1, false); })
+            ->Unit(benchmark::kMicrosecond);
+      }
       // Prompt processing: 128 activation rows through the FFN shapes (up/gate and down).
       for (const auto& shape : {std::pair<int64_t, int64_t>{896, 4864}, std::pair<int64_t, int64_t>{4864, 896}}) {
         const int64_t rows = shape.first, cols = shape.second;

@@ -145,6 +145,20 @@ KernelTable::QuantTileFn quant_tile_fn(DType wtype, const KernelTable& k) {
   }
 }
 
+KernelTable::QuantRows4Fn quant_rows4_fn(DType wtype, const KernelTable& k) {
+  switch (wtype) {
+    case DType::Q8_0: return k.rows4_q8_0;
+    case DType::Q4_0: return k.rows4_q4_0;
+    case DType::Q4_1: return k.rows4_q4_1;
+    case DType::Q5_0: return k.rows4_q5_0;
+    case DType::Q5_1: return k.rows4_q5_1;
+    case DType::Q4_K: return k.rows4_q4_K;
+    case DType::Q5_K: return k.rows4_q5_K;
+    case DType::Q6_K: return k.rows4_q6_K;
+    default: return nullptr;
+  }
+}
+
 KernelTable::QuantGemmFn quant_gemm_fn(DType wtype, const KernelTable& k) {
   switch (wtype) {
     case DType::Q8_0: return k.gemm_q8_0;
@@ -328,14 +342,31 @@ void gemm_packed(const KernelTable& k, DType wtype, const void* w, int64_t rows,
   }, 1);
 }
 
-// y[r] = dot(row r, a) for b <= r < e. A single-token product streams every weight byte once, and
-// the hardware prefetcher stops at each 4 KiB page; so each row's bytes, kAhead further on, are
-// requested into L2 before the row's dot runs (values unchanged: only the loads move earlier).
-void quant_rows_prefetched(DotFn dot, const uint8_t* wb, uint64_t rb, int64_t b, int64_t e,
-                           const void* a, int64_t cols, float* y) {
+// y[r] = dot(row r, a) for b <= r < e: a single-token product, which streams every weight byte
+// once. With the level's 4-row kernel the rows are cut into 4 contiguous segments and row i of
+// every segment is computed in the same call (bit for bit the dots), so the matrix is read as 4
+// far-apart sequential streams that the hardware prefetchers follow in parallel; one stream (4
+// adjacent rows, or one row at a time with a software prefetch kAhead bytes on, which the few
+// leftover rows and levels without the kernel still use) left DRAM waiting between requests.
+// Measured at 1 thread, CPU time per call against 4 adjacent rows with the prefetch (load ~9,
+// docs/BENCHMARKS.md): -20-25 % at 4864x896 and on the 151936x896 Q8_0 LM head, -40-60 % at
+// 896x4864. Eight streams were slower for the long rows.
+void quant_rows(DotFn dot, KernelTable::QuantRows4Fn rows4, const uint8_t* wb, uint64_t rb,
+                int64_t b, int64_t e, const void* a, int64_t cols, float* y) {
+  int64_t r = b;
+  if (rows4 != nullptr && e - b >= 4) {
+    const int64_t seg = (e - b) / 4;
+    const uint64_t stride = static_cast<uint64_t>(seg) * rb;
+    float out[4];
+    for (int64_t i = 0; i < seg; ++i) {
+      rows4(wb + static_cast<uint64_t>(b + i) * rb, stride, a, cols, out);
+      for (int k = 0; k < 4; ++k) y[b + i + k * seg] = out[k];
+    }
+    r = b + 4 * seg;
+  }
   constexpr uint64_t kAhead = 16 << 10;
   const uint64_t end = static_cast<uint64_t>(e) * rb;  // offsets stay inside this share's rows
-  for (int64_t r = b; r < e; ++r) {
+  for (; r < e; ++r) {
     const uint64_t off = static_cast<uint64_t>(r) * rb;
     for (uint64_t o = off + kAhead; o < std::min(off + rb + kAhead, end); o += 64) {
       __builtin_prefetch(wb + o, 0, 2);
@@ -369,10 +400,11 @@ void matmul(DType wtype, const void* w, int64_t rows, const Activations& act, fl
   }
   if (m == 1) {
     const void* a = act.row(0);
+    const KernelTable::QuantRows4Fn rows4 = quant_rows4_fn(wtype, active());
     tp.parallel_for(
         rows,
         [&](int64_t b, int64_t e) {
-          quant_rows_prefetched(dot, wb, rb, b, e, a, cols, y);
+          quant_rows(dot, rows4, wb, rb, b, e, a, cols, y);
         },
         8);
     return;

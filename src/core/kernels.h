@@ -114,6 +114,21 @@ struct KernelTable {
   QuantTileFn tile4x4_q4_K;
   QuantTileFn tile4x4_q5_K;
   QuantTileFn tile4x4_q6_K;
+  // Optional single-token products (nullptr where absent): y[r] = the level's dot of weight row
+  // r (4 rows starting at w, w_row_bytes apart) with the one prepared activation row act, for
+  // r < 4, bit for bit (the 4 dots' operation sequences interleaved, as in the tiles). A lone
+  // dot waits on one accumulator chain and reduces after every row; 4 rows in flight share the
+  // activation loads and overlap those latencies, which is what a streaming matvec needs.
+  using QuantRows4Fn = void (*)(const void* w, uint64_t w_row_bytes, const void* act, int64_t n,
+                                float* y);
+  QuantRows4Fn rows4_q8_0;
+  QuantRows4Fn rows4_q4_0;
+  QuantRows4Fn rows4_q4_1;
+  QuantRows4Fn rows4_q5_0;
+  QuantRows4Fn rows4_q5_1;
+  QuantRows4Fn rows4_q4_K;
+  QuantRows4Fn rows4_q5_K;
+  QuantRows4Fn rows4_q6_K;
   // Optional batched products (nullptr where absent): y[i * ys + r] = the level's dot of weight
   // row r (r < rows, w_row_bytes apart) with prepared activation row act[i] (i < m), n weight
   // elements each, bit for bit. They unpack each weight row once per call instead of once per
@@ -204,6 +219,8 @@ using DotFn = float (*)(const void* w, const void* act, int64_t n);
 DotFn dot_fn(DType wtype, const KernelTable& k);
 // The level's 4x4 quantized tile for wtype, or nullptr (float types, levels without one).
 KernelTable::QuantTileFn quant_tile_fn(DType wtype, const KernelTable& k);
+// The level's 4-row single-token product for wtype, or nullptr.
+KernelTable::QuantRows4Fn quant_rows4_fn(DType wtype, const KernelTable& k);
 // The level's batched quantized product for wtype, or nullptr.
 KernelTable::QuantGemmFn quant_gemm_fn(DType wtype, const KernelTable& k);
 

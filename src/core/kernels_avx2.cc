@@ -350,6 +350,20 @@ void tile_q32(const uint8_t* wv, uint64_t wrb, const void* const* act, int64_t n
   }
 }
 
+// The 4-row single-token product from R x 1 tiles (out[r] for C = 1).
+template <int R, void (*K)(const uint8_t*, uint64_t, const void* const*, int64_t, float*)>
+void rows4(const void* w, uint64_t wrb, const void* act, int64_t n, float* y) {
+  static_assert(4 % R == 0);
+  for (int r = 0; r < 4; r += R) K(static_cast<const uint8_t*>(w) + r * wrb, wrb, &act, n, y + r);
+}
+
+// The same from 4 separate dots, for types whose R x 1 tile is slower than the dot at this
+// level's 16 registers (the 4-row call still gives the matvec its 4 row streams).
+template <float (*D)(const void*, const void*, int64_t)>
+void rows4_dots(const void* w, uint64_t wrb, const void* act, int64_t n, float* y) {
+  for (int r = 0; r < 4; ++r) y[r] = D(static_cast<const uint8_t*>(w) + r * wrb, act, n);
+}
+
 // A 4x4 tile from R x C sub-tiles.
 template <int R, int C, void (*K)(const uint8_t*, uint64_t, const void* const*, int64_t, float*)>
 void tile4x4(const void* w, uint64_t wrb, const void* const* act, int64_t n, float* out) {
@@ -619,6 +633,14 @@ void detail::fill_avx2(KernelTable& t) {
   t.tile4x4_q4_K = k::tile4x4<2, 2, k::tile_qk4<false, 2, 2>>;
   t.tile4x4_q5_K = k::tile4x4<2, 2, k::tile_qk4<true, 2, 2>>;
   t.tile4x4_q6_K = k::tile4x4<2, 2, k::tile_q6_K<2, 2>>;
+  t.rows4_q8_0 = k::rows4<4, k::tile_q32<k::Q32::k8_0, 4, 1>>;
+  t.rows4_q4_0 = k::rows4<4, k::tile_q32<k::Q32::k4_0, 4, 1>>;
+  t.rows4_q4_1 = k::rows4<4, k::tile_q32<k::Q32::k4_1, 4, 1>>;
+  t.rows4_q5_0 = k::rows4_dots<k::dot_q5_0>;
+  t.rows4_q5_1 = k::rows4_dots<k::dot_q5_1>;
+  t.rows4_q4_K = k::rows4_dots<k::dot_q4_K>;
+  t.rows4_q5_K = k::rows4_dots<k::dot_q5_K>;
+  t.rows4_q6_K = k::rows4<2, k::tile_q6_K<2, 1>>;
   t.dot_q4_1 = k::dot_q4_1;
   t.dot_q5_0 = k::dot_q5_0;
   t.dot_q5_1 = k::dot_q5_1;

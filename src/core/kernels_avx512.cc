@@ -326,6 +326,51 @@ inline __m512i unpack2(const typename Q32Traits<T>::Block* w) {
   }
 }
 
+// The 16 nibble bytes of four consecutive blocks, block j in 128-bit lane j. Pairs are joined
+// at 256 bits first: a ymm insert is single-pumped, so this costs 4 shuffle-pipe cycles on Zen 4
+// instead of the 6 of three zmm inserts (same bytes).
+template <class Block>
+inline __m512i load_qs4(const Block* x) {
+  const auto ld = [](const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); };
+  const __m256i q01 = _mm256_inserti128_si256(_mm256_castsi128_si256(ld(x[0].qs)), ld(x[1].qs), 1);
+  const __m256i q23 = _mm256_inserti128_si256(_mm256_castsi128_si256(ld(x[2].qs)), ld(x[3].qs), 1);
+  return _mm512_inserti64x4(_mm512_castsi256_si512(q01), q23, 1);
+}
+
+// Q5_0 / Q5_1: the fifth bits of four consecutive blocks as byte masks over the load_qs4 layout:
+// *lo = elements 0-15 of block j at bits 16 j .. 16 j + 15, *hi = elements 16-31. Built from
+// 16-bit loads (a load and no ALU work each), leaving 3 shifts and 3 ORs per mask: the scalar
+// ports, not the vector ones, bound the Q5 dots.
+template <class Block>
+inline void q5_masks4(const Block* x, __mmask64* lo, __mmask64* hi) {
+  const auto u16 = [](const uint8_t* p) {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    return static_cast<uint64_t>(v);
+  };
+  *lo = static_cast<__mmask64>(u16(x[0].qh) | (u16(x[1].qh) << 16) | (u16(x[2].qh) << 32) | (u16(x[3].qh) << 48));
+  *hi = static_cast<__mmask64>(u16(x[0].qh + 2) | (u16(x[1].qh + 2) << 16) | (u16(x[2].qh + 2) << 32) |
+                               (u16(x[3].qh + 2) << 48));
+}
+
+// The fp16 d of four consecutive blocks without min, as floats. Q5_0 gathers them with word
+// inserts (loads and 128-bit shuffles) because its dots are bound by the scalar ports; Q4_0
+// (bound by the vector ones) assembles them in a general register.
+template <Q32 T, class Block>
+inline __m128 d4(const Block* x) {
+  if constexpr (T == Q32::k5_0) {
+    __m128i h = _mm_cvtsi32_si128(x[0].d);
+    h = _mm_insert_epi16(h, x[1].d, 1);
+    h = _mm_insert_epi16(h, x[2].d, 2);
+    h = _mm_insert_epi16(h, x[3].d, 3);
+    return _mm_cvtph_ps(h);
+  } else {
+    const uint64_t h = static_cast<uint64_t>(x[0].d) | (static_cast<uint64_t>(x[1].d) << 16) |
+                       (static_cast<uint64_t>(x[2].d) << 32) | (static_cast<uint64_t>(x[3].d) << 48);
+    return _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>(h)));
+  }
+}
+
 // The d (or, with mins, the m) of four blocks with a min (Q4_1, Q5_1) as floats.
 template <Q32 T>
 inline __m128 scales4(const typename Q32Traits<T>::Block* w, bool mins) {
@@ -392,26 +437,17 @@ float dot_q32(const void* wv, const void* act, int64_t n) {
       s4 = _mm_mul_ps(scales4<T>(w + b, false), _mm_loadu_ps(a.d + b));
       corr = _mm_fmadd_ps(scales4<T>(w + b, true), _mm_loadu_ps(a.sd + b), corr);
     } else {
-      // Assemble the four fp16 scales in a general register (the integer ports are idle here).
-      const uint64_t h = static_cast<uint64_t>(w[b].d) | (static_cast<uint64_t>(w[b + 1].d) << 16) |
-                         (static_cast<uint64_t>(w[b + 2].d) << 32) | (static_cast<uint64_t>(w[b + 3].d) << 48);
-      s4 = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>(h))), _mm_loadu_ps(a.d + b));
+      // The four fp16 scales (see d4 for where each type assembles them).
+      s4 = _mm_mul_ps(d4<T>(w + b), _mm_loadu_ps(a.d + b));
     }
-    __m512i q = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs)));
-    q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b + 1].qs)), 1);
-    q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b + 2].qs)), 2);
-    q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b + 3].qs)), 3);
+    const __m512i q = load_qs4(w + b);
     __m512i lo = _mm512_and_si512(q, low4);
     __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
     if constexpr (T == Q32::k5_0 || T == Q32::k5_1) {
-      uint64_t mlo = 0, mhi = 0;
-      for (int j = 0; j < 4; ++j) {
-        const uint64_t qh = load_u32(w[b + j].qh);
-        mlo |= (qh & 0xFFFFu) << (16 * j);
-        mhi |= (qh >> 16) << (16 * j);
-      }
-      lo = _mm512_mask_add_epi8(lo, static_cast<__mmask64>(mlo), lo, _mm512_set1_epi8(0x10));
-      hi = _mm512_mask_add_epi8(hi, static_cast<__mmask64>(mhi), hi, _mm512_set1_epi8(0x10));
+      __mmask64 mlo, mhi;
+      q5_masks4(w + b, &mlo, &mhi);
+      lo = _mm512_mask_add_epi8(lo, mlo, lo, _mm512_set1_epi8(0x10));
+      hi = _mm512_mask_add_epi8(hi, mhi, hi, _mm512_set1_epi8(0x10));
     }
     __m512i p = _mm512_setzero_si512();
     if constexpr (Tr::kBiasShift >= 0) {
@@ -658,26 +694,17 @@ void tile_q32(const uint8_t* wv, uint64_t wrb, const void* const* act, int64_t n
         wd[r] = scales4<T>(x, false);
         wm[r] = scales4<T>(x, true);
       } else {
-        const uint64_t h = static_cast<uint64_t>(x[0].d) | (static_cast<uint64_t>(x[1].d) << 16) |
-                           (static_cast<uint64_t>(x[2].d) << 32) | (static_cast<uint64_t>(x[3].d) << 48);
-        wd[r] = _mm_cvtph_ps(_mm_cvtsi64_si128(static_cast<int64_t>(h)));
+        wd[r] = d4<T>(x);
         wm[r] = _mm_setzero_ps();
       }
-      __m512i q = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[0].qs)));
-      q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[1].qs)), 1);
-      q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[2].qs)), 2);
-      q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[3].qs)), 3);
+      const __m512i q = load_qs4(x);
       lo[r] = _mm512_and_si512(q, low4);
       hi[r] = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
       if constexpr (T == Q32::k5_0 || T == Q32::k5_1) {
-        uint64_t mlo = 0, mhi = 0;
-        for (int j = 0; j < 4; ++j) {
-          const uint64_t qh = load_u32(x[j].qh);
-          mlo |= (qh & 0xFFFFu) << (16 * j);
-          mhi |= (qh >> 16) << (16 * j);
-        }
-        lo[r] = _mm512_mask_add_epi8(lo[r], static_cast<__mmask64>(mlo), lo[r], _mm512_set1_epi8(0x10));
-        hi[r] = _mm512_mask_add_epi8(hi[r], static_cast<__mmask64>(mhi), hi[r], _mm512_set1_epi8(0x10));
+        __mmask64 mlo, mhi;
+        q5_masks4(x, &mlo, &mhi);
+        lo[r] = _mm512_mask_add_epi8(lo[r], mlo, lo[r], _mm512_set1_epi8(0x10));
+        hi[r] = _mm512_mask_add_epi8(hi[r], mhi, hi[r], _mm512_set1_epi8(0x10));
       }
     }
     for (int c = 0; c < C; ++c) {
@@ -850,6 +877,13 @@ void tile4x4(const void* w, uint64_t wrb, const void* const* act, int64_t n, flo
   }
 }
 
+// The 4-row single-token product from R x 1 tiles (out[r] for C = 1).
+template <int R, void (*K)(const uint8_t*, uint64_t, const void* const*, int64_t, float*)>
+void rows4(const void* w, uint64_t wrb, const void* act, int64_t n, float* y) {
+  static_assert(4 % R == 0);
+  for (int r = 0; r < 4; r += R) K(static_cast<const uint8_t*>(w) + r * wrb, wrb, &act, n, y + r);
+}
+
 // ---- Batched products with weights unpacked once per call (Q4_0, Q5_0, Q8_0) ----
 // The 4x4 tiles above unpack a weight block again for every pair of activation rows. Here a
 // panel of weight rows is unpacked once into a buffer that stays in L2 (per 4 blocks: the 64 low
@@ -884,22 +918,15 @@ void unpack_q32_row(const typename Q32Traits<T>::Block* w, int64_t steps, uint8_
       lo = _mm512_xor_si512(_mm512_shuffle_i64x2(v01, v23, _MM_SHUFFLE(2, 0, 2, 0)), flip);
       hi = _mm512_xor_si512(_mm512_shuffle_i64x2(v01, v23, _MM_SHUFFLE(3, 1, 3, 1)), flip);
     } else {
-      __m512i q = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[0].qs)));
-      q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[1].qs)), 1);
-      q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[2].qs)), 2);
-      q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[3].qs)), 3);
+      const __m512i q = load_qs4(x);
       lo = _mm512_and_si512(q, low4);
       hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
     }
     if constexpr (T == Q32::k5_0) {
-      uint64_t mlo = 0, mhi = 0;
-      for (int j = 0; j < 4; ++j) {
-        const uint64_t qh = load_u32(x[j].qh);
-        mlo |= (qh & 0xFFFFu) << (16 * j);
-        mhi |= (qh >> 16) << (16 * j);
-      }
-      lo = _mm512_mask_add_epi8(lo, static_cast<__mmask64>(mlo), lo, _mm512_set1_epi8(0x10));
-      hi = _mm512_mask_add_epi8(hi, static_cast<__mmask64>(mhi), hi, _mm512_set1_epi8(0x10));
+      __mmask64 mlo, mhi;
+      q5_masks4(x, &mlo, &mhi);
+      lo = _mm512_mask_add_epi8(lo, mlo, lo, _mm512_set1_epi8(0x10));
+      hi = _mm512_mask_add_epi8(hi, mhi, hi, _mm512_set1_epi8(0x10));
     }
     uint8_t* o = out + s * kUnpackedStep;
     _mm512_store_si512(o, lo);
@@ -1373,6 +1400,14 @@ void detail::fill_avx512(KernelTable& t) {
   t.tile4x4_q4_K = k::tile4x4<4, 2, k::tile_qk4<false, 4, 2>>;
   t.tile4x4_q5_K = k::tile4x4<4, 2, k::tile_qk4<true, 4, 2>>;
   t.tile4x4_q6_K = k::tile4x4<4, 2, k::tile_q6_K<4, 2>>;
+  t.rows4_q8_0 = k::rows4<4, k::tile_q8_0<4, 1>>;
+  t.rows4_q4_0 = k::rows4<4, k::tile_q32<k::Q32::k4_0, 4, 1>>;
+  t.rows4_q4_1 = k::rows4<4, k::tile_q32<k::Q32::k4_1, 4, 1>>;
+  t.rows4_q5_0 = k::rows4<4, k::tile_q32<k::Q32::k5_0, 4, 1>>;
+  t.rows4_q5_1 = k::rows4<4, k::tile_q32<k::Q32::k5_1, 4, 1>>;
+  t.rows4_q4_K = k::rows4<4, k::tile_qk4<false, 4, 1>>;
+  t.rows4_q5_K = k::rows4<4, k::tile_qk4<true, 4, 1>>;
+  t.rows4_q6_K = k::rows4<4, k::tile_q6_K<4, 1>>;
   t.gemm_q4_0 = k::gemm_q32<k::Q32::k4_0>;
   t.gemm_q8_0 = k::gemm_q32<k::Q32::k8_0>;
   t.gemm_q5_0 = k::gemm_q32<k::Q32::k5_0>;

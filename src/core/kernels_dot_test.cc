@@ -339,8 +339,8 @@ TEST(KernelsMatmul, PackedFloatGemmMatchesDoubleReference) {
   }
 }
 
-// The quantized 4x4 tiles must return exactly the level's dots (the float order is the dot's),
-// at every level that has them, with block counts that leave tails in every blocked loop.
+// The quantized 4x4 tiles and the 4-row single-token products must return exactly the level's
+// dots (the float order is the dot's), at every level that has them, with block counts that leave tails in every blocked loop.
 TEST(KernelsMatmul, QuantTilesAreBitIdenticalToDots) {
   std::mt19937 rng(11);
   const DType types[] = {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
@@ -368,12 +368,20 @@ TEST(KernelsMatmul, QuantTilesAreBitIdenticalToDots) {
         float out[16];
         tile(w.data(), rb, rows, cols, out);
         const DotFn dot = dot_fn(t, k);
+        const KernelTable::QuantRows4Fn rows4 = quant_rows4_fn(t, k);
         for (int i = 0; i < 4; ++i) {
+          float single[4];
+          if (rows4 != nullptr) rows4(w.data(), rb, rows[i], cols, single);
           for (int r = 0; r < 4; ++r) {
             const float e = dot(w.data() + r * rb, rows[i], cols);
             EXPECT_EQ(0, std::memcmp(&out[4 * i + r], &e, 4))
                 << dtype_name(t) << " " << cpu_level_name(level) << " blocks " << blocks << " (" << i
                 << "," << r << "): " << out[4 * i + r] << " vs " << e;
+            if (rows4 != nullptr) {
+              EXPECT_EQ(0, std::memcmp(&single[r], &e, 4))
+                  << "rows4 " << dtype_name(t) << " " << cpu_level_name(level) << " blocks " << blocks
+                  << " (" << i << "," << r << "): " << single[r] << " vs " << e;
+            }
           }
         }
       }

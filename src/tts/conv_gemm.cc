@@ -122,6 +122,72 @@ __attribute__((target("avx512f"))) void tile_avx512(const float* ap, int k, cons
   }
 }
 
+// The same tile 16 columns wide, for a last column block of at most 16 (same summation order).
+__attribute__((target("avx512f"))) void tile16_avx512(const float* ap, int k,
+                                                      const float* const* b, int col,
+                                                      float acc[kR][kC], const TileOut& o) {
+  __m512 c[kR];
+#pragma GCC unroll 8
+  for (int i = 0; i < kR; ++i) c[i] = _mm512_setzero_ps();
+  for (int r = 0; r < k; ++r) {
+    const __m512 b0 = _mm512_loadu_ps(b[r] + col);
+    const float* ar = ap + size_t(r) * kR;
+#pragma GCC unroll 8
+    for (int i = 0; i < kR; ++i) c[i] = _mm512_fmadd_ps(_mm512_set1_ps(ar[i]), b0, c[i]);
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < kR; ++i) {
+    if (o.whole) {
+      float* yr = o.y + i * o.ldy;
+      __m512 v = _mm512_add_ps(c[i], _mm512_set1_ps(o.bias ? o.bias[i] : 0.f));
+      if (o.add) v = _mm512_add_ps(v, _mm512_loadu_ps(yr));
+      _mm512_storeu_ps(yr, v);
+    } else {
+      _mm512_storeu_ps(acc[i], c[i]);
+    }
+  }
+}
+
+// A single-row matrix (a convolution to one channel, e.g. HiFi-GAN's conv_post): 32 columns
+// of row 0 only, with two accumulator chains per column vector (even and odd r, added at the
+// end) to cover the FMA latency. Writes y (whole) or acc[0].
+__attribute__((target("avx512f"))) void tile1_avx512(const float* ap, int k,
+                                                     const float* const* b, int col,
+                                                     float acc[kR][kC], const TileOut& o) {
+  __m512 c0 = _mm512_setzero_ps(), c1 = c0, e0 = c0, e1 = c0;
+  int r = 0;
+  for (; r + 1 < k; r += 2) {
+    const float* b0 = b[r] + col;
+    const float* b1 = b[r + 1] + col;
+    const __m512 a0 = _mm512_set1_ps(ap[size_t(r) * kR]);
+    const __m512 a1 = _mm512_set1_ps(ap[size_t(r + 1) * kR]);
+    c0 = _mm512_fmadd_ps(a0, _mm512_loadu_ps(b0), c0);
+    c1 = _mm512_fmadd_ps(a0, _mm512_loadu_ps(b0 + 16), c1);
+    e0 = _mm512_fmadd_ps(a1, _mm512_loadu_ps(b1), e0);
+    e1 = _mm512_fmadd_ps(a1, _mm512_loadu_ps(b1 + 16), e1);
+  }
+  if (r < k) {
+    const __m512 a0 = _mm512_set1_ps(ap[size_t(r) * kR]);
+    c0 = _mm512_fmadd_ps(a0, _mm512_loadu_ps(b[r] + col), c0);
+    c1 = _mm512_fmadd_ps(a0, _mm512_loadu_ps(b[r] + col + 16), c1);
+  }
+  c0 = _mm512_add_ps(c0, e0);
+  c1 = _mm512_add_ps(c1, e1);
+  if (o.whole) {
+    const __m512 bv = _mm512_set1_ps(o.bias ? o.bias[0] : 0.f);
+    __m512 v0 = _mm512_add_ps(c0, bv), v1 = _mm512_add_ps(c1, bv);
+    if (o.add) {
+      v0 = _mm512_add_ps(v0, _mm512_loadu_ps(o.y));
+      v1 = _mm512_add_ps(v1, _mm512_loadu_ps(o.y + 16));
+    }
+    _mm512_storeu_ps(o.y, v0);
+    _mm512_storeu_ps(o.y + 16, v1);
+  } else {
+    _mm512_storeu_ps(acc[0], c0);
+    _mm512_storeu_ps(acc[0] + 16, c1);
+  }
+}
+
 using TileFn = void (*)(const float*, int, const float* const*, int, float[kR][kC],
                        const TileOut&);
 
@@ -129,17 +195,34 @@ struct Tile {
   TileFn fn;
   int cols;
   bool writes_whole;  // stores whole tiles itself (TileOut::whole)
+  TileFn fn16;        // for a last block of <= 16 columns (or null)
+  TileFn fn1;         // for a one-row matrix, `cols` wide (or null)
 };
 
 Tile pick_tile() {
   switch (cpu_level()) {
-    case CpuLevel::kAvx512: return {tile_avx512, 32, true};
-    case CpuLevel::kAvx2: return {tile_avx2, 16, true};
-    default: return {tile_scalar, 16, false};
+    case CpuLevel::kAvx512: return {tile_avx512, 32, true, tile16_avx512, tile1_avx512};
+    case CpuLevel::kAvx2: return {tile_avx2, 16, true, nullptr, nullptr};
+    default: return {tile_scalar, 16, false, nullptr, nullptr};
   }
 }
 
 }  // namespace
+
+void act_copy(const float* src, int n, float slope, float* dst) {
+  if (slope == 1.f) {
+    std::copy(src, src + n, dst);
+    return;
+  }
+  const __m128 sl = _mm_set1_ps(slope), zero = _mm_setzero_ps();
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m128 v = _mm_loadu_ps(src + i);
+    const __m128 neg = _mm_cmplt_ps(v, zero);
+    _mm_storeu_ps(dst + i, _mm_or_ps(_mm_and_ps(neg, _mm_mul_ps(v, sl)), _mm_andnot_ps(neg, v)));
+  }
+  for (; i < n; ++i) dst[i] = src[i] < 0.f ? src[i] * slope : src[i];
+}
 
 void PackedWeights::pack(const float* a, int rows, int cols, int lda) {
   m = rows;
@@ -172,9 +255,13 @@ void gemm_rows(const PackedWeights& a, const float* const* b_rows, int n, const 
       const int col = int(job / panels) * tc;
       const int rows = std::min(kR, a.m - p * kR);
       const int cols = std::min(tc, n - col);
+      const bool one = tile.fn1 && a.m == 1;
+      const bool narrow = !one && tile.fn16 && cols <= 16;
+      const bool whole = tile.writes_whole && (one || rows == kR) && cols == (narrow ? 16 : tc);
       const TileOut out{y + int64_t(p) * kR * ldy + col, ldy, bias ? bias + p * kR : nullptr,
-                        accumulate, tile.writes_whole && rows == kR && cols == tc};
-      tile.fn(a.data.data() + size_t(p) * a.k * kR, a.k, b_rows, col, acc, out);
+                        accumulate, whole};
+      const TileFn fn = one ? tile.fn1 : narrow ? tile.fn16 : tile.fn;
+      fn(a.data.data() + size_t(p) * a.k * kR, a.k, b_rows, col, acc, out);
       if (out.whole) continue;
       for (int i = 0; i < rows; ++i) {
         const int row = p * kR + i;

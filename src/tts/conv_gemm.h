@@ -30,4 +30,8 @@ struct PackedWeights {
 void gemm_rows(const PackedWeights& a, const float* const* b_rows, int n, const float* bias,
                float* y, int64_t ldy, ThreadPool* pool, bool accumulate = false);
 
+// dst[i] = leaky_relu(src[i], slope) (a copy for slope 1), branch-free (the sign of
+// activations is a coin flip for the branch predictor).
+void act_copy(const float* src, int n, float slope, float* dst);
+
 }  // namespace omni::tts

@@ -18,29 +18,6 @@
 namespace omni::tts {
 namespace {
 
-// Relative-position multi-head self-attention (VITS attentions.MultiHeadAttention with
-// window_size, heads sharing the relative embeddings, no mask: batch 1, full length). Heads are
-// independent: one per thread.
-Act attention(const MultiHeadAttention& a, const Act& x, ThreadPool* pool) {
-  const Act q = a.q(x, pool), k = a.k(x, pool), v = a.v(x, pool);
-  const int t = x.t, heads = a.n_heads, hd = x.c / heads;
-  const float scale = 1.f / std::sqrt(float(hd));
-  Act out(x.c, t);
-  auto run = [&](int64_t h0, int64_t h1) {
-    for (int64_t hh = h0; hh < h1; ++hh) {
-      const int r0 = int(hh) * hd;
-      rel_attention_head(q.row(r0), k.row(r0), v.row(r0), t, hd, scale, a.emb_rel_k.data(),
-                         a.emb_rel_v.data(), a.window, out.row(r0));
-    }
-  };
-  if (pool) {
-    pool->parallel_for(heads, run);
-  } else {
-    run(0, heads);
-  }
-  return a.o(out, pool);
-}
-
 // Runs fn(t0, t1) over blocks of at most kColumnBlock time columns of x, on the pool when x is
 // big enough. For per-column work (LayerNorm over channels, elementwise ops), so results do not
 // depend on the split.
@@ -85,45 +62,19 @@ void layer_norm_columns(const ChannelLayerNorm& ln, Act& x, int t0, int t1) {
   }
 }
 
-// x = LayerNorm(x + y) (y may be null), split over time columns.
-void add_norm(const ChannelLayerNorm& ln, Act& x, const Act* y, ThreadPool* pool) {
-  for_columns(pool, x, [&](int t0, int t1) {
-    if (y) {
-      for (int c = 0; c < x.c; ++c) {
-        float* r = x.row(c);
-        const float* s = y->row(c);
-        for (int t = t0; t < t1; ++t) r[t] += s[t];
-      }
-    }
-    layer_norm_columns(ln, x, t0, t1);
-  });
-}
-
 // y = gelu(LayerNorm(y)), then res += y if res is given, split over time columns.
 void norm_gelu(const ChannelLayerNorm& ln, Act& y, Act* res, ThreadPool* pool) {
   for_columns(pool, y, [&](int t0, int t1) {
     layer_norm_columns(ln, y, t0, t1);
     for (int c = 0; c < y.c; ++c) {
       float* r = y.row(c);
-      for (int t = t0; t < t1; ++t) {
-        r[t] = 0.5f * r[t] * (1.f + std::erf(r[t] * 0.70710678118654752f));
-      }
+      gelu_array(r + t0, t1 - t0, r + t0);
       if (res) {
         float* o = res->row(c);
         for (int t = t0; t < t1; ++t) o[t] += r[t];
       }
     }
   });
-}
-
-// DDSConv: residual stack of depthwise dilated conv -> LN -> GELU -> 1x1 -> LN -> GELU.
-void dds_forward(const DdsConv& d, Act& x, ThreadPool* pool) {
-  for (size_t i = 0; i < d.sep.size(); ++i) {
-    Act y = d.sep[i](x, pool);
-    norm_gelu(d.norm1[i], y, nullptr, pool);
-    y = d.pointwise[i](y, pool);
-    norm_gelu(d.norm2[i], y, &x, pool);
-  }
 }
 
 double softplus(double v) { return std::log1p(std::exp(-std::fabs(v))) + std::max(v, 0.0); }
@@ -241,6 +192,162 @@ void resblock_range(const ResBlock& rb, const Act& x, int lo, int hi, float slop
   }
 }
 
+// Rows [r0, r0 + n) and columns [lo, hi) of x as a new activation.
+Act columns(const Act& x, int r0, int n, int lo, int hi) {
+  Act out(n, hi - lo);
+  for (int c = 0; c < n; ++c) std::copy(x.row(r0 + c) + lo, x.row(r0 + c) + hi, out.row(c));
+  return out;
+}
+
+// dst[:, lo + i] = src[:, i] for every column i of src (src moved in whole when it covers dst
+// or dst is empty: single-range callers leave it unallocated).
+void put_columns(Act&& src, Act& dst, int lo) {
+  if (lo == 0 && (dst.d.empty() || (src.t == dst.t && src.c == dst.c))) {
+    dst = std::move(src);
+    return;
+  }
+  for (int c = 0; c < src.c; ++c) std::copy(src.row(c), src.row(c) + src.t, dst.row(c) + lo);
+}
+
+// dst[:, lo + i] += src[:, i] (dst + src, the order of the residual adds it replaces).
+void add_columns(const Act& src, Act& dst, int lo) {
+  for (int c = 0; c < src.c; ++c) {
+    float* r = dst.row(c) + lo;
+    const float* a = src.row(c);
+    for (int i = 0; i < src.t; ++i) r[i] += a[i];
+  }
+}
+
+// Columns [lo, hi) of x: x itself for all of them, else a copy in tmp.
+const Act& columns_of(const Act& x, int lo, int hi, Act& tmp) {
+  if (lo == 0 && hi == x.t) return x;
+  tmp = columns(x, 0, x.c, lo, hi);
+  return tmp;
+}
+
+// ChannelLayerNorm of columns [lo, hi) of x.
+void norm_columns(const ChannelLayerNorm& ln, Act& x, int lo, int hi) {
+  for (int t0 = lo; t0 < hi; t0 += kColumnBlock) {
+    layer_norm_columns(ln, x, t0, std::min(hi, t0 + kColumnBlock));
+  }
+}
+
+// Before the decoder, activations are short (one column per phoneme or frame) and each layer
+// is a few hundred microseconds: handing every matrix product to the pool separately spends
+// much of that in hand-offs and leaves the Winograd transforms serial. Instead each thread runs
+// a whole layer (or a stack of per-column ops) over one time range, from the whole input of
+// the layer (conv_columns()), so the values do not depend on the cut. Ranges start on a
+// multiple of kPartAlign, where the Winograd layers before the decoder (m * dilation = 4) can
+// start without recomputing any context.
+constexpr int kPartAlign = 8;
+// Winograd layers (m * dilation = 4) run their GEMMs on 32-column kernel tiles of tile groups:
+// ranges of a multiple of 4 * 32 columns keep the ranges from adding partial kernel tiles.
+// Shorter activations run such a layer whole, its GEMMs split over the pool.
+constexpr int kWinogradPartAlign = 128;
+
+// How many ranges of `align` columns (at least) to cut t columns into: one per thread.
+int parts_for(ThreadPool* pool, int t, int align = kPartAlign) {
+  if (!pool || pool->size() < 2) return 1;
+  return std::max(1, std::min(pool->size(), t / std::max(align, 16)));
+}
+
+// Runs fn(lo, hi) for `parts` ranges covering [0, t), starting on multiples of `align`, on
+// the pool when parts > 1.
+template <class Fn>
+void for_parts(ThreadPool* pool, int t, int parts, Fn&& fn, int align = kPartAlign) {
+  if (parts <= 1) {
+    fn(0, t);
+    return;
+  }
+  auto edge = [&](int64_t p) {
+    return p == parts ? t : int(int64_t(t) * p / parts / align * align);
+  };
+  pool->parallel_for(parts, [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) {
+      const int lo = edge(p), hi = edge(p + 1);
+      if (lo < hi) fn(lo, hi);
+    }
+  });
+}
+
+// Columns [lo, hi) of c(x) (stride 1, output as long as the input), on the calling thread
+// (all columns: on whole_pool),
+// equal bit for bit to those of the whole convolution. A 1x1 convolution takes just those
+// columns. A Winograd layer whose tile grid the range starts (and ends) on runs over exactly
+// those outputs from the input they read (every tile sees the same inputs as in the whole
+// layer). Otherwise the layer runs over a slice with its receptive field as context, starting
+// on its tile grid, and the extra outputs are dropped (as for decoder chunks).
+Act conv_columns(const Conv1d& c, const Act& x, int lo, int hi, ThreadPool* whole_pool) {
+  const int total = x.t;
+  if (lo == 0 && hi == total) return c(x, whole_pool);
+  if (c.k == 1 && c.pad == 0 && c.stride == 1) {
+    Act tmp;
+    return c(columns_of(x, lo, hi, tmp), nullptr);
+  }
+  if (c.wino.ready()) {
+    const int grid = c.wino.m() * c.dilation;
+    if (lo % grid == 0 && (hi % grid == 0 || hi == total)) {
+      // Output t reads input t + k * dilation - pad, k < c.k.
+      const int first = lo - c.pad, end = std::min(total, hi + c.dilation * (c.k - 1) - c.pad);
+      const Act xs = columns(x, 0, x.c, std::max(0, first), end);
+      Act y(c.cout, hi - lo);
+      c.wino.run(xs.d.data(), xs.t, std::max(0, -first), 1.f, c.b.empty() ? nullptr : c.b.data(),
+                 y.d.data(), y.t, nullptr, nullptr);
+      return y;
+    }
+  }
+  const double r = reach(c);
+  const int h = int(std::ceil(r)) + 2;
+  const int align = c.wino.ready() ? c.wino.m() * c.dilation : 1;
+  const int a = std::max(0, lo - h) / align * align, b = std::min(total, hi + h);
+  const Act ys = c(columns(x, 0, x.c, a, b), nullptr);
+  if (ys.t != b - a) throw Error("vits: convolution changes the length");
+  return columns(ys, 0, ys.c, lo - a, hi - a);
+}
+
+
+// dst[:, lo:hi) += columns [lo, hi) of c(x); for all columns, added in the convolution's
+// output pass (the same bits: (conv + bias) + dst).
+void add_conv_columns(const Conv1d& c, const Act& x, int lo, int hi, Act& dst,
+                      ThreadPool* whole_pool) {
+  if (lo == 0 && hi == x.t && dst.t == x.t) {
+    c.accumulate(x, dst, whole_pool);
+    return;
+  }
+  add_columns(conv_columns(c, x, lo, hi, nullptr), dst, lo);
+}
+
+// c(x) with one time range per thread (conv_columns()) where the output is as long as the
+// input: the whole convolution on each thread instead of a hand-off per GEMM, same bits.
+Act conv_parts(const Conv1d& c, const Act& x, ThreadPool* pool) {
+  const int parts = parts_for(pool, x.t, kWinogradPartAlign);
+  if (parts <= 1 || c.stride != 1 || 2 * c.pad != c.dilation * (c.k - 1)) return c(x, pool);
+  Act y(c.cout, x.t);
+  for_parts(
+      pool, x.t, parts,
+      [&](int lo, int hi) { put_columns(conv_columns(c, x, lo, hi, nullptr), y, lo); },
+      kWinogradPartAlign);
+  return y;
+}
+
+// Runs fn(e0, e1) over blocks of kElementBlock elements of [0, n), on the pool when n is big.
+// For elementwise work (results do not depend on the split).
+constexpr size_t kElementBlock = 8192;
+template <class Fn>
+void for_blocks(ThreadPool* pool, size_t n, Fn&& fn) {
+  const int64_t blocks = int64_t((n + kElementBlock - 1) / kElementBlock);
+  auto run = [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      fn(size_t(i) * kElementBlock, std::min(n, size_t(i + 1) * kElementBlock));
+    }
+  };
+  if (pool && pool->size() > 1 && blocks >= 8) {
+    pool->parallel_for(blocks, run, 2);
+  } else {
+    run(0, blocks);
+  }
+}
+
 }  // namespace
 
 Act VitsModel::encode(std::span<const int64_t> ids, Act* hidden, ThreadPool* pool) const {
@@ -256,15 +363,68 @@ Act VitsModel::encode(std::span<const int64_t> ids, Act* hidden, ThreadPool* poo
     const float* row = e.emb.data() + size_t(ids[i]) * e.hidden;
     for (int c = 0; c < e.hidden; ++c) x.row(c)[i] = row[c] * s;
   }
-  for (size_t l = 0; l < e.attn.size(); ++l) {
-    Act y = attention(e.attn[l], x, pool);
-    add_norm(e.norm1[l], x, &y, pool);
-    Act f = e.ffn[l].conv1(x, pool);
-    relu(f);
-    e.ffn[l].conv2.accumulate(f, x, pool);
-    add_norm(e.norm2[l], x, nullptr, pool);
+  // Per layer: q, k, v (per column) | heads (one per thread) | o, add, norm (per column) |
+  // conv1, relu | conv2, add, norm and the next layer's q, k, v (or the projection).
+  const int ch = e.hidden, layers = int(e.attn.size());
+  const int parts = parts_for(pool, t);
+  ThreadPool* inner = parts > 1 ? nullptr : pool;  // for a single range: inside its layers
+  // Written whole by a single range (moved in): allocated only for several.
+  auto buffer = [&](int c, int parts_) { return parts_ > 1 ? Act(c, t) : Act(); };
+  Act q = buffer(ch, parts), k = buffer(ch, parts), v = buffer(ch, parts);
+  Act stats = buffer(e.proj.cout, parts), att(ch, t);
+  Act f = buffer(layers ? e.ffn[0].conv1.cout : 0, parts_for(pool, t, kWinogradPartAlign));
+  auto project = [&](int l, int lo, int hi) {
+    if (l == layers) return put_columns(conv_columns(e.proj, x, lo, hi, inner), stats, lo);
+    const MultiHeadAttention& a = e.attn[size_t(l)];
+    put_columns(conv_columns(a.q, x, lo, hi, inner), q, lo);
+    put_columns(conv_columns(a.k, x, lo, hi, inner), k, lo);
+    put_columns(conv_columns(a.v, x, lo, hi, inner), v, lo);
+  };
+  for_parts(pool, t, parts, [&](int lo, int hi) { project(0, lo, hi); });
+  for (int l = 0; l < layers; ++l) {
+    const MultiHeadAttention& a = e.attn[size_t(l)];
+    const int heads = a.n_heads, hd = ch / heads;
+    const float scale = 1.f / std::sqrt(float(hd));
+    auto head = [&](int64_t h0, int64_t h1) {
+      for (int64_t hh = h0; hh < h1; ++hh) {
+        const int r0 = int(hh) * hd;
+        rel_attention_head(q.row(r0), k.row(r0), v.row(r0), t, hd, scale, a.emb_rel_k.data(),
+                           a.emb_rel_v.data(), a.window, att.row(r0));
+      }
+    };
+    if (parts > 1) {
+      pool->parallel_for(heads, head);
+    } else {
+      head(0, heads);
+    }
+    for_parts(pool, t, parts, [&](int lo, int hi) {
+      add_conv_columns(a.o, att, lo, hi, x, inner);
+      norm_columns(e.norm1[size_t(l)], x, lo, hi);
+    });
+    const Ffn& ffn = e.ffn[size_t(l)];
+    // The FFN's convolutions are Winograd layers: in ranges only on long inputs (see
+    // kWinogradPartAlign), else whole with their GEMMs on the pool.
+    const int ffn_parts = parts_for(pool, t, kWinogradPartAlign);
+    ThreadPool* ffn_inner = ffn_parts > 1 ? nullptr : pool;
+    for_parts(
+        pool, t, ffn_parts,
+        [&](int lo, int hi) {
+          Act y = conv_columns(ffn.conv1, x, lo, hi, ffn_inner);
+          relu(y);
+          put_columns(std::move(y), f, lo);
+        },
+        kWinogradPartAlign);
+    // x's columns are only read by their own range here (conv2 reads f): updated in place.
+    for_parts(
+        pool, t, ffn_parts,
+        [&](int lo, int hi) { add_conv_columns(ffn.conv2, f, lo, hi, x, ffn_inner); },
+        kWinogradPartAlign);
+    for_parts(pool, t, parts, [&](int lo, int hi) {
+      norm_columns(e.norm2[size_t(l)], x, lo, hi);
+      project(l + 1, lo, hi);
+    });
   }
-  Act stats = e.proj(x, pool);
+  if (layers == 0) for_parts(pool, t, parts, [&](int lo, int hi) { project(0, lo, hi); });
   *hidden = std::move(x);
   return stats;
 }
@@ -273,36 +433,101 @@ std::vector<float> VitsModel::predict_logw(const Act& hidden, const Act* g, floa
                                            std::mt19937_64& rng, ThreadPool* pool) const {
   const DurationPredictor& dp = dp_;
   const int t = hidden.t;
-  Act x = dp.pre(hidden, pool);
-  if (g) add_bias_rows(x, dp.cond(*g, pool));
-  dds_forward(dp.convs, x, pool);
-  const Act cond = dp.proj(x, pool);
+  const int parts = parts_for(pool, t);
+  ThreadPool* inner = parts > 1 ? nullptr : pool;  // for a single range: inside its layers
   // z: [2, t] noise scaled by noise_w (exactly zero when noise_w is 0).
   Act z(2, t);
   if (noise_w != 0.f) {
     std::normal_distribution<float> normal(0.f, 1.f);
     for (float& v : z.d) v = normal(rng) * noise_w;
   }
-  for (const ConvFlow& cf : dp.flows) {
-    flip_channels(z);
-    // ConvFlow reverse: x0 conditions a spline applied inversely to x1.
-    Act x0(1, t);
-    std::copy(z.row(0), z.row(0) + t, x0.row(0));
-    Act h = cf.pre(x0, pool);
-    add_into(h, cond);
-    dds_forward(cf.convs, h, pool);
-    const Act p = cf.proj(h, pool);
+  Act gb;
+  if (g) gb = dp.cond(*g, pool);
+  // One time range per thread through every layer: the DDSConv layers read their neighbours'
+  // columns (double-buffered: cur -> other), everything else is per column. The last region
+  // of a stack also runs what follows it up to the next stack (tail(result, lo, hi)).
+  auto dds = [&](const DdsConv& d, Act& cur, Act& other, auto&& tail) {
+    const size_t layers = d.sep.size();
+    if (layers == 0) for_parts(pool, t, parts, [&](int lo, int hi) { tail(cur, lo, hi); });
+    for (size_t i = 0; i < layers; ++i) {
+      for_parts(pool, t, parts, [&](int lo, int hi) {
+        Act y = conv_columns(d.sep[i], cur, lo, hi, inner);
+        norm_gelu(d.norm1[i], y, nullptr, inner);
+        y = d.pointwise[i](y, inner);
+        norm_gelu(d.norm2[i], y, nullptr, inner);
+        // other = cur + y (the residual add of norm_gelu(.., &x, ..)).
+        for (int c = 0; c < y.c; ++c) {
+          const float* xr = cur.row(c) + lo;
+          const float* yr = y.row(c);
+          float* o = other.row(c) + lo;
+          for (int j = 0; j < y.t; ++j) o[j] = xr[j] + yr[j];
+        }
+        if (i + 1 == layers) tail(other, lo, hi);
+      });
+      std::swap(cur, other);
+    }
+  };
+  auto flip_columns = [&](int lo, int hi) {
+    std::swap_ranges(z.row(0) + lo, z.row(0) + hi, z.row(1) + lo);
+  };
+  const size_t nf = dp.flows.size();
+  Act cond(dp.proj.cout, t);
+  std::vector<Act> flow_in;  // each flow's input h (written while the previous stack runs)
+  for (const ConvFlow& cf : dp.flows) flow_in.emplace_back(cf.pre.cout, t);
+  // ConvFlow reverse, first part: x0 (row 0 after the flip) conditions h = pre(x0) + cond.
+  auto start_flow = [&](size_t fi, int lo, int hi) {
+    flip_columns(lo, hi);
+    const Act hp = dp.flows[fi].pre(columns(z, 0, 1, lo, hi), inner);
+    for (int c = 0; c < hp.c; ++c) {
+      float* o = flow_in[fi].row(c) + lo;
+      const float* hr = hp.row(c);
+      const float* cr = cond.row(c) + lo;
+      for (int j = 0; j < hp.t; ++j) o[j] = hr[j] + cr[j];
+    }
+  };
+  // Second part: the spline applied inversely to x1 (row 1), parameters from proj(h).
+  auto finish_flow = [&](size_t fi, const Act& h, int lo, int hi) {
+    const ConvFlow& cf = dp.flows[fi];
+    Act tmp;
+    const Act p = cf.proj(columns_of(h, lo, hi, tmp), inner);
     const int np = 3 * cf.num_bins - 1;
     const float pscale = 1.f / std::sqrt(float(cf.filter));
     std::vector<float> params(static_cast<size_t>(np));
     float* x1 = z.row(1);
-    for (int i = 0; i < t; ++i) {
-      for (int k = 0; k < np; ++k) params[k] = p.row(k)[i];
+    for (int i = lo; i < hi; ++i) {
+      for (int k = 0; k < np; ++k) params[size_t(k)] = p.row(k)[i - lo];
       // widths and heights are scaled by 1/sqrt(filter); derivatives are not.
       x1[i] = rq_spline_inverse(x1[i], params.data(), cf.num_bins, cf.tail_bound, pscale);
     }
+  };
+  Act x(dp.pre.cout, t), other(dp.pre.cout, t);
+  for_parts(pool, t, parts, [&](int lo, int hi) {
+    Act y = conv_columns(dp.pre, hidden, lo, hi, inner);
+    if (g) {
+      for (int c = 0; c < y.c; ++c) {
+        const float v = gb.d[size_t(c)];
+        for (int j = 0; j < y.t; ++j) y.row(c)[j] += v;
+      }
+    }
+    put_columns(std::move(y), x, lo);
+  });
+  dds(dp.convs, x, other, [&](const Act& res, int lo, int hi) {
+    put_columns(conv_columns(dp.proj, res, lo, hi, inner), cond, lo);
+    if (nf > 0) start_flow(0, lo, hi);
+  });
+  Act h_other;
+  for (size_t fi = 0; fi < nf; ++fi) {
+    h_other = Act(flow_in[fi].c, t);
+    dds(dp.flows[fi].convs, flow_in[fi], h_other, [&](const Act& res, int lo, int hi) {
+      finish_flow(fi, res, lo, hi);
+      if (fi + 1 < nf) {
+        start_flow(fi + 1, lo, hi);
+      } else {
+        flip_columns(lo, hi);
+      }
+    });
   }
-  flip_channels(z);
+  if (nf == 0) flip_channels(z);
   std::vector<float> logw(static_cast<size_t>(t));
   for (int i = 0; i < t; ++i) {
     logw[i] = (z.row(0)[i] - dp.affine_m[0]) * std::exp(dp.affine_exp_arg[0]);
@@ -311,59 +536,80 @@ std::vector<float> VitsModel::predict_logw(const Act& hidden, const Act* g, floa
 }
 
 Act VitsModel::flow_reverse(Act z, const Act* g, ThreadPool* pool) const {
-  const int half = z.c / 2;
+  const int half = z.c / 2, t = z.t;
+  const int parts = parts_for(pool, t, kWinogradPartAlign);
+  ThreadPool* inner = parts > 1 ? nullptr : pool;  // for a single range: inside its layers
   for (auto it = flow_.rbegin(); it != flow_.rend(); ++it) {
     flip_channels(z);
     const CouplingLayer& cl = *it;
-    Act x0(half, z.t);
-    std::copy(z.row(0), z.row(0) + size_t(half) * z.t, x0.d.begin());
-    Act h = cl.pre(x0, pool);
-    // WaveNet
     const WaveNet& wn = cl.wn;
+    const int hid = wn.hidden;
+    const int layers = int(wn.in_layers.size());
     Act gall;
     if (g) gall = wn.cond(*g, pool);
-    Act skip(wn.hidden, z.t);
-    for (size_t l = 0; l < wn.in_layers.size(); ++l) {
-      Act xin = wn.in_layers[l](h, pool);
-      if (g) {
-        for (int c = 0; c < xin.c; ++c) {
-          const float v = gall.d[size_t(l) * 2 * wn.hidden + c];
-          float* r = xin.row(c);
-          for (int t = 0; t < xin.t; ++t) r[t] += v;
-        }
-      }
-      Act acts(wn.hidden, z.t);
-      auto gate = [&](int64_t c0, int64_t c1) {
-        for (int64_t c = c0; c < c1; ++c) {
-          tanh_sigmoid_gate(xin.row(int(c)), xin.row(int(c) + wn.hidden), z.t, acts.row(int(c)));
-        }
-      };
-      if (pool) {
-        pool->parallel_for(wn.hidden, gate, 8);
-      } else {
-        gate(0, wn.hidden);
-      }
-      const Act rs = wn.res_skip[l](acts, pool);
-      if (l + 1 < wn.in_layers.size()) {
-        for (int c = 0; c < wn.hidden; ++c) {
-          float* hr = h.row(c);
-          const float* r = rs.row(c);
-          float* s = skip.row(c);
-          const float* sr = rs.row(c + wn.hidden);
-          for (int t = 0; t < z.t; ++t) {
-            hr[t] += r[t];
-            s[t] += sr[t];
+    // With several ranges h is double-buffered: a layer reads its neighbours' columns of h as
+    // context while they write their next h.
+    Act h = parts > 1 ? Act(hid, t) : Act(), h_next = parts > 1 ? Act(hid, t) : Act();
+    Act skip(hid, t);
+    Act& hn_act = parts > 1 ? h_next : h;  // one range: in place
+    for_parts(
+        pool, t, parts,
+        [&](int lo, int hi) { put_columns(cl.pre(columns(z, 0, half, lo, hi), inner), h, lo); },
+        kWinogradPartAlign);
+    for (int l = 0; l < layers; ++l) {
+      const bool last = l + 1 == layers;
+      auto layer = [&](int lo, int hi) {
+        const int w = hi - lo;
+        Act xin = conv_columns(wn.in_layers[size_t(l)], h, lo, hi, inner);
+        if (g) {
+          for (int c = 0; c < xin.c; ++c) {
+            const float v = gall.d[size_t(l) * 2 * hid + c];
+            float* r = xin.row(c);
+            for (int i = 0; i < w; ++i) r[i] += v;
           }
         }
-      } else {
-        add_into(skip, rs);
-      }
-    }
-    const Act m = cl.post(skip, pool);
-    for (int c = 0; c < half; ++c) {
-      float* x1 = z.row(half + c);
-      const float* mr = m.row(c);
-      for (int t = 0; t < z.t; ++t) x1[t] -= mr[t];
+        Act acts(hid, w);
+        auto gate = [&](int64_t c0, int64_t c1) {
+          for (int64_t c = c0; c < c1; ++c) {
+            tanh_sigmoid_gate(xin.row(int(c)), xin.row(int(c) + hid), w, acts.row(int(c)));
+          }
+        };
+        if (inner) {
+          inner->parallel_for(hid, gate, 8);
+        } else {
+          gate(0, hid);
+        }
+        const Act rs = wn.res_skip[size_t(l)](acts, inner);
+        if (!last) {
+          for (int c = 0; c < hid; ++c) {
+            const float* hr = h.row(c) + lo;
+            float* hn = hn_act.row(c) + lo;
+            float* sk = skip.row(c) + lo;
+            const float* r = rs.row(c);
+            const float* sr = rs.row(c + hid);
+            for (int i = 0; i < w; ++i) {
+              hn[i] = hr[i] + r[i];
+              sk[i] += sr[i];
+            }
+          }
+          return;
+        }
+        // Last layer: skip only, then post and the coupling, all per column.
+        for (int c = 0; c < hid; ++c) {
+          float* sk = skip.row(c) + lo;
+          const float* r = rs.row(c);
+          for (int i = 0; i < w; ++i) sk[i] += r[i];
+        }
+        Act tmp;
+        const Act m = cl.post(columns_of(skip, lo, hi, tmp), inner);
+        for (int c = 0; c < half; ++c) {
+          float* x1 = z.row(half + c) + lo;
+          const float* mr = m.row(c);
+          for (int i = 0; i < w; ++i) x1[i] -= mr[i];
+        }
+      };
+      for_parts(pool, t, parts, layer, kWinogradPartAlign);
+      if (!last && parts > 1) std::swap(h, h_next);
     }
   }
   return z;
@@ -371,7 +617,7 @@ Act VitsModel::flow_reverse(Act z, const Act* g, ThreadPool* pool) const {
 
 std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* pool) const {
   const Decoder& d = dec_;
-  Act x = d.conv_pre(z, pool);
+  Act x = conv_parts(d.conv_pre, z, pool);
   if (g) add_bias_rows(x, d.cond(*g, pool));
   for (size_t i = 0; i < d.ups.size(); ++i) {
     x = d.ups[i](x, pool, d.lrelu_slope);
@@ -405,26 +651,31 @@ std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* poo
       for (int j = 0; j < nk; ++j)
         outs[size_t(j)] = resblock_forward(d.resblocks[i * nk + j], x, pool, d.lrelu_slope);
     }
-    // Mean of the blocks in one pass, in place in the first (same order: ((o0 + o1) + o2) / 3).
+    // Mean of the blocks, in place in the first (same order: ((o0 + o1) + o2) / 3), block by
+    // block so each block of o0 stays in cache over the sums, split over the threads.
     const float inv = 1.f / float(d.kernels_per_up);
     float* s0 = outs[0].d.data();
     const size_t len = outs[0].d.size();
-    for (int j = 1; j < nk; ++j) {
-      const float* sj = outs[size_t(j)].d.data();
-      if (j + 1 < nk) {
-        for (size_t e = 0; e < len; ++e) s0[e] += sj[e];
-      } else {
-        for (size_t e = 0; e < len; ++e) s0[e] = (s0[e] + sj[e]) * inv;
+    for_blocks(pool, len, [&](size_t e0, size_t e1) {
+      for (int j = 1; j < nk; ++j) {
+        const float* sj = outs[size_t(j)].d.data();
+        if (j + 1 < nk) {
+          for (size_t e = e0; e < e1; ++e) s0[e] += sj[e];
+        } else {
+          for (size_t e = e0; e < e1; ++e) s0[e] = (s0[e] + sj[e]) * inv;
+        }
       }
-    }
-    if (nk == 1) {
-      for (size_t e = 0; e < len; ++e) s0[e] *= inv;
-    }
+      if (nk == 1) {
+        for (size_t e = e0; e < e1; ++e) s0[e] *= inv;
+      }
+    });
     x = std::move(outs[0]);
   }
   const Act y = d.conv_post(x, pool, d.final_lrelu_slope);
   std::vector<float> audio(y.d.size());
-  tanh_array(y.d.data(), int64_t(y.d.size()), audio.data());
+  for_blocks(pool, y.d.size(), [&](size_t e0, size_t e1) {
+    tanh_array(y.d.data() + e0, int64_t(e1 - e0), audio.data() + e0);
+  });
   return audio;
 }
 
@@ -519,6 +770,7 @@ int VitsModel::decoder_context_frames() const {
   for (size_t i = 0; i < d.ups.size(); ++i) {
     const ConvTranspose1d& u = d.ups[i];
     frames += (double(u.k) / u.stride + 1) / rate;
+    if (u.wino.ready()) frames += double(u.wino.m() - 1) / rate;  // its Winograd tile span
     rate *= u.stride;
     double widest = 0;
     for (int j = 0; j < d.kernels_per_up; ++j) {
@@ -547,6 +799,10 @@ int VitsModel::decoder_alignment_frames() const {
   need(d.conv_pre, 1);
   int rate = 1;
   for (size_t i = 0; i < d.ups.size(); ++i) {
+    if (d.ups[i].wino.ready()) {  // tiles of m input samples at the current rate
+      const int l = d.ups[i].wino.m();
+      align = std::lcm(align, l / std::gcd(l, rate));
+    }
     rate *= d.ups[i].stride;
     for (int j = 0; j < d.kernels_per_up; ++j) {
       const ResBlock& rb = d.resblocks[i * d.kernels_per_up + j];

@@ -23,11 +23,7 @@ void for_channels(ThreadPool* pool, int n, int64_t work_per_channel, Fn&& fn) {
 }
 
 void copy_act(const float* src, int n, float slope, float* dst) {
-  if (slope == 1.f) {
-    std::copy(src, src + n, dst);
-  } else {
-    for (int i = 0; i < n; ++i) dst[i] = src[i] > 0.f ? src[i] : src[i] * slope;
-  }
+  act_copy(src, n, slope, dst);
 }
 
 }  // namespace
@@ -36,7 +32,7 @@ void Conv1d::prepare(bool fast) {
   if (groups != 1 || stride != 1) return;
   wino = WinogradConv{};
   packed = PackedWeights{};
-  const int m = WinogradConv::tile_for(k, dilation);
+  const int m = WinogradConv::tile_for(k, dilation, cout);
   if (fast && m > 0) {
     wino.prepare(w.data(), cout, cin, k, dilation, m);
   } else {
@@ -139,73 +135,6 @@ Act Conv1d::operator()(const Act& x, ThreadPool* pool, float in_slope) const {
       }
     }
   });
-  return y;
-}
-
-PackedWeights ConvTranspose1d::pack_phase(int ph) const {
-  // Phase ph uses taps kk = kk0 + j*stride; A[co, (ci, j)] = w[ci, co, kk].
-  const int kk0 = (ph + pad) % stride;
-  const int taps = kk0 < k ? (k - kk0 + stride - 1) / stride : 0;
-  std::vector<float> a(size_t(cout) * cin * taps);
-  for (int ci = 0; ci < cin; ++ci) {
-    for (int j = 0; j < taps; ++j) {
-      const int kk = kk0 + j * stride;
-      for (int co = 0; co < cout; ++co)
-        a[size_t(co) * cin * taps + size_t(ci) * taps + j] = w[(size_t(ci) * cout + co) * k + kk];
-    }
-  }
-  PackedWeights pw;
-  pw.pack(a.data(), cout, cin * taps, cin * taps);
-  return pw;
-}
-
-void ConvTranspose1d::prepare() {
-  phases.clear();
-  for (int ph = 0; ph < stride; ++ph) phases.push_back(pack_phase(ph));
-}
-
-Act ConvTranspose1d::operator()(const Act& x, ThreadPool* pool, float in_slope) const {
-  if (x.c != cin) throw Error("conv_transpose1d: channel mismatch");
-  const int tout = (x.t - 1) * stride - 2 * pad + k;
-  if (tout <= 0) throw Error("conv_transpose1d: input too short");
-  Act y(cout, tout);
-  // Output o = t*stride + kk - pad. Split the outputs by phase ph = o % stride: each phase is
-  // an ordinary convolution of the input with the taps kk = kk0 + j*stride, so it runs on the
-  // GEMM kernel; its columns are then interleaved into y.
-  const int left = k / stride + 2;
-  const int tp = left + x.t + k + 48;
-  std::vector<float> xp(size_t(cin) * tp, 0.f);
-  for (int c = 0; c < cin; ++c)
-    copy_act(x.row(c), x.t, in_slope, xp.data() + size_t(c) * tp + left);
-  // Phase ph's outputs go to row ph of a [stride][cout][qmax] scratch, interleaved at the end.
-  const int qmax = (tout + stride - 1) / stride;
-  thread_local std::vector<float> tmp_buf;
-  if (tmp_buf.size() < size_t(stride) * cout * qmax) tmp_buf.resize(size_t(stride) * cout * qmax);
-  float* tmp = tmp_buf.data();
-  for (int ph = 0; ph < stride && ph < tout; ++ph) {
-    const int kk0 = (ph + pad) % stride;
-    const int base = (ph + pad - kk0) / stride;
-    const int taps = kk0 < k ? (k - kk0 + stride - 1) / stride : 0;
-    const int q_count = (tout - ph + stride - 1) / stride;
-    float* out = tmp + size_t(ph) * cout * qmax;
-    if (taps == 0) {
-      for (int co = 0; co < cout; ++co)
-        std::fill_n(out + size_t(co) * qmax, q_count, b.empty() ? 0.f : b[co]);
-      continue;
-    }
-    std::vector<const float*> rows(size_t(cin) * taps);
-    for (int ci = 0; ci < cin; ++ci) {
-      for (int j = 0; j < taps; ++j)
-        rows[size_t(ci) * taps + j] = xp.data() + size_t(ci) * tp + left + base - j;
-    }
-    PackedWeights local;
-    if (phases.empty()) local = pack_phase(ph);
-    const PackedWeights& pw = phases.empty() ? local : phases[size_t(ph)];
-    gemm_rows(pw, rows.data(), q_count, b.empty() ? nullptr : b.data(), out, qmax, pool);
-  }
-  for (int co = 0; co < cout; ++co) {
-    merge_phases(tmp + size_t(co) * qmax, cout * qmax, stride, qmax, y.row(co), tout, nullptr);
-  }
   return y;
 }
 

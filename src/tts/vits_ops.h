@@ -58,7 +58,12 @@ struct ConvTranspose1d {
   // Per output phase (o % stride), the taps of w that phase uses, packed for the GEMM kernel
   // (prepare()); packed per call if empty.
   std::vector<PackedWeights> phases;
-  void prepare();
+  // All phases as one stride-1 convolution with stride * cout outputs over the union of the
+  // phases' input offsets (zero taps where a phase has none), in Winograd form (prepare(),
+  // where that union has 3 offsets, as in HiFi-GAN's k = 2 * stride upsamplers).
+  WinogradConv wino;
+  int wino_pad = 0;
+  void prepare(bool fast = WinogradConv::enabled_by_default());
   Act operator()(const Act& x, ThreadPool* pool, float in_slope = 1.f) const;
   PackedWeights pack_phase(int ph) const;
 };

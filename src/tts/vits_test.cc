@@ -106,6 +106,38 @@ TEST(Vits, ThreadsGiveSameAudio) {
   EXPECT_EQ(audio, tiny().synthesize(ids, three));
 }
 
+// The medium voice's layer types at half its widths (encoder, duration predictor and flow run
+// per time range on each thread; 3 threads cut elsewhere than 2) and a narrow decoder, to keep
+// the test fast.
+TEST(Vits, MediumShapeThreadsGiveSameIntermediates) {
+  VitsShape shape;
+  shape.hidden = shape.inter = shape.dp_filter = 96;
+  shape.filter = 384;
+  shape.up_initial = 32;
+  const VitsModel model = VitsModel::random(shape, 5);
+  const json g = load_json("tts/golden/en2.json");
+  const auto en2 = g["phoneme_ids"].get<std::vector<int64_t>>();
+  // Three times over (327 ids): long enough for the encoder's FFN to be cut into ranges too.
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 3; ++i) ids.insert(ids.end(), en2.begin(), en2.end());
+  ThreadPool pool(2), pool3(3);
+  VitsOptions one, two, three;
+  one.noise_w = two.noise_w = three.noise_w = 0.8f;
+  one.noise_scale = two.noise_scale = three.noise_scale = 0.667f;
+  two.pool = &pool;
+  three.pool = &pool3;
+  VitsTrace t1, t2, t3;
+  const auto audio = model.synthesize(ids, one, &t1);
+  EXPECT_EQ(audio, model.synthesize(ids, two, &t2));
+  EXPECT_EQ(audio, model.synthesize(ids, three, &t3));
+  for (const VitsTrace* t : {&t2, &t3}) {
+    EXPECT_EQ(t1.m_p.d, t->m_p.d);
+    EXPECT_EQ(t1.logs_p.d, t->logs_p.d);
+    EXPECT_EQ(t1.logw, t->logw);
+    EXPECT_EQ(t1.dec_in.d, t->dec_in.d);
+  }
+}
+
 TEST(Vits, NoiseIsSeeded) {
   const std::vector<int64_t> ids = {1, 0, 20, 0, 59, 0, 24, 0, 2};
   VitsOptions a;

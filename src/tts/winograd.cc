@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <numeric>
 
 #include "core/cpu.h"
 #include "core/error.h"
@@ -28,6 +29,10 @@ inline void vstore(float* p, Vec v) { _mm512_storeu_ps(p, v); }
 inline Vec vzero() { return _mm512_setzero_ps(); }
 inline Vec vset(float s) { return _mm512_set1_ps(s); }
 inline Vec vfma(Vec a, float s, Vec b) { return _mm512_fmadd_ps(_mm512_set1_ps(s), b, a); }
+inline Vec vact(Vec v, float s) {
+  return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v,
+                            _mm512_set1_ps(s));
+}
 }  // namespace
 #include "tts/winograd_xform.inc"
 }  // namespace omni::tts::wino_avx512
@@ -52,6 +57,10 @@ inline void vstore(float* p, Vec v) { _mm256_storeu_ps(p, v); }
 inline Vec vzero() { return _mm256_setzero_ps(); }
 inline Vec vset(float s) { return _mm256_set1_ps(s); }
 inline Vec vfma(Vec a, float s, Vec b) { return _mm256_fmadd_ps(_mm256_set1_ps(s), b, a); }
+inline Vec vact(Vec v, float s) {
+  return _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(s)),
+                          _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ));
+}
 }  // namespace
 #include "tts/winograd_xform.inc"
 }  // namespace omni::tts::wino_avx2
@@ -70,6 +79,7 @@ inline void vstore(float* p, Vec v) { *p = v; }
 inline Vec vzero() { return 0.f; }
 inline Vec vset(float s) { return s; }
 inline Vec vfma(Vec a, float s, Vec b) { return std::fma(s, b, a); }
+inline Vec vact(Vec v, float s) { return v < 0.f ? v * s : v; }
 }  // namespace
 #include "tts/winograd_xform.inc"
 }  // namespace omni::tts::wino_scalar
@@ -80,10 +90,13 @@ namespace {
 constexpr int kSlack = 16;  // widest vector: every run may be processed in whole vectors
 
 struct Xform {
-  void (*in)(int, const float* const*, float* const*, int, const float*);
-  void (*out)(int, int, const float* const*, float* const*, int, const float*, float);
-  void (*in_pairs)(int, const float* const*, float* const*, int, const float*, const float*);
-  void (*out_pairs)(int, int, const float* const*, float* const*, int, const float*, float);
+  void (*in)(int, const float* const*, float* const*, int, const float*, float);
+  void (*out)(int, int, const float* const*, float* const*, int, const float*, float,
+              const float* const*);
+  void (*in_pairs)(int, const float* const*, float* const*, int, const float*, const float*,
+                   float);
+  void (*out_pairs)(int, int, const float* const*, float* const*, int, const float*, float,
+                    const float* const*);
 };
 
 Xform pick_xform() {
@@ -112,19 +125,11 @@ float* scratch(std::vector<float>& v, size_t n) {
   return v.data();
 }
 
-inline float act(float v, float slope) { return v < 0.f ? v * slope : v; }
-
-inline __m128 act4(__m128 v, __m128 slope) {
-  const __m128 neg = _mm_cmplt_ps(v, _mm_setzero_ps());
-  return _mm_or_ps(_mm_and_ps(neg, _mm_mul_ps(v, slope)), _mm_andnot_ps(neg, v));
-}
-
-// dst[s * ldd + q] = act(x[q * span + s + off]) (zero outside [0, tin)), q < qe, s < span: a
+// dst[s * ldd + q] = x[q * span + s + off] (zero outside [0, tin)), q < qe, s < span: a
 // transpose of the row seen as [qe][span], in 4x4 SSE blocks where the source is in range.
-void split_phases(const float* x, int tin, int off, float slope, int span, int qe, float* dst,
-                  int ldd) {
-  const __m128 sl = _mm_set1_ps(slope);
-  const bool lrelu = slope != 1.f;
+// (The raw input: the input transform applies the activation, the output transform can add it
+// back as the residual.)
+void split_phases(const float* x, int tin, int off, int span, int qe, float* dst, int ldd) {
   const int q4 = span % 4 == 0 ? qe / 4 * 4 : 0;
   for (int q = 0; q < q4; q += 4) {
     for (int s = 0; s < span; s += 4) {
@@ -133,12 +138,6 @@ void split_phases(const float* x, int tin, int off, float slope, int span, int q
         const float* src = x + lo;
         __m128 r0 = _mm_loadu_ps(src), r1 = _mm_loadu_ps(src + span);
         __m128 r2 = _mm_loadu_ps(src + 2 * span), r3 = _mm_loadu_ps(src + 3 * span);
-        if (lrelu) {
-          r0 = act4(r0, sl);
-          r1 = act4(r1, sl);
-          r2 = act4(r2, sl);
-          r3 = act4(r3, sl);
-        }
         _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
         _mm_storeu_ps(dst + size_t(s) * ldd + q, r0);
         _mm_storeu_ps(dst + size_t(s + 1) * ldd + q, r1);
@@ -148,7 +147,7 @@ void split_phases(const float* x, int tin, int off, float slope, int span, int q
         for (int qq = q; qq < q + 4; ++qq) {
           for (int ss = s; ss < s + 4; ++ss) {
             const int i = qq * span + ss + off;
-            dst[size_t(ss) * ldd + qq] = i >= 0 && i < tin ? act(x[i], slope) : 0.f;
+            dst[size_t(ss) * ldd + qq] = i >= 0 && i < tin ? x[i] : 0.f;
           }
         }
       }
@@ -157,7 +156,7 @@ void split_phases(const float* x, int tin, int off, float slope, int span, int q
   for (int q = q4; q < qe; ++q) {
     for (int s = 0; s < span; ++s) {
       const int i = q * span + s + off;
-      dst[size_t(s) * ldd + q] = i >= 0 && i < tin ? act(x[i], slope) : 0.f;
+      dst[size_t(s) * ldd + q] = i >= 0 && i < tin ? x[i] : 0.f;
     }
   }
 }
@@ -305,16 +304,20 @@ void winograd_matrices(int m, int r, std::vector<double>* bt, std::vector<double
   }
 }
 
-int WinogradConv::tile_for(int r, int dilation) {
-  // Six outputs per tile save a further 11% (r = 3) / 17% (r = 5) of the multiplications where
-  // the tile group (m * dilation samples) stays a multiple of 4, which the 4x4 phase split and
-  // merge need to run vectorised (a group of 6 runs scalar: slower than the saving). r = 7
-  // stays at m = 4 (m = 6 needs 11 finite points, a worse-conditioned transform).
+int WinogradConv::tile_for(int r, int dilation, int cout) {
+  // Few output channels: the transforms (per input channel) cost more than the multiplications
+  // they save, e.g. HiFi-GAN's conv_post (32 -> 1).
+  if (cout < 8) return 0;
+  // Larger tiles save multiplications (per output: n / m of them against r direct) where the
+  // tile group (m * dilation samples) stays a multiple of 4, which the 4x4 phase split and
+  // merge need to run vectorised (a group of 6 runs scalar: slower than the saving). Ten
+  // points (nine finite: 0, +-1, +-2, +-1/2, +-3/4) is the most the float32 error allows
+  // (winograd_test.cc): F(8,3), F(6,5), F(4,7).
   const bool wide_ok = (6 * dilation) % 4 == 0;
   switch (r) {
-    case 3: return wide_ok ? 6 : 4;  // n = 8 / 6
+    case 3: return 8;                // n = 10
     case 5: return wide_ok ? 6 : 4;  // n = 10 / 8
-    case 7: return 4;                // n = 10
+    case 7: return 4;                // n = 10 (m = 6 would need 12 points)
     default: return 0;
   }
 }
@@ -357,6 +360,20 @@ void WinogradConv::prepare(const float* w, int cout, int cin, int r, int dilatio
 
 void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const float* bias,
                        float* y, int tout, const float* res, ThreadPool* pool) const {
+  run_impl(x, tin, pad, in_slope, bias, y, tout, tout, 1, res, pool);
+}
+
+void WinogradConv::run_interleaved(const float* x, int tin, int pad, float in_slope,
+                                   const float* bias, float* y, int tout, int ylen,
+                                   int interleave, ThreadPool* pool) const {
+  if (interleave < 1 || cout_ % interleave != 0 || ylen > tout * interleave)
+    throw Error("winograd: bad interleave");
+  run_impl(x, tin, pad, in_slope, bias, y, tout, ylen, interleave, nullptr, pool);
+}
+
+void WinogradConv::run_impl(const float* x, int tin, int pad, float in_slope, const float* bias,
+                            float* y, int tout, int ylen, int inter, const float* res,
+                            ThreadPool* pool) const {
   static const Xform xf = pick_xform();
   const int n = n_, m = m_, d = d_;
   const int span = m * d;                    // outputs per tile group (L)
@@ -366,11 +383,17 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
   // inside the chunk loop, so the phase copy stays in L2 instead of making a pass over memory.
   const int extra = (d * n - 1) / span + 1;  // rows past the chunk's last group a tile reads
   const bool threaded = pool && pool->size() > 1;
+  // A residual that is the input itself (the decoder's x += conv(lrelu(x))) is added in the
+  // output transform from the phase rows already in cache, not re-read from memory.
+  const bool res_in_phases =
+      res != nullptr && res == x && tin == tout && cin_ == cout_ && inter == 1;
 
   // Chunks of `cq` tile groups: transforms and n GEMMs over a chunk stay in L2. The chunk size
   // depends only on the layer, so results do not depend on the thread count.
   const int target_cols = std::max(32, 131072 / (n * (cin_ + cout_)));
-  const int cq = std::max(16, round_up(std::max(1, target_cols / d), 16));
+  // A chunk's GEMMs have d * cq columns: a multiple of the kernel's 32-column tile wastes none.
+  const int step = std::lcm(16, 32 / std::gcd(d, 32));
+  const int cq = std::max(step, round_up(std::max(1, target_cols / d), step));
   const int chunks = (groups + cq - 1) / cq;
   const int ldv = round_up(d * cq + kSlack, 32);
   const bool par_chunks = threaded && chunks >= 2 * pool->size();
@@ -385,7 +408,7 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
     float* w = scratch(wb, size_t(cin_) * span * ldw);
     pool->parallel_for(cin_, [&](int64_t b, int64_t e) {
       for (int64_t ci = b; ci < e; ++ci) {
-        split_phases(x + size_t(ci) * tin, tin, -pad, in_slope, span, groups + extra,
+        split_phases(x + size_t(ci) * tin, tin, -pad, span, groups + extra,
                      w + size_t(ci) * span * ldw, ldw);
       }
     });
@@ -397,7 +420,7 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
     const int ldp = whole ? ldw : cq + extra + kSlack;
     float* vbuf = scratch(vb, size_t(n) * cin_ * ldv);
     float* mbuf = scratch(mb, size_t(n) * cout_ * ldv);
-    float* obuf = scratch(ob, size_t(span) * (cq + kSlack));
+    float* obuf = scratch(ob, size_t(span) * inter * (cq + kSlack));
     float* phb[2] = {nullptr, nullptr};
     if (!whole) {
       phb[0] = scratch(pb[0], size_t(cin_) * span * ldp);
@@ -416,21 +439,22 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
           for (size_t o = size_t(lo) * 4; o < size_t(hi) * 4; o += 64)
             _mm_prefetch(nx + o, _MM_HINT_T1);
         }
-        split_phases(x + size_t(ci) * tin, tin, q0 * span - pad, in_slope, span, cc + extra,
+        split_phases(x + size_t(ci) * tin, tin, q0 * span - pad, span, cc + extra,
                      dst + size_t(ci) * span * ldp, ldp);
       }
     };
     std::vector<const float*> src(size_t(std::max(n, cin_)));
     std::vector<float*> dst(size_t(std::max(n, span)));
+    std::vector<const float*> rsrc(static_cast<size_t>(m));
     if (!whole && cb < ce) split_chunk(cb, phb[0]);
     for (int64_t c = cb; c < ce; ++c) {
       const int q0 = int(c) * cq;
       const int cc = std::min(cq, groups - q0);
       const int cols = d * cc;
-      const float* ph = whole ? whole + q0 : phb[(c - cb) & 1];
+      const float* ph_rows = whole ? whole + q0 : phb[(c - cb) & 1];
       // Input transform: V[a][ci][p*cc + q].
       for (int ci = 0; ci < cin_; ++ci) {
-        const float* base = ph + size_t(ci) * span * ldp;
+        const float* base = ph_rows + size_t(ci) * span * ldp;
         for (int p = 0; p < d; ++p) {
           for (int i = 0; i < n; ++i) {
             const int o = p + d * i;
@@ -439,9 +463,9 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
           for (int a = 0; a < n; ++a)
             dst[size_t(a)] = vbuf + (size_t(a) * cin_ + ci) * ldv + size_t(p) * cc;
           if (paired_) {
-            xf.in_pairs(n, src.data(), dst.data(), cc, bt_.data(), sgn_.data());
+            xf.in_pairs(n, src.data(), dst.data(), cc, bt_.data(), sgn_.data(), in_slope);
           } else {
-            xf.in(n, src.data(), dst.data(), cc, bt_.data());
+            xf.in(n, src.data(), dst.data(), cc, bt_.data(), in_slope);
           }
         }
       }
@@ -454,22 +478,37 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
         gemm_rows(u_[size_t(a)], src.data(), cols, nullptr,
                   mbuf + size_t(a) * cout_ * ldv, ldv, inner);
       }
-      // Output transform into phase rows obuf[s][q], then interleave into y.
+      // Output transform into phase rows obuf[s][q], then interleave into y. Interleaved
+      // outputs: channel co' = ph * yc + co is phase ph of y's row co, so row (p + d*j) of
+      // co' goes to obuf row (p + d*j) * inter + ph.
       const int ldo = cq + kSlack;
-      for (int co = 0; co < cout_; ++co) {
-        const float bv = bias ? bias[co] : 0.f;
-        for (int p = 0; p < d; ++p) {
-          for (int a = 0; a < n; ++a)
-            src[size_t(a)] = mbuf + (size_t(a) * cout_ + co) * ldv + size_t(p) * cc;
-          for (int j = 0; j < m; ++j) dst[size_t(j)] = obuf + size_t(p + d * j) * ldo;
-          if (paired_) {
-            xf.out_pairs(n, m, src.data(), dst.data(), cc, at_.data(), bv);
-          } else {
-            xf.out(n, m, src.data(), dst.data(), cc, at_.data(), bv);
+      const int yc = cout_ / inter;
+      for (int co = 0; co < yc; ++co) {
+        for (int ph = 0; ph < inter; ++ph) {
+          const int cf = ph * yc + co;
+          const float bv = bias ? bias[inter == 1 ? cf : co] : 0.f;
+          for (int p = 0; p < d; ++p) {
+            for (int a = 0; a < n; ++a)
+              src[size_t(a)] = mbuf + (size_t(a) * cout_ + cf) * ldv + size_t(p) * cc;
+            for (int j = 0; j < m; ++j) {
+              dst[size_t(j)] = obuf + (size_t(p + d * j) * inter + ph) * ldo;
+              // Output q*span + s is input q*span + s + pad - pad: phase row (s + pad) % span,
+              // (s + pad) / span groups on (inside the tile's inputs, so inside the split).
+              const int o = p + d * j + pad;
+              rsrc[size_t(j)] = ph_rows + (size_t(cf) * span + o % span) * ldp + o / span;
+            }
+            const float* const* r = res_in_phases ? rsrc.data() : nullptr;
+            if (paired_) {
+              xf.out_pairs(n, m, src.data(), dst.data(), cc, at_.data(), bv, r);
+            } else {
+              xf.out(n, m, src.data(), dst.data(), cc, at_.data(), bv, r);
+            }
           }
         }
-        const size_t at = size_t(co) * tout + size_t(q0) * span;
-        merge_phases(obuf, ldo, span, cc, y + at, tout - q0 * span, res ? res + at : nullptr);
+        const int ospan = span * inter;
+        const size_t at = size_t(co) * ylen + size_t(q0) * ospan;
+        merge_phases(obuf, ldo, ospan, cc, y + at, ylen - q0 * ospan,
+                     res && !res_in_phases ? res + at : nullptr);
       }
     }
   };

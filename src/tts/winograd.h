@@ -27,8 +27,9 @@ namespace omni::tts {
 
 class WinogradConv {
  public:
-  // Output tile size used for an r-tap filter at a dilation (0: none; the layer stays direct).
-  static int tile_for(int r, int dilation);
+  // Output tile size used for an r-tap filter at a dilation with cout output channels (0:
+  // none; the layer stays direct).
+  static int tile_for(int r, int dilation, int cout);
   // Whether fast algorithms are on: default yes; OMNI_TTS_DIRECT=1 in the environment turns
   // them off (for A/B error and speed measurements), read once.
   static bool enabled_by_default();
@@ -45,6 +46,13 @@ class WinogradConv {
   void run(const float* x, int tin, int pad, float in_slope, const float* bias, float* y,
            int tout, const float* res, ThreadPool* pool) const;
 
+  // The same convolution with its cout = interleave * yc output channels written as phases:
+  // channel ph * yc + co, output t goes to y[co, t * interleave + ph] for indices < ylen (y is
+  // [yc, ylen]; ylen <= tout * interleave), bias has yc entries. The polyphase form of a
+  // transposed convolution.
+  void run_interleaved(const float* x, int tin, int pad, float in_slope, const float* bias,
+                       float* y, int tout, int ylen, int interleave, ThreadPool* pool) const;
+
   int m() const { return m_; }
   // Whether the paired (cheaper) transforms are used.
   bool paired() const { return paired_; }
@@ -58,6 +66,10 @@ class WinogradConv {
   bool paired_ = false;
   std::vector<float> sgn_;  // per pair: V_{2k+2} = sgn * (even - odd partial sums)
   std::vector<PackedWeights> u_;  // n packed [cout, cin] matrices U_a = sum_k G[a][k] w[.., k]
+
+  // run / run_interleaved (inter 1: y is [cout, ylen = tout], with res).
+  void run_impl(const float* x, int tin, int pad, float in_slope, const float* bias, float* y,
+                int tout, int ylen, int inter, const float* res, ThreadPool* pool) const;
 };
 
 // y[i] = ob[s * ldo + q] (+ res[i] if res is not null), i = q * span + s, for q < cc and

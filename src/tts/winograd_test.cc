@@ -57,9 +57,9 @@ Act random_act(int c, int t, std::mt19937& rng) {
 }
 
 TEST(Winograd, MatricesReproduceCorrelationExactly) {
-  for (int m : {4, 6}) {
+  for (int m : {4, 6, 8}) {
     for (int r : {3, 5, 7}) {
-      if (m == 6 && r == 7) continue;
+      if (m + r - 1 > 10) continue;
       const int n = m + r - 1;
       std::vector<double> bt, g, at;
       winograd_matrices(m, r, &bt, &g, &at);
@@ -93,12 +93,15 @@ struct Case {
 // (GEMM panel edges) and lengths shorter than one tile group.
 TEST(Winograd, MatchesDirectConvolution) {
   const Case cases[] = {
-      {3, 1, 13, 7, 100}, {3, 2, 8, 8, 37},  {5, 2, 16, 16, 257}, {5, 6, 9, 11, 61},
-      {7, 3, 32, 32, 300}, {7, 12, 8, 8, 50}, {7, 12, 5, 6, 7},   {7, 1, 24, 40, 33},
+      {3, 1, 13, 9, 100}, {3, 2, 8, 8, 37},  {5, 2, 16, 16, 257}, {5, 6, 9, 11, 61},
+      {7, 3, 32, 32, 300}, {7, 12, 8, 8, 50}, {7, 12, 5, 9, 7},   {7, 1, 24, 40, 33},
       {5, 1, 48, 96, 70}, {3, 1, 64, 20, 5},  {3, 2, 32, 32, 1},
   };
   ThreadPool pool(2);
   std::mt19937 rng(42);
+  // Under 8 output channels the layer stays direct (conv_post: 32 -> 1).
+  EXPECT_EQ(WinogradConv::tile_for(7, 1, 1), 0);
+  EXPECT_GT(WinogradConv::tile_for(7, 1, 8), 0);
   for (const Case& cs : cases) {
     for (float slope : {1.f, 0.1f}) {
       SCOPED_TRACE("k " + std::to_string(cs.k) + " d " + std::to_string(cs.dilation) + " cin " +
@@ -124,8 +127,8 @@ TEST(Winograd, MatchesDirectConvolution) {
           mag = std::max(mag, std::fabs(ref[i]));
         }
         // float32 direct: ~5e-7 of the output's magnitude here; tiles of 6 and 8 points
-        // (F(4,3), F(6,3), F(4,5)) measured up to 2x that, 10 points (F(4,7), F(6,5); +-3/4 the
-        // least benign) up to 8x.
+        // (F(4,3), F(6,3), F(4,5)) measured up to 2x that, 10 points (F(4,7), F(6,5), F(8,3);
+        // +-3/4 the least benign) up to 8x.
         const double bound = (fast.wino.n() >= 10 ? 6e-6 : 1.5e-6) * std::max(1.0, mag);
         EXPECT_LE(err_fast, bound) << "direct err " << err_direct;
         // Residual form: y = conv(x) + y, in place on the input.
@@ -142,6 +145,23 @@ TEST(Winograd, MatchesDirectConvolution) {
       const Act y1 = fast(x, nullptr, slope), y2 = fast(x, &pool, slope);
       EXPECT_EQ(y1.d, y2.d);
     }
+  }
+}
+
+// One output channel (conv_post) runs direct on the single-row GEMM kernel, any length.
+TEST(Winograd, SingleOutputChannelStaysDirect) {
+  std::mt19937 rng(3);
+  ThreadPool pool(2);
+  for (int t : {1, 31, 32, 33, 1000}) {
+    Conv1d c = random_conv(32, 1, 7, 1, rng);
+    c.prepare(true);
+    EXPECT_FALSE(c.wino.ready());
+    const Act x = random_act(32, t, rng);
+    const std::vector<double> ref = reference(c, x, 0.1f);
+    const Act y = c(x, nullptr, 0.1f), y2 = c(x, &pool, 0.1f);
+    ASSERT_EQ(y.d.size(), ref.size());
+    for (size_t i = 0; i < ref.size(); ++i) EXPECT_NEAR(y.d[i], ref[i], 2e-6) << "t " << t;
+    EXPECT_EQ(y.d, y2.d);
   }
 }
 

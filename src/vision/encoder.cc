@@ -17,12 +17,20 @@
 namespace omni::vision {
 namespace {
 
-// y (m x l.rows) = x (m x l.cols) W^T + bias, added to y when `accumulate` (the residual).
+void activation(bool gelu, float* x, int64_t n, ThreadPool& pool);
+
+// y (m x l.rows) = act(x (m x l.cols) W^T + bias), added to y when `accumulate` (the residual).
 void apply(const Linear& l, const float* x, int64_t m, float* y, ThreadPool& pool,
-           const StrassenConfig& cfg, bool accumulate = false) {
+           const StrassenConfig& cfg, bool accumulate = false,
+           Activation act = Activation::kNone) {
   const float* bias = l.bias.empty() ? nullptr : l.bias.data();
   if (!l.packed.empty()) {
-    gemm(l.packed, x, m, bias, accumulate, y, cfg, pool);
+    gemm(l.packed, x, m, bias, accumulate, y, cfg, pool, act);  // activation fused
+    return;
+  }
+  if (act != Activation::kNone) {
+    apply(l, x, m, y, pool, cfg, accumulate);
+    activation(act == Activation::kGelu, y, m * l.rows, pool);
     return;
   }
   if (accumulate) {
@@ -102,8 +110,8 @@ std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_ar
                    1.0f / std::sqrt(static_cast<float>(D / hp.n_head)), att.data(), pool);
     apply(L.o, att.data(), n, x.data(), pool, strassen_, true);
     norm_rows(L.ln2, hp.eps, x.data(), n, D, h.data(), pool);
-    apply(L.fc1, h.data(), n, ff.data(), pool, strassen_);
-    activation(hp.use_gelu, ff.data(), n * hp.n_ff, pool);
+    apply(L.fc1, h.data(), n, ff.data(), pool, strassen_, false,
+          hp.use_gelu ? Activation::kGelu : Activation::kQuickGelu);
     apply(L.fc2, ff.data(), n, x.data(), pool, strassen_, true);
   }
   if (!w_.post_ln.w.empty()) norm_rows(w_.post_ln, hp.eps, x.data(), n, D, x.data(), pool);
@@ -114,8 +122,7 @@ std::vector<float> ClipModel::encode_tile(const float* tile, ThreadPool* pool_ar
     case ProjectorType::kMlp: {
       const float* patches_out = x.data() + D;  // the class token is not an image token
       std::vector<float> mid(static_cast<size_t>(np * w_.mm0.rows));
-      apply(w_.mm0, patches_out, np, mid.data(), pool, strassen_);
-      activation(true, mid.data(), static_cast<int64_t>(mid.size()), pool);
+      apply(w_.mm0, patches_out, np, mid.data(), pool, strassen_, false, Activation::kGelu);
       out.resize(static_cast<size_t>(np * w_.mm2.rows));
       apply(w_.mm2, mid.data(), np, out.data(), pool, strassen_);
       break;

@@ -10,153 +10,32 @@
 #include "core/error.h"
 #include "core/kernels.h"
 #include "core/thread_pool.h"
+#include "vision/gelu_table.h"
 
 namespace omni::vision {
 namespace {
 
-constexpr int64_t kNr = 64;   // weight rows per panel (the GEMM block's width)
-constexpr int64_t kMr = 6;    // activation rows per GEMM block
+constexpr int64_t kNr = 64;   // weight rows per panel (the GEMM tile's width)
+constexpr int64_t kMr = 6;    // activation rows per GEMM tile
 constexpr int64_t kKc = 512;  // inputs per k-block (a 128 KiB float panel, stays in L2)
-constexpr int kMaxTerms = 8;
-constexpr int kMaxDests = 16;
+constexpr int kMaxLevels = 2;
+constexpr int kMaxTerms = 1 << kMaxLevels;  // operand / destination terms of one product
 
 size_t elem_size(DType t) { return t == DType::F16 ? 2 : 4; }
 
-// One weight block of a (sub-)product: panels starting at `panel`, inputs from `k0`, times sign.
-struct WTerm {
-  int64_t panel, k0;
+// One block term of a leaf product at the leaf block size (2^L x 2^L blocks): A terms are
+// (row block, input block), W terms (input block, output block), destinations (row block,
+// output block).
+struct Term {
+  int i, j;
   float sign;
 };
 
-// One output block a (sub-)product adds into, in the panel-major product buffer (panel p, row r
-// at cp[(p * M + r) * 64]): panels from p0, rows from r0, `rows` valid rows, times sign.
-struct Dest {
-  int64_t p0, r0, rows;
-  float sign;
+// One leaf product: (sum of A terms) (sum of W^T terms), added into every destination.
+struct Leaf {
+  int na = 0, nw = 0, nd = 0;
+  Term a[kMaxTerms], w[kMaxTerms], d[kMaxTerms];
 };
-
-struct Product {
-  float* cp = nullptr;  // the panel-major product buffer of the whole gemm
-  int64_t M = 0;        // its rows
-  int nt = 0, nd = 0;
-  WTerm t[kMaxTerms];
-  Dest d[kMaxDests];
-};
-
-// Buffers of one thread: a float panel for the combined weights, the
-// block output and the partial sums over k-blocks, 64-byte aligned.
-struct Scratch {
-  std::vector<float> buf;
-  float *wp, *c, *acc;
-  void reserve(int64_t acc_rows) {
-    const size_t need = static_cast<size_t>(2 * kKc * kNr + kMr * kNr + acc_rows * kNr + 16);
-    if (buf.size() < need) buf.resize(need);
-    const auto base = reinterpret_cast<uintptr_t>(buf.data());
-    wp = buf.data() + ((64 - base % 64) % 64) / sizeof(float);
-    c = wp + kKc * kNr;
-    acc = c + kMr * kNr;
-  }
-};
-
-// Everything here runs only where the kernel level has the 6 x 64 block, i.e. AVX-512.
-#define OMNI_AVX512 __attribute__((target("avx512f")))
-
-// dst[0, n) = sum_i sign_i * src_i[0, n), n a multiple of 16; F16 sources widened exactly.
-OMNI_AVX512 void combine(bool f16, const void* const* src, const float* sign, int nt, int64_t n,
-                         float* dst) {
-  for (int64_t j = 0; j < n; j += 16) {
-    __m512 acc = _mm512_setzero_ps();
-    for (int i = 0; i < nt; ++i) {
-      const __m512 v = f16 ? _mm512_maskz_cvtph_ps(__mmask16(0xffff), _mm256_loadu_si256(
-                                 reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(src[i]) + j)))
-                           : _mm512_loadu_ps(static_cast<const float*>(src[i]) + j);
-      acc = sign[i] > 0 ? _mm512_add_ps(acc, v) : _mm512_sub_ps(acc, v);
-    }
-    _mm512_store_ps(dst + j, acc);
-  }
-}
-
-// Adds rows [row0, row0 + nrows) of leaf panel p (src: nrows x 64, contiguous) into every
-// destination: one contiguous run each, so the adds stream.
-OMNI_AVX512 void add_out(const Product& pr, int64_t p, int64_t row0, int64_t nrows,
-                         const float* src) {
-  for (int i = 0; i < pr.nd; ++i) {
-    const Dest& d = pr.d[i];
-    const int64_t re = std::min(row0 + nrows, d.rows);
-    if (re <= row0) continue;
-    float* y = pr.cp + ((d.p0 + p) * pr.M + d.r0 + row0) * kNr;
-    const int64_t n = (re - row0) * kNr;
-    if (d.sign > 0) {
-      for (int64_t j = 0; j < n; j += 16) {
-        _mm512_storeu_ps(y + j, _mm512_add_ps(_mm512_loadu_ps(y + j), _mm512_loadu_ps(src + j)));
-      }
-    } else {
-      for (int64_t j = 0; j < n; j += 16) {
-        _mm512_storeu_ps(y + j, _mm512_sub_ps(_mm512_loadu_ps(y + j), _mm512_loadu_ps(src + j)));
-      }
-    }
-  }
-}
-
-// The product of sum(terms) (npan panels, K inputs) with A (m rows,
-// stride as), added into every destination.
-void leaf(const PackedWeights& w, const Product& pr, int64_t npan, int64_t K,
-          const float* A, int64_t as, int64_t m, ThreadPool& pool) {
-  const kernels::KernelTable& kt = kernels::active();
-  // Work items are (panel, row chunk): rows are split only when the panels do not divide
-  // evenly over the threads (each chunk converts the weight panels again). Rows are
-  // independent and the k order is fixed, so the split does not change results.
-  const int64_t T = pool.size();
-  int64_t chunks = npan % T == 0 ? 1 : std::min((m + 47) / 48, (2 * T + npan - 1) / npan);
-  chunks = std::max<int64_t>(1, chunks);
-  int64_t chunk_rows = (m + chunks - 1) / chunks;
-  chunk_rows = (chunk_rows + kMr - 1) / kMr * kMr;
-  chunks = (m + chunk_rows - 1) / chunk_rows;
-  const bool one_kblock = K <= kKc;
-  const size_t es = elem_size(w.type());
-  const bool f16 = w.type() == DType::F16;
-  pool.parallel_for(npan * chunks, [&](int64_t b, int64_t e) {
-    thread_local Scratch s;
-    s.reserve(one_kblock ? 0 : chunk_rows);
-    for (int64_t item = b; item < e; ++item) {
-      const int64_t p = item / chunks, r0 = (item % chunks) * chunk_rows;
-      const int64_t r1 = std::min(m, r0 + chunk_rows);
-      for (int64_t k0 = 0; k0 < K; k0 += kKc) {
-        const int64_t kc = std::min(kKc, K - k0);
-        const int64_t n = kNr * kc;
-        const void* src[kMaxTerms];
-        float sign[kMaxTerms];
-        for (int i = 0; i < pr.nt; ++i) {
-          src[i] = static_cast<const uint8_t*>(w.panel(pr.t[i].panel + p)) +
-                   static_cast<size_t>(kNr * (pr.t[i].k0 + k0)) * es;
-          sign[i] = pr.t[i].sign;
-        }
-        const float* wp = s.wp;
-        if (!f16 && pr.nt == 1 && sign[0] > 0) {
-          wp = static_cast<const float*>(src[0]);  // the pack itself
-        } else {
-          combine(f16, src, sign, pr.nt, n, s.wp);
-        }
-        const bool first = k0 == 0;
-        for (int64_t a0 = r0; a0 < r1; a0 += kMr) {
-          const int64_t ma = std::min(kMr, r1 - a0);
-          kt.gemm6x64_f32(wp, kc, A + a0 * as + k0, as, ma, s.c);
-          if (one_kblock) {
-            add_out(pr, p, a0, ma, s.c);
-            continue;
-          }
-          float* acc = s.acc + (a0 - r0) * kNr;
-          if (first) {
-            std::memcpy(acc, s.c, static_cast<size_t>(ma * kNr) * sizeof(float));
-          } else {
-            for (int64_t j = 0; j < ma * kNr; ++j) acc[j] += s.c[j];
-          }
-        }
-      }
-      if (!one_kblock) add_out(pr, p, r0, r1 - r0, s.acc);
-    }
-  }, 1);
-}
 
 // Strassen's seven products for C = A B with B = W^T: per product, the A blocks (row half i,
 // input half k), the B blocks (input half k, output half j) and the C blocks (i, j) it adds to.
@@ -178,72 +57,174 @@ constexpr StrassenStep kSteps[7] = {
     {{2, {0, 1}, {1, 1}, {1, -1}}, {2, {1, 1}, {0, 1}, {1, 1}}, {1, {0}, {0}, {1}}},
 };
 
-void strassen(int level, const PackedWeights& w, const Product& pr, int64_t npan,
-              int64_t K, const float* A, int64_t as, int64_t m, ThreadPool& pool) {
+// The 7^level leaf products of C = A W^T. A block of a sum of blocks is the sum of the
+// sub-blocks, so each level splits every term's block into its quadrants.
+void expand(int level, const Leaf& p, std::vector<Leaf>& out) {
   if (level == 0) {
-    leaf(w, pr, npan, K, A, as, m, pool);
+    out.push_back(p);
     return;
   }
-  const int64_t mh = (m + 1) / 2, K2 = K / 2, np2 = npan / 2;
-  std::vector<float> T(static_cast<size_t>(mh * K2));
+  auto split = [](const Term* ts, int n, const Combo& c, Term* dst, int& nd) {
+    for (int t = 0; t < n; ++t) {
+      for (int x = 0; x < c.n; ++x) {
+        dst[nd++] = {2 * ts[t].i + c.a[x], 2 * ts[t].j + c.b[x], ts[t].sign * c.s[x]};
+      }
+    }
+  };
   for (const StrassenStep& st : kSteps) {
-    // A operand: a single block is used in place (with its valid rows only: a missing last row
-    // of the lower half adds nothing); a sum is formed in T, rows past m (odd m) zero.
-    const float* a_op = T.data();
-    int64_t a_stride = K2, a_rows = mh;
-    if (st.A.n == 1 && st.A.s[0] > 0) {
-      a_op = A + st.A.a[0] * mh * as + st.A.b[0] * K2;
-      a_stride = as;
-      a_rows = st.A.a[0] == 0 ? mh : m - mh;
-    } else {
-      pool.parallel_for(mh, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        float* t = T.data() + r * K2;
-        for (int i = 0; i < st.A.n; ++i) {
-          const int64_t src_row = st.A.a[i] * mh + r;
-          const float s = st.A.s[i];
-          if (src_row >= m) {
-            if (i == 0) std::fill(t, t + K2, 0.0f);
-            continue;
-          }
-          const float* x = A + src_row * as + st.A.b[i] * K2;
-          if (i == 0) {
-            if (s > 0) {
-              std::memcpy(t, x, static_cast<size_t>(K2) * sizeof(float));
-            } else {
-              for (int64_t j = 0; j < K2; ++j) t[j] = -x[j];
-            }
-          } else if (s > 0) {
-            for (int64_t j = 0; j < K2; ++j) t[j] += x[j];
-          } else {
-            for (int64_t j = 0; j < K2; ++j) t[j] -= x[j];
-          }
-        }
-      }
-      }, 16);
-    }
-    Product sub;
-    sub.cp = pr.cp;
-    sub.M = pr.M;
-    for (int i = 0; i < pr.nt; ++i) {
-      for (int j = 0; j < st.B.n; ++j) {
-        // B block (input half k, output half j) = W rows half j, columns half k.
-        const WTerm& t = pr.t[i];
-        sub.t[sub.nt++] = {t.panel + st.B.b[j] * np2, t.k0 + st.B.a[j] * K2, t.sign * st.B.s[j]};
-      }
-    }
-    for (int i = 0; i < pr.nd; ++i) {
-      for (int j = 0; j < st.C.n; ++j) {
-        const Dest& d = pr.d[i];
-        const int64_t ri = st.C.a[j];
-        const int64_t rows = ri == 0 ? std::min(d.rows, mh) : std::max<int64_t>(0, d.rows - mh);
-        if (rows == 0) continue;
-        sub.d[sub.nd++] = {d.p0 + st.C.b[j] * np2, d.r0 + ri * mh, rows, d.sign * st.C.s[j]};
-      }
-    }
-    if (a_rows > 0) strassen(level - 1, w, sub, np2, K2, a_op, a_stride, a_rows, pool);
+    Leaf c;
+    split(p.a, p.na, st.A, c.a, c.na);
+    split(p.w, p.nw, st.B, c.w, c.nw);
+    split(p.d, p.nd, st.C, c.d, c.nd);
+    expand(level - 1, c, out);
   }
 }
+
+// Everything here runs only where the kernel level has the 6 x 64 block, i.e. AVX-512.
+#define OMNI_AVX512 __attribute__((target("avx512f")))
+
+// dst[0, n) = sum_i sign_i * src_i[0, n), n a multiple of 16; F16 sources widened exactly.
+OMNI_AVX512 void combine(bool f16, const void* const* src, const float* sign, int nt, int64_t n,
+                         float* dst) {
+  for (int64_t j = 0; j < n; j += 16) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < nt; ++i) {
+      const __m512 v = f16 ? _mm512_maskz_cvtph_ps(__mmask16(0xffff), _mm256_loadu_si256(
+                                 reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(src[i]) + j)))
+                           : _mm512_loadu_ps(static_cast<const float*>(src[i]) + j);
+      acc = sign[i] > 0 ? _mm512_add_ps(acc, v) : _mm512_sub_ps(acc, v);
+    }
+    _mm512_store_ps(dst + j, acc);
+  }
+}
+
+// Where a tile's finished sums go: `n` output blocks (rows 64 floats apart), each += sign * sum.
+struct Dests {
+  int n = 0;
+  float* p[kMaxTerms];
+  float sign[kMaxTerms];
+};
+
+// M x 64 tile of x (M rows, stride xs) times the float panel wp (64 * kk + r), over kc inputs,
+// one FMA chain per output and k-block; with `load` the sums of the earlier k-blocks (part,
+// M x 64) are added first (blocked summation: more accurate than one long chain). The result
+// goes to part when dst is null, else is added with signs into every destination (offset off).
+template <int M>
+OMNI_AVX512 void tile(const float* wp, int64_t kc, const float* x, int64_t xs, float* part,
+                      bool load, const Dests* dst, int64_t off, const float* next) {
+  __m512 acc[M][4];
+  for (int a = 0; a < M; ++a) {
+    for (int j = 0; j < 4; ++j) acc[a][j] = _mm512_setzero_ps();
+  }
+  const float* xr[M];
+  for (int a = 0; a < M; ++a) xr[a] = x + a * xs;
+  for (int64_t kk = 0; kk < kc; ++kk) {
+    // The next tile's activation rows (often DRAM: the Strassen operands outgrow L3) stream
+    // in behind this one's FMAs, one line per row every 16 inputs.
+    if ((kk & 15) == 0) {
+      for (int a = 0; a < kMr; ++a) {
+        _mm_prefetch(reinterpret_cast<const char*>(next + a * xs + kk), _MM_HINT_T0);
+      }
+    }
+    const float* w = wp + 64 * kk;
+    const __m512 w0 = _mm512_load_ps(w), w1 = _mm512_load_ps(w + 16);
+    const __m512 w2 = _mm512_load_ps(w + 32), w3 = _mm512_load_ps(w + 48);
+    for (int a = 0; a < M; ++a) {
+      const __m512 xa = _mm512_set1_ps(xr[a][kk]);
+      acc[a][0] = _mm512_fmadd_ps(w0, xa, acc[a][0]);
+      acc[a][1] = _mm512_fmadd_ps(w1, xa, acc[a][1]);
+      acc[a][2] = _mm512_fmadd_ps(w2, xa, acc[a][2]);
+      acc[a][3] = _mm512_fmadd_ps(w3, xa, acc[a][3]);
+    }
+  }
+  if (load) {
+    for (int a = 0; a < M; ++a) {
+      for (int j = 0; j < 4; ++j) {
+        acc[a][j] = _mm512_add_ps(_mm512_loadu_ps(part + 64 * a + 16 * j), acc[a][j]);
+      }
+    }
+  }
+  if (dst == nullptr) {
+    for (int a = 0; a < M; ++a) {
+      for (int j = 0; j < 4; ++j) _mm512_storeu_ps(part + 64 * a + 16 * j, acc[a][j]);
+    }
+    return;
+  }
+  for (int i = 0; i < dst->n; ++i) {
+    float* y = dst->p[i] + off;
+    if (dst->sign[i] > 0) {
+      for (int a = 0; a < M; ++a) {
+        for (int j = 0; j < 4; ++j) {
+          float* q = y + 64 * a + 16 * j;
+          _mm512_storeu_ps(q, _mm512_add_ps(_mm512_loadu_ps(q), acc[a][j]));
+        }
+      }
+    } else {
+      for (int a = 0; a < M; ++a) {
+        for (int j = 0; j < 4; ++j) {
+          float* q = y + 64 * a + 16 * j;
+          _mm512_storeu_ps(q, _mm512_sub_ps(_mm512_loadu_ps(q), acc[a][j]));
+        }
+      }
+    }
+  }
+}
+
+OMNI_AVX512 void run_tile(int64_t m, const float* wp, int64_t kc, const float* x, int64_t xs,
+                          float* part, bool load, const Dests* dst, int64_t off,
+                          const float* next) {
+  switch (m) {
+    case 1: tile<1>(wp, kc, x, xs, part, load, dst, off, next); break;
+    case 2: tile<2>(wp, kc, x, xs, part, load, dst, off, next); break;
+    case 3: tile<3>(wp, kc, x, xs, part, load, dst, off, next); break;
+    case 4: tile<4>(wp, kc, x, xs, part, load, dst, off, next); break;
+    case 5: tile<5>(wp, kc, x, xs, part, load, dst, off, next); break;
+    default: tile<6>(wp, kc, x, xs, part, load, dst, off, next); break;
+  }
+}
+
+// y[0, n) = (y or 0) + (bias or 0) + c, n <= 64, in that order of additions.
+OMNI_AVX512 void store_row(const float* c, const float* bias, bool accumulate, int64_t n,
+                           float* y) {
+  for (int64_t q = 0; q < n; q += 16) {
+    const __mmask16 k = n - q >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - q)) - 1);
+    __m512 v = accumulate ? _mm512_maskz_loadu_ps(k, y + q) : _mm512_setzero_ps();
+    if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, bias + q));
+    _mm512_mask_storeu_ps(y + q, k, _mm512_add_ps(v, _mm512_loadu_ps(c + q)));
+  }
+}
+
+// Pulls the weight bytes of the next k-block towards L2 while the current one is multiplied:
+// a few lines per tile, so the DRAM stream overlaps the FMAs instead of stalling combine().
+struct Prefetcher {
+  const void* src[kMaxTerms];
+  int n = 0;
+  int64_t bytes = 0, pos = 0, per_call = 0;
+  void start(int tiles) {
+    pos = 0;
+    per_call = n == 0 ? 0 : (n * bytes / 64 + tiles - 1) / std::max(1, tiles);
+  }
+  void step() {
+    for (int64_t i = 0; i < per_call && pos < n * bytes; ++i, pos += 64) {
+      _mm_prefetch(static_cast<const char*>(src[pos / bytes]) + pos % bytes, _MM_HINT_T1);
+    }
+  }
+};
+
+// Per-thread buffers: the float weight panel, the partial sums of one product over k-blocks and
+// the output slab of one work item (all 2^L x 2^L blocks of its panel and rows), 64-byte aligned.
+struct Scratch {
+  std::vector<float> buf;
+  float *wp, *part, *slab;
+  void reserve(int64_t part_floats, int64_t slab_floats) {
+    const size_t need = static_cast<size_t>(kKc * kNr + part_floats + slab_floats + 16);
+    if (buf.size() < need) buf.resize(need);
+    const auto base = reinterpret_cast<uintptr_t>(buf.data());
+    wp = buf.data() + ((64 - base % 64) % 64) / sizeof(float);
+    part = wp + kKc * kNr;
+    slab = part + part_floats;
+  }
+};
 
 struct AlignedDelete {
   void operator()(void* p) const { ::operator delete[](p, std::align_val_t{64}); }
@@ -308,39 +289,168 @@ int strassen_levels(const PackedWeights& w, int64_t m, const StrassenConfig& cfg
 }
 
 void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, bool accumulate,
-          float* y, const StrassenConfig& cfg, ThreadPool& pool) {
+          float* y, const StrassenConfig& cfg, ThreadPool& pool, Activation act) {
   if (m <= 0) return;
   if (kernels::active().gemm6x64_f32 == nullptr) {
     throw Error("vision gemm: this CPU level has no packed GEMM block");
   }
-  const int64_t N = w.rows(), np = w.panels();
-  // The products accumulate panel-major (each panel's rows contiguous), so every add of a
-  // sub-product is one stream; y's rows are a power of two apart and thrash the cache sets.
-  thread_local std::vector<float> cbuf;
-  cbuf.resize(static_cast<size_t>(np * m * kNr + 16));
-  float* cp = cbuf.data();
-  pool.parallel_for(np, [&](int64_t b, int64_t e) {
-    std::fill(cp + b * m * kNr, cp + e * m * kNr, 0.0f);
-  });
-  Product pr;
-  pr.cp = cp;
-  pr.M = m;
-  pr.t[pr.nt++] = {0, 0, 1.0f};
-  pr.d[pr.nd++] = {0, 0, m, 1.0f};
-  strassen(strassen_levels(w, m, cfg), w, pr, np, w.cols(), x, w.cols(), m, pool);
-  pool.parallel_for(m, [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      float* yr = y + r * N;
-      for (int64_t p = 0; p < np; ++p) {
-        const float* c = cp + (p * m + r) * kNr;
-        const int64_t c0 = p * kNr, nc = std::min(kNr, N - c0);
-        for (int64_t j = 0; j < nc; ++j) {
-          const float base = accumulate ? yr[c0 + j] : 0.0f;
-          yr[c0 + j] = bias ? base + bias[c0 + j] + c[j] : base + c[j];
+  const int L = std::min(strassen_levels(w, m, cfg), kMaxLevels);
+  const int nb = 1 << L;  // blocks per dimension
+  const int64_t N = w.rows(), K = w.cols();
+  const int64_t mb = (m + nb - 1) / nb;  // rows per row block (the last one may be short)
+  const int64_t kb = K / nb;             // inputs per input block
+  const int64_t npb = w.panels() / nb;   // panels per output block
+
+  std::vector<Leaf> leaves;
+  Leaf root;
+  root.a[root.na++] = {0, 0, 1.0f};
+  root.w[root.nw++] = {0, 0, 1.0f};
+  root.d[root.nd++] = {0, 0, 1.0f};
+  expand(L, root, leaves);
+  const int nl = static_cast<int>(leaves.size());
+
+  // A operand per leaf: one block used in place, or a sum materialized (rows past m are zero).
+  struct Operand {
+    const float* p;
+    int64_t stride, rows;  // rows: how many leading rows can be non-zero
+  };
+  std::vector<Operand> ops(static_cast<size_t>(nl));
+  // Row stride of the materialized sums: one cache line more than the power of two, so a
+  // tile's rows do not all land in the same L1 set.
+  const int64_t ts = kb + 16;
+  std::vector<int> sums;
+  for (int l = 0; l < nl; ++l) {
+    const Leaf& lf = leaves[static_cast<size_t>(l)];
+    int64_t rows = 0;
+    for (int t = 0; t < lf.na; ++t) {
+      rows = std::max(rows, std::clamp<int64_t>(m - lf.a[t].i * mb, 0, mb));
+    }
+    if (lf.na == 1 && lf.a[0].sign > 0) {
+      ops[static_cast<size_t>(l)] = {x + lf.a[0].i * mb * K + lf.a[0].j * kb, K, rows};
+    } else {
+      ops[static_cast<size_t>(l)] = {nullptr, ts, rows};
+      sums.push_back(l);
+    }
+  }
+  thread_local std::vector<float> tbuf;
+  tbuf.resize(sums.size() * static_cast<size_t>(mb * ts));
+  float* const tb = tbuf.data();  // the workers have their own thread_local copies
+  for (size_t s = 0; s < sums.size(); ++s) {
+    ops[static_cast<size_t>(sums[s])].p = tb + s * static_cast<size_t>(mb * ts);
+  }
+  pool.parallel_for(static_cast<int64_t>(sums.size()) * mb, [&](int64_t b, int64_t e) {
+    for (int64_t item = b; item < e; ++item) {
+      const Leaf& lf = leaves[static_cast<size_t>(sums[static_cast<size_t>(item / mb)])];
+      const int64_t r = item % mb;
+      float* t = tb + item * ts;
+      std::fill(t, t + kb, 0.0f);
+      for (int i = 0; i < lf.na; ++i) {
+        const int64_t src_row = lf.a[i].i * mb + r;
+        if (src_row >= m) continue;
+        const float* xs = x + src_row * K + lf.a[i].j * kb;
+        if (lf.a[i].sign > 0) {
+          for (int64_t j = 0; j < kb; ++j) t[j] += xs[j];
+        } else {
+          for (int64_t j = 0; j < kb; ++j) t[j] -= xs[j];
         }
       }
     }
   }, 16);
+
+  // Work items are (panel j of every output block, row chunk): all leaves of an item add into
+  // one slab that stays in cache, then the slab goes to y once. Rows are split only when the
+  // panels do not divide evenly over the threads; rows are independent and the k order is
+  // fixed, so results do not depend on the split.
+  const int64_t T = pool.size();
+  int64_t chunks = npb % T == 0 ? 1 : std::min((mb + 47) / 48, (2 * T + npb - 1) / npb);
+  chunks = std::max<int64_t>(1, chunks);
+  int64_t crows = (mb + chunks - 1) / chunks;
+  crows = (crows + kMr - 1) / kMr * kMr;
+  chunks = (mb + crows - 1) / crows;
+  const size_t es = elem_size(w.type());
+  const bool f16 = w.type() == DType::F16;
+  const bool one_kblock = kb <= kKc;
+  const int64_t slab_blocks = int64_t{nb} * nb;
+  pool.parallel_for(npb * chunks, [&](int64_t b, int64_t e) {
+    thread_local Scratch s;
+    s.reserve(one_kblock ? 0 : crows * kNr, slab_blocks * crows * kNr);
+    for (int64_t item = b; item < e; ++item) {
+      const int64_t j = item / chunks, t0 = (item % chunks) * crows;
+      const int64_t t1 = std::min(mb, t0 + crows);
+      std::fill(s.slab, s.slab + slab_blocks * crows * kNr, 0.0f);
+      // Sources of leaf l's k-block k0 (element offsets into the packed panels).
+      auto sources = [&](const Leaf& lf, int64_t k0, const void** src, float* sign,
+                         int64_t pj) {
+        for (int i = 0; i < lf.nw; ++i) {
+          src[i] = static_cast<const uint8_t*>(w.panel(lf.w[i].j * npb + pj)) +
+                   static_cast<size_t>(kNr * (lf.w[i].i * kb + k0)) * es;
+          if (sign) sign[i] = lf.w[i].sign;
+        }
+      };
+      for (int l = 0; l < nl; ++l) {
+        const Leaf& lf = leaves[static_cast<size_t>(l)];
+        const Operand& op = ops[static_cast<size_t>(l)];
+        const int64_t r1 = std::min(t1, op.rows);
+        Dests dst;
+        for (int i = 0; i < lf.nd; ++i) {
+          dst.p[dst.n] = s.slab + ((lf.d[i].j * nb + lf.d[i].i) * crows) * kNr;
+          dst.sign[dst.n++] = lf.d[i].sign;
+        }
+        for (int64_t k0 = 0; k0 < kb; k0 += kKc) {
+          const int64_t kc = std::min(kKc, kb - k0);
+          const void* src[kMaxTerms];
+          float sign[kMaxTerms];
+          sources(lf, k0, src, sign, j);
+          const float* wp = s.wp;
+          if (!f16 && lf.nw == 1 && sign[0] > 0) {
+            wp = static_cast<const float*>(src[0]);  // the pack itself
+          } else {
+            combine(f16, src, sign, lf.nw, kNr * kc, s.wp);
+          }
+          // The next k-block (of this leaf or the next) streams in during this one's tiles.
+          Prefetcher pf;
+          if (k0 + kKc < kb) {
+            sources(lf, k0 + kKc, pf.src, nullptr, j);
+            pf.n = lf.nw;
+            pf.bytes = kNr * std::min(kKc, kb - k0 - kKc) * static_cast<int64_t>(es);
+          } else if (l + 1 < nl || item + 1 < e) {
+            // The next leaf, or the first leaf of this thread's next item.
+            const Leaf& nx = leaves[l + 1 < nl ? static_cast<size_t>(l) + 1 : 0];
+            sources(nx, 0, pf.src, nullptr, l + 1 < nl ? j : (item + 1) / chunks);
+            pf.n = nx.nw;
+            pf.bytes = kNr * std::min(kKc, kb) * static_cast<int64_t>(es);
+          }
+          pf.start(static_cast<int>(std::max<int64_t>(1, (r1 - t0 + kMr - 1) / kMr)));
+          const bool last = k0 + kKc >= kb;
+          for (int64_t a0 = t0; a0 < r1; a0 += kMr) {
+            pf.step();
+            // Prefetch addresses only (never dereferenced): past the operand's end they are
+            // clamped to its first tile.
+            const int64_t na = a0 + 2 * kMr <= r1 ? a0 + kMr : t0;
+            run_tile(std::min(kMr, r1 - a0), wp, kc, op.p + a0 * op.stride + k0, op.stride,
+                     s.part + (a0 - t0) * kNr, k0 > 0, last ? &dst : nullptr, (a0 - t0) * kNr,
+                     op.p + na * op.stride + k0);
+          }
+        }
+      }
+      // The slab to y: base + bias + sum, row by row.
+      for (int rb = 0; rb < nb; ++rb) {
+        for (int64_t t = t0; t < t1; ++t) {
+          const int64_t row = rb * mb + t;
+          if (row >= m) break;
+          for (int ob = 0; ob < nb; ++ob) {
+            const int64_t c0 = (ob * npb + j) * kNr;
+            const int64_t nc = std::min(kNr, N - c0);
+            float* yr = y + row * N + c0;
+            store_row(s.slab + ((ob * nb + rb) * crows + (t - t0)) * kNr,
+                      bias ? bias + c0 : nullptr, accumulate, nc, yr);
+            if (act == Activation::kGelu) gelu_tanh_f16_table(yr, nc);
+            if (act == Activation::kQuickGelu) quick_gelu_f16_table(yr, nc);
+          }
+        }
+      }
+    }
+  }, 1);
 }
 
 }  // namespace omni::vision

@@ -11,10 +11,12 @@
 // product splits into 7^L sub-products of (m/2^L) x (cols/2^L) x (rows/2^L) instead of 8^L,
 // i.e. 12.5 % (L = 1) or 23 % (L = 2) fewer multiply-adds. Weight sums are formed from the
 // packed panels per k-block (exact: sums of F16 values in F32), activation sums are
-// materialized per sub-product, and each sub-product adds its output straight into its C
-// blocks (no temporaries for the 7 products). All sums are F32; the extra rounding of the
-// activation and output sums is what the error tests measure. Blocking depends only on the
-// shapes, so results do not depend on the thread count.
+// materialized once per call (rows split into 2^L equal blocks, the last one zero-padded).
+// Work is split by output panel: one item runs every sub-product for one panel of each output
+// block, adding into a cache-resident slab that is written to y once (with bias, base and the
+// optional activation). All sums are F32; the extra rounding of the activation and output sums
+// is what the error tests measure. Blocking depends only on the shapes, so results do not
+// depend on the thread count.
 #pragma once
 
 #include <cstdint>
@@ -61,10 +63,15 @@ class PackedWeights {
 // Number of Strassen levels gemm() uses for this product under `cfg`.
 int strassen_levels(const PackedWeights& w, int64_t m, const StrassenConfig& cfg);
 
-// y (m x w.rows(), row stride w.rows()) = base + x (m x w.cols(), row stride w.cols()) W^T,
+// An activation applied to gemm()'s final outputs while they are still in cache (saves a
+// separate pass over y): exactly gelu_tanh_f16_table / quick_gelu_f16_table (vision/gelu_table.h).
+enum class Activation { kNone, kGelu, kQuickGelu };
+
+// y (m x w.rows(), row stride w.rows()) = act(base + x (m x w.cols(), row stride w.cols()) W^T),
 // base = y's current values when `accumulate`, else bias (w.rows() floats) or zero when bias is
 // nullptr. With accumulate, bias (if given) is added too.
 void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, bool accumulate,
-          float* y, const StrassenConfig& cfg, ThreadPool& pool);
+          float* y, const StrassenConfig& cfg, ThreadPool& pool,
+          Activation act = Activation::kNone);
 
 }  // namespace omni::vision

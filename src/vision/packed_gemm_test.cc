@@ -12,6 +12,7 @@
 #include "core/half.h"
 #include "core/kernels.h"
 #include "core/thread_pool.h"
+#include "vision/gelu_table.h"
 
 namespace omni::vision {
 namespace {
@@ -95,6 +96,41 @@ INSTANTIATE_TEST_SUITE_P(Shapes, PackedGemm,
                                          static_cast<long>(p.param.cols), static_cast<long>(p.param.rows));
                            return std::string(b);
                          });
+
+// The fused activation is the table function applied to the plain result, bit for bit, with
+// and without Strassen, bias and accumulation.
+TEST(PackedGemm, FusedActivationMatchesSeparatePass) {
+  if (kernels::active().gemm6x64_f32 == nullptr) GTEST_SKIP() << "no packed GEMM block at this level";
+  const int64_t m = 301, cols = 256, rows = 320;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(m * cols)), bias(static_cast<size_t>(rows));
+  std::vector<float> base(static_cast<size_t>(m * rows));
+  std::vector<uint16_t> wh(static_cast<size_t>(rows * cols));
+  for (float& v : x) v = nd(rng);
+  for (float& v : bias) v = nd(rng);
+  for (float& v : base) v = 4.0f * nd(rng);  // reaches the GELU clamps at +-10
+  for (uint16_t& v : wh) v = fp32_to_fp16(0.1f * nd(rng));
+  ThreadPool pool(2);
+  const PackedWeights p(DType::F16, wh.data(), rows, cols, &pool);
+  for (int levels : {0, 1}) {
+    StrassenConfig cfg;
+    cfg.max_levels = levels;
+    for (Activation act : {Activation::kGelu, Activation::kQuickGelu}) {
+      for (bool acc : {false, true}) {
+        std::vector<float> want = base, got = base;
+        gemm(p, x.data(), m, bias.data(), acc, want.data(), cfg, pool);
+        if (act == Activation::kGelu) {
+          gelu_tanh_f16_table(want.data(), static_cast<int64_t>(want.size()));
+        } else {
+          quick_gelu_f16_table(want.data(), static_cast<int64_t>(want.size()));
+        }
+        gemm(p, x.data(), m, bias.data(), acc, got.data(), cfg, pool, act);
+        EXPECT_EQ(got, want) << "levels " << levels << " accumulate " << acc;
+      }
+    }
+  }
+}
 
 TEST(PackedGemm, RefusesQuantizedWeights) {
   std::vector<uint8_t> w(34 * 4);
