@@ -28,6 +28,7 @@ struct Piece {
 
 struct Job {
   kernels::DotFn dot;
+  kernels::KernelTable::QuantRows4Fn rows4;  // nullptr: one dot per row
   bool f16;
   const void* act;
   int64_t cols;
@@ -54,6 +55,20 @@ struct Prefetcher {
       }
     }
   }
+  // Moves past bytes read without software prefetch.
+  void skip_to(uint64_t pos) {
+    while (base + off < pos && piece < end) {
+      const Piece& p = pieces[piece];
+      const uint64_t bytes = p.rb * p.rows;
+      if (pos - base >= bytes) {
+        base += bytes;
+        ++piece;
+        off = 0;
+      } else {
+        off = pos - base;
+      }
+    }
+  }
 };
 
 }  // namespace
@@ -75,7 +90,8 @@ void decode_matvec(std::span<const MatvecJob> jobs, ThreadPool& pool) {
     if (rows == 0) continue;
     const uint64_t rb = w.n_bytes / rows;
     const bool f16 = w.type == DType::F16 && kt.matvec_f16 != nullptr;
-    js.push_back({kernels::dot_fn(w.type, kt), f16, j.act->row(0), cols, j.y});
+    js.push_back({kernels::dot_fn(w.type, kt), kernels::quant_rows4_fn(w.type, kt), f16, j.act->row(0),
+                  cols, j.y});
     // At least kPieceBytes, so long F16 rows still come in pairs for the kernel's two streams.
     const auto per = static_cast<uint32_t>(std::max<uint64_t>(1, (kPieceBytes + rb - 1) / rb));
     for (uint32_t r = 0; r < rows; r += per) {
@@ -87,20 +103,39 @@ void decode_matvec(std::span<const MatvecJob> jobs, ThreadPool& pool) {
   const Job* jb = js.data();
   const auto run = [&](int64_t b, int64_t e) {
     Prefetcher pf{ps, static_cast<size_t>(b), static_cast<size_t>(e)};
-    for (int64_t i = b; i < e; ++i) {
+    for (int64_t i = b; i < e;) {
+      // The run's consecutive pieces of one matrix are one range of rows.
       const Piece& p = ps[i];
       const Job& j = jb[p.job];
+      uint32_t rows = 0;
+      for (; i < e && ps[i].job == p.job; ++i) rows += ps[i].rows;
+      float* y = j.y + p.row0;
       if (j.f16) {
-        pf.consumed += p.rb * p.rows;
-        pf.run_to(pf.consumed + kAhead);
-        kt.matvec_f16(reinterpret_cast<const uint16_t*>(p.w), j.cols, p.rows,
-                      static_cast<const float*>(j.act), j.cols, j.y + p.row0);
+        pf.consumed += p.rb * rows;
+        pf.skip_to(pf.consumed);
+        kt.matvec_f16(reinterpret_cast<const uint16_t*>(p.w), j.cols, rows,
+                      static_cast<const float*>(j.act), j.cols, y);
         continue;
       }
-      for (uint32_t r = 0; r < p.rows; ++r) {
+      uint32_t r = 0;
+      if (j.rows4 != nullptr && rows >= 4) {
+        // The level's 4-row kernel over 4 far-apart segments (kernels::matmul's single-token
+        // loop): 4 sequential streams the hardware prefetchers follow, bit for bit the dots.
+        const uint32_t seg = rows / 4;
+        const uint64_t stride = uint64_t{seg} * p.rb;
+        float out[4];
+        for (uint32_t k = 0; k < seg; ++k) {
+          j.rows4(p.w + uint64_t{k} * p.rb, stride, j.act, j.cols, out);
+          for (uint32_t q = 0; q < 4; ++q) y[k + q * seg] = out[q];
+        }
+        r = 4 * seg;
+        pf.consumed += uint64_t{r} * p.rb;
+        pf.skip_to(pf.consumed);
+      }
+      for (; r < rows; ++r) {
         pf.consumed += p.rb;
         pf.run_to(pf.consumed + kAhead);
-        j.y[p.row0 + r] = j.dot(p.w + uint64_t{r} * p.rb, j.act, j.cols);
+        y[r] = j.dot(p.w + uint64_t{r} * p.rb, j.act, j.cols);
       }
     }
   };
