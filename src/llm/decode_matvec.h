@@ -4,6 +4,9 @@
 // thread waiting more than working on them. Here Q, K and V (or gate and up) go out as one
 // stream of weight bytes cut into pieces of about equal size, and each thread prefetches ahead
 // along its share across matrix boundaries, so the stream does not restart at every matrix.
+// Not on the decode path at present: after the 4-stream single-token kernels landed, under-load
+// A/B runs of whole tokens did not favour it over one kernels::matmul per matrix; kept (with its
+// exactness tests) for a quiet-machine A/B. prefetch_first_run below is used by attention.
 #pragma once
 
 #include <cstdint>

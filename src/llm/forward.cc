@@ -33,33 +33,18 @@ void rope_angles(uint32_t pos, const LlmConfig& c, const float* factors, float* 
 }
 
 // Projects the same input through several matrices, quantizing the activations once per weight
-// format (Q, K and V, or gate and up, usually share one). A single row (a decode step) of
-// several matrices goes out as one dispatch over all their rows.
+// format (Q, K and V, or gate and up, usually share one).
 void project(std::initializer_list<std::pair<const gguf::TensorInfo*, float*>> outs, const float* x,
              uint32_t n, uint32_t cols, ThreadPool& pool) {
   thread_local kernels::Activations act[3];
   bool ready[3] = {false, false, false};
-  MatvecJob jobs[4];
-  size_t n_jobs = 0;
   for (const auto& [w, y] : outs) {
     const auto fmt = static_cast<size_t>(kernels::act_format(w->type));
     if (!ready[fmt]) {
       act[fmt].quantize(w->type, x, n, cols);
       ready[fmt] = true;
     }
-    if (n == 1 && n_jobs < 4) {
-      jobs[n_jobs++] = {w, &act[fmt], y};
-    } else {
-      kernels::matmul(w->type, w->data, static_cast<int64_t>(w->rows()), act[fmt], y, &pool);
-    }
-  }
-  if (n_jobs == 1) {
-    // One matrix alone (O, down, the LM head): kernels::matmul's single-token loop, whose
-    // shares of 1/8 of the rows keep its four row streams long.
-    kernels::matmul(jobs[0].w->type, jobs[0].w->data, static_cast<int64_t>(jobs[0].w->rows()),
-                    *jobs[0].act, jobs[0].y, &pool);
-  } else if (n_jobs > 1) {
-    decode_matvec(std::span<const MatvecJob>(jobs, n_jobs), pool);
+    kernels::matmul(w->type, w->data, static_cast<int64_t>(w->rows()), act[fmt], y, &pool);
   }
 }
 
