@@ -8,6 +8,7 @@
 #include "core/half.h"
 #include "core/kernels.h"
 #include "core/thread_pool.h"
+#include "llm/decode_matvec.h"
 #include "llm/linear.h"
 #include "llm/model.h"
 
@@ -121,19 +122,28 @@ void Context::forward_rows(uint32_t n, uint32_t out_first, const int32_t* ids, c
     const uint32_t n_kv = p0 + n;
     const float* kf = static_cast<const float*>(cache_.k_row(il, 0));
     const float* vf = static_cast<const float*>(cache_.v_row(il, 0));
+    // Columns [c0, c0 + nc) of every cached row, widened into kf_ / vf_.
+    const auto widen = [&](uint32_t s0, uint32_t s1, uint32_t c0, uint32_t nc) {
+      for (uint32_t s = s0; s < s1; ++s) {
+        const size_t at = size_t{s} * KV + c0;
+        kernels::fp16_to_fp32_row(static_cast<const uint16_t*>(cache_.k_row(il, s)) + c0, nc, &kf_[at]);
+        kernels::fp16_to_fp32_row(static_cast<const uint16_t*>(cache_.v_row(il, s)) + c0, nc, &vf_[at]);
+      }
+    };
     if (f16_cache) {
       kf_.resize(size_t{n_kv} * KV);
       vf_.resize(size_t{n_kv} * KV);
-      pool.parallel_for(n_kv, [&](int64_t b, int64_t e) {
-        for (int64_t s = b; s < e; ++s) {
-          const size_t at = static_cast<size_t>(s) * KV;
-          const auto pos = static_cast<uint32_t>(s);
-          kernels::fp16_to_fp32_row(static_cast<const uint16_t*>(cache_.k_row(il, pos)), KV, &kf_[at]);
-          kernels::fp16_to_fp32_row(static_cast<const uint16_t*>(cache_.v_row(il, pos)), KV, &vf_[at]);
-        }
-      }, 16);
       kf = kf_.data();
       vf = vf_.data();
+    }
+    // A decode step with at least one KV head per thread widens and attends per KV head in one
+    // dispatch (a GQA group's heads read only their KV head's columns); otherwise the cache is
+    // widened first, over positions.
+    const bool per_kv_head = n == 1 && c.n_head_kv >= static_cast<uint32_t>(pool.size());
+    if (f16_cache && !per_kv_head) {
+      pool.parallel_for(n_kv, [&](int64_t b, int64_t e) {
+        widen(static_cast<uint32_t>(b), static_cast<uint32_t>(e), 0, KV);
+      }, 16);
     }
     // With an F16 cache llama.cpp's attention multiplies in half precision (Q and the softmax
     // probabilities are rounded to f16 as well); we round the same values so results agree.
@@ -147,58 +157,82 @@ void Context::forward_rows(uint32_t n, uint32_t out_first, const int32_t* ids, c
     const uint32_t r0 = il + 1 == c.n_layer ? std::min(out_first, n) : 0, nr = n - r0;
     if (nr == 0) continue;
     const kernels::KernelTable& kt = kernels::active();
-    const uint32_t blk0 = r0 / 4, n_blocks = (n + 3) / 4 - blk0;
-    pool.parallel_for(int64_t{n_blocks} * c.n_head, [&](int64_t begin, int64_t end) {
-      std::vector<float> qb(size_t{4} * hd, 0.0f), score(size_t{4} * n_kv), out(size_t{4} * hd);
-      std::vector<uint16_t> half(std::max(n_kv, hd));
+    // Query block blk of head h (scratch is per thread and fully written before it is read).
+    const auto attend = [&](uint32_t blk, uint32_t h) {
+      thread_local std::vector<float> qb, score, out;
+      thread_local std::vector<uint16_t> half;
+      qb.resize(size_t{4} * hd);
+      score.resize(size_t{4} * n_kv);
+      out.resize(size_t{4} * hd);
+      half.resize(std::max(n_kv, hd));
       float tile[16];
-      for (int64_t job = begin; job < end; ++job) {
-        const uint32_t blk = blk0 + static_cast<uint32_t>(job / c.n_head), h = static_cast<uint32_t>(job % c.n_head);
-        const uint32_t t0 = 4 * blk, nq = std::min(4u, n - t0), kvh = h / group;
-        const uint32_t len = p0 + t0 + nq;  // keys seen by the block's last query
-        for (uint32_t a = 0; a < nq; ++a) {
-          const float* q = &q_[size_t{t0 + a} * Q + size_t{h} * hd];
-          if (f16_cache) {
-            kt.fp32_to_fp16_row(q, hd, half.data());
-            kt.fp16_to_fp32_row(half.data(), hd, &qb[a * hd]);
-          } else {
-            std::memcpy(&qb[a * hd], q, hd * sizeof(float));
-          }
-        }
-        const float* kh = kf + size_t{kvh} * hd;
-        uint32_t s = 0;
-        if (nq == 4 && kt.tile4x4_f32 != nullptr) {
-          for (; s + 4 <= len; s += 4) {
-            kt.tile4x4_f32(kh + size_t{s} * KV, KV, qb.data(), hd, hd, tile);
-            for (uint32_t a = 0; a < 4; ++a) {
-              for (uint32_t r = 0; r < 4; ++r) score[a * len + s + r] = tile[4 * a + r];
-            }
-          }
-        }
-        for (; s < len; ++s) {
-          for (uint32_t a = 0; a < nq; ++a) score[a * len + s] = kt.dot_f32(kh + size_t{s} * KV, &qb[a * hd], hd);
-        }
-        for (uint32_t a = 0; a < 4; ++a) {
-          float* sc = &score[a * len];
-          const uint32_t la = a < nq ? p0 + t0 + a + 1 : 0;
-          if (la > 0) kt.softmax(sc, la, kq_scale, nullptr);
-          if (f16_cache) {
-            kt.fp32_to_fp16_row(sc, la, half.data());
-            kt.fp16_to_fp32_row(half.data(), la, sc);
-          }
-          std::fill(sc + la, sc + len, 0.0f);
-        }
-        kt.attn_pv4(score.data(), len, len, vf + size_t{kvh} * hd, KV, hd, out.data(), hd);
-        for (uint32_t a = 0; a < nq; ++a) {
-          std::memcpy(&attn_[size_t{t0 + a} * Q + size_t{h} * hd], &out[a * hd], hd * sizeof(float));
+      const uint32_t t0 = 4 * blk, nq = std::min(4u, n - t0), kvh = h / group;
+      const uint32_t len = p0 + t0 + nq;  // keys seen by the block's last query
+      for (uint32_t a = 0; a < nq; ++a) {
+        const float* q = &q_[size_t{t0 + a} * Q + size_t{h} * hd];
+        if (f16_cache) {
+          kt.fp32_to_fp16_row(q, hd, half.data());
+          kt.fp16_to_fp32_row(half.data(), hd, &qb[a * hd]);
+        } else {
+          std::memcpy(&qb[a * hd], q, hd * sizeof(float));
         }
       }
-    });
+      const float* kh = kf + size_t{kvh} * hd;
+      uint32_t s = 0;
+      if (nq == 4 && kt.tile4x4_f32 != nullptr) {
+        for (; s + 4 <= len; s += 4) {
+          kt.tile4x4_f32(kh + size_t{s} * KV, KV, qb.data(), hd, hd, tile);
+          for (uint32_t a = 0; a < 4; ++a) {
+            for (uint32_t r = 0; r < 4; ++r) score[a * len + s + r] = tile[4 * a + r];
+          }
+        }
+      }
+      for (; s < len; ++s) {
+        for (uint32_t a = 0; a < nq; ++a) score[a * len + s] = kt.dot_f32(kh + size_t{s} * KV, &qb[a * hd], hd);
+      }
+      for (uint32_t a = 0; a < 4; ++a) {
+        float* sc = &score[a * len];
+        const uint32_t la = a < nq ? p0 + t0 + a + 1 : 0;
+        if (la > 0) kt.softmax(sc, la, kq_scale, nullptr);
+        if (f16_cache) {
+          kt.fp32_to_fp16_row(sc, la, half.data());
+          kt.fp16_to_fp32_row(half.data(), la, sc);
+        }
+        std::fill(sc + la, sc + len, 0.0f);
+      }
+      kt.attn_pv4(score.data(), len, len, vf + size_t{kvh} * hd, KV, hd, out.data(), hd);
+      for (uint32_t a = 0; a < nq; ++a) {
+        std::memcpy(&attn_[size_t{t0 + a} * Q + size_t{h} * hd], &out[a * hd], hd * sizeof(float));
+      }
+    };
+    if (per_kv_head) {
+      const int nt = pool.size();
+      pool.parallel_for(c.n_head_kv, [&](int64_t b, int64_t e) {
+        for (auto kvh = static_cast<uint32_t>(b); kvh < e; ++kvh) {
+          if (f16_cache) widen(0, n_kv, kvh * hd, hd);
+          // Each head's attention is followed by a slice of the O projection's bytes that this
+          // thread will likely multiply first, so memory streams while attention computes.
+          const auto slot = static_cast<int>(kvh);
+          for (uint32_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+            attend(0, h);
+            const auto part = static_cast<int>(h - kvh * group);
+            if (slot < nt) prefetch_first_run(*L.wo, slot, nt, part, static_cast<int>(group));
+          }
+        }
+      });
+    } else {
+      const uint32_t blk0 = r0 / 4, n_blocks = (n + 3) / 4 - blk0;
+      pool.parallel_for(int64_t{n_blocks} * c.n_head, [&](int64_t begin, int64_t end) {
+        for (int64_t job = begin; job < end; ++job) {
+          attend(blk0 + static_cast<uint32_t>(job / c.n_head), static_cast<uint32_t>(job % c.n_head));
+        }
+      });
+    }
 
     // x += attn · Woᵀ
     // (rows [r0, n) from here on: xn_, gate_ and up_ start at row 0 = row r0.)
     float* xr = &x_[size_t{r0} * E];
-    linear(*L.wo, &attn_[size_t{r0} * Q], nr, xn_.data(), pool);
+    project({{L.wo, xn_.data()}}, &attn_[size_t{r0} * Q], nr, Q, pool);
 
     // x += (silu(xn · Wgateᵀ) * (xn · Wupᵀ)) · Wdownᵀ, xn = rmsnorm(x) * ffn_norm
     // (row t's attention output in xn_ is added to x before the norm overwrites it)
@@ -211,7 +245,7 @@ void Context::forward_rows(uint32_t n, uint32_t out_first, const int32_t* ids, c
     by_rows(nr, [&](uint32_t t) {
       kernels::swiglu(&gate_[size_t{t} * F], &up_[size_t{t} * F], F, &gate_[size_t{t} * F]);
     });
-    linear(*L.w_down, gate_.data(), nr, xn_.data(), pool);
+    project({{L.w_down, xn_.data()}}, gate_.data(), nr, F, pool);
     by_rows(nr, [&](uint32_t t) { kernels::add(xr + size_t{t} * E, &xn_[size_t{t} * E], E, xr + size_t{t} * E); });
   }
 
@@ -224,7 +258,7 @@ void Context::forward_rows(uint32_t n, uint32_t out_first, const int32_t* ids, c
 }
 
 void Context::compute_logits(uint32_t n_rows, float* out) {
-  linear(*model_->weights().output, hidden_.data(), n_rows, out, *pool_);
+  project({{model_->weights().output, out}}, hidden_.data(), n_rows, model_->config().n_embd, *pool_);
 }
 
 }  // namespace omni::llm

@@ -77,8 +77,13 @@ GenerateResult generate(Context& ctx, const Prompt& prompt, const GenerateOption
   r.finish_reason = "length";
   bool stop_string_hit = false;
   for (int i = 0; i < opts.max_tokens; ++i) {
-    scratch.assign(logits.begin(), logits.end());
-    const int32_t tok = sampler.sample(scratch, ctx.history());
+    int32_t tok;
+    if (sampler.greedy()) {
+      tok = argmax(logits);
+    } else {
+      scratch.assign(logits.begin(), logits.end());
+      tok = sampler.sample(scratch, ctx.history());
+    }
     r.tokens.push_back(tok);
     if (!opts.ignore_eos && vocab.is_eog(tok)) {
       r.finish_reason = "stop";

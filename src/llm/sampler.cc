@@ -8,11 +8,35 @@
 namespace omni::llm {
 
 int32_t argmax(std::span<const float> logits) {
-  int32_t best = 0;
-  for (size_t i = 1; i < logits.size(); ++i) {
-    if (logits[i] > logits[best]) best = static_cast<int32_t>(i);
+  // The answer of the serial scan (keep i when logits[i] > the best so far): the first index of
+  // the largest non-NaN value, or 0 when logits[0] is NaN (nothing compares greater). Found as
+  // the maximum in 16 independent lanes (`v > m ? v : m` skips NaN and compiles to one vector
+  // max), then the first index holding it (+0 and -0 compare equal, as in the scan): two
+  // streaming passes instead of a dependent compare per element over 150k-token vocabularies.
+  const size_t n = logits.size();
+  if (n == 0) return 0;
+  const float* x = logits.data();
+  if (std::isnan(x[0])) return 0;
+  constexpr size_t kLanes = 16;
+  float lane[kLanes];
+  for (float& l : lane) l = x[0];
+  size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (size_t j = 0; j < kLanes; ++j) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
   }
-  return best;
+  float m = x[0];
+  for (const float l : lane) m = l > m ? l : m;
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  for (size_t k = 0; k < n; ++k) {
+    if (x[k] == m) return static_cast<int32_t>(k);
+  }
+  return 0;
+}
+
+bool Sampler::greedy() const {
+  const auto& p = params_;
+  return p.temperature <= 0.0f && p.logit_bias.empty() && p.repeat_penalty == 1.0f &&
+         p.frequency_penalty == 0.0f && p.presence_penalty == 0.0f;
 }
 
 Sampler::Sampler(SamplingParams params) : params_(std::move(params)), rng_(params_.seed) {}

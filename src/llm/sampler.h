@@ -32,6 +32,9 @@ class Sampler {
   int32_t sample(std::span<float> logits, std::span<const int32_t> history);
 
   const SamplingParams& params() const { return params_; }
+  // True when sample() is argmax of the logits as they are (no bias, no penalties): callers
+  // may then take argmax() of their logits without a modifiable copy.
+  bool greedy() const;
 
  private:
   struct Candidate {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <random>
 #include <vector>
 
 namespace omni::llm {
@@ -116,6 +117,48 @@ TEST(Sampler, PenaltiesAndBias) {
   Sampler s3(b);
   std::vector<float> l3 = {1.0f, 5.0f, 2.0f};
   EXPECT_EQ(s3.sample(l3, {}), 2);
+}
+
+// argmax is the serial scan "take i when logits[i] > the best so far", including its answers
+// for NaN (never greater; a NaN at 0 keeps 0), signed zeros (equal: the first stays), infinities
+// and ties, over lengths with and without a partial block of 16.
+TEST(Sampler, ArgmaxEqualsSerialScan) {
+  const auto serial = [](const std::vector<float>& l) {
+    int32_t best = 0;
+    for (size_t i = 1; i < l.size(); ++i) {
+      if (l[i] > l[static_cast<size_t>(best)]) best = static_cast<int32_t>(i);
+    }
+    return best;
+  };
+  std::mt19937 rng(9);
+  const float inf = std::numeric_limits<float>::infinity();
+  const float specials[] = {std::nanf(""), -0.0f, 0.0f, inf, -inf, 1.0f, -2.0f, 3.0f};
+  for (int trial = 0; trial < 5000; ++trial) {
+    std::vector<float> l(1 + rng() % 80);
+    for (auto& v : l) v = specials[rng() % 8];
+    ASSERT_EQ(argmax(l), serial(l)) << trial;
+  }
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::vector<float> big(151936);
+  for (auto& v : big) v = normal(rng);
+  EXPECT_EQ(argmax(big), serial(big));
+  big[77777] = 100.0f;
+  big[150000] = 100.0f;
+  EXPECT_EQ(argmax(big), 77777);
+}
+
+TEST(Sampler, GreedyOnlyWithoutBiasOrPenalties) {
+  SamplingParams p;
+  p.temperature = 0;
+  EXPECT_TRUE(Sampler(p).greedy());
+  p.repeat_penalty = 1.1f;
+  EXPECT_FALSE(Sampler(p).greedy());
+  p.repeat_penalty = 1.0f;
+  p.logit_bias = {{3, 1.0f}};
+  EXPECT_FALSE(Sampler(p).greedy());
+  p.logit_bias.clear();
+  p.temperature = 0.8f;
+  EXPECT_FALSE(Sampler(p).greedy());
 }
 
 }  // namespace
