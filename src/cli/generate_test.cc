@@ -1,4 +1,5 @@
 // `omni generate`, `omni logits` and `omni bench llm` as a user runs them.
+#include <algorithm>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -154,6 +155,23 @@ TEST(CliBench, LlmReportsGenerationAgainstAGivenCeiling) {
               1e-9);
   EXPECT_NE(testing::run_command(omni_cmd("bench llm -m " + testing::refdata("llm/models/stories260K.gguf") +
                                           " -n 1 --ceiling -3"), &out), 0);
+}
+
+// The probe runs on both sides of generation (the VM's bandwidth drifts); the higher figure is
+// the ceiling, and its 512 MiB buffer is not counted in the model's peak memory.
+TEST(CliBench, LlmProbesTheCeilingAroundGeneration) {
+  std::string out;
+  ASSERT_EQ(testing::run_command(omni_cmd("bench llm -m " + testing::refdata("llm/models/stories260K.gguf") +
+                                          " -p 0 -n 8 -r 1 -t 1 --bandwidth --json"),
+                                 &out), 0) << out;
+  const auto j = nlohmann::json::parse(out);
+  const auto& b = j["bandwidth"];
+  EXPECT_EQ(b["source"], "probe");
+  const double before = b["probe_before_tg_gb_per_s"].get<double>(), after = b["probe_after_tg_gb_per_s"].get<double>();
+  EXPECT_GT(before, 0.0);
+  EXPECT_GT(after, 0.0);
+  EXPECT_EQ(b["ceiling_gb_per_s"].get<double>(), std::max(before, after));
+  EXPECT_LT(j["memory"]["peak_rss"].get<uint64_t>(), uint64_t{400} << 20);
 }
 
 }  // namespace

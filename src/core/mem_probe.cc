@@ -1,6 +1,7 @@
 #include "core/mem_probe.h"
 
 #include <immintrin.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <atomic>
@@ -95,10 +96,6 @@ bool has_avx512() { return cpu_max_level() >= CpuLevel::kAvx512; }
 
 std::atomic<uint64_t> g_sink{0};
 
-struct FreeDeleter {
-  void operator()(uint8_t* p) const { std::free(p); }
-};
-
 }  // namespace
 
 std::string MemReadShape::name() const {
@@ -131,8 +128,12 @@ double measure_read(ThreadPool& pool, const uint8_t* buffer, size_t bytes, const
 
 std::vector<MemReadResult> probe_read_bandwidth(ThreadPool& pool, size_t bytes, int reps) {
   bytes = std::max<size_t>(bytes, size_t{4} << 20) / 4096 * 4096;
-  std::unique_ptr<uint8_t, FreeDeleter> buf(static_cast<uint8_t*>(std::aligned_alloc(4096, bytes)));
-  if (!buf) throw Error("memory probe: cannot allocate " + std::to_string(bytes) + " bytes");
+  // Mapped, not malloc'ed: unmapping hands the pages straight back (an allocator, or a
+  // sanitizer's quarantine, could keep them resident and inflate the caller's memory report).
+  void* raw = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) throw Error("memory probe: cannot allocate " + std::to_string(bytes) + " bytes");
+  const auto unmap = [bytes](uint8_t* q) { ::munmap(q, bytes); };
+  std::unique_ptr<uint8_t, decltype(unmap)> buf(static_cast<uint8_t*>(raw), unmap);
   std::memset(buf.get(), 0x5a, bytes);  // real pages, not the zero page
   std::vector<MemReadShape> grid;
   // Prefetch variants only at the widest load width (the narrower width checks that load

@@ -37,6 +37,14 @@ std::string mem_stats_line(const MemStats& m) {
   return buf;
 }
 
+bool reset_peak_rss() {
+  std::ofstream out("/proc/self/clear_refs");
+  if (!out) return false;
+  out << "5";
+  out.flush();
+  return static_cast<bool>(out);
+}
+
 void release_free_heap() {
 #if defined(__GLIBC__)
   malloc_trim(0);

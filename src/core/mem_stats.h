@@ -22,6 +22,11 @@ MemStats mem_stats();
 // "rss 512.0 MiB (anon 40.1, file 471.9), peak 515.2 MiB" for logs.
 std::string mem_stats_line(const MemStats& m);
 
+// Resets VmHWM to the current VmRSS (Linux: "5" into /proc/self/clear_refs), so a later peak
+// excludes a large temporary freed before it, such as a benchmark's probe buffer. Returns false
+// where the kernel does not offer it.
+bool reset_peak_rss();
+
 // Returns freed heap memory at the top and in the middle of glibc's arenas to the system (no-op
 // elsewhere): large temporaries freed after model load otherwise stay resident.
 void release_free_heap();
