@@ -3,7 +3,7 @@
 // Prompt processing (one batch of p tokens from an empty context) and text generation (n single
 // tokens from an empty context), as llama-bench measures them, in tokens per second; with
 // --bandwidth (or a ceiling given by --ceiling) also generation's weight stream as a share of the
-// machine's memory read-bandwidth ceiling.
+// machine's memory read-bandwidth ceiling, probed on both sides of the generation run.
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -214,7 +214,8 @@ const RegisterCommand reg([](CLI::App& app) {
   cmd->add_option("-c,--ctx-size", f->ctx, "KV cache length in tokens (default: max(p, n) + 8)");
   cmd->add_flag("--bandwidth", f->probe,
                 "also measure the memory read-bandwidth ceiling (512 MiB buffer, several read shapes, "
-                "all hardware threads and -t) and report generation as a share of it");
+                "all hardware threads and -t) before and after generation, keep the higher, and report "
+                "generation as a share of it");
   cmd->add_option("--ceiling", f->ceiling, "memory read-bandwidth ceiling in GB/s to report against")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--json", f->json, "print one JSON object");
