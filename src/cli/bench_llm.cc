@@ -66,6 +66,15 @@ Ceiling measure_ceiling(const BenchFlags& f, ThreadPool& pool) {
   return c;
 }
 
+// Both probes of one run folded into one ceiling: each figure the higher of the two, every
+// shape measured listed.
+Ceiling higher(Ceiling a, Ceiling b) {
+  if (b.machine > a.machine) std::swap(a, b);
+  a.at_threads = std::max(a.at_threads, b.at_threads);
+  a.all.insert(a.all.end(), b.all.begin(), b.all.end());
+  return a;
+}
+
 struct Stat {
   double mean = 0, stddev = 0;
 };
@@ -139,12 +148,7 @@ void run_bench(const BenchFlags& f) {
   const double tg_gbs = static_cast<double>(read_bytes) * stg.mean * 1e-9;
   Ceiling ceil = f.probe || f.ceiling > 0 ? measure_ceiling(f, pool) : Ceiling{};
   const double probe_before = ceil_before.machine, probe_after = ceil.machine;
-  if (ceil_before.machine > ceil.machine) {
-    ceil_before.all.insert(ceil_before.all.end(), ceil.all.begin(), ceil.all.end());
-    ceil = std::move(ceil_before);
-  } else if (ceil_before.machine > 0) {
-    ceil.at_threads = std::max(ceil.at_threads, ceil_before.at_threads);
-  }
+  if (probe_before > 0) ceil = higher(std::move(ceil_before), std::move(ceil));
   const auto pct = [](double part, double whole) { return whole > 0 ? 100.0 * part / whole : 0.0; };
   if (f.json) {
     nlohmann::json j;

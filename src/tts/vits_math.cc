@@ -118,37 +118,25 @@ inline __m256 gelu8(__m256 xf) {
   return _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_mul_pd(x, set(0.5)), one_plus_erf));
 }
 
+// out[i] = f(in[i]...) over n floats, 8 lanes at a time, the tail through a lane mask.
+// Always inlined, so each caller's f is a known function and inlines too.
+template <class F, class... In>
+[[gnu::always_inline]] inline void map8(F f, int64_t n, float* out, const In*... in) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, f(_mm256_loadu_ps(in + i)...));
+  if (i < n) {
+    const __mmask8 m = static_cast<__mmask8>((1u << (n - i)) - 1);
+    _mm256_mask_storeu_ps(out + i, m, f(_mm256_maskz_loadu_ps(m, in + i)...));
+  }
+}
+
 }  // namespace
 
-void gelu(const float* x, int64_t n, float* out) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, gelu8(_mm256_loadu_ps(x + i)));
-  if (i < n) {
-    const __mmask8 m = static_cast<__mmask8>((1u << (n - i)) - 1);
-    _mm256_mask_storeu_ps(out + i, m, gelu8(_mm256_maskz_loadu_ps(m, x + i)));
-  }
-}
+void gelu(const float* x, int64_t n, float* out) { map8(gelu8, n, out, x); }
 
-void gate(const float* a, const float* b, int64_t n, float* out) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    _mm256_storeu_ps(out + i, gate8(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
-  }
-  if (i < n) {
-    const __mmask8 m = static_cast<__mmask8>((1u << (n - i)) - 1);
-    _mm256_mask_storeu_ps(out + i, m,
-                          gate8(_mm256_maskz_loadu_ps(m, a + i), _mm256_maskz_loadu_ps(m, b + i)));
-  }
-}
+void gate(const float* a, const float* b, int64_t n, float* out) { map8(gate8, n, out, a, b); }
 
-void tanh(const float* x, int64_t n, float* out) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, tanh8(_mm256_loadu_ps(x + i)));
-  if (i < n) {
-    const __mmask8 m = static_cast<__mmask8>((1u << (n - i)) - 1);
-    _mm256_mask_storeu_ps(out + i, m, tanh8(_mm256_maskz_loadu_ps(m, x + i)));
-  }
-}
+void tanh(const float* x, int64_t n, float* out) { map8(tanh8, n, out, x); }
 
 }  // namespace omni::tts::math_avx512
 #if defined(__clang__)
