@@ -13,32 +13,22 @@
 
 #include "core/half.h"
 #include "core/kernels.h"
-#include "vision/gelu_lookup_avx512.h"
 
 namespace omni::vision {
 namespace {
 
-// The scalar path reads results widened back to float (one conversion of the input and one
-// load). The AVX-512 path gathers the f16 results themselves: half the cache footprint (128 KiB
-// instead of 256 per table), which matters because the lookups run in the GEMM epilogue, where
-// the weight stream keeps evicting the table from L2. One padding entry lets a 4-byte gather
-// read the last result.
+// Results widened back to float once, so a lookup is one conversion of the input and one load.
 struct Tables {
   std::unique_ptr<float[]> gelu{new float[65536]};
   std::unique_ptr<float[]> quick{new float[65536]};
-  std::unique_ptr<uint16_t[]> gelu16{new uint16_t[65537]};
-  std::unique_ptr<uint16_t[]> quick16{new uint16_t[65537]};
   Tables() {
     for (uint32_t i = 0; i < 65536; ++i) {
       const float f = fp16_to_fp32(static_cast<uint16_t>(i));
       const float g = 0.5f * f * (1.0f + std::tanh(0.797884561f * f * (1.0f + 0.044715f * f * f)));
       const float q = f * (1.0f / (1.0f + std::exp(-1.702f * f)));
-      gelu16[i] = fp32_to_fp16(g);
-      quick16[i] = fp32_to_fp16(q);
-      gelu[i] = fp16_to_fp32(gelu16[i]);
-      quick[i] = fp16_to_fp32(quick16[i]);
+      gelu[i] = fp16_to_fp32(fp32_to_fp16(g));
+      quick[i] = fp16_to_fp32(fp32_to_fp16(q));
     }
-    gelu16[65536] = quick16[65536] = 0;
   }
 };
 
@@ -68,21 +58,29 @@ void lookup_blocks(const float* t, bool clamp, float* x, int64_t n) {
   }
 }
 
-// AVX-512: 16 inputs rounded to f16 in one instruction, looked up with one gather.
-__attribute__((target("avx512f"))) void lookup_avx512(const uint16_t* t, bool clamp, float* x,
+// AVX-512: 16 inputs rounded to f16 in one instruction and looked up with one gather (the
+// table is 256 KiB, L2-resident while a layer's activations stream through).
+__attribute__((target("avx512f"))) void lookup_avx512(const float* t, bool clamp, float* x,
                                                        int64_t n) {
+  const __m512 lo = _mm512_set1_ps(-10.0f), hi = _mm512_set1_ps(10.0f);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 k = n - i >= 16 ? static_cast<__mmask16>(0xFFFF)
                                     : static_cast<__mmask16>((1u << (n - i)) - 1u);
     const __m512 v = _mm512_maskz_loadu_ps(k, x + i);
-    _mm512_mask_storeu_ps(x + i, k, detail::gelu_lookup16(t, clamp, v, k));
+    const __m512i idx = _mm512_cvtepu16_epi32(_mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+    __m512 y = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), k, idx, t, 4);
+    if (clamp) {
+      y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(v, hi, _CMP_GE_OQ), v);
+      y = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, lo, _CMP_GT_OQ) |
+                                  _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), y);
+    }
+    _mm512_mask_storeu_ps(x + i, k, y);
   }
 }
 
-void lookup(CpuLevel level, const float* t, const uint16_t* t16, bool clamp, float* x,
-            int64_t n) {
+void lookup(CpuLevel level, const float* t, bool clamp, float* x, int64_t n) {
   if (level >= CpuLevel::kAvx512) {
-    lookup_avx512(t16, clamp, x, n);
+    lookup_avx512(t, clamp, x, n);
   } else {
     lookup_blocks(t, clamp, x, n);
   }
@@ -91,19 +89,12 @@ void lookup(CpuLevel level, const float* t, const uint16_t* t16, bool clamp, flo
 }  // namespace
 
 void gelu_tanh_f16_table(float* x, int64_t n, CpuLevel level) {
-  const Tables& t = tables();
-  lookup(level, t.gelu.get(), t.gelu16.get(), true, x, n);
+  lookup(level, tables().gelu.get(), true, x, n);
 }
 
 void quick_gelu_f16_table(float* x, int64_t n, CpuLevel level) {
-  const Tables& t = tables();
-  lookup(level, t.quick.get(), t.quick16.get(), false, x, n);
+  lookup(level, tables().quick.get(), false, x, n);
 }
-
-namespace detail {
-const uint16_t* gelu_tanh_f16_results() { return tables().gelu16.get(); }
-const uint16_t* quick_gelu_f16_results() { return tables().quick16.get(); }
-}  // namespace detail
 
 void gelu_tanh_f16_table(float* x, int64_t n) { gelu_tanh_f16_table(x, n, cpu_level()); }
 

@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "core/kernels.h"
 #include "core/thread_pool.h"
-#include "vision/gelu_lookup_avx512.h"
+#include "vision/gelu_table.h"
 
 namespace omni::vision {
 namespace {
@@ -19,7 +19,6 @@ constexpr int64_t kNr = 64;   // weight rows per panel (the GEMM tile's width)
 constexpr int64_t kMr = 6;    // activation rows per GEMM tile
 constexpr int64_t kKc = 512;  // inputs per k-block (a 128 KiB float panel, stays in L2)
 constexpr int kMaxLevels = 2;
-constexpr int64_t kYAhead = 8;  // output rows prefetched ahead of the slab-to-y stores
 constexpr int kMaxTerms = 1 << kMaxLevels;  // operand / destination terms of one product
 
 size_t elem_size(DType t) { return t == DType::F16 ? 2 : 4; }
@@ -184,18 +183,14 @@ OMNI_AVX512 void run_tile(int64_t m, const float* wp, int64_t kc, const float* x
   }
 }
 
-// y[0, n) = act((y or 0) + (bias or 0) + c), n <= 64, in that order of additions; act is the
-// f16 table lookup of vision/gelu_table.h when act_t is set (clamped for tanh GELU), applied
-// before the store so no row is read back.
+// y[0, n) = (y or 0) + (bias or 0) + c, n <= 64, in that order of additions.
 OMNI_AVX512 void store_row(const float* c, const float* bias, bool accumulate, int64_t n,
-                           float* y, const uint16_t* act_t, bool act_clamp) {
+                           float* y) {
   for (int64_t q = 0; q < n; q += 16) {
     const __mmask16 k = n - q >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - q)) - 1);
     __m512 v = accumulate ? _mm512_maskz_loadu_ps(k, y + q) : _mm512_setzero_ps();
     if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, bias + q));
-    v = _mm512_add_ps(v, _mm512_loadu_ps(c + q));
-    if (act_t) v = detail::gelu_lookup16(act_t, act_clamp, v, k);
-    _mm512_mask_storeu_ps(y + q, k, v);
+    _mm512_mask_storeu_ps(y + q, k, _mm512_add_ps(v, _mm512_loadu_ps(c + q)));
   }
 }
 
@@ -376,9 +371,6 @@ void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, 
   const bool f16 = w.type() == DType::F16;
   const bool one_kblock = kb <= kKc;
   const int64_t slab_blocks = int64_t{nb} * nb;
-  const uint16_t* const act_t = act == Activation::kGelu        ? detail::gelu_tanh_f16_results()
-                                : act == Activation::kQuickGelu ? detail::quick_gelu_f16_results()
-                                                                : nullptr;
   pool.parallel_for(npb * chunks, [&](int64_t b, int64_t e) {
     thread_local Scratch s;
     s.reserve(one_kblock ? 0 : crows * kNr, slab_blocks * crows * kNr);
@@ -450,15 +442,10 @@ void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, 
             const int64_t c0 = (ob * npb + j) * kNr;
             const int64_t nc = std::min(kNr, N - c0);
             float* yr = y + row * N + c0;
-            // y's rows are N floats apart (beyond what the hardware prefetcher follows): ask
-            // for a later row's lines now so the store / residual load below does not wait.
-            if (t + kYAhead < t1 && rb * mb + t + kYAhead < m) {
-              const char* f = reinterpret_cast<const char*>(yr + kYAhead * N);
-              for (int64_t q = 0; q < nc; q += 16) _mm_prefetch(f + 4 * q, _MM_HINT_T0);
-            }
             store_row(s.slab + ((ob * nb + rb) * crows + (t - t0)) * kNr,
-                      bias ? bias + c0 : nullptr, accumulate, nc, yr, act_t,
-                      act == Activation::kGelu);
+                      bias ? bias + c0 : nullptr, accumulate, nc, yr);
+            if (act == Activation::kGelu) gelu_tanh_f16_table(yr, nc);
+            if (act == Activation::kQuickGelu) quick_gelu_f16_table(yr, nc);
           }
         }
       }
