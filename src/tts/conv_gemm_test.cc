@@ -27,7 +27,7 @@ TEST(ConvGemm, EveryColumnCountGivesTheChainBits) {
     for (float& v : bias) v = normal(rng);
     PackedWeights pw;
     pw.pack(a.data(), m, k, k);
-    for (int n : {1, 2, 3, 4, 5, 15, 16, 17, 33, 34, 36, 64, 66, 70}) {
+    for (int n : {1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 33, 34, 36, 40, 41, 64, 66, 70}) {
       const int ld = n + 32;
       std::vector<float> b(size_t(k) * ld);
       for (float& v : b) v = normal(rng);
