@@ -125,13 +125,105 @@ float* scratch(std::vector<float>& v, size_t n) {
   return v.data();
 }
 
+// GCC 12 flags the "undefined" source operand inside its own lane-insert / extract intrinsics.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// 16 groups x 4 phases at a time for the transposes below (AVX-512): lane L of vector k holds
+// group 4L + k, so a 4x4 transpose inside each 128-bit lane gives 16 consecutive groups of one
+// phase (and back). Same data movement as the 4x4 SSE blocks, a quarter of the shuffles.
+__attribute__((target("avx512f"), always_inline)) inline void transpose_lanes(__m512& r0,
+                                                                             __m512& r1,
+                                                                             __m512& r2,
+                                                                             __m512& r3) {
+  const __m512 t0 = _mm512_unpacklo_ps(r0, r1), t1 = _mm512_unpackhi_ps(r0, r1);
+  const __m512 t2 = _mm512_unpacklo_ps(r2, r3), t3 = _mm512_unpackhi_ps(r2, r3);
+  r0 = _mm512_shuffle_ps(t0, t2, 0x44);
+  r1 = _mm512_shuffle_ps(t0, t2, 0xEE);
+  r2 = _mm512_shuffle_ps(t1, t3, 0x44);
+  r3 = _mm512_shuffle_ps(t1, t3, 0xEE);
+}
+
+// Lanes L = 0..3 from p + (4L + k) * stride (4 floats each).
+__attribute__((target("avx512f"), always_inline)) inline __m512 load_lanes(const float* p,
+                                                                          size_t stride) {
+  __m512 v = _mm512_broadcast_f32x4(_mm_loadu_ps(p));
+  v = _mm512_insertf32x4(v, _mm_loadu_ps(p + 4 * stride), 1);
+  v = _mm512_insertf32x4(v, _mm_loadu_ps(p + 8 * stride), 2);
+  return _mm512_insertf32x4(v, _mm_loadu_ps(p + 12 * stride), 3);
+}
+
+__attribute__((target("avx512f"), always_inline)) inline void store_lanes(float* p, size_t stride,
+                                                                         __m512 v) {
+  _mm_storeu_ps(p, _mm512_castps512_ps128(v));
+  _mm_storeu_ps(p + 4 * stride, _mm512_extractf32x4_ps(v, 1));
+  _mm_storeu_ps(p + 8 * stride, _mm512_extractf32x4_ps(v, 2));
+  _mm_storeu_ps(p + 12 * stride, _mm512_extractf32x4_ps(v, 3));
+}
+
+// split_phases' in-range blocks of 16 groups (span % 4 == 0); returns the groups done.
+__attribute__((target("avx512f"))) int split16_avx512(const float* x, int tin, int off, int span,
+                                                     int qe, float* dst, int ldd) {
+  int q = 0;
+  for (; q + 16 <= qe; q += 16) {
+    const int lo = q * span + off, hi = lo + 16 * span - 1;
+    if (lo < 0 || hi >= tin) break;
+    for (int s = 0; s < span; s += 4) {
+      const float* src = x + lo + s;
+      __m512 r0 = load_lanes(src, size_t(span)), r1 = load_lanes(src + span, size_t(span));
+      __m512 r2 = load_lanes(src + 2 * span, size_t(span));
+      __m512 r3 = load_lanes(src + 3 * span, size_t(span));
+      transpose_lanes(r0, r1, r2, r3);
+      _mm512_storeu_ps(dst + size_t(s) * ldd + q, r0);
+      _mm512_storeu_ps(dst + size_t(s + 1) * ldd + q, r1);
+      _mm512_storeu_ps(dst + size_t(s + 2) * ldd + q, r2);
+      _mm512_storeu_ps(dst + size_t(s + 3) * ldd + q, r3);
+    }
+  }
+  return q;
+}
+
+// merge_phases' whole blocks of 16 groups (span % 4 == 0); returns the groups done.
+__attribute__((target("avx512f"))) int merge16_avx512(const float* ob, int ldo, int span, int cc,
+                                                     float* y, int limit, const float* res) {
+  int q = 0;
+  for (; q + 16 <= cc && (q + 16) * span <= limit; q += 16) {
+    for (int s = 0; s < span; s += 4) {
+      __m512 r0 = _mm512_loadu_ps(ob + size_t(s) * ldo + q);
+      __m512 r1 = _mm512_loadu_ps(ob + size_t(s + 1) * ldo + q);
+      __m512 r2 = _mm512_loadu_ps(ob + size_t(s + 2) * ldo + q);
+      __m512 r3 = _mm512_loadu_ps(ob + size_t(s + 3) * ldo + q);
+      transpose_lanes(r0, r1, r2, r3);
+      const size_t at = size_t(q) * span + s;
+      if (res) {
+        r0 = _mm512_add_ps(r0, load_lanes(res + at, size_t(span)));
+        r1 = _mm512_add_ps(r1, load_lanes(res + at + span, size_t(span)));
+        r2 = _mm512_add_ps(r2, load_lanes(res + at + 2 * span, size_t(span)));
+        r3 = _mm512_add_ps(r3, load_lanes(res + at + 3 * span, size_t(span)));
+      }
+      store_lanes(y + at, size_t(span), r0);
+      store_lanes(y + at + span, size_t(span), r1);
+      store_lanes(y + at + 2 * span, size_t(span), r2);
+      store_lanes(y + at + 3 * span, size_t(span), r3);
+    }
+  }
+  return q;
+}
+
+#pragma GCC diagnostic pop
+
+bool wide_transposes() {
+  static const bool on = cpu_level() >= CpuLevel::kAvx512;
+  return on;
+}
+
 // dst[s * ldd + q] = x[q * span + s + off] (zero outside [0, tin)), q < qe, s < span: a
 // transpose of the row seen as [qe][span], in 4x4 SSE blocks where the source is in range.
 // (The raw input: the input transform applies the activation, the output transform can add it
 // back as the residual.)
 void split_phases(const float* x, int tin, int off, int span, int qe, float* dst, int ldd) {
   const int q4 = span % 4 == 0 ? qe / 4 * 4 : 0;
-  for (int q = 0; q < q4; q += 4) {
+  const int q16 = q4 > 0 && wide_transposes() ? split16_avx512(x, tin, off, span, qe, dst, ldd) : 0;
+  for (int q = q16; q < q4; q += 4) {
     for (int s = 0; s < span; s += 4) {
       const int lo = q * span + s + off, hi = lo + 3 * span + 3;
       if (lo >= 0 && hi < tin) {
@@ -167,7 +259,9 @@ void merge_phases(const float* ob, int ldo, int span, int cc, float* y, int limi
                   const float* res) {
   const bool add = res != nullptr;
   const int q4 = span % 4 == 0 ? cc / 4 * 4 : 0;
-  for (int q = 0; q < q4; q += 4) {
+  const int q16 =
+      q4 > 0 && wide_transposes() ? merge16_avx512(ob, ldo, span, cc, y, limit, res) : 0;
+  for (int q = q16; q < q4; q += 4) {
     if ((q + 4) * span <= limit) {
       for (int s = 0; s < span; s += 4) {
         __m128 r0 = _mm_loadu_ps(ob + size_t(s) * ldo + q);
