@@ -90,11 +90,12 @@ namespace {
 constexpr int kSlack = 16;  // widest vector: every run may be processed in whole vectors
 
 struct Xform {
-  void (*in)(int, const float* const*, float* const*, int, const float*, float);
+  void (*in)(int, const float* const*, float* const*, int, const float*, float, int, size_t,
+             size_t);
   void (*out)(int, int, const float* const*, float* const*, int, const float*, float,
               const float* const*);
   void (*in_pairs)(int, const float* const*, float* const*, int, const float*, const float*,
-                   float);
+                   float, int, size_t, size_t);
   void (*out_pairs)(int, int, const float* const*, float* const*, int, const float*, float,
                     const float* const*);
 };
@@ -546,21 +547,20 @@ void WinogradConv::run_impl(const float* x, int tin, int pad, float in_slope, co
       const int cc = std::min(cq, groups - q0);
       const int cols = d * cc;
       const float* ph_rows = whole ? whole + q0 : phb[(c - cb) & 1];
-      // Input transform: V[a][ci][p*cc + q].
-      for (int ci = 0; ci < cin_; ++ci) {
-        const float* base = ph_rows + size_t(ci) * span * ldp;
-        for (int p = 0; p < d; ++p) {
-          for (int i = 0; i < n; ++i) {
-            const int o = p + d * i;
-            src[size_t(i)] = base + size_t(o % span) * ldp + o / span;
-          }
-          for (int a = 0; a < n; ++a)
-            dst[size_t(a)] = vbuf + (size_t(a) * cin_ + ci) * ldv + size_t(p) * cc;
-          if (paired_) {
-            xf.in_pairs(n, src.data(), dst.data(), cc, bt_.data(), sgn_.data(), in_slope);
-          } else {
-            xf.in(n, src.data(), dst.data(), cc, bt_.data(), in_slope);
-          }
+      // Input transform: V[a][ci][p*cc + q], all channels of one phase p per call (channel ci
+      // reads its phase rows ci * span * ldp on and writes V rows ci * ldv on).
+      for (int p = 0; p < d; ++p) {
+        for (int i = 0; i < n; ++i) {
+          const int o = p + d * i;
+          src[size_t(i)] = ph_rows + size_t(o % span) * ldp + o / span;
+        }
+        for (int a = 0; a < n; ++a) dst[size_t(a)] = vbuf + size_t(a) * cin_ * ldv + size_t(p) * cc;
+        const size_t ss = size_t(span) * ldp, ds = size_t(ldv);
+        if (paired_) {
+          xf.in_pairs(n, src.data(), dst.data(), cc, bt_.data(), sgn_.data(), in_slope, cin_, ss,
+                      ds);
+        } else {
+          xf.in(n, src.data(), dst.data(), cc, bt_.data(), in_slope, cin_, ss, ds);
         }
       }
       // The next chunk's input is read before this one's outputs may overwrite it (y == x).
