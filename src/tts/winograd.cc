@@ -93,11 +93,11 @@ struct Xform {
   void (*in)(int, const float* const*, float* const*, int, const float*, float, int, size_t,
              size_t);
   void (*out)(int, int, const float* const*, float* const*, int, const float*, float,
-              const float* const*);
+              const float* const*, int, size_t, size_t, size_t);
   void (*in_pairs)(int, const float* const*, float* const*, int, const float*, const float*,
                    float, int, size_t, size_t);
   void (*out_pairs)(int, int, const float* const*, float* const*, int, const float*, float,
-                    const float* const*);
+                    const float* const*, int, size_t, size_t, size_t);
 };
 
 Xform pick_xform() {
@@ -581,22 +581,30 @@ void WinogradConv::run_impl(const float* x, int tin, int pad, float in_slope, co
         for (int ph = 0; ph < inter; ++ph) {
           const int cf = ph * yc + co;
           const float bv = bias ? bias[inter == 1 ? cf : co] : 0.f;
-          for (int p = 0; p < d; ++p) {
+          // Phases p in runs per call: p steps src by cc and dst by inter * ldo; the residual
+          // phase row (p + d*j + pad) % span steps by one row too, except where p + pad
+          // crosses a multiple of d (then every j wraps to the next group): a second run.
+          const int pw = res_in_phases ? (d - pad % d) % d : 0;
+          for (int p0 = 0; p0 < d;) {
+            const int p1 = p0 < pw ? pw : d;
             for (int a = 0; a < n; ++a)
-              src[size_t(a)] = mbuf + (size_t(a) * cout_ + cf) * ldv + size_t(p) * cc;
+              src[size_t(a)] = mbuf + (size_t(a) * cout_ + cf) * ldv + size_t(p0) * cc;
             for (int j = 0; j < m; ++j) {
-              dst[size_t(j)] = obuf + (size_t(p + d * j) * inter + ph) * ldo;
+              dst[size_t(j)] = obuf + (size_t(p0 + d * j) * inter + ph) * ldo;
               // Output q*span + s is input q*span + s + pad - pad: phase row (s + pad) % span,
               // (s + pad) / span groups on (inside the tile's inputs, so inside the split).
-              const int o = p + d * j + pad;
+              const int o = p0 + d * j + pad;
               rsrc[size_t(j)] = ph_rows + (size_t(cf) * span + o % span) * ldp + o / span;
             }
             const float* const* r = res_in_phases ? rsrc.data() : nullptr;
+            const size_t ss = size_t(cc), ds = size_t(inter) * ldo, rs = size_t(ldp);
             if (paired_) {
-              xf.out_pairs(n, m, src.data(), dst.data(), cc, at_.data(), bv, r);
+              xf.out_pairs(n, m, src.data(), dst.data(), cc, at_.data(), bv, r, p1 - p0, ss, ds,
+                           rs);
             } else {
-              xf.out(n, m, src.data(), dst.data(), cc, at_.data(), bv, r);
+              xf.out(n, m, src.data(), dst.data(), cc, at_.data(), bv, r, p1 - p0, ss, ds, rs);
             }
+            p0 = p1;
           }
         }
         const int ospan = span * inter;
