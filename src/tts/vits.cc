@@ -165,6 +165,36 @@ Act resblock_forward(const ResBlock& rb, const Act& x, ThreadPool* pool, float s
   return xr;
 }
 
+// Whether every block's last convolution can add its residual step into a running sum
+// (resblock_into): type-2 blocks whose last convolution is Winograd with "same" padding.
+bool sums_in_place(const ResBlock* rbs, int nk, int t) {
+  for (int j = 0; j < nk; ++j) {
+    const ResBlock& rb = rbs[j];
+    if (!rb.convs2.empty() || rb.convs.empty()) return false;
+    const Conv1d& c = rb.convs.back();
+    if (!c.wino.ready() || c.cin != c.cout || 2 * c.pad != c.dilation * (c.k - 1) || t <= 0)
+      return false;
+  }
+  return true;
+}
+
+// sum = (sum + resblock_forward(rb, x)) * scale, elementwise, the block's last residual step
+// written into sum (the same values as the separate block output and sum, bit for bit).
+void resblock_into(const ResBlock& rb, const Act& x, ThreadPool* pool, float slope, Act& sum,
+                   float scale) {
+  const size_t nc = rb.convs.size();
+  Act xr;
+  const Act* in = &x;
+  if (nc > 1) {
+    xr = rb.convs[0].residual(x, pool, slope);
+    for (size_t k = 1; k + 1 < nc; ++k) rb.convs[k].accumulate(xr, xr, pool, slope);
+    in = &xr;
+  }
+  const Conv1d& c = rb.convs.back();
+  c.wino.run_into(in->d.data(), in->t, c.pad, slope, c.b.empty() ? nullptr : c.b.data(),
+                  sum.d.data(), sum.t, scale, pool);
+}
+
 double reach(const Conv1d& c);
 
 // Decoder stages shorter than this run each residual block whole on one thread.
@@ -647,6 +677,16 @@ std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* poo
           resblock_range(rb, x, lo, hi, d.lrelu_slope, outs[size_t(j)]);
         }
       });
+    } else if (nk > 1 && sums_in_place(&d.resblocks[i * nk], nk, x.t)) {
+      // One block after the other, each later block's last residual step added straight into
+      // the running sum (no activation per block, no separate pass for the mean).
+      outs[0] = resblock_forward(d.resblocks[i * nk], x, pool, d.lrelu_slope);
+      for (int j = 1; j < nk; ++j) {
+        const float scale = j + 1 < nk ? 1.f : 1.f / float(nk);
+        resblock_into(d.resblocks[i * nk + j], x, pool, d.lrelu_slope, outs[0], scale);
+      }
+      x = std::move(outs[0]);
+      continue;
     } else {
       for (int j = 0; j < nk; ++j)
         outs[size_t(j)] = resblock_forward(d.resblocks[i * nk + j], x, pool, d.lrelu_slope);

@@ -185,7 +185,8 @@ __attribute__((target("avx512f"))) int split16_avx512(const float* x, int tin, i
 
 // merge_phases' whole blocks of 16 groups (span % 4 == 0); returns the groups done.
 __attribute__((target("avx512f"))) int merge16_avx512(const float* ob, int ldo, int span, int cc,
-                                                     float* y, int limit, const float* res) {
+                                                     float* y, int limit, const float* res,
+                                                     bool into_y, float scale) {
   int q = 0;
   for (; q + 16 <= cc && (q + 16) * span <= limit; q += 16) {
     for (int s = 0; s < span; s += 4) {
@@ -200,6 +201,13 @@ __attribute__((target("avx512f"))) int merge16_avx512(const float* ob, int ldo, 
         r1 = _mm512_add_ps(r1, load_lanes(res + at + span, size_t(span)));
         r2 = _mm512_add_ps(r2, load_lanes(res + at + 2 * span, size_t(span)));
         r3 = _mm512_add_ps(r3, load_lanes(res + at + 3 * span, size_t(span)));
+      }
+      if (into_y) {
+        const __m512 sc = _mm512_set1_ps(scale);
+        r0 = _mm512_mul_ps(_mm512_add_ps(load_lanes(y + at, size_t(span)), r0), sc);
+        r1 = _mm512_mul_ps(_mm512_add_ps(load_lanes(y + at + span, size_t(span)), r1), sc);
+        r2 = _mm512_mul_ps(_mm512_add_ps(load_lanes(y + at + 2 * span, size_t(span)), r2), sc);
+        r3 = _mm512_mul_ps(_mm512_add_ps(load_lanes(y + at + 3 * span, size_t(span)), r3), sc);
       }
       store_lanes(y + at, size_t(span), r0);
       store_lanes(y + at + span, size_t(span), r1);
@@ -257,11 +265,14 @@ void split_phases(const float* x, int tin, int off, int span, int qe, float* dst
 }  // namespace
 
 void merge_phases(const float* ob, int ldo, int span, int cc, float* y, int limit,
-                  const float* res) {
+                  const float* res, bool into_y, float scale) {
   const bool add = res != nullptr;
   const int q4 = span % 4 == 0 ? cc / 4 * 4 : 0;
-  const int q16 =
-      q4 > 0 && wide_transposes() ? merge16_avx512(ob, ldo, span, cc, y, limit, res) : 0;
+  const int q16 = q4 > 0 && wide_transposes()
+                      ? merge16_avx512(ob, ldo, span, cc, y, limit, res, into_y, scale)
+                      : 0;
+  // The value stored at y[at] for v = ob (+ res): v, or (y[at] + v) * scale.
+  auto put = [&](size_t at, float v) { y[at] = into_y ? (y[at] + v) * scale : v; };
   for (int q = q16; q < q4; q += 4) {
     if ((q + 4) * span <= limit) {
       for (int s = 0; s < span; s += 4) {
@@ -278,6 +289,13 @@ void merge_phases(const float* ob, int ldo, int span, int cc, float* y, int limi
           r2 = _mm_add_ps(r2, _mm_loadu_ps(rs + 2 * span));
           r3 = _mm_add_ps(r3, _mm_loadu_ps(rs + 3 * span));
         }
+        if (into_y) {
+          const __m128 sc = _mm_set1_ps(scale);
+          r0 = _mm_mul_ps(_mm_add_ps(_mm_loadu_ps(d), r0), sc);
+          r1 = _mm_mul_ps(_mm_add_ps(_mm_loadu_ps(d + span), r1), sc);
+          r2 = _mm_mul_ps(_mm_add_ps(_mm_loadu_ps(d + 2 * span), r2), sc);
+          r3 = _mm_mul_ps(_mm_add_ps(_mm_loadu_ps(d + 3 * span), r3), sc);
+        }
         _mm_storeu_ps(d, r0);
         _mm_storeu_ps(d + span, r1);
         _mm_storeu_ps(d + 2 * span, r2);
@@ -287,7 +305,7 @@ void merge_phases(const float* ob, int ldo, int span, int cc, float* y, int limi
       for (int qq = q; qq < q + 4; ++qq) {
         for (int s = 0; s < span && qq * span + s < limit; ++s) {
           const size_t at = size_t(qq) * span + s;
-          y[at] = add ? ob[size_t(s) * ldo + qq] + res[at] : ob[size_t(s) * ldo + qq];
+          put(at, add ? ob[size_t(s) * ldo + qq] + res[at] : ob[size_t(s) * ldo + qq]);
         }
       }
     }
@@ -295,7 +313,7 @@ void merge_phases(const float* ob, int ldo, int span, int cc, float* y, int limi
   for (int q = q4; q < cc; ++q) {
     for (int s = 0; s < span && q * span + s < limit; ++s) {
       const size_t at = size_t(q) * span + s;
-      y[at] = add ? ob[size_t(s) * ldo + q] + res[at] : ob[size_t(s) * ldo + q];
+      put(at, add ? ob[size_t(s) * ldo + q] + res[at] : ob[size_t(s) * ldo + q]);
     }
   }
 }
@@ -458,6 +476,12 @@ void WinogradConv::run(const float* x, int tin, int pad, float in_slope, const f
   run_impl(x, tin, pad, in_slope, bias, y, tout, tout, 1, res, pool);
 }
 
+void WinogradConv::run_into(const float* x, int tin, int pad, float in_slope, const float* bias,
+                            float* y, int tout, float scale, ThreadPool* pool) const {
+  if (cin_ != cout_ || tin != tout) throw Error("winograd: run_into needs a residual shape");
+  run_impl(x, tin, pad, in_slope, bias, y, tout, tout, 1, x, pool, true, scale);
+}
+
 void WinogradConv::run_interleaved(const float* x, int tin, int pad, float in_slope,
                                    const float* bias, float* y, int tout, int ylen,
                                    int interleave, ThreadPool* pool) const {
@@ -468,7 +492,7 @@ void WinogradConv::run_interleaved(const float* x, int tin, int pad, float in_sl
 
 void WinogradConv::run_impl(const float* x, int tin, int pad, float in_slope, const float* bias,
                             float* y, int tout, int ylen, int inter, const float* res,
-                            ThreadPool* pool) const {
+                            ThreadPool* pool, bool into_y, float scale) const {
   static const Xform xf = pick_xform();
   const int n = n_, m = m_, d = d_;
   const int span = m * d;                    // outputs per tile group (L)
@@ -610,7 +634,7 @@ void WinogradConv::run_impl(const float* x, int tin, int pad, float in_slope, co
         const int ospan = span * inter;
         const size_t at = size_t(co) * ylen + size_t(q0) * ospan;
         merge_phases(obuf, ldo, ospan, cc, y + at, ylen - q0 * ospan,
-                     res && !res_in_phases ? res + at : nullptr);
+                     res && !res_in_phases ? res + at : nullptr, into_y, scale);
       }
     }
   };
