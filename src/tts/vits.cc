@@ -165,7 +165,74 @@ Act resblock_forward(const ResBlock& rb, const Act& x, ThreadPool* pool, float s
   return xr;
 }
 
+// Whether every block's last convolution can add its residual step into a running sum
+// (resblock_into): type-2 blocks whose last convolution is Winograd with "same" padding.
+bool sums_in_place(const ResBlock* rbs, int nk, int t) {
+  for (int j = 0; j < nk; ++j) {
+    const ResBlock& rb = rbs[j];
+    if (!rb.convs2.empty() || rb.convs.empty()) return false;
+    const Conv1d& c = rb.convs.back();
+    if (!c.wino.ready() || c.cin != c.cout || 2 * c.pad != c.dilation * (c.k - 1) || t <= 0)
+      return false;
+  }
+  return true;
+}
+
+// sum = (sum + resblock_forward(rb, x)) * scale, elementwise, the block's last residual step
+// written into sum (the same values as the separate block output and sum, bit for bit).
+void resblock_into(const ResBlock& rb, const Act& x, ThreadPool* pool, float slope, Act& sum,
+                   float scale) {
+  const size_t nc = rb.convs.size();
+  Act xr;
+  const Act* in = &x;
+  if (nc > 1) {
+    xr = rb.convs[0].residual(x, pool, slope);
+    for (size_t k = 1; k + 1 < nc; ++k) rb.convs[k].accumulate(xr, xr, pool, slope);
+    in = &xr;
+  }
+  const Conv1d& c = rb.convs.back();
+  c.wino.run_into(in->d.data(), in->t, c.pad, slope, c.b.empty() ? nullptr : c.b.data(),
+                  sum.d.data(), sum.t, scale, pool);
+}
+
 double reach(const Conv1d& c);
+
+// The context a block's output sample needs on each side (every Winograd tile's full span
+// counted) and the step of its convolutions' common tile grid.
+void block_halo(const ResBlock& rb, int* h, int* align) {
+  double halo = 0;
+  *align = 1;
+  for (const auto* convs : {&rb.convs, &rb.convs2}) {
+    for (const Conv1d& c : *convs) {
+      halo += reach(c);
+      if (c.wino.ready()) *align = std::lcm(*align, c.wino.m() * c.dilation);
+    }
+  }
+  *h = int(std::ceil(halo)) + 2;
+}
+
+// Samples [lo, hi) of the mean of the nk blocks (sums_in_place) into out, from a slice of x
+// with the widest block's context that starts on every block's tile grid.
+void mean_range(const ResBlock* rbs, int nk, const Act& x, int lo, int hi, float slope,
+                Act& out) {
+  int h = 0, align = 1;
+  for (int j = 0; j < nk; ++j) {
+    int hj = 0, aj = 1;
+    block_halo(rbs[j], &hj, &aj);
+    h = std::max(h, hj);
+    align = std::lcm(align, aj);
+  }
+  const int a = std::max(0, lo - h) / align * align, b = std::min(x.t, hi + h);
+  Act xs(x.c, b - a);
+  for (int c = 0; c < x.c; ++c) std::copy(x.row(c) + a, x.row(c) + b, xs.row(c));
+  Act sum = resblock_forward(rbs[0], xs, nullptr, slope);
+  for (int j = 1; j < nk; ++j) {
+    resblock_into(rbs[j], xs, nullptr, slope, sum, j + 1 < nk ? 1.f : 1.f / float(nk));
+  }
+  for (int c = 0; c < x.c; ++c) {
+    std::copy(sum.row(c) + (lo - a), sum.row(c) + (hi - a), out.row(c) + lo);
+  }
+}
 
 // Decoder stages shorter than this run each residual block whole on one thread.
 constexpr int kMinSplitSamples = 4096;
@@ -174,15 +241,8 @@ constexpr int kMinSplitSamples = 4096;
 // of x with the block's receptive field as context and starting on every convolution's tile
 // grid, so the values equal the whole block's bit for bit (as for decoder chunks).
 void resblock_range(const ResBlock& rb, const Act& x, int lo, int hi, float slope, Act& out) {
-  double halo = 0;
-  int align = 1;
-  for (const auto* convs : {&rb.convs, &rb.convs2}) {
-    for (const Conv1d& c : *convs) {
-      halo += reach(c);
-      if (c.wino.ready()) align = std::lcm(align, c.wino.m() * c.dilation);
-    }
-  }
-  const int h = int(std::ceil(halo)) + 2;
+  int h = 0, align = 1;
+  block_halo(rb, &h, &align);
   const int a = std::max(0, lo - h) / align * align, b = std::min(x.t, hi + h);
   Act xs(x.c, b - a);
   for (int c = 0; c < x.c; ++c) std::copy(x.row(c) + a, x.row(c) + b, xs.row(c));
@@ -629,6 +689,23 @@ std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* poo
     const int nk = d.kernels_per_up;
     std::vector<Act> outs(static_cast<size_t>(nk));
     const int threads = pool ? pool->size() : 1;
+    const bool into = nk > 1 && sums_in_place(&d.resblocks[i * nk], nk, x.t);
+    if (threads > 1 && into && x.t >= kMinSplitSamples) {
+      // Long stages: each thread runs all the blocks over one time range (a slice of x with
+      // the widest block's context, starting on every block's tile grid: the same values bit
+      // for bit), the later blocks adding into the slice's running mean. Equal shares.
+      Act sum(x.c, x.t);
+      const ResBlock* rbs = &d.resblocks[i * nk];
+      pool->parallel_for(threads, [&](int64_t b, int64_t e) {
+        for (int64_t part = b; part < e; ++part) {
+          const int lo = int(int64_t(x.t) * part / threads);
+          const int hi = int(int64_t(x.t) * (part + 1) / threads);
+          mean_range(rbs, nk, x, lo, hi, d.lrelu_slope, sum);
+        }
+      });
+      x = std::move(sum);
+      continue;
+    }
     if (threads > 1 && nk > 1) {
       const int parts = x.t >= kMinSplitSamples ? threads : 1;
       if (parts > 1) {
@@ -647,6 +724,16 @@ std::vector<float> VitsModel::decode(const Act& z, const Act* g, ThreadPool* poo
           resblock_range(rb, x, lo, hi, d.lrelu_slope, outs[size_t(j)]);
         }
       });
+    } else if (into) {
+      // One block after the other, each later block's last residual step added straight into
+      // the running sum (no activation per block, no separate pass for the mean).
+      outs[0] = resblock_forward(d.resblocks[i * nk], x, pool, d.lrelu_slope);
+      for (int j = 1; j < nk; ++j) {
+        const float scale = j + 1 < nk ? 1.f : 1.f / float(nk);
+        resblock_into(d.resblocks[i * nk + j], x, pool, d.lrelu_slope, outs[0], scale);
+      }
+      x = std::move(outs[0]);
+      continue;
     } else {
       for (int j = 0; j < nk; ++j)
         outs[size_t(j)] = resblock_forward(d.resblocks[i * nk + j], x, pool, d.lrelu_slope);

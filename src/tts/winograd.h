@@ -46,6 +46,12 @@ class WinogradConv {
   void run(const float* x, int tin, int pad, float in_slope, const float* bias, float* y,
            int tout, const float* res, ThreadPool* pool) const;
 
+  // y = (y + (x + conv(act(x)))) * scale, elementwise: a residual step added straight into a
+  // running sum (the decoder's mean of parallel blocks) instead of a new activation. y must
+  // not alias x; tin == tout, cin == cout. Same values as run() then the sum, bit for bit.
+  void run_into(const float* x, int tin, int pad, float in_slope, const float* bias, float* y,
+                int tout, float scale, ThreadPool* pool) const;
+
   // The same convolution with its cout = interleave * yc output channels written as phases:
   // channel ph * yc + co, output t goes to y[co, t * interleave + ph] for indices < ylen (y is
   // [yc, ylen]; ylen <= tout * interleave), bias has yc entries. The polyphase form of a
@@ -69,13 +75,15 @@ class WinogradConv {
 
   // run / run_interleaved (inter 1: y is [cout, ylen = tout], with res).
   void run_impl(const float* x, int tin, int pad, float in_slope, const float* bias, float* y,
-                int tout, int ylen, int inter, const float* res, ThreadPool* pool) const;
+                int tout, int ylen, int inter, const float* res, ThreadPool* pool,
+                bool into_y = false, float scale = 1.f) const;
 };
 
 // y[i] = ob[s * ldo + q] (+ res[i] if res is not null), i = q * span + s, for q < cc and
 // i < limit: interleaves `span` phase rows into one row (4x4 SSE transposes where span % 4 == 0).
+// into_y: y[i] = (y[i] + that value) * scale instead (a running sum of several outputs).
 void merge_phases(const float* ob, int ldo, int span, int cc, float* y, int limit,
-                  const float* res);
+                  const float* res, bool into_y = false, float scale = 1.f);
 
 // The transform matrices for F(m, r) (exposed for tests): bt [n][n], g [n][r], at [m][n], in
 // double, for y = A^T ((G w) .* (B^T x)) with y_j = sum_k w_k x_{j+k}.
