@@ -225,7 +225,9 @@ const struct Registrar {
           {"s2_nopf", mv_split<2>, 0},        {"s2_t1_8k", mv_split<2>, 8192},
           {"r1_t1_128k", mv_rows<1, 2>, 131072}, {"s4_nopf", mv_split<4>, 0},
           {"s2_t1_16k", mv_split<2>, 16384}, {"s3_t1_32k", mv_split<3>, 32768},
-          {"s3_nopf", mv_split<3>, 0},
+          {"s3_nopf", mv_split<3>, 0},        {"s6_nopf", mv_split<6>, 0},
+          {"s7_nopf", mv_split<7>, 0},        {"s8_nopf", mv_split<8>, 0},
+          {"s5_nopf", mv_split<5>, 0},
       };
       for (const V& v : variants) {
         for (int threads : {1, 2}) {
