@@ -123,7 +123,7 @@ float dot_f16(const uint16_t* a, const float* b, int64_t n) { return dot_half<fa
 // LM head, and 2 streams with an L2 prefetch per 128 bytes by 12 % on 896x4864; 7 streams (28
 // accumulators) and 8 (which spill) were slower, as were the touch 4 KiB ahead, into L2 (T1),
 // adjacent-row interleaving and a prefetch per line (sessions 4-5).
-template <int S>
+template <int S, bool kTail>
 void matvec_f16_streams(const uint16_t* w, int64_t ws, int64_t seg, const float* x, int64_t n, float* y) {
   constexpr uintptr_t kAhead = 16384;  // bytes
   for (int64_t k = 0; k < seg; ++k) {
@@ -142,17 +142,20 @@ void matvec_f16_streams(const uint16_t* w, int64_t ws, int64_t seg, const float*
           // and the address is formed as an integer so no out-of-range pointer exists.
           _mm_prefetch(reinterpret_cast<const char*>(at + kAhead), _MM_HINT_T0);
         }
-        for (int j = 0; j < 4; ++j) {
-          acc[s][j] = _mm512_fmadd_ps(load_f16(a[s] + i + 16 * j), _mm512_loadu_ps(x + i + 16 * j), acc[s][j]);
-        }
+      }
+      for (int j = 0; j < 4; ++j) {
+        const __m512 xv = _mm512_loadu_ps(x + i + 16 * j);  // one load for all streams
+        for (int s = 0; s < S; ++s) acc[s][j] = _mm512_fmadd_ps(load_f16(a[s] + i + 16 * j), xv, acc[s][j]);
       }
     }
     for (int s = 0; s < S; ++s) {
-      int64_t t = i;
-      for (; t + 16 <= n; t += 16) acc[s][0] = _mm512_fmadd_ps(load_f16(a[s] + t), _mm512_loadu_ps(x + t), acc[s][0]);
-      if (t < n) {
-        const __mmask16 m = tail_mask(n - t);
-        acc[s][1] = _mm512_fmadd_ps(load_f16(a[s] + t, m), _mm512_maskz_loadu_ps(m, x + t), acc[s][1]);
+      if constexpr (kTail) {
+        int64_t t = i;
+        for (; t + 16 <= n; t += 16) acc[s][0] = _mm512_fmadd_ps(load_f16(a[s] + t), _mm512_loadu_ps(x + t), acc[s][0]);
+        if (t < n) {
+          const __mmask16 m = tail_mask(n - t);
+          acc[s][1] = _mm512_fmadd_ps(load_f16(a[s] + t, m), _mm512_maskz_loadu_ps(m, x + t), acc[s][1]);
+        }
       }
       y[s * seg + k] = _mm512_reduce_add_ps(
           _mm512_add_ps(_mm512_add_ps(acc[s][0], acc[s][1]), _mm512_add_ps(acc[s][2], acc[s][3])));
@@ -163,8 +166,14 @@ void matvec_f16_streams(const uint16_t* w, int64_t ws, int64_t seg, const float*
 void matvec_f16(const uint16_t* w, int64_t ws, int64_t rows, const float* x, int64_t n, float* y) {
   constexpr int64_t kStreams = 6;  // 24 accumulators: no spills in the inner loop
   const int64_t seg = rows / kStreams, done = seg * kStreams;
-  matvec_f16_streams<kStreams>(w, ws, seg, x, n, y);
-  if (done < rows) matvec_f16_streams<1>(w + done * ws, ws, rows - done, x, n, y + done);
+  // Without column tails (every LLM and Whisper shape) the loop holds all pointers and
+  // accumulators in registers; the tail code alone made GCC spill (5-7 % CPU time).
+  if (n % 64 == 0) {
+    matvec_f16_streams<kStreams, false>(w, ws, seg, x, n, y);
+  } else {
+    matvec_f16_streams<kStreams, true>(w, ws, seg, x, n, y);
+  }
+  if (done < rows) matvec_f16_streams<1, true>(w + done * ws, ws, rows - done, x, n, y + done);
 }
 float dot_bf16(const uint16_t* a, const float* b, int64_t n) { return dot_half<true>(a, b, n); }
 
