@@ -118,11 +118,12 @@ float dot_f16(const uint16_t* a, const float* b, int64_t n) { return dot_half<fa
 // one line kAhead bytes further into L1: the hardware streamer stops at every 4 KiB boundary
 // (and the TLB misses there, the page cache mapping model files mostly in 4 KiB entries), and
 // the early touch restarts it and walks the page table before the loads arrive. Measured
-// (docs/BENCHMARKS.md, sessions 4-7), CPU time per call at 1 thread: 6 streams with the page
-// touch 16 KiB ahead beat 4 streams without prefetch by 6-12 % on 4864x896 and the 151936x896
-// LM head, and 2 streams with an L2 prefetch per 128 bytes by 12 % on 896x4864; 7 streams (28
-// accumulators) and 8 (which spill) were slower, as were the touch 4 KiB ahead, into L2 (T1),
-// adjacent-row interleaving and a prefetch per line (sessions 4-5).
+// (docs/BENCHMARKS.md, session 7), CPU time per call at 1 thread against the session 5 kernel
+// (4 streams without prefetch; 2 streams with an L2 prefetch per 128 bytes for long rows):
+// -23 % on the 151936x896 LM head, -17 % at 4864x896, -11 % at 896x4864. The page touch is most
+// of it (6 streams without it: +24 %); 7 streams (28 accumulators) and 8 (which spill) were
+// slower, as were the touch 4 KiB ahead, a T1 (L2) touch, adjacent-row interleaving and a
+// prefetch per line (sessions 4-5).
 template <int S, bool kTail>
 void matvec_f16_streams(const uint16_t* w, int64_t ws, int64_t seg, const float* x, int64_t n, float* y) {
   constexpr uintptr_t kAhead = 16384;  // bytes
