@@ -64,7 +64,7 @@ void shapes(benchmark::internal::Benchmark* b) {
       {1024, 768, 768}, {1024, 768, 3072}, {1024, 3072, 768},    // SmolVLM ViT
   };
   for (const auto& s : kShapes) {
-    for (int l : {0, 1}) {
+    for (int l : {0, 1, 2}) {
       for (int t : {1, 2}) b->Args({s[0], s[1], s[2], l, t});
     }
   }

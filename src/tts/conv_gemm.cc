@@ -188,6 +188,63 @@ __attribute__((target("avx512f"))) void tile1_avx512(const float* ap, int k,
   }
 }
 
+// A last column block of at most 8 columns (the Winograd layers before the decoder often end on
+// a tile or two: 261 frames are 65 four-sample tiles and 1): the 16-wide tile would do 16
+// columns of work for them. Here the 8 rows of a panel are one ymm per column, kP panels at
+// once (4 for up to 4 columns, else 2) so enough independent chains cover the FMA latency. Each element is still one fused
+// multiply-add chain over ascending r from 0, plus bias, plus y: the same bits as the tiles.
+template <int C>
+__attribute__((target("avx2,fma,avx512f,avx512vl"))) void narrow_avx512(
+    const PackedWeights& a, int p0, int np, const float* const* b, int col, float* y,
+    int64_t ldy, const float* bias, bool add) {
+  constexpr int kP = C <= 4 ? 4 : 2;
+  const float* ap[kP];
+  for (int q = 0; q < kP; ++q) ap[q] = a.data.data() + size_t(p0 + std::min(q, np - 1)) * a.k * kR;
+  __m256 c[kP][C];
+#pragma GCC unroll 4
+  for (int q = 0; q < kP; ++q)
+#pragma GCC unroll 8
+    for (int j = 0; j < C; ++j) c[q][j] = _mm256_setzero_ps();
+  for (int r = 0; r < a.k; ++r) {
+    const float* br = b[r] + col;
+    __m256 bv[C];
+#pragma GCC unroll 8
+    for (int j = 0; j < C; ++j) bv[j] = _mm256_broadcast_ss(br + j);
+#pragma GCC unroll 4
+    for (int q = 0; q < kP; ++q) {
+      const __m256 av = _mm256_loadu_ps(ap[q] + size_t(r) * kR);
+#pragma GCC unroll 8
+      for (int j = 0; j < C; ++j) c[q][j] = _mm256_fmadd_ps(av, bv[j], c[q][j]);
+    }
+  }
+  // Out of registers with compile-time indices only (a runtime index would keep the
+  // accumulators in memory through the loop above).
+  alignas(32) float acc[kP][C][kR];
+#pragma GCC unroll 4
+  for (int q = 0; q < kP; ++q)
+#pragma GCC unroll 8
+    for (int j = 0; j < C; ++j) _mm256_store_ps(acc[q][j], c[q][j]);
+  for (int q = 0; q < np; ++q) {
+    const int row0 = (p0 + q) * kR;
+    const int rows = std::min(kR, a.m - row0);
+    for (int j = 0; j < C; ++j) {
+      for (int i = 0; i < rows; ++i) {
+        float* yr = y + int64_t(row0 + i) * ldy + col + j;
+        const float v = acc[q][j][i] + (bias ? bias[row0 + i] : 0.f);
+        *yr = add ? v + *yr : v;
+      }
+    }
+  }
+}
+
+using NarrowFn = void (*)(const PackedWeights&, int, int, const float* const*, int, float*,
+                          int64_t, const float*, bool);
+constexpr NarrowFn kNarrow[8] = {narrow_avx512<1>, narrow_avx512<2>, narrow_avx512<3>,
+                                 narrow_avx512<4>, narrow_avx512<5>, narrow_avx512<6>,
+                                 narrow_avx512<7>, narrow_avx512<8>};
+// Panels per narrow call for a block of c columns.
+constexpr int narrow_panels(int c) { return c <= 4 ? 4 : 2; }
+
 using TileFn = void (*)(const float*, int, const float* const*, int, float[kR][kC],
                        const TileOut&);
 
@@ -256,6 +313,13 @@ void gemm_rows(const PackedWeights& a, const float* const* b_rows, int n, const 
       const int rows = std::min(kR, a.m - p * kR);
       const int cols = std::min(tc, n - col);
       const bool one = tile.fn1 && a.m == 1;
+      if (!one && tile.fn16 && cols <= 8) {
+        // Several panels of this column block at once (consecutive jobs).
+        const int np = int(std::min<int64_t>({narrow_panels(cols), panels - p, end - job}));
+        kNarrow[cols - 1](a, p, np, b_rows, col, y, ldy, bias, accumulate);
+        job += np - 1;
+        continue;
+      }
       const bool narrow = !one && tile.fn16 && cols <= 16;
       const bool whole = tile.writes_whole && (one || rows == kR) && cols == (narrow ? 16 : tc);
       const TileOut out{y + int64_t(p) * kR * ldy + col, ldy, bias ? bias + p * kR : nullptr,

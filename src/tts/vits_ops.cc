@@ -28,11 +28,12 @@ void copy_act(const float* src, int n, float slope, float* dst) {
 
 }  // namespace
 
-void Conv1d::prepare(bool fast) {
+void Conv1d::prepare(bool fast, int max_tile) {
   if (groups != 1 || stride != 1) return;
   wino = WinogradConv{};
   packed = PackedWeights{};
-  const int m = WinogradConv::tile_for(k, dilation, cout);
+  int m = WinogradConv::tile_for(k, dilation, cout);
+  if (max_tile > 0) m = std::min(m, max_tile);
   if (fast && m > 0) {
     wino.prepare(w.data(), cout, cin, k, dilation, m);
   } else {

@@ -34,8 +34,10 @@ struct Conv1d {
   std::vector<float> b;  // empty: no bias
   PackedWeights packed;  // w in GEMM panel layout (prepare()); packed per call if empty
   WinogradConv wino;     // fast-algorithm form of w (prepare(), k 3/5/7), used when ready
-  // Packs the weights; `fast` also prepares the Winograd form where the layer allows it.
-  void prepare(bool fast = WinogradConv::enabled_by_default());
+  // Packs the weights; `fast` also prepares the Winograd form where the layer allows it, with
+  // output tiles of at most max_tile samples if that is > 0 (smaller tiles mean fewer
+  // transformed weight matrices to stream per call: the better trade on short inputs).
+  void prepare(bool fast = WinogradConv::enabled_by_default(), int max_tile = 0);
   // in_slope != 1: applies leaky_relu(in_slope) to the input first (fused into the padding copy).
   Act operator()(const Act& x, ThreadPool* pool, float in_slope = 1.f) const;
   // dst += conv(x) (a residual connection), written straight into dst (which may be x).

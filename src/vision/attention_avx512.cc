@@ -92,40 +92,40 @@ inline __m512 exp_nonpos(__m512 x) {
 
 // Scores of M query rows (q + a * ldq) against one packed key panel (kp[64 * e + key]):
 // s[a * ns + key] = scale * q_a . k_key for the `valid` keys of the panel (the others are not
-// stored); mx[a] takes their maximum. Not inlined: with the maxima in registers too the 24
+// stored); mx[a] takes their maximum. Only the first NV 16-key vectors are computed (a short
+// last panel, like LLaVA's 577th key alone in its panel, costs 1/4 of a full one); the sums of
+// the computed keys do not depend on NV. Not inlined: with the maxima in registers too the 24
 // accumulators and 4 key vectors no longer fit and the key vectors spill.
-template <int M>
-__attribute__((noinline)) void score_panel(const float* kp, int64_t dh, const float* q, int64_t ldq, float scale,
-                 int64_t valid, float* s, int64_t ns, __m512* mx) {
-  __m512 acc[M][4];
+template <int M, int NV>
+__attribute__((noinline)) void score_panel(const float* kp, int64_t dh, const float* q,
+                                           int64_t ldq, float scale, int64_t valid, float* s,
+                                           int64_t ns, __m512* mx) {
+  __m512 acc[M][NV];
   for (int a = 0; a < M; ++a) {
-    for (int j = 0; j < 4; ++j) acc[a][j] = _mm512_setzero_ps();
+    for (int j = 0; j < NV; ++j) acc[a][j] = _mm512_setzero_ps();
   }
   for (int64_t e = 0; e < dh; ++e) {
     const float* w = kp + kPanel * e;
-    const __m512 w0 = _mm512_load_ps(w), w1 = _mm512_load_ps(w + 16);
-    const __m512 w2 = _mm512_load_ps(w + 32), w3 = _mm512_load_ps(w + 48);
+    __m512 wv[NV];
+    for (int j = 0; j < NV; ++j) wv[j] = _mm512_load_ps(w + 16 * j);
     for (int a = 0; a < M; ++a) {
       const __m512 x = _mm512_set1_ps(q[a * ldq + e]);
-      acc[a][0] = _mm512_fmadd_ps(w0, x, acc[a][0]);
-      acc[a][1] = _mm512_fmadd_ps(w1, x, acc[a][1]);
-      acc[a][2] = _mm512_fmadd_ps(w2, x, acc[a][2]);
-      acc[a][3] = _mm512_fmadd_ps(w3, x, acc[a][3]);
+      for (int j = 0; j < NV; ++j) acc[a][j] = _mm512_fmadd_ps(wv[j], x, acc[a][j]);
     }
   }
   const __m512 sc = _mm512_set1_ps(scale);
-  if (valid == kPanel) {  // a full panel: plain stores, the maximum in registers first
+  if (NV == 4 && valid == kPanel) {  // a full panel: plain stores, the maximum in registers first
     for (int a = 0; a < M; ++a) {
       __m512 v[4];
       for (int j = 0; j < 4; ++j) {
-        v[j] = _mm512_mul_ps(acc[a][j], sc);
+        v[j] = _mm512_mul_ps(acc[a][j % NV], sc);
         _mm512_storeu_ps(s + a * ns + 16 * j, v[j]);
       }
       mx[a] = _mm512_max_ps(mx[a], _mm512_max_ps(_mm512_max_ps(v[0], v[1]), _mm512_max_ps(v[2], v[3])));
     }
     return;
   }
-  for (int j = 0; j < 4; ++j) {
+  for (int j = 0; j < NV; ++j) {
     const __mmask16 m = lanes(valid - 16 * j);
     if (m == 0) break;
     for (int a = 0; a < M; ++a) {
@@ -195,8 +195,15 @@ void block(const float* K, const float* V, int64_t n, int64_t dh, const float* q
   __m512 mx[M];
   for (int a = 0; a < M; ++a) mx[a] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   for (int64_t p = 0; p < key_panels; ++p) {
-    score_panel<M>(K + p * kPanel * dh, dh, q, ldq, scale, std::min(kPanel, n - p * kPanel),
-                   s + p * kPanel, ns, mx);
+    const int64_t valid = std::min(kPanel, n - p * kPanel);
+    const float* kpp = K + p * kPanel * dh;
+    float* sp = s + p * kPanel;
+    switch ((valid + 15) / 16) {
+      case 1: score_panel<M, 1>(kpp, dh, q, ldq, scale, valid, sp, ns, mx); break;
+      case 2: score_panel<M, 2>(kpp, dh, q, ldq, scale, valid, sp, ns, mx); break;
+      case 3: score_panel<M, 3>(kpp, dh, q, ldq, scale, valid, sp, ns, mx); break;
+      default: score_panel<M, 4>(kpp, dh, q, ldq, scale, valid, sp, ns, mx); break;
+    }
   }
   float inv[M];
   for (int a = 0; a < M; ++a) {

@@ -113,9 +113,12 @@ class ClipModel {
   // One preprocessed tile (3 x S x S planar floats) -> tokens_per_tile() x n_embd_out.
   std::vector<float> encode_tile(const float* tile, ThreadPool* pool = nullptr,
                                  EncodeTimings* timings = nullptr) const;
-  // All tiles of a preprocessed image, concatenated. The encode keeps its activation scratch
-  // per calling thread across calls (~40 MiB for a LLaVA-1.5 tile), so repeated encodes do not
-  // fault in and zero fresh pages.
+  // All tiles of a preprocessed image, concatenated. With a pool of T > 1 threads, groups of T
+  // tiles are encoded one tile per thread (the rest with all threads); results are the same
+  // either way. The encode keeps its activation scratch per thread across calls (~40 MiB for a
+  // LLaVA-1.5 tile), so repeated encodes do not fault in and zero fresh pages. Timings of a
+  // group of concurrent tiles are its wall time, split between ViT and projector as the tiles'
+  // own times are.
   ImageEmbeddings encode(const VisionInput& in, ThreadPool* pool = nullptr,
                          EncodeTimings* timings = nullptr) const;
   // Decode-free convenience: preprocess + encode.

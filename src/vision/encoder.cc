@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 #include <new>
+#include <vector>
 
 #include "core/error.h"
 #include "core/kernels.h"
@@ -227,9 +228,45 @@ ImageEmbeddings ClipModel::encode(const VisionInput& in, ThreadPool* pool,
                   std::to_string(in.tiles[i].size()) + " floats, expected 3 x " +
                   std::to_string(in.size) + " x " + std::to_string(in.size));
     }
-    encode_tile_to(in.tiles[i].data(), e.data.data() + i * per, pool, timings);
     e.tokens_per_tile.push_back(nt);
     e.n_tokens += nt;
+  }
+  // Whole groups of T tiles (T = the pool's threads) run one tile per thread, each tile's loops
+  // serially on its thread: no barriers, no split work, nothing to balance (at 2 threads the
+  // split layers lost ~3 % to them). The remaining tiles use every thread. Each tile's result
+  // does not depend on where it runs, so neither does the output.
+  ThreadPool& p = pool ? *pool : ThreadPool::global();
+  const size_t T = static_cast<size_t>(p.size());
+  size_t i = 0;
+  if (T > 1) {
+    std::vector<EncodeTimings> part(T);
+    for (; i + T <= in.tiles.size(); i += T) {
+      const auto t0 = std::chrono::steady_clock::now();
+      p.parallel_for(static_cast<int64_t>(T), [&](int64_t b, int64_t end) {
+        for (int64_t k = b; k < end; ++k) {
+          const size_t tile = i + static_cast<size_t>(k);
+          part[static_cast<size_t>(k)] = {};
+          encode_tile_to(in.tiles[tile].data(), e.data.data() + tile * per, &p,
+                         &part[static_cast<size_t>(k)]);
+        }
+      });
+      if (timings) {  // the group's wall time, split as its tiles' own times are
+        const double wall =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count();
+        double vit = 0, proj = 0;
+        for (const EncodeTimings& t : part) {
+          vit += t.vit_ms;
+          proj += t.project_ms;
+        }
+        const double f = vit + proj > 0 ? vit / (vit + proj) : 1.0;
+        timings->vit_ms += wall * f;
+        timings->project_ms += wall * (1.0 - f);
+      }
+    }
+  }
+  for (; i < in.tiles.size(); ++i) {
+    encode_tile_to(in.tiles[i].data(), e.data.data() + i * per, &p, timings);
   }
   return e;
 }

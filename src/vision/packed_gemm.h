@@ -14,7 +14,7 @@
 // materialized once per call (rows split into 2^L equal blocks, the last one zero-padded).
 // Work is split by output panel: one item runs every sub-product for one panel of each output
 // block, adding into a cache-resident slab that is written to y once (with bias, base and the
-// optional activation). All sums are F32; the extra rounding of the activation and output sums
+// optional activation; large outputs without a base bypass the caches). All sums are F32; the extra rounding of the activation and output sums
 // is what the error tests measure. Blocking depends only on the shapes, so results do not
 // depend on the thread count.
 #pragma once

@@ -132,6 +132,56 @@ TEST(PackedGemm, FusedActivationMatchesSeparatePass) {
   }
 }
 
+// Outputs of 4 MiB and more without a base are streamed past the caches when y's rows are
+// 64-byte aligned, and stored normally otherwise: both give the same bits, with and without
+// Strassen and the fused activation, and match the double reference.
+TEST(PackedGemm, StreamedLargeOutputsMatchCachedStores) {
+  if (kernels::active().gemm6x64_f32 == nullptr) GTEST_SKIP() << "no packed GEMM block at this level";
+  const int64_t m = 257, cols = 64, rows = 4096;  // 4.2 MB of output
+  std::mt19937 rng(13);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(m * cols)), bias(static_cast<size_t>(rows));
+  std::vector<uint16_t> wh(static_cast<size_t>(rows * cols));
+  for (float& v : x) v = nd(rng);
+  for (float& v : bias) v = nd(rng);
+  for (uint16_t& v : wh) v = fp32_to_fp16(0.2f * nd(rng));
+  ThreadPool pool(2);
+  const PackedWeights p(DType::F16, wh.data(), rows, cols, &pool);
+  const size_t n = static_cast<size_t>(m * rows);
+  std::vector<float> buf(n + 32);
+  const auto mis = reinterpret_cast<uintptr_t>(buf.data()) % 64 / sizeof(float);
+  float* aligned = buf.data() + (16 - mis) % 16;
+  std::vector<float> unaligned_buf(n + 1);
+  float* unaligned = reinterpret_cast<uintptr_t>(unaligned_buf.data()) % 64 == 0
+                         ? unaligned_buf.data() + 1
+                         : unaligned_buf.data();
+  for (int levels : {0, 1}) {
+    StrassenConfig cfg;
+    cfg.max_levels = levels;
+    cfg.min_m = 1;
+    cfg.min_k = 1;
+    for (Activation act : {Activation::kNone, Activation::kGelu}) {
+      gemm(p, x.data(), m, bias.data(), false, aligned, cfg, pool, act);
+      gemm(p, x.data(), m, bias.data(), false, unaligned, cfg, pool, act);
+      EXPECT_EQ(std::vector<float>(aligned, aligned + n), std::vector<float>(unaligned, unaligned + n))
+          << "levels " << levels;
+      if (act != Activation::kNone) continue;
+      double err = 0;
+      for (int64_t i = 0; i < m; i += 16) {
+        for (int64_t r = 0; r < rows; ++r) {
+          double acc = bias[static_cast<size_t>(r)];
+          for (int64_t k = 0; k < cols; ++k) {
+            acc += double(x[static_cast<size_t>(i * cols + k)]) *
+                   fp16_to_fp32(wh[static_cast<size_t>(r * cols + k)]);
+          }
+          err = std::max(err, std::fabs(aligned[i * rows + r] - acc));
+        }
+      }
+      EXPECT_LE(err, 2e-5) << "levels " << levels;
+    }
+  }
+}
+
 TEST(PackedGemm, RefusesQuantizedWeights) {
   std::vector<uint8_t> w(34 * 4);
   EXPECT_THROW(PackedWeights(DType::Q8_0, w.data(), 4, 32), omni::Error);
