@@ -2,7 +2,9 @@
 // shapes, and the experiments behind the choice of kernel:
 //   matvec_f16/dispatch/<rows>x<cols>/threads:N   kernels::matmul as generation calls it
 //   matvec_f16/var/<name>/<rows>x<cols>/threads:1 kernel variants written here (row blocking,
-//                                                  software prefetch distance and hint)
+//                                                  software prefetch distance and hint; sS_* = S
+//                                                  far-apart streams, sS_pgNk = one L1 touch N KiB
+//                                                  ahead per 4 KiB page)
 // Weights cycle through copies totalling >= 256 MiB, so every call reads DRAM, as a token does.
 // bytes_per_second = weight bytes / wall time; compare with BM_MemoryBandwidth.
 #include <benchmark/benchmark.h>
@@ -171,6 +173,39 @@ __attribute__((target("avx512f,f16c,fma"))) void mv_split(const uint16_t* w, int
   if (S * seg < r1 - r0) mv_rows<1, 2>(w, n, r0 + S * seg, r1, x, y, pf);
 }
 
+// mv_split without per-line prefetch: each stream touches one line `pf` bytes ahead (into L1)
+// when it enters a new 4 KiB page, restarting the hardware streamer that stops at the page
+// boundary (the kernel's scheme since session 7).
+template <int S>
+__attribute__((target("avx512f,f16c,fma"))) void mv_split_page(const uint16_t* w, int64_t n, int64_t r0,
+                                                                int64_t r1, const float* x, float* y,
+                                                                int64_t pf) {
+  const int64_t seg = (r1 - r0) / S;
+  for (int64_t k = 0; k < seg; ++k) {
+    __m512 sum[S][4];
+    for (auto& row : sum) {
+      for (auto& v : row) v = _mm512_setzero_ps();
+    }
+    const uint16_t* wr[S];
+    for (int s = 0; s < S; ++s) wr[s] = w + (r0 + s * seg + k) * n;
+    for (int64_t i = 0; i < n; i += 64) {
+      for (int s = 0; s < S; ++s) {
+        const uintptr_t a = reinterpret_cast<uintptr_t>(wr[s] + i);
+        if ((a & 4095) < 128) _mm_prefetch(reinterpret_cast<const char*>(a + static_cast<uintptr_t>(pf)), _MM_HINT_T0);
+      }
+      for (int j = 0; j < 4; ++j) {
+        const __m512 xv = _mm512_loadu_ps(x + i + 16 * j);
+        for (int s = 0; s < S; ++s) sum[s][j] = _mm512_fmadd_ps(ldh(wr[s] + i + 16 * j), xv, sum[s][j]);
+      }
+    }
+    for (int s = 0; s < S; ++s) {
+      y[r0 + s * seg + k] = _mm512_reduce_add_ps(
+          _mm512_add_ps(_mm512_add_ps(sum[s][0], sum[s][1]), _mm512_add_ps(sum[s][2], sum[s][3])));
+    }
+  }
+  if (S * seg < r1 - r0) mv_rows<1, 0>(w, n, r0 + S * seg, r1, x, y, 0);
+}
+
 using MvFn = void (*)(const uint16_t*, int64_t, int64_t, int64_t, const float*, float*, int64_t);
 
 void run_variant(benchmark::State& state, MvFn fn, int64_t pf, int64_t rows, int64_t cols,
@@ -225,7 +260,12 @@ const struct Registrar {
           {"s2_nopf", mv_split<2>, 0},        {"s2_t1_8k", mv_split<2>, 8192},
           {"r1_t1_128k", mv_rows<1, 2>, 131072}, {"s4_nopf", mv_split<4>, 0},
           {"s2_t1_16k", mv_split<2>, 16384}, {"s3_t1_32k", mv_split<3>, 32768},
-          {"s3_nopf", mv_split<3>, 0},
+          {"s3_nopf", mv_split<3>, 0},        {"s6_nopf", mv_split<6>, 0},
+          {"s7_nopf", mv_split<7>, 0},        {"s8_nopf", mv_split<8>, 0},
+          {"s5_nopf", mv_split<5>, 0},        {"s6_pg8k", mv_split_page<6>, 8192},
+          {"s6_pg16k", mv_split_page<6>, 16384}, {"s6_pg32k", mv_split_page<6>, 32768},
+          {"s6_pg64k", mv_split_page<6>, 65536},
+          {"s4_pg16k", mv_split_page<4>, 16384}, {"s6_pg4k", mv_split_page<6>, 4096},
       };
       for (const V& v : variants) {
         for (int threads : {1, 2}) {

@@ -114,15 +114,19 @@ float dot_f16(const uint16_t* a, const float* b, int64_t n) { return dot_half<fa
 // dot_half's loop: four accumulators, same chunking and final sum). The rows are cut into S
 // contiguous segments and row k of every segment is computed in the same pass, so the matrix is
 // read as S far-apart sequential streams: one stream per core left DRAM idle between the
-// requests the hardware prefetcher issues. Long rows (past a 4 KiB page, where the streamer
-// stops) also prefetch the line kAhead bytes ahead into L2 per 128 bytes read. Measured
-// (bench/matvec_f16_bench.cc, docs/BENCHMARKS.md), CPU time per call at 1 thread against one
-// stream with the L2 prefetch: 4 streams without prefetch -15-20 % at 4864x896 and -10-19 % on
-// the 151936x896 LM head; 2 prefetched streams -5-11 % at 896x4864. Interleaving *adjacent*
-// short rows (streams 1.8 KiB apart) and prefetching into L1 were both slower (session 4).
-template <int S, bool kPrefetch>
+// requests the hardware prefetcher issues. When a stream enters a new 4 KiB page it prefetches
+// one line kAhead bytes further into L1: the hardware streamer stops at every 4 KiB boundary
+// (and the TLB misses there, the page cache mapping model files mostly in 4 KiB entries), and
+// the early touch restarts it and walks the page table before the loads arrive. Measured
+// (docs/BENCHMARKS.md, session 7), CPU time per call at 1 thread against the session 5 kernel
+// (4 streams without prefetch; 2 streams with an L2 prefetch per 128 bytes for long rows):
+// -23 % on the 151936x896 LM head, -17 % at 4864x896, -11 % at 896x4864. The page touch is most
+// of it (6 streams without it: +24 %); 7 streams (28 accumulators) and 8 (which spill) were
+// slower, as were the touch 4 KiB ahead, a T1 (L2) touch, adjacent-row interleaving and a
+// prefetch per line (sessions 4-5).
+template <int S, bool kTail>
 void matvec_f16_streams(const uint16_t* w, int64_t ws, int64_t seg, const float* x, int64_t n, float* y) {
-  constexpr uintptr_t kAhead = 32768;  // bytes
+  constexpr uintptr_t kAhead = 16384;  // bytes
   for (int64_t k = 0; k < seg; ++k) {
     __m512 acc[S][4];
     const uint16_t* a[S];
@@ -133,24 +137,26 @@ void matvec_f16_streams(const uint16_t* w, int64_t ws, int64_t seg, const float*
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
       for (int s = 0; s < S; ++s) {
-        if constexpr (kPrefetch) {
+        const uintptr_t at = reinterpret_cast<uintptr_t>(a[s] + i);
+        if ((at & 4095) < 128) {
           // Past the matrix's end this names memory we do not own; a prefetch never faults,
           // and the address is formed as an integer so no out-of-range pointer exists.
-          const uintptr_t ahead = reinterpret_cast<uintptr_t>(a[s] + i) + kAhead;
-          _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T1);
-          _mm_prefetch(reinterpret_cast<const char*>(ahead + 64), _MM_HINT_T1);
+          _mm_prefetch(reinterpret_cast<const char*>(at + kAhead), _MM_HINT_T0);
         }
-        for (int j = 0; j < 4; ++j) {
-          acc[s][j] = _mm512_fmadd_ps(load_f16(a[s] + i + 16 * j), _mm512_loadu_ps(x + i + 16 * j), acc[s][j]);
-        }
+      }
+      for (int j = 0; j < 4; ++j) {
+        const __m512 xv = _mm512_loadu_ps(x + i + 16 * j);  // one load for all streams
+        for (int s = 0; s < S; ++s) acc[s][j] = _mm512_fmadd_ps(load_f16(a[s] + i + 16 * j), xv, acc[s][j]);
       }
     }
     for (int s = 0; s < S; ++s) {
-      int64_t t = i;
-      for (; t + 16 <= n; t += 16) acc[s][0] = _mm512_fmadd_ps(load_f16(a[s] + t), _mm512_loadu_ps(x + t), acc[s][0]);
-      if (t < n) {
-        const __mmask16 m = tail_mask(n - t);
-        acc[s][1] = _mm512_fmadd_ps(load_f16(a[s] + t, m), _mm512_maskz_loadu_ps(m, x + t), acc[s][1]);
+      if constexpr (kTail) {
+        int64_t t = i;
+        for (; t + 16 <= n; t += 16) acc[s][0] = _mm512_fmadd_ps(load_f16(a[s] + t), _mm512_loadu_ps(x + t), acc[s][0]);
+        if (t < n) {
+          const __mmask16 m = tail_mask(n - t);
+          acc[s][1] = _mm512_fmadd_ps(load_f16(a[s] + t, m), _mm512_maskz_loadu_ps(m, x + t), acc[s][1]);
+        }
       }
       y[s * seg + k] = _mm512_reduce_add_ps(
           _mm512_add_ps(_mm512_add_ps(acc[s][0], acc[s][1]), _mm512_add_ps(acc[s][2], acc[s][3])));
@@ -159,13 +165,14 @@ void matvec_f16_streams(const uint16_t* w, int64_t ws, int64_t seg, const float*
 }
 
 void matvec_f16(const uint16_t* w, int64_t ws, int64_t rows, const float* x, int64_t n, float* y) {
-  const bool long_rows = n * 2 > 4096;
-  const int64_t streams = long_rows ? 2 : 4;
-  const int64_t seg = rows / streams, done = seg * streams;
-  if (long_rows) {
-    matvec_f16_streams<2, true>(w, ws, seg, x, n, y);
+  constexpr int64_t kStreams = 6;  // 24 accumulators: no spills in the inner loop
+  const int64_t seg = rows / kStreams, done = seg * kStreams;
+  // Without column tails (every LLM and Whisper shape) the loop holds all pointers and
+  // accumulators in registers; the tail code alone made GCC spill (5-7 % CPU time).
+  if (n % 64 == 0) {
+    matvec_f16_streams<kStreams, false>(w, ws, seg, x, n, y);
   } else {
-    matvec_f16_streams<4, false>(w, ws, seg, x, n, y);
+    matvec_f16_streams<kStreams, true>(w, ws, seg, x, n, y);
   }
   if (done < rows) matvec_f16_streams<1, true>(w + done * ws, ws, rows - done, x, n, y + done);
 }

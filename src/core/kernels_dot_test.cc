@@ -274,7 +274,7 @@ TEST(KernelsMatmul, F16MatvecKernelEqualsDots) {
     const KernelTable& k = kernel_table(level);
     if (k.matvec_f16 == nullptr) continue;
     for (const int64_t cols : {16, 17, 64, 100, 896, 913, 2049, 4864, 4881}) {
-      for (const int64_t rows : {1, 3, 4, 7, 8, 13, 37}) {
+      for (const int64_t rows : {1, 3, 4, 6, 7, 8, 12, 13, 37}) {
         const auto f = random_floats(rng, rows * cols);
         std::vector<uint16_t> w(f.size());
         for (size_t i = 0; i < f.size(); ++i) w[i] = fp32_to_fp16(f[i]);
