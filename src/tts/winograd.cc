@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
+#include <string>
 
 #include "core/cpu.h"
 #include "core/error.h"
@@ -444,6 +445,15 @@ bool WinogradConv::enabled_by_default() {
 }
 
 void WinogradConv::prepare(const float* w, int cout, int cin, int r, int dilation, int m) {
+  // The transforms are instantiated for these tiles only (winograd_xform.inc); any other would
+  // run no transform at all and leave garbage.
+  const int n = m + r - 1;
+  const bool built = (m == 4 && (n == 6 || n == 8 || n == 10)) ||
+                     (m == 6 && (n == 8 || n == 10)) || (m == 8 && n == 10);
+  if (!built) {
+    throw Error("winograd: no F(" + std::to_string(m) + "," + std::to_string(r) +
+                ") tile transforms (m 4/6/8, m + r - 1 <= 10)");
+  }
   cin_ = cin;
   cout_ = cout;
   r_ = r;

@@ -4,7 +4,10 @@
 
 #include <cmath>
 #include <random>
+#include <utility>
+#include <vector>
 
+#include "core/error.h"
 #include "core/thread_pool.h"
 #include "tts/vits_ops.h"
 
@@ -149,6 +152,20 @@ TEST(Winograd, MatchesDirectConvolution) {
 }
 
 // One output channel (conv_post) runs direct on the single-row GEMM kernel, any length.
+TEST(Winograd, TilesWithoutTransformsAreRefused) {
+  const std::vector<float> w(size_t(8) * 8 * 7, 0.5f);
+  for (const auto& [m, r] : {std::pair{2, 3}, std::pair{3, 3}, std::pair{6, 7}, std::pair{8, 5}}) {
+    WinogradConv c;
+    EXPECT_THROW(c.prepare(w.data(), 8, 8, r, 1, m), Error) << "F(" << m << "," << r << ")";
+  }
+  for (int r : {3, 5, 7}) {  // what tile_for picks is always built
+    for (int d : {1, 2, 3, 6, 12}) {
+      WinogradConv c;
+      EXPECT_NO_THROW(c.prepare(w.data(), 8, 8, r, d, WinogradConv::tile_for(r, d, 8)));
+    }
+  }
+}
+
 TEST(Winograd, SingleOutputChannelStaysDirect) {
   std::mt19937 rng(3);
   ThreadPool pool(2);
