@@ -11,15 +11,11 @@
 #include <type_traits>
 
 #include "core/half.h"
+#include "core/isa_region.h"
 #include "core/kernels_impl.h"
 
-// Every function defined below targets this level (GCC and clang spell it differently).
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi2"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,bmi2")
-#endif
+// Every function defined below targets this level.
+OMNI_ISA_BEGIN("avx2,fma,f16c,bmi2")
 
 // Outside omni::kernels so these names do not collide with the public dispatching API.
 namespace omni::kernels_avx2 {
@@ -666,8 +662,4 @@ void detail::fill_avx2(KernelTable& t) {
 
 }  // namespace omni::kernels
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+OMNI_ISA_END()

@@ -3,13 +3,7 @@
 // the weight offset (-8, -32, -128) is folded in through exact per-block activation sums, which
 // saves the sign juggling a signed x signed int8 product needs.
 // Entries not defined here (q4_1, q5_0, q5_1, q5_K, the quantizers) keep the AVX2 versions.
-// GCC 12's AVX-512 intrinsic headers start from _mm512_undefined_*() and trip these warnings.
-#if !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "core/intrinsics.h"
 
 #include <algorithm>
 #include <bit>
@@ -21,15 +15,11 @@
 #include <vector>
 
 #include "core/half.h"
+#include "core/isa_region.h"
 #include "core/kernels_impl.h"
 
-// Every function defined below targets this level (GCC and clang spell it differently).
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
-#endif
+// Every function defined below targets this level.
+OMNI_ISA_BEGIN("avx2,fma,f16c,bmi2,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
 
 // Outside omni::kernels so these names do not collide with the public dispatching API.
 namespace omni::kernels_avx512 {
@@ -1440,9 +1430,4 @@ void detail::fill_avx512(KernelTable& t) {
 
 }  // namespace omni::kernels
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#pragma GCC diagnostic pop
-#endif
+OMNI_ISA_END()

@@ -8,21 +8,13 @@
 #include <vector>
 
 #include "core/cpu.h"
+#include "core/isa_region.h"
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,avx512f"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,avx512f")
-#endif
+OMNI_ISA_BEGIN("avx2,avx512f")
 namespace omni::tts::attn_avx512 {
 #include "tts/rel_attention.inc"
 }  // namespace omni::tts::attn_avx512
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+OMNI_ISA_END()
 
 namespace omni::tts {
 namespace attn_base {

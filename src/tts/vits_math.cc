@@ -1,25 +1,14 @@
 #include "tts/vits_math.h"
 
-// GCC 12's AVX-512 intrinsic headers start from _mm512_undefined_*() and trip these warnings.
-#if !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "core/intrinsics.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include "core/cpu.h"
+#include "core/isa_region.h"
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512dq,avx512vl"))), \
-                             apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,avx512f,avx512dq,avx512vl")
-#endif
+OMNI_ISA_BEGIN("avx2,fma,avx512f,avx512dq,avx512vl")
 namespace omni::tts::math_avx512 {
 namespace {
 
@@ -139,12 +128,7 @@ void gate(const float* a, const float* b, int64_t n, float* out) { map8(gate8, n
 void tanh(const float* x, int64_t n, float* out) { map8(tanh8, n, out, x); }
 
 }  // namespace omni::tts::math_avx512
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#pragma GCC diagnostic pop
-#endif
+OMNI_ISA_END()
 
 namespace omni::tts {
 namespace {

@@ -11,16 +11,12 @@
 
 #include "core/cpu.h"
 #include "core/error.h"
+#include "core/isa_region.h"
 #include "core/thread_pool.h"
 
 // The tile transforms at each SIMD level (see winograd_xform.inc); the rest of the file stays
 // baseline x86-64.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,avx512f")
-#endif
+OMNI_ISA_BEGIN("avx2,fma,avx512f")
 namespace omni::tts::wino_avx512 {
 namespace {
 using Vec = __m512;
@@ -37,18 +33,9 @@ inline Vec vact(Vec v, float s) {
 }  // namespace
 #include "tts/winograd_xform.inc"
 }  // namespace omni::tts::wino_avx512
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+OMNI_ISA_END()
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+OMNI_ISA_BEGIN("avx2,fma")
 namespace omni::tts::wino_avx2 {
 namespace {
 using Vec = __m256;
@@ -65,11 +52,7 @@ inline Vec vact(Vec v, float s) {
 }  // namespace
 #include "tts/winograd_xform.inc"
 }  // namespace omni::tts::wino_avx2
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+OMNI_ISA_END()
 
 namespace omni::tts::wino_scalar {
 namespace {

@@ -9,12 +9,7 @@
 //      of n).
 // Everything the scores go through is float; exp is the same degree-7 polynomial on the same
 // range reduction as the kernel levels' softmax (~2 ulp).
-#if !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "core/intrinsics.h"
 
 #include <algorithm>
 #include <cstring>
@@ -23,18 +18,14 @@
 #include <new>
 #include <vector>
 
+#include "core/isa_region.h"
 #include "core/kernels.h"
 #include "core/thread_pool.h"
 #include "vision/attention_avx512.h"
 
 // Headers above keep their own targets; everything defined below is AVX-512 (called only
 // when the kernel level is).
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512dq"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,avx512f,avx512dq")
-#endif
+OMNI_ISA_BEGIN("avx2,fma,avx512f,avx512dq")
 
 namespace omni::vision::detail {
 namespace {
@@ -273,9 +264,4 @@ void self_attention_avx512(const kernels::KernelTable& kt, const float* q, const
 
 }  // namespace omni::vision::detail
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#pragma GCC diagnostic pop
-#endif
+OMNI_ISA_END()

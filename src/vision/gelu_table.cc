@@ -1,11 +1,6 @@
 #include "vision/gelu_table.h"
 
-// GCC 12's AVX-512 intrinsic headers start from _mm512_undefined_*() and trip these warnings.
-#if !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-#include <immintrin.h>
+#include "core/intrinsics.h"
 
 #include <algorithm>
 #include <cmath>
