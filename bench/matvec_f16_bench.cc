@@ -138,9 +138,12 @@ __attribute__((target("avx512f,f16c,fma"))) void mv_rows(const uint16_t* w, int6
 }
 
 // S far-apart streams: the row range is cut into S contiguous segments and row k of every
-// segment is computed in the same pass, each stream prefetched `pf` bytes ahead into L2 (0: no
-// prefetch). Unlike R adjacent rows (streams 2 KiB apart), every stream stays sequential.
-template <int S>
+// segment is computed in the same pass. Unlike R adjacent rows (streams 2 KiB apart), every
+// stream stays sequential. Prefetch: without kPage, each stream `pf` bytes ahead into L2 on
+// every line (0: none); with kPage, one line `pf` bytes ahead into L1 only when a stream enters
+// a new 4 KiB page, restarting the hardware streamer that stops at the page boundary (the
+// kernel's scheme since session 7).
+template <int S, bool kPage = false>
 __attribute__((target("avx512f,f16c,fma"))) void mv_split(const uint16_t* w, int64_t n, int64_t r0,
                                                            int64_t r1, const float* x, float* y,
                                                            int64_t pf) {
@@ -153,11 +156,14 @@ __attribute__((target("avx512f,f16c,fma"))) void mv_split(const uint16_t* w, int
     const uint16_t* wr[S];
     for (int s = 0; s < S; ++s) wr[s] = w + (r0 + s * seg + k) * n;
     for (int64_t i = 0; i < n; i += 64) {
-      if (pf != 0) {
-        for (int s = 0; s < S; ++s) {
-          const uintptr_t a = reinterpret_cast<uintptr_t>(wr[s] + i) + static_cast<uintptr_t>(pf);
-          _mm_prefetch(reinterpret_cast<const char*>(a), _MM_HINT_T1);
-          _mm_prefetch(reinterpret_cast<const char*>(a + 64), _MM_HINT_T1);
+      for (int s = 0; s < S; ++s) {
+        const uintptr_t a = reinterpret_cast<uintptr_t>(wr[s] + i);
+        const uintptr_t ahead = a + static_cast<uintptr_t>(pf);
+        if constexpr (kPage) {
+          if ((a & 4095) < 128) _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T0);
+        } else if (pf != 0) {
+          _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T1);
+          _mm_prefetch(reinterpret_cast<const char*>(ahead + 64), _MM_HINT_T1);
         }
       }
       for (int j = 0; j < 4; ++j) {
@@ -170,40 +176,13 @@ __attribute__((target("avx512f,f16c,fma"))) void mv_split(const uint16_t* w, int
           _mm512_add_ps(_mm512_add_ps(sum[s][0], sum[s][1]), _mm512_add_ps(sum[s][2], sum[s][3])));
     }
   }
-  if (S * seg < r1 - r0) mv_rows<1, 2>(w, n, r0 + S * seg, r1, x, y, pf);
-}
-
-// mv_split without per-line prefetch: each stream touches one line `pf` bytes ahead (into L1)
-// when it enters a new 4 KiB page, restarting the hardware streamer that stops at the page
-// boundary (the kernel's scheme since session 7).
-template <int S>
-__attribute__((target("avx512f,f16c,fma"))) void mv_split_page(const uint16_t* w, int64_t n, int64_t r0,
-                                                                int64_t r1, const float* x, float* y,
-                                                                int64_t pf) {
-  const int64_t seg = (r1 - r0) / S;
-  for (int64_t k = 0; k < seg; ++k) {
-    __m512 sum[S][4];
-    for (auto& row : sum) {
-      for (auto& v : row) v = _mm512_setzero_ps();
-    }
-    const uint16_t* wr[S];
-    for (int s = 0; s < S; ++s) wr[s] = w + (r0 + s * seg + k) * n;
-    for (int64_t i = 0; i < n; i += 64) {
-      for (int s = 0; s < S; ++s) {
-        const uintptr_t a = reinterpret_cast<uintptr_t>(wr[s] + i);
-        if ((a & 4095) < 128) _mm_prefetch(reinterpret_cast<const char*>(a + static_cast<uintptr_t>(pf)), _MM_HINT_T0);
-      }
-      for (int j = 0; j < 4; ++j) {
-        const __m512 xv = _mm512_loadu_ps(x + i + 16 * j);
-        for (int s = 0; s < S; ++s) sum[s][j] = _mm512_fmadd_ps(ldh(wr[s] + i + 16 * j), xv, sum[s][j]);
-      }
-    }
-    for (int s = 0; s < S; ++s) {
-      y[r0 + s * seg + k] = _mm512_reduce_add_ps(
-          _mm512_add_ps(_mm512_add_ps(sum[s][0], sum[s][1]), _mm512_add_ps(sum[s][2], sum[s][3])));
+  if (S * seg < r1 - r0) {
+    if constexpr (kPage) {
+      mv_rows<1, 0>(w, n, r0 + S * seg, r1, x, y, 0);
+    } else {
+      mv_rows<1, 2>(w, n, r0 + S * seg, r1, x, y, pf);
     }
   }
-  if (S * seg < r1 - r0) mv_rows<1, 0>(w, n, r0 + S * seg, r1, x, y, 0);
 }
 
 using MvFn = void (*)(const uint16_t*, int64_t, int64_t, int64_t, const float*, float*, int64_t);
@@ -262,10 +241,10 @@ const struct Registrar {
           {"s2_t1_16k", mv_split<2>, 16384}, {"s3_t1_32k", mv_split<3>, 32768},
           {"s3_nopf", mv_split<3>, 0},        {"s6_nopf", mv_split<6>, 0},
           {"s7_nopf", mv_split<7>, 0},        {"s8_nopf", mv_split<8>, 0},
-          {"s5_nopf", mv_split<5>, 0},        {"s6_pg8k", mv_split_page<6>, 8192},
-          {"s6_pg16k", mv_split_page<6>, 16384}, {"s6_pg32k", mv_split_page<6>, 32768},
-          {"s6_pg64k", mv_split_page<6>, 65536},
-          {"s4_pg16k", mv_split_page<4>, 16384}, {"s6_pg4k", mv_split_page<6>, 4096},
+          {"s5_nopf", mv_split<5>, 0},        {"s6_pg8k", mv_split<6, true>, 8192},
+          {"s6_pg16k", mv_split<6, true>, 16384}, {"s6_pg32k", mv_split<6, true>, 32768},
+          {"s6_pg64k", mv_split<6, true>, 65536},
+          {"s4_pg16k", mv_split<4, true>, 16384}, {"s6_pg4k", mv_split<6, true>, 4096},
       };
       for (const V& v : variants) {
         for (int threads : {1, 2}) {
