@@ -23,12 +23,13 @@ namespace {
 void activation(bool gelu, float* x, int64_t n, ThreadPool& pool);
 
 // y (m x l.rows) = act(x (m x l.cols) W^T + bias), added to y when `accumulate` (the residual).
+// With `sums`, the Strassen sums of x (given) and/or of y (written) go to the packed product.
 void apply(const Linear& l, const float* x, int64_t m, float* y, ThreadPool& pool,
            const StrassenConfig& cfg, bool accumulate = false,
-           Activation act = Activation::kNone) {
+           Activation act = Activation::kNone, const GemmSums& sums = {}) {
   const float* bias = l.bias.empty() ? nullptr : l.bias.data();
   if (!l.packed.empty()) {
-    gemm(l.packed, x, m, bias, accumulate, y, cfg, pool, act);  // activation fused
+    gemm(l.packed, x, m, bias, accumulate, y, cfg, pool, act, sums);  // activation fused
     return;
   }
   if (act != Activation::kNone) {
@@ -82,10 +83,53 @@ class Buffer {
 
 struct Scratch {
   Buffer patches, x, h, qkv, att, ff, mid;
+  Buffer h_sums, ff_sums;  // Strassen sums of h and of ff / mid (StrassenSums)
 };
 
+// The Strassen sums layout of l's input (m rows) in buf, when l is a one-level packed product
+// whose input's producer should write them; else nullptr (gemm() forms its own).
+const StrassenSums* input_sums(const Linear& l, int64_t m, const StrassenConfig& cfg, Buffer& buf,
+                               StrassenSums& s) {
+  if (!cfg.producer_sums || l.packed.empty() || strassen_levels(l.packed, m, cfg) != 1) {
+    return nullptr;
+  }
+  s = StrassenSums::layout(m, l.cols);
+  s.data = buf.get(s.floats());
+  return &s;
+}
+
+// y's Strassen sums as the packed product `from` writes them for `to` (GemmSums::y), when
+// `from` is one-level too (its work items hold all four quadrants); y's other two quadrants
+// are then skipped (only `to` reads y).
+GemmSums output_sums(const Linear& from, const Linear& to, int64_t m, const StrassenConfig& cfg,
+                     Buffer& buf, StrassenSums& s) {
+  GemmSums g;
+  if (from.packed.empty() || strassen_levels(from.packed, m, cfg) != 1) return g;
+  g.y = input_sums(to, m, cfg, buf, s);
+  g.y_diagonal_only = g.y != nullptr;
+  return g;
+}
+
+// LayerNorm of m rows of d. With `sums` (the next product's), rows r and r + sums->rows are
+// normalized together and their sums written while both rows are in L1.
 void norm_rows(const Norm& n, float eps, const float* x, int64_t m, int64_t d, float* y,
-               ThreadPool& pool) {
+               ThreadPool& pool, const StrassenSums* sums = nullptr) {
+  if (sums) {
+    const int64_t mb = sums->rows, kb = sums->cols;
+    pool.parallel_for(mb, [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        float* top = y + r * d;
+        kernels::layer_norm(x + r * d, n.w.data(), n.b.data(), eps, d, top);
+        float* bot = nullptr;
+        if (r + mb < m) {
+          bot = y + (r + mb) * d;
+          kernels::layer_norm(x + (r + mb) * d, n.w.data(), n.b.data(), eps, d, bot);
+        }
+        sums->put(r, 0, kb, top, top + kb, bot, bot ? bot + kb : nullptr);
+      }
+    }, 8);
+    return;
+  }
   pool.parallel_for(m, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       kernels::layer_norm(x + i * d, n.w.data(), n.b.data(), eps, d, y + i * d);
@@ -148,11 +192,14 @@ void ClipModel::encode_tile_to(const float* tile, float* out, ThreadPool* pool_a
   if (!w_.pre_ln.w.empty()) norm_rows(w_.pre_ln, hp.eps, x, n, D, x, pool);
 
   const float scale = 1.0f / std::sqrt(static_cast<float>(D / hp.n_head));
+  const StrassenConfig& cfg = strassen_;
   for (const ClipLayer& L : w_.layers) {
-    norm_rows(L.ln1, hp.eps, x, n, D, h, pool);
+    StrassenSums hs, fs;
+    const StrassenSums* qkv_sums = input_sums(L.qkv, n, cfg, sc.h_sums, hs);
+    norm_rows(L.ln1, hp.eps, x, n, D, h, pool, qkv_sums);
     if (!L.qkv.packed.empty()) {
       float* qkv = sc.qkv.get(n * 3 * D);
-      apply(L.qkv, h, n, qkv, pool, strassen_);
+      apply(L.qkv, h, n, qkv, pool, strassen_, false, Activation::kNone, {.x = qkv_sums});
       self_attention(qkv, qkv + D, qkv + 2 * D, 3 * D, n, hp.n_head, D, scale, att, pool);
     } else {
       float* q = sc.qkv.get(n * 3 * D);
@@ -163,10 +210,12 @@ void ClipModel::encode_tile_to(const float* tile, float* out, ThreadPool* pool_a
       self_attention(q, k, v, n, hp.n_head, D, scale, att, pool);
     }
     apply(L.o, att, n, x, pool, strassen_, true);
-    norm_rows(L.ln2, hp.eps, x, n, D, h, pool);
+    GemmSums fc1_sums = output_sums(L.fc1, L.fc2, n, cfg, sc.ff_sums, fs);
+    fc1_sums.x = input_sums(L.fc1, n, cfg, sc.h_sums, hs);
+    norm_rows(L.ln2, hp.eps, x, n, D, h, pool, fc1_sums.x);
     apply(L.fc1, h, n, ff, pool, strassen_, false,
-          hp.use_gelu ? Activation::kGelu : Activation::kQuickGelu);
-    apply(L.fc2, ff, n, x, pool, strassen_, true);
+          hp.use_gelu ? Activation::kGelu : Activation::kQuickGelu, fc1_sums);
+    apply(L.fc2, ff, n, x, pool, strassen_, true, Activation::kNone, {.x = fc1_sums.y});
   }
   if (!w_.post_ln.w.empty()) norm_rows(w_.post_ln, hp.eps, x, n, D, x, pool);
 
@@ -175,8 +224,10 @@ void ClipModel::encode_tile_to(const float* tile, float* out, ThreadPool* pool_a
     case ProjectorType::kMlp: {
       const float* patches_out = x + D;  // the class token is not an image token
       float* mid = sc.mid.get(np * w_.mm0.rows);
-      apply(w_.mm0, patches_out, np, mid, pool, strassen_, false, Activation::kGelu);
-      apply(w_.mm2, mid, np, out, pool, strassen_);
+      StrassenSums ms;
+      const GemmSums mm0_sums = output_sums(w_.mm0, w_.mm2, np, cfg, sc.ff_sums, ms);
+      apply(w_.mm0, patches_out, np, mid, pool, strassen_, false, Activation::kGelu, mm0_sums);
+      apply(w_.mm2, mid, np, out, pool, strassen_, false, Activation::kNone, {.x = mm0_sums.y});
       break;
     }
     case ProjectorType::kIdefics3: {

@@ -116,6 +116,13 @@ OMNI_AVX512 void sum_rows(const float* const* src, const float* sign, int nt, in
   }
 }
 
+// StrassenSums' five blocks as leaf A terms, in the order gemm() meets the summed leaves of a
+// one-level product (checked there against expand()).
+constexpr Term kSumTerms[StrassenSums::kCount][2] = {
+    {{0, 0, 1}, {1, 1, 1}}, {{1, 0, 1}, {1, 1, 1}}, {{0, 0, 1}, {0, 1, 1}},
+    {{1, 0, 1}, {0, 0, -1}}, {{0, 1, 1}, {1, 1, -1}},
+};
+
 // Where a tile's finished sums go: `n` output blocks (rows 64 floats apart), each += sign * sum;
 // a block marked `first` is not read: it gets 0 + sign * sum (the same bits as adding into a
 // zeroed block, without the zero fill).
@@ -330,6 +337,45 @@ size_t PackedWeights::bytes() const {
   return static_cast<size_t>(panels() * kNr * cols_) * elem_size(type_);
 }
 
+StrassenSums StrassenSums::layout(int64_t m, int64_t k) {
+  StrassenSums s;
+  s.rows = (m + 1) / 2;
+  s.cols = k / 2;
+  s.stride = s.cols + 16;
+  return s;
+}
+
+// sum_rows' additions (0 + first +- second, a missing second-half row adding nothing), all five
+// blocks from one read of the four quadrant rows.
+OMNI_AVX512 void StrassenSums::put(int64_t r, int64_t c0, int64_t n, const float* a11,
+                                   const float* a12, const float* a21, const float* a22) const {
+  float* d0 = block(0) + r * stride + c0;
+  float* d1 = block(1) + r * stride + c0;
+  float* d2 = block(2) + r * stride + c0;
+  float* d3 = block(3) + r * stride + c0;
+  float* d4 = block(4) + r * stride + c0;
+  const __m512 z = _mm512_setzero_ps();
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 k = n - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - j)) - 1);
+    const __m512 v11 = _mm512_add_ps(z, _mm512_maskz_loadu_ps(k, a11 + j));
+    const __m512 v12 = _mm512_add_ps(z, _mm512_maskz_loadu_ps(k, a12 + j));
+    if (a21 != nullptr) {
+      const __m512 v21 = _mm512_add_ps(z, _mm512_maskz_loadu_ps(k, a21 + j));
+      const __m512 x22 = _mm512_maskz_loadu_ps(k, a22 + j);
+      _mm512_mask_storeu_ps(d0 + j, k, _mm512_add_ps(v11, x22));
+      _mm512_mask_storeu_ps(d1 + j, k, _mm512_add_ps(v21, x22));
+      _mm512_mask_storeu_ps(d3 + j, k, _mm512_sub_ps(v21, _mm512_maskz_loadu_ps(k, a11 + j)));
+      _mm512_mask_storeu_ps(d4 + j, k, _mm512_sub_ps(v12, x22));
+    } else {
+      _mm512_mask_storeu_ps(d0 + j, k, v11);
+      _mm512_mask_storeu_ps(d1 + j, k, z);
+      _mm512_mask_storeu_ps(d3 + j, k, _mm512_sub_ps(z, _mm512_maskz_loadu_ps(k, a11 + j)));
+      _mm512_mask_storeu_ps(d4 + j, k, v12);
+    }
+    _mm512_mask_storeu_ps(d2 + j, k, _mm512_add_ps(v11, _mm512_maskz_loadu_ps(k, a12 + j)));
+  }
+}
+
 int strassen_levels(const PackedWeights& w, int64_t m, const StrassenConfig& cfg) {
   int L = 0;
   while (L < cfg.max_levels) {
@@ -342,12 +388,25 @@ int strassen_levels(const PackedWeights& w, int64_t m, const StrassenConfig& cfg
 }
 
 void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, bool accumulate,
-          float* y, const StrassenConfig& cfg, ThreadPool& pool, Activation act) {
+          float* y, const StrassenConfig& cfg, ThreadPool& pool, Activation act,
+          const GemmSums& given) {
   if (m <= 0) return;
   if (kernels::active().gemm6x64_f32 == nullptr) {
     throw Error("vision gemm: this CPU level has no packed GEMM block");
   }
   const int L = std::min(strassen_levels(w, m, cfg), kMaxLevels);
+  auto check_sums = [&](const StrassenSums* ss, int64_t k, const char* what) {
+    const StrassenSums want = StrassenSums::layout(m, k);
+    if (L != 1 || ss->rows != want.rows || ss->cols != want.cols || ss->stride < ss->cols) {
+      throw Error(std::string("vision gemm: ") + what +
+                  " Strassen sums need a one-level product of their shape");
+    }
+  };
+  if (given.x) check_sums(given.x, w.cols(), "x");
+  if (given.y) check_sums(given.y, w.rows(), "y");
+  if (given.y_diagonal_only && (given.y == nullptr || accumulate)) {
+    throw Error("vision gemm: y_diagonal_only needs y's sums and a fresh output");
+  }
   const int nb = 1 << L;  // blocks per dimension
   const int64_t N = w.rows(), K = w.cols();
   const int64_t mb = (m + nb - 1) / nb;  // rows per row block (the last one may be short)
@@ -385,13 +444,32 @@ void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, 
       sums.push_back(l);
     }
   }
+  if (given.x) {
+    if (sums.size() != StrassenSums::kCount) {
+      throw Error("vision gemm: unexpected Strassen leaves");
+    }
+    for (size_t s = 0; s < sums.size(); ++s) {
+      const Leaf& lf = leaves[static_cast<size_t>(sums[s])];
+      const Term* want = kSumTerms[s];
+      for (int t = 0; t < 2; ++t) {
+        if (lf.na != 2 || lf.a[t].i != want[t].i || lf.a[t].j != want[t].j ||
+            lf.a[t].sign != want[t].sign) {
+          throw Error("vision gemm: Strassen leaves out of StrassenSums' order");
+        }
+      }
+      ops[static_cast<size_t>(sums[s])].p = given.x->block(static_cast<int>(s));
+      ops[static_cast<size_t>(sums[s])].stride = given.x->stride;
+    }
+    sums.clear();  // nothing left to form
+  }
   thread_local std::vector<float> tbuf;
   tbuf.resize(sums.size() * static_cast<size_t>(mb * ts));
   float* const tb = tbuf.data();  // the workers have their own thread_local copies
   for (size_t s = 0; s < sums.size(); ++s) {
     ops[static_cast<size_t>(sums[s])].p = tb + s * static_cast<size_t>(mb * ts);
   }
-  pool.parallel_for(static_cast<int64_t>(sums.size()) * mb, [&](int64_t b, int64_t e) {
+  const int64_t sum_items = static_cast<int64_t>(sums.size()) * mb;
+  if (sum_items > 0) pool.parallel_for(sum_items, [&](int64_t b, int64_t e) {
     for (int64_t item = b; item < e; ++item) {
       const Leaf& lf = leaves[static_cast<size_t>(sums[static_cast<size_t>(item / mb)])];
       const int64_t r = item % mb;
@@ -516,18 +594,34 @@ void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, 
             const int64_t nc = std::min(kNr, N - c0);
             float* yr = y + row * N + c0;
             float* c = s.slab + ((ob * nb + rb) * crows + (t - t0)) * kNr;
-            if (stream && nc == kNr && reinterpret_cast<uintptr_t>(yr) % 64 == 0) {
+            const bool skip = given.y_diagonal_only && rb != ob;
+            if (skip || (stream && nc == kNr && reinterpret_cast<uintptr_t>(yr) % 64 == 0)) {
               // Finished in the slab row (cache), then streamed past the caches to y.
               finish_row(c, bias ? bias + c0 : nullptr, c);
               if (act == Activation::kGelu) gelu_tanh_f16_table(c, nc);
               if (act == Activation::kQuickGelu) quick_gelu_f16_table(c, nc);
-              stream_row(c, yr);
+              if (!skip) stream_row(c, yr);
               continue;
             }
             store_row(c, bias ? bias + c0 : nullptr, accumulate, nc, yr);
             if (act == Activation::kGelu) gelu_tanh_f16_table(yr, nc);
             if (act == Activation::kQuickGelu) quick_gelu_f16_table(yr, nc);
           }
+        }
+      }
+      if (given.y) {
+        // y's Strassen sums from the finished rows: in the slab where streamed (or skipped),
+        // else in y (both still in cache). L = 1 here, so every panel is full (nc = 64).
+        auto fin = [&](int rb, int ob, int64_t t) -> const float* {
+          const int64_t row = rb * mb + t;
+          if (row >= m) return nullptr;
+          const float* yr = y + row * N + (ob * npb + j) * kNr;
+          const bool in_slab = (given.y_diagonal_only && rb != ob) ||
+                               (stream && reinterpret_cast<uintptr_t>(yr) % 64 == 0);
+          return in_slab ? s.slab + ((ob * nb + rb) * crows + (t - t0)) * kNr : yr;
+        };
+        for (int64_t t = t0; t < t1; ++t) {
+          given.y->put(t, j * kNr, kNr, fin(0, 0, t), fin(0, 1, t), fin(1, 0, t), fin(1, 1, t));
         }
       }
     }

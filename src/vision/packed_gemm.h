@@ -37,6 +37,9 @@ struct StrassenConfig {
   int max_levels = 1;
   int64_t min_m = 128;      // a level needs at least this many activation rows per half
   int64_t min_k = 192;      // ... and this many inputs per half
+  // Encoders have the producer of a one-level product's input write its activation sums
+  // (GemmSums); false: gemm() forms them itself (the same bits: tests compare the two).
+  bool producer_sums = true;
 };
 
 class PackedWeights {
@@ -67,11 +70,48 @@ int strassen_levels(const PackedWeights& w, int64_t m, const StrassenConfig& cfg
 // separate pass over y): exactly gelu_tanh_f16_table / quick_gelu_f16_table (vision/gelu_table.h).
 enum class Activation { kNone, kGelu, kQuickGelu };
 
+// The activation sums of a one-level Strassen product, written by whoever produces its input
+// while the values are still in registers or cache (gemm() otherwise forms them in a pass of its
+// own over x: one more read of x and one more pool barrier per product). The product reads
+// x (m x K) as quadrants A11 A12 / A21 A22: row halves of rows = ceil(m / 2) (the second one
+// zero-padded past m) and input halves of cols = K / 2. Five of its seven sub-products take
+// sums; block s holds, row r, column c (each 0 + first + second in F32, in that order):
+//   0: A11 + A22   1: A21 + A22   2: A11 + A12   3: A21 - A11   4: A12 - A22
+// The other two read A11 and A22 in place from x. Only where gemm() runs (AVX-512).
+struct StrassenSums {
+  static constexpr int kCount = 5;
+  int64_t rows = 0, cols = 0;
+  int64_t stride = 0;     // floats between rows (a cache line more than cols: fewer L1 conflicts)
+  float* data = nullptr;  // kCount blocks of rows x stride floats, 64-byte aligned
+
+  // The layout gemm() takes for an m x k input (data left null; k even).
+  static StrassenSums layout(int64_t m, int64_t k);
+  int64_t floats() const { return kCount * rows * stride; }
+  float* block(int s) const { return data + s * rows * stride; }
+  // Sums of row r, columns [c0, c0 + n), from the quadrants' rows at those columns (each
+  // pointer at column c0 of its quadrant; a21 and a22 null for a row r + rows past m).
+  void put(int64_t r, int64_t c0, int64_t n, const float* a11, const float* a12,
+           const float* a21, const float* a22) const;
+};
+
+// Strassen sums gemm() takes instead of forming them, and/or writes for the next product.
+struct GemmSums {
+  // x's sums, StrassenSums::layout(m, w.cols()); only for a one-level product (omni::Error
+  // otherwise). x's quadrants A12 and A21 are then never read.
+  const StrassenSums* x = nullptr;
+  // Where to write y's sums, StrassenSums::layout(m, w.rows()), from the final (activated)
+  // outputs while they are in cache; needs a one-level product (omni::Error otherwise: its work
+  // items hold all four quadrants of their output columns). With `y_diagonal_only`, y's
+  // quadrants A12 and A21 are not written at all (a consumer given these sums never reads them).
+  const StrassenSums* y = nullptr;
+  bool y_diagonal_only = false;
+};
+
 // y (m x w.rows(), row stride w.rows()) = act(base + x (m x w.cols(), row stride w.cols()) W^T),
 // base = y's current values when `accumulate`, else bias (w.rows() floats) or zero when bias is
 // nullptr. With accumulate, bias (if given) is added too.
 void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, bool accumulate,
           float* y, const StrassenConfig& cfg, ThreadPool& pool,
-          Activation act = Activation::kNone);
+          Activation act = Activation::kNone, const GemmSums& sums = {});
 
 }  // namespace omni::vision
