@@ -110,24 +110,31 @@ GemmSums output_sums(const Linear& from, const Linear& to, int64_t m, const Stra
   return g;
 }
 
-// LayerNorm of m rows of d. With `sums` (the next product's), rows r and r + sums->rows are
-// normalized together and their sums written while both rows are in L1.
+// LayerNorm of m rows of d. With `sums` (the next product's), a few rows r of the top half and
+// the same rows r + sums->rows of the bottom half are normalized, then their sums written while
+// the rows are in cache (rows go in order within each half: pairing them one by one measured
+// slower, the reads of x then start cold on every row).
 void norm_rows(const Norm& n, float eps, const float* x, int64_t m, int64_t d, float* y,
                ThreadPool& pool, const StrassenSums* sums = nullptr) {
   if (sums) {
+    constexpr int64_t kPairs = 8;
     const int64_t mb = sums->rows, kb = sums->cols;
-    pool.parallel_for(mb, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r) {
-        float* top = y + r * d;
-        kernels::layer_norm(x + r * d, n.w.data(), n.b.data(), eps, d, top);
-        float* bot = nullptr;
-        if (r + mb < m) {
-          bot = y + (r + mb) * d;
-          kernels::layer_norm(x + (r + mb) * d, n.w.data(), n.b.data(), eps, d, bot);
+    pool.parallel_for((mb + kPairs - 1) / kPairs, [&](int64_t b, int64_t e) {
+      for (int64_t r0 = b * kPairs; r0 < std::min(mb, e * kPairs); r0 += kPairs) {
+        const int64_t r1 = std::min(mb, r0 + kPairs);
+        for (int64_t i = r0; i < r1; ++i) {
+          kernels::layer_norm(x + i * d, n.w.data(), n.b.data(), eps, d, y + i * d);
         }
-        sums->put(r, 0, kb, top, top + kb, bot, bot ? bot + kb : nullptr);
+        for (int64_t i = r0 + mb; i < std::min(m, r1 + mb); ++i) {
+          kernels::layer_norm(x + i * d, n.w.data(), n.b.data(), eps, d, y + i * d);
+        }
+        for (int64_t r = r0; r < r1; ++r) {
+          const float* top = y + r * d;
+          const float* bot = r + mb < m ? y + (r + mb) * d : nullptr;
+          sums->put(r, 0, kb, top, top + kb, bot, bot ? bot + kb : nullptr);
+        }
       }
-    }, 8);
+    });
     return;
   }
   pool.parallel_for(m, [&](int64_t b, int64_t e) {
