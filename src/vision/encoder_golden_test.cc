@@ -119,6 +119,24 @@ TEST(VisionGolden, ThreadCountDoesNotChangeResults) {
   EXPECT_EQ(model->encode(img, &one).data, model->encode(img, &two).data);
 }
 
+// The LayerNorms and fc1 / mm.0 write the Strassen sums of the next product's input
+// (StrassenConfig::producer_sums): the same bits as the products forming them themselves.
+TEST(VisionGolden, ProducerSumsDoNotChangeResults) {
+  for (const char* f : {"mmproj-tiny-llava15-rand-f32.gguf", "mmproj-tiny-smolvlm-rand-f32.gguf"}) {
+    const auto model = ClipModel::load(refdata(std::string("vision/models/") + f));
+    const Image img = load_image(refdata("vision/images/rocket.jpg"));
+    ThreadPool pool(2);
+    StrassenConfig cfg;
+    cfg.min_m = 1;
+    cfg.min_k = 1;
+    model->set_strassen(cfg);
+    const ImageEmbeddings with = model->encode(img, &pool);
+    cfg.producer_sums = false;
+    model->set_strassen(cfg);
+    EXPECT_EQ(with.data, model->encode(img, &pool).data) << f;
+  }
+}
+
 // A copy of a refdata mmproj with edits, written to a temporary file.
 std::string edited_copy(const std::string& src, const std::string& tag,
                         const std::function<void(gguf::Writer&, const gguf::File&)>& edit,

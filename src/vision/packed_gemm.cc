@@ -355,31 +355,6 @@ OMNI_AVX512 void StrassenSums::put(int64_t r, int64_t c0, int64_t n, const float
   float* d3 = block(3) + r * stride + c0;
   float* d4 = block(4) + r * stride + c0;
   const __m512 z = _mm512_setzero_ps();
-  if (floats() * int64_t{sizeof(float)} >= kStreamBytes && n % 16 == 0 &&
-      ((reinterpret_cast<uintptr_t>(d0) | reinterpret_cast<uintptr_t>(d1) |
-        reinterpret_cast<uintptr_t>(d2) | reinterpret_cast<uintptr_t>(d3) |
-        reinterpret_cast<uintptr_t>(d4)) % 64) == 0) {
-    for (int64_t j = 0; j < n; j += 16) {
-      const __m512 v11 = _mm512_add_ps(z, _mm512_loadu_ps(a11 + j));
-      const __m512 v12 = _mm512_add_ps(z, _mm512_loadu_ps(a12 + j));
-      if (a21 != nullptr) {
-        const __m512 v21 = _mm512_add_ps(z, _mm512_loadu_ps(a21 + j));
-        const __m512 x22 = _mm512_loadu_ps(a22 + j);
-        _mm512_stream_ps(d0 + j, _mm512_add_ps(v11, x22));
-        _mm512_stream_ps(d1 + j, _mm512_add_ps(v21, x22));
-        _mm512_stream_ps(d3 + j, _mm512_sub_ps(v21, _mm512_loadu_ps(a11 + j)));
-        _mm512_stream_ps(d4 + j, _mm512_sub_ps(v12, x22));
-      } else {
-        _mm512_stream_ps(d0 + j, v11);
-        _mm512_stream_ps(d1 + j, z);
-        _mm512_stream_ps(d3 + j, _mm512_sub_ps(z, _mm512_loadu_ps(a11 + j)));
-        _mm512_stream_ps(d4 + j, v12);
-      }
-      _mm512_stream_ps(d2 + j, _mm512_add_ps(v11, _mm512_loadu_ps(a12 + j)));
-    }
-    _mm_sfence();
-    return;
-  }
   for (int64_t j = 0; j < n; j += 16) {
     const __mmask16 k = n - j >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - j)) - 1);
     const __m512 v11 = _mm512_add_ps(z, _mm512_maskz_loadu_ps(k, a11 + j));

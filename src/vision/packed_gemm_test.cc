@@ -182,6 +182,137 @@ TEST(PackedGemm, StreamedLargeOutputsMatchCachedStores) {
   }
 }
 
+// x's five Strassen sums as a scalar loop forms them: 0 + first +- second (a missing row of the
+// padded second half adds nothing).
+std::vector<float> scalar_sums(const std::vector<float>& x, int64_t m, int64_t k) {
+  const StrassenSums l = StrassenSums::layout(m, k);
+  std::vector<float> out(static_cast<size_t>(StrassenSums::kCount * l.rows * l.cols));
+  auto at = [&](int64_t row, int64_t col) {
+    return row < m ? x[static_cast<size_t>(row * k + col)] : 0.0f;
+  };
+  for (int64_t r = 0; r < l.rows; ++r) {
+    for (int64_t c = 0; c < l.cols; ++c) {
+      const float a11 = at(r, c), a12 = at(r, l.cols + c);
+      const float a21 = at(r + l.rows, c), a22 = at(r + l.rows, l.cols + c);
+      const float v[StrassenSums::kCount] = {0.0f + a11 + a22, 0.0f + a21 + a22, 0.0f + a11 + a12,
+                                             0.0f + a21 - a11, 0.0f + a12 - a22};
+      for (int b = 0; b < StrassenSums::kCount; ++b) {
+        out[static_cast<size_t>((b * l.rows + r) * l.cols + c)] = v[b];
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<float> unpadded(const StrassenSums& s) {
+  std::vector<float> out;
+  for (int b = 0; b < StrassenSums::kCount; ++b) {
+    for (int64_t r = 0; r < s.rows; ++r) {
+      const float* p = s.block(b) + r * s.stride;
+      out.insert(out.end(), p, p + s.cols);
+    }
+  }
+  return out;
+}
+
+// Two one-level products in a row as in the encoder (fc1 with GELU, then fc2): the first
+// writes the second's activation sums (optionally skipping its off-diagonal quadrants), and
+// sums written by put() or by the first product give the second the same bits as gemm()'s own
+// pass, at 1 and 2 threads, with cached and streamed (>= 4 MiB) first outputs.
+TEST(PackedGemm, ProducerSumsGiveTheSameBits) {
+  if (kernels::active().gemm6x64_f32 == nullptr) GTEST_SKIP() << "no packed GEMM block at this level";
+  struct Chain {
+    int64_t m, k1, n1, n2;
+  };
+  for (const Chain c : {Chain{301, 256, 512, 256}, Chain{257, 64, 4096, 128}}) {
+    std::mt19937 rng(17);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> x(static_cast<size_t>(c.m * c.k1)), b1(static_cast<size_t>(c.n1));
+    std::vector<uint16_t> w1(static_cast<size_t>(c.n1 * c.k1)), w2(static_cast<size_t>(c.n2 * c.n1));
+    for (float& v : x) v = nd(rng);
+    for (float& v : b1) v = nd(rng);
+    for (uint16_t& v : w1) v = fp32_to_fp16(0.1f * nd(rng));
+    for (uint16_t& v : w2) v = fp32_to_fp16(0.05f * nd(rng));
+    ThreadPool two(2), one(1);
+    const PackedWeights p1(DType::F16, w1.data(), c.n1, c.k1, &two);
+    const PackedWeights p2(DType::F16, w2.data(), c.n2, c.n1, &two);
+    StrassenConfig cfg;
+    cfg.min_m = 1;
+    cfg.min_k = 1;
+    ASSERT_EQ(strassen_levels(p1, c.m, cfg), 1);
+    ASSERT_EQ(strassen_levels(p2, c.m, cfg), 1);
+    const size_t ny1 = static_cast<size_t>(c.m * c.n1), ny2 = static_cast<size_t>(c.m * c.n2);
+    std::vector<float> y1(ny1), y2(ny2);
+    gemm(p1, x.data(), c.m, b1.data(), false, y1.data(), cfg, two, Activation::kGelu);
+    gemm(p2, y1.data(), c.m, nullptr, false, y2.data(), cfg, two);
+
+    // put() over x's rows, then x's off-diagonal quadrants poisoned: never read.
+    StrassenSums xs = StrassenSums::layout(c.m, c.k1);
+    std::vector<float> xs_buf(static_cast<size_t>(xs.floats()) + 16);
+    xs.data = xs_buf.data();
+    const int64_t h = xs.cols;
+    for (int64_t r = 0; r < xs.rows; ++r) {
+      const float* top = x.data() + r * c.k1;
+      const float* bot = r + xs.rows < c.m ? x.data() + (r + xs.rows) * c.k1 : nullptr;
+      xs.put(r, 0, h, top, top + h, bot, bot ? bot + h : nullptr);
+    }
+    EXPECT_EQ(unpadded(xs), scalar_sums(x, c.m, c.k1));
+    std::vector<float> xp = x;
+    for (int64_t i = 0; i < c.m; ++i) {
+      const int64_t c0 = i < xs.rows ? h : 0;  // A12 on top, A21 below
+      std::fill_n(xp.begin() + i * c.k1 + c0, h, std::nanf(""));
+    }
+
+    for (ThreadPool* pool : {&two, &one}) {
+      for (bool diag : {false, true}) {
+        StrassenSums ys = StrassenSums::layout(c.m, c.n1);
+        std::vector<float> ys_buf(static_cast<size_t>(ys.floats()));
+        ys.data = ys_buf.data();
+        std::vector<float> g1(ny1, -7.0f), g2(ny2);
+        GemmSums in1;
+        in1.x = &xs;
+        in1.y = &ys;
+        in1.y_diagonal_only = diag;
+        gemm(p1, xp.data(), c.m, b1.data(), false, g1.data(), cfg, *pool, Activation::kGelu, in1);
+        EXPECT_EQ(unpadded(ys), scalar_sums(y1, c.m, c.n1)) << "diag " << diag;
+        const int64_t hb = ys.rows, hn = ys.cols;
+        for (int64_t i = 0; i < c.m; ++i) {
+          for (int64_t j = 0; j < c.n1; ++j) {
+            const size_t at = static_cast<size_t>(i * c.n1 + j);
+            const bool off = (i < hb) != (j < hn);
+            if (diag && off) {
+              ASSERT_EQ(g1[at], -7.0f) << "off-diagonal output written at " << i << "," << j;
+            } else {
+              ASSERT_EQ(g1[at], y1[at]) << i << "," << j;
+            }
+          }
+        }
+        GemmSums in2;
+        in2.x = &ys;
+        gemm(p2, g1.data(), c.m, nullptr, false, g2.data(), cfg, *pool, Activation::kNone, in2);
+        EXPECT_EQ(g2, y2) << "m " << c.m << " diag " << diag << " threads " << pool->size();
+      }
+    }
+    // Sums need a one-level product of their shape; skipping quadrants needs a fresh output.
+    StrassenConfig plain;
+    plain.max_levels = 0;
+    GemmSums bad;
+    bad.x = &xs;
+    EXPECT_THROW(gemm(p1, x.data(), c.m, nullptr, false, y1.data(), plain, two, Activation::kNone,
+                      bad),
+                 omni::Error);
+    StrassenSums ys = StrassenSums::layout(c.m, c.n1);
+    std::vector<float> ys_buf(static_cast<size_t>(ys.floats()));
+    ys.data = ys_buf.data();
+    bad = {};
+    bad.y = &ys;
+    bad.y_diagonal_only = true;
+    EXPECT_THROW(gemm(p1, x.data(), c.m, nullptr, true, y1.data(), cfg, two, Activation::kNone,
+                      bad),
+                 omni::Error);
+  }
+}
+
 TEST(PackedGemm, RefusesQuantizedWeights) {
   std::vector<uint8_t> w(34 * 4);
   EXPECT_THROW(PackedWeights(DType::Q8_0, w.data(), 4, 32), omni::Error);
