@@ -11,7 +11,8 @@
 // product splits into 7^L sub-products of (m/2^L) x (cols/2^L) x (rows/2^L) instead of 8^L,
 // i.e. 12.5 % (L = 1) or 23 % (L = 2) fewer multiply-adds. Weight sums are formed from the
 // packed panels per k-block (exact: sums of F16 values in F32), activation sums are
-// materialized once per call (rows split into 2^L equal blocks, the last one zero-padded).
+// materialized once per call (rows split into 2^L equal blocks, the last one zero-padded) or, for
+// one level, written beforehand by the input's producer (StrassenSums, GemmSums).
 // Work is split by output panel: one item runs every sub-product for one panel of each output
 // block, adding into a cache-resident slab that is written to y once (with bias, base and the
 // optional activation; large outputs without a base bypass the caches). All sums are F32; the extra rounding of the activation and output sums
