@@ -12,6 +12,8 @@
 #include "core/intrinsics.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -32,7 +34,7 @@ namespace {
 
 constexpr int64_t kPanel = 64;  // keys of one score panel, head columns of one output panel
 constexpr int64_t kRows = 6;    // query rows of one block
-constexpr int64_t kChunk = 48;  // query rows per work item (8 blocks)
+constexpr int64_t kQStride = 8; // floats per head column of a packed query block
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -81,48 +83,62 @@ inline __m512 exp_nonpos(__m512 x) {
   return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3f), _CMP_GE_OQ), v);
 }
 
-// Scores of M query rows (q + a * ldq) against one packed key panel (kp[64 * e + key]):
-// s[a * ns + key] = scale * q_a . k_key for the `valid` keys of the panel (the others are not
-// stored); mx[a] takes their maximum. Only the first NV 16-key vectors are computed (a short
-// last panel, like LLaVA's 577th key alone in its panel, costs 1/4 of a full one); the sums of
-// the computed keys do not depend on NV. Not inlined: with the maxima in registers too the 24
-// accumulators and 4 key vectors no longer fit and the key vectors spill.
-template <int M, int NV>
-__attribute__((noinline)) void score_panel(const float* kp, int64_t dh, const float* q,
-                                           int64_t ldq, float scale, int64_t valid, float* s,
-                                           int64_t ns, __m512* mx) {
+// Scores of M query rows (packed qp[kQStride * e + a], already scaled when kScaled) against one
+// packed key panel (kp[64 * e + key]): s[a * ns + key] = scale * q_a . k_key for the `valid` keys
+// of the panel (the others are not stored); mx[a] takes their maximum. Only the first NV 16-key
+// vectors are computed (a short last panel, like LLaVA's 577th key alone in its panel, costs 1/4
+// of a full one); the sums of the computed keys do not depend on NV. Every index is a constant
+// once unrolled, so the 24 accumulators stay in registers through the epilogue; the maxima stay
+// in memory (with them in registers too the key vectors would spill). Not inlined, so the
+// caller's loop state does not compete for the registers either.
+template <int M, int NV, bool kScaled>
+__attribute__((noinline)) void score_panel(const float* kp, int64_t dh, const float* qp,
+                                           float scale, int64_t valid, float* s, int64_t ns,
+                                           __m512* mx) {
   __m512 acc[M][NV];
+  #pragma GCC unroll 8
   for (int a = 0; a < M; ++a) {
+    #pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) acc[a][j] = _mm512_setzero_ps();
   }
   for (int64_t e = 0; e < dh; ++e) {
     const float* w = kp + kPanel * e;
     __m512 wv[NV];
+    #pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) wv[j] = _mm512_load_ps(w + 16 * j);
+    #pragma GCC unroll 8
     for (int a = 0; a < M; ++a) {
-      const __m512 x = _mm512_set1_ps(q[a * ldq + e]);
+      const __m512 x = _mm512_set1_ps(qp[kQStride * e + a]);
+      #pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) acc[a][j] = _mm512_fmadd_ps(wv[j], x, acc[a][j]);
     }
   }
-  const __m512 sc = _mm512_set1_ps(scale);
-  if (NV == 4 && valid == kPanel) {  // a full panel: plain stores, the maximum in registers first
+  if (!kScaled) {
+    const __m512 sc = _mm512_set1_ps(scale);
+    #pragma GCC unroll 8
     for (int a = 0; a < M; ++a) {
-      __m512 v[4];
-      for (int j = 0; j < 4; ++j) {
-        v[j] = _mm512_mul_ps(acc[a][j % NV], sc);
-        _mm512_storeu_ps(s + a * ns + 16 * j, v[j]);
-      }
-      mx[a] = _mm512_max_ps(mx[a], _mm512_max_ps(_mm512_max_ps(v[0], v[1]), _mm512_max_ps(v[2], v[3])));
+      #pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) acc[a][j] = _mm512_mul_ps(acc[a][j], sc);
+    }
+  }
+  if (NV == 4 && valid == kPanel) {  // a full panel: plain stores, a max tree per row
+    #pragma GCC unroll 8
+    for (int a = 0; a < M; ++a) {
+      #pragma GCC unroll 8
+      for (int j = 0; j < NV; ++j) _mm512_storeu_ps(s + a * ns + 16 * j, acc[a][j]);
+      const __m512 m01 = _mm512_max_ps(acc[a][0], acc[a][NV > 1 ? 1 : 0]);
+      const __m512 m23 = _mm512_max_ps(acc[a][NV > 2 ? 2 : 0], acc[a][NV > 3 ? 3 : 0]);
+      mx[a] = _mm512_max_ps(mx[a], _mm512_max_ps(m01, m23));
     }
     return;
   }
+  #pragma GCC unroll 8
   for (int j = 0; j < NV; ++j) {
-    const __mmask16 m = lanes(valid - 16 * j);
-    if (m == 0) break;
+    const __mmask16 m = lanes(valid - 16 * j);  // no lanes past the valid keys
+    #pragma GCC unroll 8
     for (int a = 0; a < M; ++a) {
-      const __m512 v = _mm512_mul_ps(acc[a][j], sc);
-      _mm512_mask_storeu_ps(s + a * ns + 16 * j, m, v);
-      mx[a] = _mm512_mask_max_ps(mx[a], m, mx[a], v);
+      _mm512_mask_storeu_ps(s + a * ns + 16 * j, m, acc[a][j]);
+      mx[a] = _mm512_mask_max_ps(mx[a], m, mx[a], acc[a][j]);
     }
   }
 }
@@ -179,9 +195,21 @@ float exp_row(float* s, int64_t n, float mx) {
   return _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
 }
 
-template <int M>
+// The packed query block of score_panel: qp[kQStride * e + a] = q[a * ldq + e] (times scale when
+// kScaled). Scaling q instead of the scores is exact when scale is a power of two: every product
+// and partial sum is the unscaled one times scale, so the scores are bit for bit the same.
+template <int M, bool kScaled>
+void pack_queries(const float* q, int64_t ldq, int64_t dh, float scale, float* qp) {
+  for (int a = 0; a < M; ++a) {
+    const float* qa = q + a * ldq;
+    for (int64_t e = 0; e < dh; ++e) qp[kQStride * e + a] = kScaled ? qa[e] * scale : qa[e];
+  }
+}
+
+template <int M, bool kScaled>
 void block(const float* K, const float* V, int64_t n, int64_t dh, const float* q, int64_t ldq,
-           float scale, float* s, int64_t ns, float* o, int64_t ldo) {
+           float scale, float* s, int64_t ns, float* qp, float* o, int64_t ldo) {
+  pack_queries<M, kScaled>(q, ldq, dh, scale, qp);
   const int64_t key_panels = round_up(n, kPanel) / kPanel;
   __m512 mx[M];
   for (int a = 0; a < M; ++a) mx[a] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
@@ -190,10 +218,10 @@ void block(const float* K, const float* V, int64_t n, int64_t dh, const float* q
     const float* kpp = K + p * kPanel * dh;
     float* sp = s + p * kPanel;
     switch ((valid + 15) / 16) {
-      case 1: score_panel<M, 1>(kpp, dh, q, ldq, scale, valid, sp, ns, mx); break;
-      case 2: score_panel<M, 2>(kpp, dh, q, ldq, scale, valid, sp, ns, mx); break;
-      case 3: score_panel<M, 3>(kpp, dh, q, ldq, scale, valid, sp, ns, mx); break;
-      default: score_panel<M, 4>(kpp, dh, q, ldq, scale, valid, sp, ns, mx); break;
+      case 1: score_panel<M, 1, kScaled>(kpp, dh, qp, scale, valid, sp, ns, mx); break;
+      case 2: score_panel<M, 2, kScaled>(kpp, dh, qp, scale, valid, sp, ns, mx); break;
+      case 3: score_panel<M, 3, kScaled>(kpp, dh, qp, scale, valid, sp, ns, mx); break;
+      default: score_panel<M, 4, kScaled>(kpp, dh, qp, scale, valid, sp, ns, mx); break;
     }
   }
   float inv[M];
@@ -206,9 +234,18 @@ void block(const float* K, const float* V, int64_t n, int64_t dh, const float* q
 }
 
 using BlockFn = void (*)(const float*, const float*, int64_t, int64_t, const float*, int64_t,
-                         float, float*, int64_t, float*, int64_t);
-constexpr BlockFn kBlocks[kRows + 1] = {nullptr,  block<1>, block<2>, block<3>,
-                                        block<4>, block<5>, block<6>};
+                         float, float*, int64_t, float*, float*, int64_t);
+// [scaled][rows]: the scaled forms when scale is a power of two.
+constexpr BlockFn kBlocks[2][kRows + 1] = {
+    {nullptr, block<1, false>, block<2, false>, block<3, false>, block<4, false>, block<5, false>,
+     block<6, false>},
+    {nullptr, block<1, true>, block<2, true>, block<3, true>, block<4, true>, block<5, true>,
+     block<6, true>}};
+
+bool power_of_two(float x) {
+  int ex = 0;
+  return std::isfinite(x) && x > 0.0f && std::frexp(x, &ex) == 0.5f;
+}
 
 }  // namespace
 
@@ -220,43 +257,59 @@ void self_attention_avx512(const kernels::KernelTable& kt, const float* q, const
   const int64_t out_panels = round_up(dh, kPanel) / kPanel;
   const int64_t k_head = key_panels * kPanel * dh;  // floats of one head's packed K
   const int64_t v_head = out_panels * n * kPanel;   // floats of one head's packed V
-  static thread_local Buffer kbuf, vbuf;
-  float* kp = kbuf.get(n_head * k_head);
-  float* vp = vbuf.get(n_head * v_head);
-  pool.parallel_for(n_head, [&](int64_t h0, int64_t h1) {
-    for (int64_t h = h0; h < h1; ++h) {
-      float* K = kp + h * k_head;
-      for (int64_t p = 0; p < key_panels; ++p) {
-        kt.pack64_f32(k + p * kPanel * ld + h * dh, ld, std::min(kPanel, n - p * kPanel), dh,
-                      K + p * kPanel * dh);
-      }
-      float* V = vp + h * v_head;
-      for (int64_t p = 0; p < out_panels; ++p) {
-        const int64_t e0 = p * kPanel, ne = std::min(kPanel, dh - e0);
-        float* panel = V + p * n * kPanel;
-        for (int64_t j = 0; j < n; ++j) {
-          float* dst = panel + j * kPanel;
-          std::memcpy(dst, v + j * ld + h * dh + e0, static_cast<size_t>(ne) * sizeof(float));
-          std::fill(dst + ne, dst + kPanel, 0.0f);
-        }
-      }
-    }
-  });
-
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  const BlockFn* blocks = kBlocks[power_of_two(scale) ? 1 : 0];
   const int64_t ns = round_up(n, 16) + 16;  // score row stride, off a power of two
-  pool.parallel_for(n_head * chunks, [&](int64_t b, int64_t e) {
-    static thread_local Buffer sbuf;
-    float* s = sbuf.get(kRows * ns);
+  // Work items are (head, part of its query rows); each thread packs the K and V of the head it
+  // works on into its own buffers just before, so they are still in L2 for every block (packing
+  // every head up front wrote them all out to L3 and read them back). A head is split only when
+  // there are too few heads to go round the threads a few times; consecutive items of one head
+  // on one thread pack it once.
+  const int64_t blocks_per_head = (n + kRows - 1) / kRows;
+  const int64_t parts =
+      std::min(blocks_per_head, std::max<int64_t>(1, (4 * pool.size() + n_head - 1) / n_head));
+  static std::atomic<uint64_t> calls{0};
+  const uint64_t call = calls.fetch_add(1, std::memory_order_relaxed) + 1;
+  pool.parallel_for(n_head * parts, [&](int64_t b, int64_t e) {
+    static thread_local Buffer kbuf, vbuf, sbuf;
+    static thread_local uint64_t packed_call = 0;
+    static thread_local int64_t packed_head = -1;
+    float* K = kbuf.get(k_head);
+    float* V = vbuf.get(v_head);
+    float* s = sbuf.get(kRows * ns + kQStride * dh);
+    float* qp = s + kRows * ns;
     for (int64_t item = b; item < e; ++item) {
-      const int64_t h = item / chunks;
-      const int64_t i_end = std::min(n, (item % chunks + 1) * kChunk);
-      const float* K = kp + h * k_head;
-      const float* V = vp + h * v_head;
-      for (int64_t i0 = (item % chunks) * kChunk; i0 < i_end; i0 += kRows) {
+      const int64_t h = item / parts, part = item % parts;
+      if (packed_call != call || packed_head != h) {
+        for (int64_t p = 0; p < key_panels; ++p) {
+          kt.pack64_f32(k + p * kPanel * ld + h * dh, ld, std::min(kPanel, n - p * kPanel), dh,
+                        K + p * kPanel * dh);
+        }
+        for (int64_t p = 0; p < out_panels; ++p) {
+          const int64_t e0 = p * kPanel, ne = std::min(kPanel, dh - e0);
+          float* panel = V + p * n * kPanel;
+          for (int64_t j = 0; j < n; ++j) {
+            float* dst = panel + j * kPanel;
+            std::memcpy(dst, v + j * ld + h * dh + e0, static_cast<size_t>(ne) * sizeof(float));
+            std::fill(dst + ne, dst + kPanel, 0.0f);
+          }
+        }
+        packed_call = call;
+        packed_head = h;
+      }
+      const int64_t i_begin = blocks_per_head * part / parts * kRows;
+      const int64_t i_end = std::min(n, blocks_per_head * (part + 1) / parts * kRows);
+      for (int64_t i0 = i_begin; i0 < i_end; i0 += kRows) {
         const int64_t m = std::min(kRows, i_end - i0);
-        kBlocks[m](K, V, n, dh, q + i0 * ld + h * dh, ld, scale, s, ns, out + i0 * d + h * dh,
-                   d);
+        // The query rows are ld floats apart in a matrix far larger than L2, and a block reads
+        // only dh of them: fetch the next block's while this one runs, or every block starts
+        // with misses.
+        for (int64_t r = i0 + kRows; r < std::min(i_end, i0 + 2 * kRows); ++r) {
+          for (int64_t c = 0; c < dh; c += 16) {
+            _mm_prefetch(reinterpret_cast<const char*>(q + r * ld + h * dh + c), _MM_HINT_T0);
+          }
+        }
+        blocks[m](K, V, n, dh, q + i0 * ld + h * dh, ld, scale, s, ns, qp, out + i0 * d + h * dh,
+                  d);
       }
     }
   });
