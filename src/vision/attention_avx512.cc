@@ -1,19 +1,20 @@
 // The AVX-512 self-attention of vision/attention.h, fused per block of 6 query rows of one head
 // so the score rows stay in L1/L2 and every pass over them is one stream:
-//   1. S = (q K^T) * scale over 64-key panels (K packed k-major per head, as the 6 x 64 GEMM
-//      block takes it), each panel's scores scaled and folded into a running row maximum as they
+//   1. S = q' K^T over 64-key panels, with q' = q * scale * log2(e) packed per block (so the
+//      scores come out in log2 units and need no multiply) and K packed k-major per head, as the
+//      6 x 64 GEMM block takes it; each panel's scores fold into a running row maximum as they
 //      leave the registers;
-//   2. P = exp(S - max) in place, the row sums taken in the same pass;
+//   2. P = 2^(S - max) in place, the row sums taken in the same pass;
 //   3. O = P V over V's rows (packed [key][64] per 64 head columns), each output row scaled by
 //      1 / sum on its way out, so P itself is never normalized (64 multiplies per row instead
 //      of n).
-// Everything the scores go through is float; exp is the same degree-7 polynomial on the same
-// range reduction as the kernel levels' softmax (~2 ulp).
+// Everything the scores go through is float. 2^y splits y into k + i/16 + f with |f| <= 1/32:
+// a 16-entry table, a cubic and the exponent bits (<= 1.6 ulp), four multiplies per 16 scores
+// where e^x by a degree-7 polynomial took twelve; the exp ran at ~8 % of the attention's time.
 #include "core/intrinsics.h"
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -63,38 +64,46 @@ inline __mmask16 lanes(int64_t r) {
   return r >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << r) - 1u);
 }
 
-// exp(x) for x <= 0 (the scores minus their row maximum), as kernels' ew_exp: x = k ln2 + r,
-// degree-7 Taylor polynomial in r, 0 below -87.3.
-inline __m512 exp_nonpos(__m512 x) {
-  const __m512 xc = _mm512_max_ps(x, _mm512_set1_ps(-87.3f));
-  const __m512 kf = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(1.44269504f)),
-                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(0.693145752f), xc);
-  r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(1.42860677e-6f), r);
-  __m512 p = _mm512_set1_ps(1.98412698e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.38888889e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.33333333e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.16666667e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.66666667e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  const __m512 v = _mm512_scalef_ps(p, kf);
-  return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3f), _CMP_GE_OQ), v);
+// 2^(i/16), i = 0..15, rounded to float.
+alignas(64) constexpr float kExp2Table[16] = {
+    1.000000000e+00f, 1.044273734e+00f, 1.090507746e+00f, 1.138788581e+00f,
+    1.189207077e+00f, 1.241857767e+00f, 1.296839595e+00f, 1.354255557e+00f,
+    1.414213538e+00f, 1.476826191e+00f, 1.542210817e+00f, 1.610490322e+00f,
+    1.681792855e+00f, 1.756252170e+00f, 1.834008098e+00f, 1.915206552e+00f};
+
+// 2^y for y <= 0 (scores minus their row maximum, log2 units), 0 below -125 (so every
+// result is a normal float). Adding 1.5 * 2^19 rounds y to a multiple of 1/16 (that float's
+// ulp) and leaves 16 * round(16 y) / 16 = 16 k + i in the low mantissa bits: 2^(i/16) comes from
+// the table, k goes straight into its exponent field, and 2^f for the remainder |f| <= 1/32 is
+// a cubic (relative error 1.6e-9, fitted for minimal relative error with 2^0 = 1 exactly). Only
+// the cubic and the last product use the FMA pipes the score and output products saturate.
+inline __m512 exp2_nonpos(__m512 y) {
+  const __m512 shift = _mm512_set1_ps(786432.0f);  // 1.5 * 2^19
+  const __m512 z = _mm512_add_ps(y, shift);
+  const __m512 f = _mm512_sub_ps(y, _mm512_sub_ps(z, shift));
+  __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(5.550213524e-2f), f, _mm512_set1_ps(2.402342888e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931471827e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  const __m512i zi = _mm512_castps_si512(z);
+  const __m512 t = _mm512_permutexvar_ps(zi, _mm512_load_ps(kExp2Table));  // index: low 4 bits
+  // (z >> 4) << 23 = k << 23 (mod 2^32): the table entry's exponent plus k.
+  const __m512i k = _mm512_slli_epi32(_mm512_srli_epi32(zi, 4), 23);
+  const __m512 scale = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(t), k));
+  return _mm512_maskz_mul_ps(_mm512_cmp_ps_mask(y, _mm512_set1_ps(-125.0f), _CMP_GE_OQ), p,
+                             scale);
 }
 
-// Scores of M query rows (packed qp[kQStride * e + a], already scaled when kScaled) against one
-// packed key panel (kp[64 * e + key]): s[a * ns + key] = scale * q_a . k_key for the `valid` keys
-// of the panel (the others are not stored); mx[a] takes their maximum. Only the first NV 16-key
-// vectors are computed (a short last panel, like LLaVA's 577th key alone in its panel, costs 1/4
-// of a full one); the sums of the computed keys do not depend on NV. Every index is a constant
-// once unrolled, so the 24 accumulators stay in registers through the epilogue; the maxima stay
-// in memory (with them in registers too the key vectors would spill). Not inlined, so the
-// caller's loop state does not compete for the registers either.
-template <int M, int NV, bool kScaled>
+// Scores of M query rows (packed and scaled, qp[kQStride * e + a]) against one packed key panel
+// (kp[64 * e + key]): s[a * ns + key] = q'_a . k_key for the `valid` keys of the panel (the
+// others are not stored); mx[a] takes their maximum. Only the first NV 16-key vectors are
+// computed (a short last panel, like LLaVA's 577th key alone in its panel, costs 1/4 of a full
+// one); the sums of the computed keys do not depend on NV. Every index is a constant once
+// unrolled, so the 24 accumulators stay in registers through the epilogue; the maxima stay in
+// memory (with them in registers too the key vectors would spill). Not inlined, so the caller's
+// loop state does not compete for the registers either.
+template <int M, int NV>
 __attribute__((noinline)) void score_panel(const float* kp, int64_t dh, const float* qp,
-                                           float scale, int64_t valid, float* s, int64_t ns,
-                                           __m512* mx) {
+                                           int64_t valid, float* s, int64_t ns, __m512* mx) {
   __m512 acc[M][NV];
   #pragma GCC unroll 8
   for (int a = 0; a < M; ++a) {
@@ -111,14 +120,6 @@ __attribute__((noinline)) void score_panel(const float* kp, int64_t dh, const fl
       const __m512 x = _mm512_set1_ps(qp[kQStride * e + a]);
       #pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) acc[a][j] = _mm512_fmadd_ps(wv[j], x, acc[a][j]);
-    }
-  }
-  if (!kScaled) {
-    const __m512 sc = _mm512_set1_ps(scale);
-    #pragma GCC unroll 8
-    for (int a = 0; a < M; ++a) {
-      #pragma GCC unroll 8
-      for (int j = 0; j < NV; ++j) acc[a][j] = _mm512_mul_ps(acc[a][j], sc);
     }
   }
   if (NV == 4 && valid == kPanel) {  // a full panel: plain stores, a max tree per row
@@ -173,14 +174,14 @@ void output_panel(const float* vp, int64_t n, const float* p, int64_t ns, const 
   }
 }
 
-// Softmax numerators of one score row in place (n floats), returning their sum.
+// Softmax numerators of one score row (log2 units) in place (n floats), returning their sum.
 float exp_row(float* s, int64_t n, float mx) {
   const __m512 m = _mm512_set1_ps(mx);
   __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
   int64_t j = 0;
   for (; j + 32 <= n; j += 32) {
-    const __m512 e0 = exp_nonpos(_mm512_sub_ps(_mm512_loadu_ps(s + j), m));
-    const __m512 e1 = exp_nonpos(_mm512_sub_ps(_mm512_loadu_ps(s + j + 16), m));
+    const __m512 e0 = exp2_nonpos(_mm512_sub_ps(_mm512_loadu_ps(s + j), m));
+    const __m512 e1 = exp2_nonpos(_mm512_sub_ps(_mm512_loadu_ps(s + j + 16), m));
     _mm512_storeu_ps(s + j, e0);
     _mm512_storeu_ps(s + j + 16, e1);
     sum0 = _mm512_add_ps(sum0, e0);
@@ -188,28 +189,26 @@ float exp_row(float* s, int64_t n, float mx) {
   }
   for (; j < n; j += 16) {
     const __mmask16 k = lanes(n - j);
-    const __m512 e = exp_nonpos(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + j), m));
+    const __m512 e = exp2_nonpos(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + j), m));
     _mm512_mask_storeu_ps(s + j, k, e);
     sum0 = _mm512_add_ps(sum0, _mm512_maskz_mov_ps(k, e));
   }
   return _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
 }
 
-// The packed query block of score_panel: qp[kQStride * e + a] = q[a * ldq + e] (times scale when
-// kScaled). Scaling q instead of the scores is exact when scale is a power of two: every product
-// and partial sum is the unscaled one times scale, so the scores are bit for bit the same.
-template <int M, bool kScaled>
-void pack_queries(const float* q, int64_t ldq, int64_t dh, float scale, float* qp) {
+// The packed query block of score_panel: qp[kQStride * e + a] = q[a * ldq + e] * qscale.
+template <int M>
+void pack_queries(const float* q, int64_t ldq, int64_t dh, float qscale, float* qp) {
   for (int a = 0; a < M; ++a) {
     const float* qa = q + a * ldq;
-    for (int64_t e = 0; e < dh; ++e) qp[kQStride * e + a] = kScaled ? qa[e] * scale : qa[e];
+    for (int64_t e = 0; e < dh; ++e) qp[kQStride * e + a] = qa[e] * qscale;
   }
 }
 
-template <int M, bool kScaled>
+template <int M>
 void block(const float* K, const float* V, int64_t n, int64_t dh, const float* q, int64_t ldq,
-           float scale, float* s, int64_t ns, float* qp, float* o, int64_t ldo) {
-  pack_queries<M, kScaled>(q, ldq, dh, scale, qp);
+           float qscale, float* s, int64_t ns, float* qp, float* o, int64_t ldo) {
+  pack_queries<M>(q, ldq, dh, qscale, qp);
   const int64_t key_panels = round_up(n, kPanel) / kPanel;
   __m512 mx[M];
   for (int a = 0; a < M; ++a) mx[a] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
@@ -218,10 +217,10 @@ void block(const float* K, const float* V, int64_t n, int64_t dh, const float* q
     const float* kpp = K + p * kPanel * dh;
     float* sp = s + p * kPanel;
     switch ((valid + 15) / 16) {
-      case 1: score_panel<M, 1, kScaled>(kpp, dh, qp, scale, valid, sp, ns, mx); break;
-      case 2: score_panel<M, 2, kScaled>(kpp, dh, qp, scale, valid, sp, ns, mx); break;
-      case 3: score_panel<M, 3, kScaled>(kpp, dh, qp, scale, valid, sp, ns, mx); break;
-      default: score_panel<M, 4, kScaled>(kpp, dh, qp, scale, valid, sp, ns, mx); break;
+      case 1: score_panel<M, 1>(kpp, dh, qp, valid, sp, ns, mx); break;
+      case 2: score_panel<M, 2>(kpp, dh, qp, valid, sp, ns, mx); break;
+      case 3: score_panel<M, 3>(kpp, dh, qp, valid, sp, ns, mx); break;
+      default: score_panel<M, 4>(kpp, dh, qp, valid, sp, ns, mx); break;
     }
   }
   float inv[M];
@@ -235,17 +234,8 @@ void block(const float* K, const float* V, int64_t n, int64_t dh, const float* q
 
 using BlockFn = void (*)(const float*, const float*, int64_t, int64_t, const float*, int64_t,
                          float, float*, int64_t, float*, float*, int64_t);
-// [scaled][rows]: the scaled forms when scale is a power of two.
-constexpr BlockFn kBlocks[2][kRows + 1] = {
-    {nullptr, block<1, false>, block<2, false>, block<3, false>, block<4, false>, block<5, false>,
-     block<6, false>},
-    {nullptr, block<1, true>, block<2, true>, block<3, true>, block<4, true>, block<5, true>,
-     block<6, true>}};
-
-bool power_of_two(float x) {
-  int ex = 0;
-  return std::isfinite(x) && x > 0.0f && std::frexp(x, &ex) == 0.5f;
-}
+constexpr BlockFn kBlocks[kRows + 1] = {nullptr,  block<1>, block<2>, block<3>,
+                                        block<4>, block<5>, block<6>};
 
 }  // namespace
 
@@ -257,7 +247,8 @@ void self_attention_avx512(const kernels::KernelTable& kt, const float* q, const
   const int64_t out_panels = round_up(dh, kPanel) / kPanel;
   const int64_t k_head = key_panels * kPanel * dh;  // floats of one head's packed K
   const int64_t v_head = out_panels * n * kPanel;   // floats of one head's packed V
-  const BlockFn* blocks = kBlocks[power_of_two(scale) ? 1 : 0];
+  // Scores in log2 units: softmax(x) = 2^(x log2(e) - max) / sum.
+  const float qscale = static_cast<float>(static_cast<double>(scale) * 1.4426950408889634);
   const int64_t ns = round_up(n, 16) + 16;  // score row stride, off a power of two
   // Work items are (head, part of its query rows); each thread packs the K and V of the head it
   // works on into its own buffers just before, so they are still in L2 for every block (packing
@@ -308,8 +299,8 @@ void self_attention_avx512(const kernels::KernelTable& kt, const float* q, const
             _mm_prefetch(reinterpret_cast<const char*>(q + r * ld + h * dh + c), _MM_HINT_T0);
           }
         }
-        blocks[m](K, V, n, dh, q + i0 * ld + h * dh, ld, scale, s, ns, qp, out + i0 * d + h * dh,
-                  d);
+        kBlocks[m](K, V, n, dh, q + i0 * ld + h * dh, ld, qscale, s, ns, qp,
+                   out + i0 * d + h * dh, d);
       }
     }
   });
