@@ -35,7 +35,7 @@ namespace {
 
 constexpr int64_t kPanel = 64;  // keys of one score panel, head columns of one output panel
 constexpr int64_t kRows = 6;    // query rows of one block
-constexpr int64_t kQStride = 8; // floats per head column of a packed query block
+constexpr int64_t kGroup = 8;  // blocks whose query rows are packed together
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -93,7 +93,7 @@ inline __m512 exp2_nonpos(__m512 y) {
                              scale);
 }
 
-// Scores of M query rows (packed and scaled, qp[kQStride * e + a]) against one packed key panel
+// Scores of M query rows (copied and scaled, qp[a * dh + e]) against one packed key panel
 // (kp[64 * e + key]): s[a * ns + key] = q'_a . k_key for the `valid` keys of the panel (the
 // others are not stored); mx[a] takes their maximum. Only the first NV 16-key vectors are
 // computed (a short last panel, like LLaVA's 577th key alone in its panel, costs 1/4 of a full
@@ -117,7 +117,7 @@ __attribute__((noinline)) void score_panel(const float* kp, int64_t dh, const fl
     for (int j = 0; j < NV; ++j) wv[j] = _mm512_load_ps(w + 16 * j);
     #pragma GCC unroll 8
     for (int a = 0; a < M; ++a) {
-      const __m512 x = _mm512_set1_ps(qp[kQStride * e + a]);
+      const __m512 x = _mm512_set1_ps(qp[a * dh + e]);
       #pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) acc[a][j] = _mm512_fmadd_ps(wv[j], x, acc[a][j]);
     }
@@ -196,19 +196,25 @@ float exp_row(float* s, int64_t n, float mx) {
   return _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
 }
 
-// The packed query block of score_panel: qp[kQStride * e + a] = q[a * ldq + e] * qscale.
-template <int M>
-void pack_queries(const float* q, int64_t ldq, int64_t dh, float qscale, float* qp) {
-  for (int a = 0; a < M; ++a) {
-    const float* qa = q + a * ldq;
-    for (int64_t e = 0; e < dh; ++e) qp[kQStride * e + a] = qa[e] * qscale;
+// Query rows [0, m) of one head copied and scaled for score_panel: row i at qp + i * dh is
+// q[i * ldq + e] * qscale, rows past m up to a whole block are zeros. The rows are ld floats
+// apart in a matrix far larger than L2 (and usually just written around the caches): copying a
+// group of blocks' rows in one go keeps many misses in flight, where each block reading its own
+// rows stalled on them.
+void pack_queries(const float* q, int64_t ldq, int64_t m, int64_t dh, float qscale, float* qp) {
+  const __m512 sc = _mm512_set1_ps(qscale);
+  for (int64_t i = 0; i < round_up(m, kRows); ++i) {
+    for (int64_t e = 0; e < dh; e += 16) {
+      const __mmask16 k = lanes(dh - e);
+      _mm512_mask_storeu_ps(qp + i * dh + e, k,
+                            _mm512_mul_ps(_mm512_maskz_loadu_ps(i < m ? k : 0, q + i * ldq + e), sc));
+    }
   }
 }
 
 template <int M>
-void block(const float* K, const float* V, int64_t n, int64_t dh, const float* q, int64_t ldq,
-           float qscale, float* s, int64_t ns, float* qp, float* o, int64_t ldo) {
-  pack_queries<M>(q, ldq, dh, qscale, qp);
+void block(const float* K, const float* V, int64_t n, int64_t dh, const float* qp, float* s,
+           int64_t ns, float* o, int64_t ldo) {
   const int64_t key_panels = round_up(n, kPanel) / kPanel;
   __m512 mx[M];
   for (int a = 0; a < M; ++a) mx[a] = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
@@ -232,8 +238,8 @@ void block(const float* K, const float* V, int64_t n, int64_t dh, const float* q
   }
 }
 
-using BlockFn = void (*)(const float*, const float*, int64_t, int64_t, const float*, int64_t,
-                         float, float*, int64_t, float*, float*, int64_t);
+using BlockFn = void (*)(const float*, const float*, int64_t, int64_t, const float*, float*,
+                         int64_t, float*, int64_t);
 constexpr BlockFn kBlocks[kRows + 1] = {nullptr,  block<1>, block<2>, block<3>,
                                         block<4>, block<5>, block<6>};
 
@@ -266,7 +272,7 @@ void self_attention_avx512(const kernels::KernelTable& kt, const float* q, const
     static thread_local int64_t packed_head = -1;
     float* K = kbuf.get(k_head);
     float* V = vbuf.get(v_head);
-    float* s = sbuf.get(kRows * ns + kQStride * dh);
+    float* s = sbuf.get(kRows * ns + kGroup * kRows * dh);
     float* qp = s + kRows * ns;
     for (int64_t item = b; item < e; ++item) {
       const int64_t h = item / parts, part = item % parts;
@@ -289,18 +295,14 @@ void self_attention_avx512(const kernels::KernelTable& kt, const float* q, const
       }
       const int64_t i_begin = blocks_per_head * part / parts * kRows;
       const int64_t i_end = std::min(n, blocks_per_head * (part + 1) / parts * kRows);
-      for (int64_t i0 = i_begin; i0 < i_end; i0 += kRows) {
-        const int64_t m = std::min(kRows, i_end - i0);
-        // The query rows are ld floats apart in a matrix far larger than L2, and a block reads
-        // only dh of them: fetch the next block's while this one runs, or every block starts
-        // with misses.
-        for (int64_t r = i0 + kRows; r < std::min(i_end, i0 + 2 * kRows); ++r) {
-          for (int64_t c = 0; c < dh; c += 16) {
-            _mm_prefetch(reinterpret_cast<const char*>(q + r * ld + h * dh + c), _MM_HINT_T0);
-          }
+      for (int64_t g0 = i_begin; g0 < i_end; g0 += kGroup * kRows) {
+        const int64_t g_end = std::min(i_end, g0 + kGroup * kRows);
+        pack_queries(q + g0 * ld + h * dh, ld, g_end - g0, dh, qscale, qp);
+        for (int64_t i0 = g0; i0 < g_end; i0 += kRows) {
+          const int64_t m = std::min(kRows, g_end - i0);
+          kBlocks[m](K, V, n, dh, qp + (i0 - g0) * dh, s, ns,
+                     out + i0 * d + h * dh, d);
         }
-        kBlocks[m](K, V, n, dh, q + i0 * ld + h * dh, ld, qscale, s, ns, qp,
-                   out + i0 * d + h * dh, d);
       }
     }
   });
