@@ -35,7 +35,7 @@ namespace {
 
 constexpr int64_t kPanel = 64;  // keys of one score panel, head columns of one output panel
 constexpr int64_t kRows = 6;    // query rows of one block
-constexpr int64_t kGroup = 8;  // blocks whose query rows are packed together
+constexpr int64_t kGroup = 8;   // blocks whose query rows are packed together
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -43,8 +43,8 @@ struct AlignedFree {
   void operator()(float* p) const { ::operator delete[](p, std::align_val_t{64}); }
 };
 
-// Scratch that lives across calls (one per thread): the packs are tens of MiB on a big ViT, and
-// fresh pages would be faulted in and zeroed on every layer.
+// Scratch that lives across calls (one per thread): fresh pages for the packs would be faulted in
+// and zeroed on every layer.
 struct Buffer {
   std::unique_ptr<float[], AlignedFree> p;
   int64_t cap = 0;
@@ -73,10 +73,10 @@ alignas(64) constexpr float kExp2Table[16] = {
 
 // 2^y for y <= 0 (scores minus their row maximum, log2 units), 0 below -125 (so every
 // result is a normal float). Adding 1.5 * 2^19 rounds y to a multiple of 1/16 (that float's
-// ulp) and leaves 16 * round(16 y) / 16 = 16 k + i in the low mantissa bits: 2^(i/16) comes from
-// the table, k goes straight into its exponent field, and 2^f for the remainder |f| <= 1/32 is
-// a cubic (relative error 1.6e-9, fitted for minimal relative error with 2^0 = 1 exactly). Only
-// the cubic and the last product use the FMA pipes the score and output products saturate.
+// ulp) and leaves round(16 y) = 16 k + i (0 <= i < 16) in the low mantissa bits: 2^(i/16) comes
+// from the table, k goes straight into its exponent field, and 2^f for the remainder |f| <= 1/32
+// is a cubic (relative error 1.6e-9, fitted for minimal relative error with 2^0 = 1 exactly).
+// Only the cubic and the last product use the FMA pipes the score and output products saturate.
 inline __m512 exp2_nonpos(__m512 y) {
   const __m512 shift = _mm512_set1_ps(786432.0f);  // 1.5 * 2^19
   const __m512 z = _mm512_add_ps(y, shift);
@@ -105,27 +105,27 @@ template <int M, int NV>
 __attribute__((noinline)) void score_panel(const float* kp, int64_t dh, const float* qp,
                                            int64_t valid, float* s, int64_t ns, __m512* mx) {
   __m512 acc[M][NV];
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int a = 0; a < M; ++a) {
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) acc[a][j] = _mm512_setzero_ps();
   }
   for (int64_t e = 0; e < dh; ++e) {
     const float* w = kp + kPanel * e;
     __m512 wv[NV];
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int j = 0; j < NV; ++j) wv[j] = _mm512_load_ps(w + 16 * j);
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int a = 0; a < M; ++a) {
       const __m512 x = _mm512_set1_ps(qp[a * dh + e]);
-      #pragma GCC unroll 8
+#pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) acc[a][j] = _mm512_fmadd_ps(wv[j], x, acc[a][j]);
     }
   }
   if (NV == 4 && valid == kPanel) {  // a full panel: plain stores, a max tree per row
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int a = 0; a < M; ++a) {
-      #pragma GCC unroll 8
+#pragma GCC unroll 8
       for (int j = 0; j < NV; ++j) _mm512_storeu_ps(s + a * ns + 16 * j, acc[a][j]);
       const __m512 m01 = _mm512_max_ps(acc[a][0], acc[a][NV > 1 ? 1 : 0]);
       const __m512 m23 = _mm512_max_ps(acc[a][NV > 2 ? 2 : 0], acc[a][NV > 3 ? 3 : 0]);
@@ -133,10 +133,10 @@ __attribute__((noinline)) void score_panel(const float* kp, int64_t dh, const fl
     }
     return;
   }
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int j = 0; j < NV; ++j) {
     const __mmask16 m = lanes(valid - 16 * j);  // no lanes past the valid keys
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int a = 0; a < M; ++a) {
       _mm512_mask_storeu_ps(s + a * ns + 16 * j, m, acc[a][j]);
       mx[a] = _mm512_mask_max_ps(mx[a], m, mx[a], acc[a][j]);
