@@ -256,42 +256,66 @@ void self_attention_avx512(const kernels::KernelTable& kt, const float* q, const
   // Scores in log2 units: softmax(x) = 2^(x log2(e) - max) / sum.
   const float qscale = static_cast<float>(static_cast<double>(scale) * 1.4426950408889634);
   const int64_t ns = round_up(n, 16) + 16;  // score row stride, off a power of two
-  // Work items are (head, part of its query rows); each thread packs the K and V of the head it
-  // works on into its own buffers just before, so they are still in L2 for every block (packing
-  // every head up front wrote them all out to L3 and read them back). A head is split only when
-  // there are too few heads to go round the threads a few times; consecutive items of one head
-  // on one thread pack it once.
+  // Packed K (k-major 64-key panels) and V ([key][64] panels of head columns) of head h.
+  const auto pack_head = [&](int64_t h, float* K, float* V) {
+    for (int64_t p = 0; p < key_panels; ++p) {
+      kt.pack64_f32(k + p * kPanel * ld + h * dh, ld, std::min(kPanel, n - p * kPanel), dh,
+                    K + p * kPanel * dh);
+    }
+    for (int64_t p = 0; p < out_panels; ++p) {
+      const int64_t e0 = p * kPanel, ne = std::min(kPanel, dh - e0);
+      float* panel = V + p * n * kPanel;
+      for (int64_t j = 0; j < n; ++j) {
+        float* dst = panel + j * kPanel;
+        std::memcpy(dst, v + j * ld + h * dh + e0, static_cast<size_t>(ne) * sizeof(float));
+        std::fill(dst + ne, dst + kPanel, 0.0f);
+      }
+    }
+  };
+  // Work items are (head, part of its query rows). With enough heads to go round the threads a
+  // few times, an item is a whole head and its thread packs K and V into its own buffers just
+  // before, so they are still in L2 for every block (packing every head up front wrote them all
+  // out to L3 and read them back). With fewer heads (or many threads) heads are split, and then
+  // every head is packed once, up front, into shared buffers: per-thread packing would repeat
+  // it for every part.
   const int64_t blocks_per_head = (n + kRows - 1) / kRows;
   const int64_t parts =
       std::min(blocks_per_head, std::max<int64_t>(1, (4 * pool.size() + n_head - 1) / n_head));
+  float* k_all = nullptr;
+  float* v_all = nullptr;
+  if (parts > 1) {
+    static thread_local Buffer kbuf, vbuf;
+    k_all = kbuf.get(n_head * k_head);
+    v_all = vbuf.get(n_head * v_head);
+    pool.parallel_for(n_head, [&](int64_t h0, int64_t h1) {
+      for (int64_t h = h0; h < h1; ++h) pack_head(h, k_all + h * k_head, v_all + h * v_head);
+    });
+  }
   static std::atomic<uint64_t> calls{0};
   const uint64_t call = calls.fetch_add(1, std::memory_order_relaxed) + 1;
   pool.parallel_for(n_head * parts, [&](int64_t b, int64_t e) {
     static thread_local Buffer kbuf, vbuf, sbuf;
     static thread_local uint64_t packed_call = 0;
     static thread_local int64_t packed_head = -1;
-    float* K = kbuf.get(k_head);
-    float* V = vbuf.get(v_head);
     float* s = sbuf.get(kRows * ns + kGroup * kRows * dh);
     float* qp = s + kRows * ns;
     for (int64_t item = b; item < e; ++item) {
       const int64_t h = item / parts, part = item % parts;
-      if (packed_call != call || packed_head != h) {
-        for (int64_t p = 0; p < key_panels; ++p) {
-          kt.pack64_f32(k + p * kPanel * ld + h * dh, ld, std::min(kPanel, n - p * kPanel), dh,
-                        K + p * kPanel * dh);
+      const float* K;
+      const float* V;
+      if (parts > 1) {
+        K = k_all + h * k_head;
+        V = v_all + h * v_head;
+      } else {
+        float* Kt = kbuf.get(k_head);
+        float* Vt = vbuf.get(v_head);
+        if (packed_call != call || packed_head != h) {
+          pack_head(h, Kt, Vt);
+          packed_call = call;
+          packed_head = h;
         }
-        for (int64_t p = 0; p < out_panels; ++p) {
-          const int64_t e0 = p * kPanel, ne = std::min(kPanel, dh - e0);
-          float* panel = V + p * n * kPanel;
-          for (int64_t j = 0; j < n; ++j) {
-            float* dst = panel + j * kPanel;
-            std::memcpy(dst, v + j * ld + h * dh + e0, static_cast<size_t>(ne) * sizeof(float));
-            std::fill(dst + ne, dst + kPanel, 0.0f);
-          }
-        }
-        packed_call = call;
-        packed_head = h;
+        K = Kt;
+        V = Vt;
       }
       const int64_t i_begin = blocks_per_head * part / parts * kRows;
       const int64_t i_end = std::min(n, blocks_per_head * (part + 1) / parts * kRows);
@@ -300,8 +324,7 @@ void self_attention_avx512(const kernels::KernelTable& kt, const float* q, const
         pack_queries(q + g0 * ld + h * dh, ld, g_end - g0, dh, qscale, qp);
         for (int64_t i0 = g0; i0 < g_end; i0 += kRows) {
           const int64_t m = std::min(kRows, g_end - i0);
-          kBlocks[m](K, V, n, dh, qp + (i0 - g0) * dh, s, ns,
-                     out + i0 * d + h * dh, d);
+          kBlocks[m](K, V, n, dh, qp + (i0 - g0) * dh, s, ns, out + i0 * d + h * dh, d);
         }
       }
     }

@@ -53,9 +53,11 @@ struct Shape {
 };
 
 // Token counts around the 6-row and 64-key blocks, head widths below, at and across one
-// 64-column panel, and LLaVA-1.5's 577 tokens of 64-wide heads.
-const Shape kShapes[] = {{1, 1, 16},  {5, 2, 64},  {7, 3, 72},  {64, 2, 64}, {65, 4, 16},
-                         {97, 2, 130}, {145, 3, 64}, {257, 4, 16}, {577, 1, 64}};
+// 64-column panel, LLaVA-1.5's 577 tokens of 64-wide heads; 8 heads on 2 threads make whole-head
+// work items (K and V packed per thread), fewer heads split them (packed up front).
+const Shape kShapes[] = {{1, 1, 16},  {5, 2, 64},   {7, 3, 72},   {64, 2, 64},
+                         {65, 4, 16}, {97, 2, 130}, {145, 3, 64}, {257, 4, 16},
+                         {577, 1, 64}, {70, 8, 16}};
 
 TEST(VisionAttention, MatchesDoubleReferenceAtEveryLevel) {
   std::mt19937 rng(7);
@@ -136,16 +138,20 @@ TEST(VisionAttention, StridedInputsMatchSeparate) {
   }
 }
 
+// Also across the two work splits: 8 heads are whole-head items on 1 thread and split ones on 3.
 TEST(VisionAttention, ThreadCountDoesNotChangeResults) {
   std::mt19937 rng(8);
   const int64_t n = 150, d = 128;
   const auto q = random_floats(rng, n * d), k = random_floats(rng, n * d);
   const auto v = random_floats(rng, n * d);
-  std::vector<float> one(static_cast<size_t>(n * d)), three(one.size());
   ThreadPool p1(1), p3(3);
-  self_attention(q.data(), k.data(), v.data(), n, 2, d, 0.125f, one.data(), p1);
-  self_attention(q.data(), k.data(), v.data(), n, 2, d, 0.125f, three.data(), p3);
-  EXPECT_EQ(one, three);
+  for (int heads : {2, 8}) {
+    SCOPED_TRACE(heads);
+    std::vector<float> one(static_cast<size_t>(n * d)), three(one.size());
+    self_attention(q.data(), k.data(), v.data(), n, heads, d, 0.125f, one.data(), p1);
+    self_attention(q.data(), k.data(), v.data(), n, heads, d, 0.125f, three.data(), p3);
+    EXPECT_EQ(one, three);
+  }
 }
 
 }  // namespace
