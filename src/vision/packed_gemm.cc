@@ -85,20 +85,48 @@ void expand(int level, const Leaf& p, std::vector<Leaf>& out) {
 // Everything here runs only where the kernel level has the 6 x 64 block, i.e. AVX-512.
 #define OMNI_AVX512 __attribute__((target("avx512f")))
 
-// dst[j0, j1) = sum_i sign_i * src_i[j0, j1), j0 and j1 multiples of 16; F16 sources widened
-// exactly. Each element gets the same additions whatever the range, so a panel built in slices
-// has the same bits as one built at once.
-OMNI_AVX512 void combine(bool f16, const void* const* src, const float* sign, int nt, int64_t j0,
-                         int64_t j1, float* dst) {
+// dst[j0, j1) = 0 + sum_i sign_i * src_i[j0, j1) over NT sources, j0 and j1 multiples of 16; F16
+// sources widened exactly. A negative term is added negated (x - v and x + (-v) are the same
+// IEEE operation), so the loop has no branch per term. Each element gets the same additions
+// whatever the range, so a panel built in slices has the same bits as one built at once.
+template <int NT, bool F16>
+OMNI_AVX512 void combine_n(const void* const* src, const float* sign, int64_t j0, int64_t j1,
+                           float* dst) {
+  __m512i neg[NT];
+  for (int i = 0; i < NT; ++i) neg[i] = _mm512_set1_epi32(sign[i] > 0 ? 0 : INT32_MIN);
   for (int64_t j = j0; j < j1; j += 16) {
     __m512 acc = _mm512_setzero_ps();
-    for (int i = 0; i < nt; ++i) {
-      const __m512 v = f16 ? _mm512_maskz_cvtph_ps(__mmask16(0xffff), _mm256_loadu_si256(
-                                 reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(src[i]) + j)))
-                           : _mm512_loadu_ps(static_cast<const float*>(src[i]) + j);
-      acc = sign[i] > 0 ? _mm512_add_ps(acc, v) : _mm512_sub_ps(acc, v);
+    for (int i = 0; i < NT; ++i) {
+      __m512 v;
+      if constexpr (F16) {
+        v = _mm512_maskz_cvtph_ps(__mmask16(0xffff), _mm256_loadu_si256(
+            reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(src[i]) + j)));
+      } else {
+        v = _mm512_loadu_ps(static_cast<const float*>(src[i]) + j);
+      }
+      acc = _mm512_add_ps(acc, _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), neg[i])));
     }
     _mm512_store_ps(dst + j, acc);
+  }
+}
+
+template <bool F16>
+OMNI_AVX512 void combine_t(const void* const* src, const float* sign, int nt, int64_t j0,
+                           int64_t j1, float* dst) {
+  switch (nt) {
+    case 1: combine_n<1, F16>(src, sign, j0, j1, dst); break;
+    case 2: combine_n<2, F16>(src, sign, j0, j1, dst); break;
+    case 3: combine_n<3, F16>(src, sign, j0, j1, dst); break;
+    default: combine_n<4, F16>(src, sign, j0, j1, dst); break;
+  }
+}
+
+OMNI_AVX512 void combine(bool f16, const void* const* src, const float* sign, int nt, int64_t j0,
+                         int64_t j1, float* dst) {
+  if (f16) {
+    combine_t<true>(src, sign, nt, j0, j1, dst);
+  } else {
+    combine_t<false>(src, sign, nt, j0, j1, dst);
   }
 }
 
@@ -266,56 +294,17 @@ struct Prefetcher {
   }
 };
 
-// One float weight panel of a (leaf, k-block): the signed sum of the leaf's packed weight
-// k-blocks, or the pack itself (an F32 leaf with one positive term: nothing to build).
-struct Panel {
-  const void* src[kMaxTerms];
-  float sign[kMaxTerms];
-  int nt = 0;
-  int64_t n = 0;  // floats: 64 per input
-  const float* direct = nullptr;
-};
-
-// Builds the next panel into the spare buffer a slice per tile of the current panel: the F16
-// widening and the additions go to the FADD pipes and load ports, which the FMA-bound tile
-// leaves idle, instead of running alone between panels.
-struct Builder {
-  Panel p;
-  bool f16 = false;
-  float* dst = nullptr;
-  int64_t done = 0, per_step = 0;
-  void start(const Panel& q, bool is_f16, float* d, int steps) {
-    p = q;
-    f16 = is_f16;
-    dst = d;
-    done = 0;
-    per_step = (p.n / 16 + steps - 1) / std::max(1, steps) * 16;
-  }
-  void step() {
-    if (done >= p.n) return;
-    const int64_t end = std::min(p.n, done + per_step);
-    combine(f16, p.src, p.sign, p.nt, done, end, dst);
-    done = end;
-  }
-  void finish() {
-    if (done < p.n) combine(f16, p.src, p.sign, p.nt, done, p.n, dst);
-    done = p.n;
-  }
-};
-
-// Per-thread buffers: two float weight panels (the current one and the next, being built), the
-// partial sums of one product over k-blocks and
+// Per-thread buffers: the float weight panel, the partial sums of one product over k-blocks and
 // the output slab of one work item (all 2^L x 2^L blocks of its panel and rows), 64-byte aligned.
 struct Scratch {
   std::vector<float> buf;
-  float *wp[2], *part, *slab;
+  float *wp, *part, *slab;
   void reserve(int64_t part_floats, int64_t slab_floats) {
-    const size_t need = static_cast<size_t>(2 * kKc * kNr + part_floats + slab_floats + 16);
+    const size_t need = static_cast<size_t>(kKc * kNr + part_floats + slab_floats + 16);
     if (buf.size() < need) buf.resize(need);
     const auto base = reinterpret_cast<uintptr_t>(buf.data());
-    wp[0] = buf.data() + ((64 - base % 64) % 64) / sizeof(float);
-    wp[1] = wp[0] + kKc * kNr;
-    part = wp[1] + kKc * kNr;
+    wp = buf.data() + ((64 - base % 64) % 64) / sizeof(float);
+    part = wp + kKc * kNr;
     slab = part + part_floats;
   }
 };
@@ -483,45 +472,18 @@ void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, 
   pool.parallel_for(npb * chunks, [&](int64_t b, int64_t e) {
     thread_local Scratch s;
     s.reserve(one_kblock ? 0 : crows * kNr, slab_blocks * crows * kNr);
-    // This range's panels in order: (item, leaf, k-block); item -1 past the end.
-    struct Pos {
-      int64_t item;
-      int l;
-      int64_t k0;
-    };
-    auto next = [&](Pos q) -> Pos {
-      if (q.k0 + kKc < kb) return {q.item, q.l, q.k0 + kKc};
-      if (q.l + 1 < nl) return {q.item, q.l + 1, 0};
-      if (q.item + 1 < e) return {q.item + 1, 0, 0};
-      return {-1, 0, 0};
-    };
-    auto make_panel = [&](const Pos& q, Panel& pn) {
-      const Leaf& lf = leaves[static_cast<size_t>(q.l)];
-      const int64_t pj = q.item / chunks;
-      for (int i = 0; i < lf.nw; ++i) {
-        pn.src[i] = static_cast<const uint8_t*>(w.panel(lf.w[i].j * npb + pj)) +
-                    static_cast<size_t>(kNr * (lf.w[i].i * kb + q.k0)) * es;
-        pn.sign[i] = lf.w[i].sign;
-      }
-      pn.nt = lf.nw;
-      pn.n = kNr * std::min(kKc, kb - q.k0);
-      pn.direct = !f16 && lf.nw == 1 && pn.sign[0] > 0 ? static_cast<const float*>(pn.src[0])
-                                                       : nullptr;
-    };
-    int buf = 0;
-    const float* wp = s.wp[0];
-    {
-      Panel p0;
-      make_panel({b, 0, 0}, p0);
-      if (p0.direct != nullptr) {
-        wp = p0.direct;
-      } else {
-        combine(f16, p0.src, p0.sign, p0.nt, 0, p0.n, s.wp[0]);
-      }
-    }
     for (int64_t item = b; item < e; ++item) {
       const int64_t j = item / chunks, t0 = (item % chunks) * crows;
       const int64_t t1 = std::min(mb, t0 + crows);
+      // Sources of leaf l's k-block k0 (element offsets into the packed panels).
+      auto sources = [&](const Leaf& lf, int64_t k0, const void** src, float* sign,
+                         int64_t pj) {
+        for (int i = 0; i < lf.nw; ++i) {
+          src[i] = static_cast<const uint8_t*>(w.panel(lf.w[i].j * npb + pj)) +
+                   static_cast<size_t>(kNr * (lf.w[i].i * kb + k0)) * es;
+          if (sign) sign[i] = lf.w[i].sign;
+        }
+      };
       for (int l = 0; l < nl; ++l) {
         const Leaf& lf = leaves[static_cast<size_t>(l)];
         const Operand& op = ops[static_cast<size_t>(l)];
@@ -539,44 +501,38 @@ void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, 
         }
         for (int64_t k0 = 0; k0 < kb; k0 += kKc) {
           const int64_t kc = std::min(kKc, kb - k0);
-          const int tiles = static_cast<int>(std::max<int64_t>(1, (r1 - t0 + kMr - 1) / kMr));
-          // The next panel is built during this one's tiles, and the one after it streams in.
-          const Pos nx = next({item, l, k0});
-          Panel pn;
-          Builder bd;
-          Prefetcher pf;
-          if (nx.item >= 0) {
-            make_panel(nx, pn);
-            if (pn.direct == nullptr) bd.start(pn, f16, s.wp[buf ^ 1], tiles);
-            const Pos ahead = pn.direct == nullptr ? next(nx) : nx;
-            if (ahead.item >= 0) {
-              Panel pa;
-              make_panel(ahead, pa);
-              for (int i = 0; i < pa.nt; ++i) pf.src[i] = pa.src[i];
-              pf.n = pa.nt;
-              pf.bytes = pa.n * static_cast<int64_t>(es);
-            }
+          const void* src[kMaxTerms];
+          float sign[kMaxTerms];
+          sources(lf, k0, src, sign, j);
+          const float* wp = s.wp;
+          if (!f16 && lf.nw == 1 && sign[0] > 0) {
+            wp = static_cast<const float*>(src[0]);  // the pack itself
+          } else {
+            combine(f16, src, sign, lf.nw, 0, kNr * kc, s.wp);
           }
-          pf.start(tiles);
+          // The next k-block (of this leaf or the next) streams in during this one's tiles.
+          Prefetcher pf;
+          if (k0 + kKc < kb) {
+            sources(lf, k0 + kKc, pf.src, nullptr, j);
+            pf.n = lf.nw;
+            pf.bytes = kNr * std::min(kKc, kb - k0 - kKc) * static_cast<int64_t>(es);
+          } else if (l + 1 < nl || item + 1 < e) {
+            // The next leaf, or the first leaf of this thread's next item.
+            const Leaf& nx = leaves[l + 1 < nl ? static_cast<size_t>(l) + 1 : 0];
+            sources(nx, 0, pf.src, nullptr, l + 1 < nl ? j : (item + 1) / chunks);
+            pf.n = nx.nw;
+            pf.bytes = kNr * std::min(kKc, kb) * static_cast<int64_t>(es);
+          }
+          pf.start(static_cast<int>(std::max<int64_t>(1, (r1 - t0 + kMr - 1) / kMr)));
           const bool last = k0 + kKc >= kb;
           for (int64_t a0 = t0; a0 < r1; a0 += kMr) {
             pf.step();
-            bd.step();
             // Prefetch addresses only (never dereferenced): past the operand's end they are
             // clamped to its first tile.
             const int64_t na = a0 + 2 * kMr <= r1 ? a0 + kMr : t0;
             run_tile(std::min(kMr, r1 - a0), wp, kc, op.p + a0 * op.stride + k0, op.stride,
                      s.part + (a0 - t0) * kNr, k0 > 0, last ? &dst : nullptr, (a0 - t0) * kNr,
                      op.p + na * op.stride + k0);
-          }
-          if (nx.item >= 0) {
-            if (pn.direct != nullptr) {
-              wp = pn.direct;
-            } else {
-              bd.finish();
-              buf ^= 1;
-              wp = s.wp[buf];
-            }
           }
         }
       }
