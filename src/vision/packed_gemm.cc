@@ -456,22 +456,57 @@ void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, 
   // for ownership first, which measured 2-6 % less encode CPU time (interleaved, under load).
   // Accumulated outputs (the residual stream) are read anyway and stay cached.
   const bool stream = !accumulate && m * N * int64_t{sizeof(float)} >= kStreamBytes;
-  // first[l][i]: leaf l is the first (in leaf order) to add into its i-th destination block.
-  std::vector<std::array<bool, kMaxTerms>> first(static_cast<size_t>(nl));
+  // first[l][i] / last[l][i]: leaf l is the first / last (in leaf order) to add into its i-th
+  // destination block.
+  std::vector<std::array<bool, kMaxTerms>> first(static_cast<size_t>(nl)),
+      last(static_cast<size_t>(nl));
   {
-    std::vector<bool> seen(static_cast<size_t>(slab_blocks), false);
+    std::vector<int> first_leaf(static_cast<size_t>(slab_blocks), -1), last_leaf = first_leaf;
     for (int l = 0; l < nl; ++l) {
       const Leaf& lf = leaves[static_cast<size_t>(l)];
       for (int i = 0; i < lf.nd; ++i) {
         const size_t blk = static_cast<size_t>(lf.d[i].j * nb + lf.d[i].i);
-        first[static_cast<size_t>(l)][static_cast<size_t>(i)] = !seen[blk];
-        seen[blk] = true;
+        if (first_leaf[blk] < 0) first_leaf[blk] = l;
+        last_leaf[blk] = l;
+      }
+    }
+    for (int l = 0; l < nl; ++l) {
+      const Leaf& lf = leaves[static_cast<size_t>(l)];
+      for (int i = 0; i < lf.nd; ++i) {
+        const size_t blk = static_cast<size_t>(lf.d[i].j * nb + lf.d[i].i);
+        first[static_cast<size_t>(l)][static_cast<size_t>(i)] = first_leaf[blk] == l;
+        last[static_cast<size_t>(l)][static_cast<size_t>(i)] = last_leaf[blk] == l;
       }
     }
   }
   pool.parallel_for(npb * chunks, [&](int64_t b, int64_t e) {
     thread_local Scratch s;
     s.reserve(one_kblock ? 0 : crows * kNr, slab_blocks * crows * kNr);
+    // Rows [from, to) of slab block (row block rb, output block ob), final, to y: base + bias +
+    // sum. Called as soon as the block's last leaf has added into those rows (right after the
+    // tile, while they are in L1), so the stores and GELU lookups overlap the next tiles.
+    auto emit = [&](int64_t j, int64_t t0, int rb, int ob, int64_t from, int64_t to) {
+      const int64_t c0 = (ob * npb + j) * kNr;
+      const int64_t nc = std::min(kNr, N - c0);
+      const float* bc = bias ? bias + c0 : nullptr;
+      for (int64_t t = from; t < to; ++t) {
+        const int64_t row = rb * mb + t;
+        if (row >= m) break;
+        float* yr = y + row * N + c0;
+        float* c = s.slab + ((ob * nb + rb) * crows + (t - t0)) * kNr;
+        if (stream && nc == kNr && reinterpret_cast<uintptr_t>(yr) % 64 == 0) {
+          // Finished in the slab row (cache), then streamed past the caches to y.
+          finish_row(c, bc, c);
+          if (act == Activation::kGelu) gelu_tanh_f16_table(c, nc);
+          if (act == Activation::kQuickGelu) quick_gelu_f16_table(c, nc);
+          stream_row(c, yr);
+          continue;
+        }
+        store_row(c, bc, accumulate, nc, yr);
+        if (act == Activation::kGelu) gelu_tanh_f16_table(yr, nc);
+        if (act == Activation::kQuickGelu) quick_gelu_f16_table(yr, nc);
+      }
+    };
     for (int64_t item = b; item < e; ++item) {
       const int64_t j = item / chunks, t0 = (item % chunks) * crows;
       const int64_t t1 = std::min(mb, t0 + crows);
@@ -524,39 +559,28 @@ void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, 
             pf.bytes = kNr * std::min(kKc, kb) * static_cast<int64_t>(es);
           }
           pf.start(static_cast<int>(std::max<int64_t>(1, (r1 - t0 + kMr - 1) / kMr)));
-          const bool last = k0 + kKc >= kb;
+          const bool last_k = k0 + kKc >= kb;
           for (int64_t a0 = t0; a0 < r1; a0 += kMr) {
             pf.step();
             // Prefetch addresses only (never dereferenced): past the operand's end they are
             // clamped to its first tile.
             const int64_t na = a0 + 2 * kMr <= r1 ? a0 + kMr : t0;
             run_tile(std::min(kMr, r1 - a0), wp, kc, op.p + a0 * op.stride + k0, op.stride,
-                     s.part + (a0 - t0) * kNr, k0 > 0, last ? &dst : nullptr, (a0 - t0) * kNr,
+                     s.part + (a0 - t0) * kNr, k0 > 0, last_k ? &dst : nullptr, (a0 - t0) * kNr,
                      op.p + na * op.stride + k0);
+            if (last_k) {
+              for (int i = 0; i < lf.nd; ++i) {
+                if (last[static_cast<size_t>(l)][static_cast<size_t>(i)]) {
+                  emit(j, t0, lf.d[i].i, lf.d[i].j, a0, std::min(r1, a0 + kMr));
+                }
+              }
+            }
           }
         }
-      }
-      // The slab to y: base + bias + sum, row by row.
-      for (int rb = 0; rb < nb; ++rb) {
-        for (int64_t t = t0; t < t1; ++t) {
-          const int64_t row = rb * mb + t;
-          if (row >= m) break;
-          for (int ob = 0; ob < nb; ++ob) {
-            const int64_t c0 = (ob * npb + j) * kNr;
-            const int64_t nc = std::min(kNr, N - c0);
-            float* yr = y + row * N + c0;
-            float* c = s.slab + ((ob * nb + rb) * crows + (t - t0)) * kNr;
-            if (stream && nc == kNr && reinterpret_cast<uintptr_t>(yr) % 64 == 0) {
-              // Finished in the slab row (cache), then streamed past the caches to y.
-              finish_row(c, bias ? bias + c0 : nullptr, c);
-              if (act == Activation::kGelu) gelu_tanh_f16_table(c, nc);
-              if (act == Activation::kQuickGelu) quick_gelu_f16_table(c, nc);
-              stream_row(c, yr);
-              continue;
-            }
-            store_row(c, bias ? bias + c0 : nullptr, accumulate, nc, yr);
-            if (act == Activation::kGelu) gelu_tanh_f16_table(yr, nc);
-            if (act == Activation::kQuickGelu) quick_gelu_f16_table(yr, nc);
+        // Rows past this leaf's operand (not touched by it) are final too.
+        for (int i = 0; i < lf.nd; ++i) {
+          if (last[static_cast<size_t>(l)][static_cast<size_t>(i)] && std::max(r1, t0) < t1) {
+            emit(j, t0, lf.d[i].i, lf.d[i].j, std::max(r1, t0), t1);
           }
         }
       }
