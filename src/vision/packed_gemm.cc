@@ -339,8 +339,8 @@ struct Panel {
 };
 
 // Per-thread buffers: two float weight panels (the current one and the next, being built), the
-// partial sums of one product over k-blocks and
-// the output slab of one work item (all 2^L x 2^L blocks of its panel and rows), 64-byte aligned.
+// partial sums of one product over k-blocks and the output slab of one work item (all
+// 2^L x 2^L blocks of its panel and rows), 64-byte aligned.
 struct Scratch {
   std::vector<float> buf;
   float *wp[2], *part, *slab;
