@@ -85,18 +85,55 @@ void expand(int level, const Leaf& p, std::vector<Leaf>& out) {
 // Everything here runs only where the kernel level has the 6 x 64 block, i.e. AVX-512.
 #define OMNI_AVX512 __attribute__((target("avx512f")))
 
-// dst[0, n) = sum_i sign_i * src_i[0, n), n a multiple of 16; F16 sources widened exactly.
-OMNI_AVX512 void combine(bool f16, const void* const* src, const float* sign, int nt, int64_t n,
-                         float* dst) {
-  for (int64_t j = 0; j < n; j += 16) {
+// One F16 term of combine_n: 16 values widened, the sign applied by `neg`.
+OMNI_AVX512 inline __m512 half_term(const uint16_t* p, int32_t neg) {
+  const __m512 v = _mm512_maskz_cvtph_ps(__mmask16(0xffff),
+                                         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), _mm512_set1_epi32(neg)));
+}
+
+// dst[j0, j1) = 0 + sum_i sign_i * src_i[j0, j1) over NT sources, j0 and j1 multiples of 16; F16
+// sources widened exactly. A negative term is added negated (x - v and x + (-v) are the same
+// IEEE operation), so the loop has no branch per term. Each element gets the same additions
+// whatever the range, so a panel built in slices has the same bits as one built at once.
+template <int NT, bool F16>
+OMNI_AVX512 void combine_n(const void* const* src, const float* sign, int64_t j0, int64_t j1,
+                           float* dst) {
+  int32_t neg[NT];
+  for (int i = 0; i < NT; ++i) neg[i] = sign[i] > 0 ? 0 : INT32_MIN;
+  for (int64_t j = j0; j < j1; j += 16) {
     __m512 acc = _mm512_setzero_ps();
-    for (int i = 0; i < nt; ++i) {
-      const __m512 v = f16 ? _mm512_maskz_cvtph_ps(__mmask16(0xffff), _mm256_loadu_si256(
-                                 reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(src[i]) + j)))
-                           : _mm512_loadu_ps(static_cast<const float*>(src[i]) + j);
-      acc = sign[i] > 0 ? _mm512_add_ps(acc, v) : _mm512_sub_ps(acc, v);
+    for (int i = 0; i < NT; ++i) {
+      if constexpr (F16) {
+        acc = _mm512_add_ps(acc, half_term(static_cast<const uint16_t*>(src[i]) + j, neg[i]));
+      } else {
+        const __m512i v =
+            _mm512_castps_si512(_mm512_loadu_ps(static_cast<const float*>(src[i]) + j));
+        acc = _mm512_add_ps(
+            acc, _mm512_castsi512_ps(_mm512_xor_si512(v, _mm512_set1_epi32(neg[i]))));
+      }
     }
     _mm512_store_ps(dst + j, acc);
+  }
+}
+
+template <bool F16>
+OMNI_AVX512 void combine_t(const void* const* src, const float* sign, int nt, int64_t j0,
+                           int64_t j1, float* dst) {
+  switch (nt) {
+    case 1: combine_n<1, F16>(src, sign, j0, j1, dst); break;
+    case 2: combine_n<2, F16>(src, sign, j0, j1, dst); break;
+    case 3: combine_n<3, F16>(src, sign, j0, j1, dst); break;
+    default: combine_n<4, F16>(src, sign, j0, j1, dst); break;
+  }
+}
+
+OMNI_AVX512 void combine(bool f16, const void* const* src, const float* sign, int nt, int64_t j0,
+                         int64_t j1, float* dst) {
+  if (f16) {
+    combine_t<true>(src, sign, nt, j0, j1, dst);
+  } else {
+    combine_t<false>(src, sign, nt, j0, j1, dst);
   }
 }
 
@@ -133,13 +170,30 @@ struct Dests {
   bool first[kMaxTerms];
 };
 
+// combine() of the next F16 weight panel (one or two terms) run as a side job of the current
+// panel's 6-row tiles: one 16-float vector every kSideStep inputs of the k loop. A zmm FMA
+// takes both FMA pipes on Zen 4, so the tile leaves the FADD pipes, the F16 conversion and
+// most load slots idle; built there instead of alone between panels (stalling on its source
+// bytes), the GEMM took 1-2 % less CPU time. [j, end): the floats still to build.
+struct Side {
+  const uint16_t* src[2];
+  int32_t neg[2];  // sign masks: 0 adds the term, INT32_MIN subtracts it (see combine_n)
+  int nt = 0;
+  float* dst = nullptr;
+  int64_t j = 0, end = 0;
+};
+constexpr int64_t kSideStep = 8;  // 64 vectors per 512-input tile; every 4 measured slower
+
 // M x 64 tile of x (M rows, stride xs) times the float panel wp (64 * kk + r), over kc inputs,
 // one FMA chain per output and k-block; with `load` the sums of the earlier k-blocks (part,
 // M x 64) are added first (blocked summation: more accurate than one long chain). The result
 // goes to part when dst is null, else is added with signs into every destination (offset off).
+// M = 6 tiles also advance `side` (may be null).
 template <int M>
 OMNI_AVX512 void tile(const float* wp, int64_t kc, const float* x, int64_t xs, float* part,
-                      bool load, const Dests* dst, int64_t off, const float* next) {
+                      bool load, const Dests* dst, int64_t off, const float* next, Side* side) {
+  int64_t sj = side ? side->j : 0;
+  const int64_t se = side ? side->end : 0;
   __m512 acc[M][4];
   for (int a = 0; a < M; ++a) {
     for (int j = 0; j < 4; ++j) acc[a][j] = _mm512_setzero_ps();
@@ -154,6 +208,14 @@ OMNI_AVX512 void tile(const float* wp, int64_t kc, const float* x, int64_t xs, f
         _mm_prefetch(reinterpret_cast<const char*>(next + a * xs + kk), _MM_HINT_T0);
       }
     }
+    if constexpr (M == kMr) {
+      if ((kk & (kSideStep - 1)) == kSideStep / 2 && sj < se) {
+        __m512 v = _mm512_add_ps(_mm512_setzero_ps(), half_term(side->src[0] + sj, side->neg[0]));
+        if (side->nt == 2) v = _mm512_add_ps(v, half_term(side->src[1] + sj, side->neg[1]));
+        _mm512_store_ps(side->dst + sj, v);
+        sj += 16;
+      }
+    }
     const float* w = wp + 64 * kk;
     const __m512 w0 = _mm512_load_ps(w), w1 = _mm512_load_ps(w + 16);
     const __m512 w2 = _mm512_load_ps(w + 32), w3 = _mm512_load_ps(w + 48);
@@ -165,6 +227,7 @@ OMNI_AVX512 void tile(const float* wp, int64_t kc, const float* x, int64_t xs, f
       acc[a][3] = _mm512_fmadd_ps(w3, xa, acc[a][3]);
     }
   }
+  if (side) side->j = sj;
   if (load) {
     for (int a = 0; a < M; ++a) {
       for (int j = 0; j < 4; ++j) {
@@ -209,14 +272,14 @@ OMNI_AVX512 void tile(const float* wp, int64_t kc, const float* x, int64_t xs, f
 
 OMNI_AVX512 void run_tile(int64_t m, const float* wp, int64_t kc, const float* x, int64_t xs,
                           float* part, bool load, const Dests* dst, int64_t off,
-                          const float* next) {
+                          const float* next, Side* side) {
   switch (m) {
-    case 1: tile<1>(wp, kc, x, xs, part, load, dst, off, next); break;
-    case 2: tile<2>(wp, kc, x, xs, part, load, dst, off, next); break;
-    case 3: tile<3>(wp, kc, x, xs, part, load, dst, off, next); break;
-    case 4: tile<4>(wp, kc, x, xs, part, load, dst, off, next); break;
-    case 5: tile<5>(wp, kc, x, xs, part, load, dst, off, next); break;
-    default: tile<6>(wp, kc, x, xs, part, load, dst, off, next); break;
+    case 1: tile<1>(wp, kc, x, xs, part, load, dst, off, next, nullptr); break;
+    case 2: tile<2>(wp, kc, x, xs, part, load, dst, off, next, nullptr); break;
+    case 3: tile<3>(wp, kc, x, xs, part, load, dst, off, next, nullptr); break;
+    case 4: tile<4>(wp, kc, x, xs, part, load, dst, off, next, nullptr); break;
+    case 5: tile<5>(wp, kc, x, xs, part, load, dst, off, next, nullptr); break;
+    default: tile<6>(wp, kc, x, xs, part, load, dst, off, next, side); break;
   }
 }
 
@@ -244,8 +307,9 @@ OMNI_AVX512 void stream_row(const float* c, float* y) {
   for (int q = 0; q < 64; q += 16) _mm512_stream_ps(y + q, _mm512_loadu_ps(c + q));
 }
 
-// Pulls the weight bytes of the next k-block towards L2 while the current one is multiplied:
-// a few lines per tile, so the DRAM stream overlaps the FMAs instead of stalling combine().
+// Pulls the weight bytes of a coming panel towards L2 while the current one is multiplied (the
+// panel after next when the tiles build the next one): a few lines per tile, so the DRAM stream
+// overlaps the FMAs instead of stalling the build.
 // The walk is a (source, offset) cursor: no division per line (a 64-bit idiv per line was ~5 %
 // of a two-level product).
 struct Prefetcher {
@@ -271,17 +335,29 @@ struct Prefetcher {
   }
 };
 
-// Per-thread buffers: the float weight panel, the partial sums of one product over k-blocks and
-// the output slab of one work item (all 2^L x 2^L blocks of its panel and rows), 64-byte aligned.
+// The float weight panel of one (leaf, k-block): the signed sum of the leaf's packed weight
+// k-blocks, or the pack itself (an F32 leaf with one positive term: nothing to build).
+struct Panel {
+  const void* src[kMaxTerms];
+  float sign[kMaxTerms];
+  int nt = 0;
+  int64_t n = 0;  // floats: 64 per input
+  const float* direct = nullptr;
+};
+
+// Per-thread buffers: two float weight panels (the current one and the next, being built), the
+// partial sums of one product over k-blocks and the output slab of one work item (all
+// 2^L x 2^L blocks of its panel and rows), 64-byte aligned.
 struct Scratch {
   std::vector<float> buf;
-  float *wp, *part, *slab;
+  float *wp[2], *part, *slab;
   void reserve(int64_t part_floats, int64_t slab_floats) {
-    const size_t need = static_cast<size_t>(kKc * kNr + part_floats + slab_floats + 16);
+    const size_t need = static_cast<size_t>(2 * kKc * kNr + part_floats + slab_floats + 16);
     if (buf.size() < need) buf.resize(need);
     const auto base = reinterpret_cast<uintptr_t>(buf.data());
-    wp = buf.data() + ((64 - base % 64) % 64) / sizeof(float);
-    part = wp + kKc * kNr;
+    wp[0] = buf.data() + ((64 - base % 64) % 64) / sizeof(float);
+    wp[1] = wp[0] + kKc * kNr;
+    part = wp[1] + kKc * kNr;
     slab = part + part_floats;
   }
 };
@@ -520,18 +596,45 @@ void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, 
   pool.parallel_for(npb * chunks, [&](int64_t b, int64_t e) {
     thread_local Scratch s;
     s.reserve(one_kblock ? 0 : crows * kNr, slab_blocks * crows * kNr);
+    // This range's panels in order, (item, leaf, k-block); item -1 past the end.
+    struct Pos {
+      int64_t item;
+      int l;
+      int64_t k0;
+    };
+    auto next = [&](Pos q) -> Pos {
+      if (q.k0 + kKc < kb) return {q.item, q.l, q.k0 + kKc};
+      if (q.l + 1 < nl) return {q.item, q.l + 1, 0};
+      if (q.item + 1 < e) return {q.item + 1, 0, 0};
+      return {-1, 0, 0};
+    };
+    auto make_panel = [&](const Pos& q, Panel& pn) {
+      const Leaf& lf = leaves[static_cast<size_t>(q.l)];
+      const int64_t pj = q.item / chunks;
+      for (int i = 0; i < lf.nw; ++i) {
+        pn.src[i] = static_cast<const uint8_t*>(w.panel(lf.w[i].j * npb + pj)) +
+                    static_cast<size_t>(kNr * (lf.w[i].i * kb + q.k0)) * es;
+        pn.sign[i] = lf.w[i].sign;
+      }
+      pn.nt = lf.nw;
+      pn.n = kNr * std::min(kKc, kb - q.k0);
+      if (!f16 && lf.nw == 1 && pn.sign[0] > 0) pn.direct = static_cast<const float*>(pn.src[0]);
+    };
+    // The first panel is built up front; each later one during the tiles of the one before.
+    int buf = 0;
+    const float* wp = s.wp[0];
+    {
+      Panel p0;
+      make_panel({b, 0, 0}, p0);
+      if (p0.direct != nullptr) {
+        wp = p0.direct;
+      } else {
+        combine(f16, p0.src, p0.sign, p0.nt, 0, p0.n, s.wp[0]);
+      }
+    }
     for (int64_t item = b; item < e; ++item) {
       const int64_t j = item / chunks, t0 = (item % chunks) * crows;
       const int64_t t1 = std::min(mb, t0 + crows);
-      // Sources of leaf l's k-block k0 (element offsets into the packed panels).
-      auto sources = [&](const Leaf& lf, int64_t k0, const void** src, float* sign,
-                         int64_t pj) {
-        for (int i = 0; i < lf.nw; ++i) {
-          src[i] = static_cast<const uint8_t*>(w.panel(lf.w[i].j * npb + pj)) +
-                   static_cast<size_t>(kNr * (lf.w[i].i * kb + k0)) * es;
-          if (sign) sign[i] = lf.w[i].sign;
-        }
-      };
       for (int l = 0; l < nl; ++l) {
         const Leaf& lf = leaves[static_cast<size_t>(l)];
         const Operand& op = ops[static_cast<size_t>(l)];
@@ -549,29 +652,34 @@ void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, 
         }
         for (int64_t k0 = 0; k0 < kb; k0 += kKc) {
           const int64_t kc = std::min(kKc, kb - k0);
-          const void* src[kMaxTerms];
-          float sign[kMaxTerms];
-          sources(lf, k0, src, sign, j);
-          const float* wp = s.wp;
-          if (!f16 && lf.nw == 1 && sign[0] > 0) {
-            wp = static_cast<const float*>(src[0]);  // the pack itself
-          } else {
-            combine(f16, src, sign, lf.nw, kNr * kc, s.wp);
-          }
-          // The next k-block (of this leaf or the next) streams in during this one's tiles.
+          const int tiles = static_cast<int>(std::max<int64_t>(1, (r1 - t0 + kMr - 1) / kMr));
+          // The next panel is built by this one's tiles (the rest after them), and the sources
+          // of the one after it stream in meanwhile.
+          const Pos nx = next({item, l, k0});
+          Panel pn;
+          Side side;
           Prefetcher pf;
-          if (k0 + kKc < kb) {
-            sources(lf, k0 + kKc, pf.src, nullptr, j);
-            pf.n = lf.nw;
-            pf.bytes = kNr * std::min(kKc, kb - k0 - kKc) * static_cast<int64_t>(es);
-          } else if (l + 1 < nl || item + 1 < e) {
-            // The next leaf, or the first leaf of this thread's next item.
-            const Leaf& nx = leaves[l + 1 < nl ? static_cast<size_t>(l) + 1 : 0];
-            sources(nx, 0, pf.src, nullptr, l + 1 < nl ? j : (item + 1) / chunks);
-            pf.n = nx.nw;
-            pf.bytes = kNr * std::min(kKc, kb) * static_cast<int64_t>(es);
+          if (nx.item >= 0) {
+            make_panel(nx, pn);
+            if (pn.direct == nullptr && f16 && pn.nt <= 2) {
+              side.nt = pn.nt;
+              for (int i = 0; i < pn.nt; ++i) {
+                side.src[i] = static_cast<const uint16_t*>(pn.src[i]);
+                side.neg[i] = pn.sign[i] > 0 ? 0 : INT32_MIN;
+              }
+              side.dst = s.wp[buf ^ 1];
+              side.end = pn.n;
+            }
+            const Pos ahead = pn.direct == nullptr ? next(nx) : nx;
+            if (ahead.item >= 0) {
+              Panel pa;
+              make_panel(ahead, pa);
+              for (int i = 0; i < pa.nt; ++i) pf.src[i] = pa.src[i];
+              pf.n = pa.nt;
+              pf.bytes = pa.n * static_cast<int64_t>(es);
+            }
           }
-          pf.start(static_cast<int>(std::max<int64_t>(1, (r1 - t0 + kMr - 1) / kMr)));
+          pf.start(tiles);
           const bool last = k0 + kKc >= kb;
           for (int64_t a0 = t0; a0 < r1; a0 += kMr) {
             pf.step();
@@ -580,7 +688,16 @@ void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, 
             const int64_t na = a0 + 2 * kMr <= r1 ? a0 + kMr : t0;
             run_tile(std::min(kMr, r1 - a0), wp, kc, op.p + a0 * op.stride + k0, op.stride,
                      s.part + (a0 - t0) * kNr, k0 > 0, last ? &dst : nullptr, (a0 - t0) * kNr,
-                     op.p + na * op.stride + k0);
+                     op.p + na * op.stride + k0, side.nt > 0 ? &side : nullptr);
+          }
+          if (nx.item >= 0) {
+            if (pn.direct != nullptr) {
+              wp = pn.direct;
+            } else {
+              combine(f16, pn.src, pn.sign, pn.nt, side.j, pn.n, s.wp[buf ^ 1]);
+              buf ^= 1;
+              wp = s.wp[buf];
+            }
           }
         }
       }
