@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <vector>
 
@@ -170,19 +171,22 @@ struct Dests {
   bool first[kMaxTerms];
 };
 
-// combine() of the next F16 weight panel (one or two terms) run as a side job of the current
-// panel's 6-row tiles: one 16-float vector every kSideStep inputs of the k loop. A zmm FMA
-// takes both FMA pipes on Zen 4, so the tile leaves the FADD pipes, the F16 conversion and
-// most load slots idle; built there instead of alone between panels (stalling on its source
-// bytes), the GEMM took 1-2 % less CPU time. [j, end): the floats still to build.
+// combine() of the next F16 weight panel run as a side job of the current panel's 6-row tiles:
+// one 16-float vector every `step` inputs of the k loop. A zmm FMA takes both FMA pipes on
+// Zen 4, so the tile leaves the FADD pipes, the F16 conversion and most load slots idle; built
+// there instead of alone between panels (stalling on its source bytes), the GEMM took 1-2 %
+// less CPU time. Two-level panels (up to 4 terms, k-blocks of 256 inputs) need a vector every
+// 4 inputs to fit in the tiles; one-level ones keep every 8 (every 4 measured slower there).
+// [j, end): the floats still to build.
 struct Side {
-  const uint16_t* src[2];
-  int32_t neg[2];  // sign masks: 0 adds the term, INT32_MIN subtracts it (see combine_n)
+  const uint16_t* src[kMaxTerms];
+  int32_t neg[kMaxTerms];  // sign masks: 0 adds the term, INT32_MIN subtracts it (see combine_n)
   int nt = 0;
+  int64_t mask = 7, slot = 4;  // a vector at the inputs kk with (kk & mask) == slot
   float* dst = nullptr;
   int64_t j = 0, end = 0;
 };
-constexpr int64_t kSideStep = 8;  // 64 vectors per 512-input tile; every 4 measured slower
+constexpr int64_t kSideStep = 8;  // the widest step (fewest side vectors per tile)
 
 // M x 64 tile of x (M rows, stride xs) times the float panel wp (64 * kk + r), over kc inputs,
 // one FMA chain per output and k-block; with `load` the sums of the earlier k-blocks (part,
@@ -194,6 +198,7 @@ OMNI_AVX512 void tile(const float* wp, int64_t kc, const float* x, int64_t xs, f
                       bool load, const Dests* dst, int64_t off, const float* next, Side* side) {
   int64_t sj = side ? side->j : 0;
   const int64_t se = side ? side->end : 0;
+  const int64_t side_mask = side ? side->mask : 0, side_slot = side ? side->slot : 1;
   __m512 acc[M][4];
   for (int a = 0; a < M; ++a) {
     for (int j = 0; j < 4; ++j) acc[a][j] = _mm512_setzero_ps();
@@ -209,9 +214,11 @@ OMNI_AVX512 void tile(const float* wp, int64_t kc, const float* x, int64_t xs, f
       }
     }
     if constexpr (M == kMr) {
-      if ((kk & (kSideStep - 1)) == kSideStep / 2 && sj < se) {
+      if ((kk & side_mask) == side_slot && sj < se) {
         __m512 v = _mm512_add_ps(_mm512_setzero_ps(), half_term(side->src[0] + sj, side->neg[0]));
-        if (side->nt == 2) v = _mm512_add_ps(v, half_term(side->src[1] + sj, side->neg[1]));
+        for (int i = 1; i < side->nt; ++i) {
+          v = _mm512_add_ps(v, half_term(side->src[i] + sj, side->neg[i]));
+        }
         _mm512_store_ps(side->dst + sj, v);
         sj += 16;
       }
@@ -538,9 +545,17 @@ void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, 
     }
     sums.clear();  // nothing left to form
   }
-  thread_local std::vector<float> tbuf;
-  tbuf.resize(sums.size() * static_cast<size_t>(mb * ts));
-  float* const tb = tbuf.data();  // the workers have their own thread_local copies
+  // Grown, never value-initialized: every row of every sum is written below (zeros past m), and
+  // a std::vector's resize zero-filled the difference each time a larger product followed a
+  // smaller one (~0.6 % of a two-level encode in memset).
+  thread_local std::unique_ptr<float[]> tbuf;
+  thread_local size_t tcap = 0;
+  const size_t tneed = sums.size() * static_cast<size_t>(mb * ts);
+  if (tneed > tcap) {
+    tbuf.reset(new float[tneed]);
+    tcap = tneed;
+  }
+  float* const tb = tbuf.get();  // the workers have their own thread_local copies
   for (size_t s = 0; s < sums.size(); ++s) {
     ops[static_cast<size_t>(sums[s])].p = tb + s * static_cast<size_t>(mb * ts);
   }
@@ -661,8 +676,14 @@ void gemm(const PackedWeights& w, const float* x, int64_t m, const float* bias, 
           Prefetcher pf;
           if (nx.item >= 0) {
             make_panel(nx, pn);
-            if (pn.direct == nullptr && f16 && pn.nt <= 2) {
+            if (pn.direct == nullptr && f16) {
               side.nt = pn.nt;
+              // The widest step whose slots cover the panel (vectors per tile), at least 2.
+              const int64_t per_tile = (pn.n / 16 + tiles - 1) / tiles;
+              int64_t step = kSideStep;
+              while (step > 2 && kc / step < per_tile) step /= 2;
+              side.mask = step - 1;
+              side.slot = step / 2;
               for (int i = 0; i < pn.nt; ++i) {
                 side.src[i] = static_cast<const uint16_t*>(pn.src[i]);
                 side.neg[i] = pn.sign[i] > 0 ? 0 : INT32_MIN;
