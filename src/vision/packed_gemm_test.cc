@@ -52,6 +52,7 @@ TEST_P(PackedGemm, MatchesDoubleReference) {
     }
   }
   ThreadPool pool(2);
+  std::vector<float> f32_y[3];  // per level count: F16 weights of the same values give these bits
   for (DType t : {DType::F32, DType::F16}) {
     const PackedWeights p(t, t == DType::F16 ? static_cast<const void*>(wh.data()) : w.data(), s.rows,
                           s.cols, &pool);
@@ -70,6 +71,13 @@ TEST_P(PackedGemm, MatchesDoubleReference) {
           err = std::max(err, std::fabs(y[j] - ref[j]));
           err_acc = std::max(err_acc, std::fabs(y_acc[j] - (ref[j] + base[j] + bias[r])));
         }
+      }
+      // The F16 weight panels (summed in the tile loop, up to 4 terms at two levels) hold the
+      // same floats as the F32 ones.
+      if (t == DType::F32) {
+        f32_y[levels] = y;
+      } else {
+        EXPECT_EQ(y, f32_y[levels]) << "levels " << levels;
       }
       const int used = strassen_levels(p, s.m, cfg);
       std::printf("[ measured ] %ldx%ldx%ld %s levels %d: max abs err %.3g (outputs up to %.3g)\n",
