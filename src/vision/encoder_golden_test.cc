@@ -94,6 +94,7 @@ TEST_P(VisionGolden, EmbeddingsMatchLlamaCppWithStrassen) {
   cfg.max_levels = 2;
   cfg.min_m = 1;
   cfg.min_k = 1;
+  cfg.min_k2 = 1;
   model->set_strassen(cfg);
   const bool llava = model->hparams().projector == ProjectorType::kMlp;
   const auto want = read_f32(refdata(std::string("vision/golden/") + c.name + "/embd.f32"));
@@ -129,6 +130,7 @@ TEST(VisionGolden, ProducerSumsDoNotChangeResults) {
     StrassenConfig cfg;
     cfg.min_m = 1;
     cfg.min_k = 1;
+    cfg.min_k2 = 1;
     model->set_strassen(cfg);
     const ImageEmbeddings with = model->encode(img, &pool);
     cfg.producer_sums = false;

@@ -61,6 +61,7 @@ TEST_P(PackedGemm, MatchesDoubleReference) {
       cfg.max_levels = levels;
       cfg.min_m = 1;
       cfg.min_k = 1;
+      cfg.min_k2 = 1;
       std::vector<float> y(base.size()), y_acc = base;
       gemm(p, x.data(), s.m, nullptr, false, y.data(), cfg, pool);
       gemm(p, x.data(), s.m, bias.data(), true, y_acc.data(), cfg, pool);
@@ -168,6 +169,7 @@ TEST(PackedGemm, StreamedLargeOutputsMatchCachedStores) {
     cfg.max_levels = levels;
     cfg.min_m = 1;
     cfg.min_k = 1;
+    cfg.min_k2 = 1;
     for (Activation act : {Activation::kNone, Activation::kGelu}) {
       gemm(p, x.data(), m, bias.data(), false, aligned, cfg, pool, act);
       gemm(p, x.data(), m, bias.data(), false, unaligned, cfg, pool, act);
@@ -247,6 +249,7 @@ TEST(PackedGemm, ProducerSumsGiveTheSameBits) {
     StrassenConfig cfg;
     cfg.min_m = 1;
     cfg.min_k = 1;
+    cfg.max_levels = 1;  // producer sums are those of a one-level product
     ASSERT_EQ(strassen_levels(p1, c.m, cfg), 1);
     ASSERT_EQ(strassen_levels(p2, c.m, cfg), 1);
     const size_t ny1 = static_cast<size_t>(c.m * c.n1), ny2 = static_cast<size_t>(c.m * c.n2);
