@@ -465,7 +465,7 @@ int strassen_levels(const PackedWeights& w, int64_t m, const StrassenConfig& cfg
     const int64_t f = int64_t{2} << L;  // the split factor of level L + 1
     if (w.rows() % (kNr * f) != 0 || w.cols() % f != 0) break;
     if (m / f < cfg.min_m || w.cols() / f < cfg.min_k) break;
-    if (L == 1 && w.cols() / f < cfg.min_k2) break;
+    if (L == 1 && (w.cols() / f < cfg.min_k2 || w.rows() / f < cfg.min_k2)) break;
     ++L;
   }
   return L;
