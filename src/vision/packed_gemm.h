@@ -34,12 +34,12 @@ namespace omni::vision {
 struct StrassenConfig {
   // 0: plain GEMM. Two levels read the F16 weights 9 times per product instead of 3, form
   // 45 activation sums instead of 5 and add into 4 output blocks instead of 2; with the
-  // weight panels built inside the tile loop they took 1-2.5 % less CPU on the LLaVA encode
-  // at 1 thread (every product >= 256 inputs and outputs a quarter), but ~1 % more on SmolVLM
-  // (768-wide products: 192 a quarter, which min_k2 keeps at one level), and at 2 threads
-  // LLaVA's runs split between -3 % and +3 % (more weight traffic): one level stays the default
-  // (OMNI_VISION_STRASSEN=2 selects two).
-  int max_levels = 1;
+  // weight panels built inside the tile loop they still take 2.3-3.8 % less wall time on the
+  // LLaVA encode at 2 threads (3 of 4 quiet interleaved rounds; one tie) and 1-2.5 % less CPU
+  // at 1 thread, where every product has >= 256 inputs and outputs a quarter. SmolVLM's
+  // 768-wide products (192 a quarter) lost ~1 % with two, so min_k2 keeps them at one.
+  // OMNI_VISION_STRASSEN=0/1/2 overrides the level count.
+  int max_levels = 2;
   int64_t min_m = 128;      // a level needs at least this many activation rows per half
   int64_t min_k = 192;      // ... and this many inputs per half
   int64_t min_k2 = 256;     // a second level needs this many inputs and outputs per quarter
